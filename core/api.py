@@ -1,0 +1,114 @@
+"""DRF glue: problem+json errors for every failure, and JSON 404/500 for /api/ paths."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from .errors import DomainError, Problem, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Invalid input",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    """DRF's nested error detail → ``{"field": ["message", …]}`` (dotted paths for nesting)."""
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list):
+            if all(not isinstance(v, dict | list) for v in value):
+                out.setdefault(prefix or "non_field_errors", []).extend(str(v) for v in value)
+            else:
+                for i, sub in enumerate(value):
+                    walk(f"{prefix}.{i}" if prefix else str(i), sub)
+        else:
+            out.setdefault(prefix or "non_field_errors", []).append(str(value))
+
+    walk("", detail)
+    return out
+
+
+def problem_response(problem: Problem, headers: dict | None = None) -> Response:
+    response = Response(problem.as_dict(), status=problem.status, headers=headers)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def problem_for(exc: Exception) -> Problem | None:
+    if isinstance(exc, ValidationFailed):
+        return Problem(exc.status, exc.title, exc.message, exc.code, exc.field_errors(), exc.extra)
+    if isinstance(exc, DomainError):
+        return Problem(exc.status, exc.title, exc.message, exc.code, extra=exc.extra)
+    if isinstance(exc, DjangoValidationError):
+        errors = (
+            {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": [str(m) for m in exc.messages]}
+        )
+        return Problem(400, "Invalid input", "The input is not valid.", "invalid", errors)
+    if isinstance(exc, Http404):
+        return Problem(404, "Not found", "Not found.", "not_found")
+    if isinstance(exc, DjangoPermissionDenied):
+        return Problem(403, "Forbidden", "You may not do this.", "forbidden")
+    if isinstance(exc, exceptions.APIException):
+        code = exc.status_code
+        if isinstance(exc, exceptions.ValidationError):
+            return Problem(400, "Invalid input", "The input is not valid.", "invalid",
+                           _flatten(exc.detail))
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return Problem(code, _TITLES.get(code, "Error"), str(detail),
+                       str(getattr(exc.detail, "code", None) or exc.default_code))
+    return None
+
+
+def problem_exception_handler(exc, context):
+    """DRF EXCEPTION_HANDLER: every error the API returns is application/problem+json."""
+    problem = problem_for(exc)
+    if problem is None:
+        return exception_handler(exc, context)
+    headers = {}
+    response = exception_handler(exc, context) if isinstance(exc, exceptions.APIException) else None
+    if response is not None:
+        for name in ("WWW-Authenticate", "Retry-After", "Allow"):
+            if name in response:
+                headers[name] = response[name]
+    if problem.status == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in headers:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return problem_response(problem, headers)
+
+
+def _json_problem(problem: Problem) -> JsonResponse:
+    return JsonResponse(problem.as_dict(), status=problem.status,
+                        content_type=PROBLEM_CONTENT_TYPE)
+
+
+def api_not_found(request, exception=None):
+    return _json_problem(Problem(404, "Not found", "No such resource.", "not_found"))
+
+
+def api_server_error(request):
+    return _json_problem(Problem(500, "Server error", "Something went wrong on our side; "
+                                 "it has been logged.", "server_error"))

@@ -1,0 +1,84 @@
+"""API authentication: ``Authorization: Bearer <key>`` acts as the key's organisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, throttling
+
+from .models import Organization, OrganizationAPIKey
+
+# last_used_at is written at most this often per key, so a busy key costs no extra write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class OrganizationPrincipal:
+    """``request.user`` for an API call: the organisation the key belongs to.
+
+    An API key carries no person; ``user`` is None and bookings made through it name
+    their trial lead explicitly.
+    """
+
+    organization: Organization
+    key_prefix: str
+    user: None = None
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_staff: bool = False
+    is_superuser: bool = False
+
+    @property
+    def pk(self) -> str:
+        return f"key:{self.key_prefix}"
+
+    def __str__(self) -> str:
+        return f"API key {self.key_prefix} of {self.organization.slug}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not key.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
+        key = key.strip()
+        prefix, dot, _secret = key.partition(".")
+        if not dot:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        api_key = (
+            OrganizationAPIKey.objects.select_related("organization")
+            .filter(prefix=prefix)
+            .first()
+        )
+        # is_valid compares the hash in constant time; revoked and expired keys fail too.
+        if api_key is None or api_key.revoked or api_key.has_expired or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+            OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        return OrganizationPrincipal(api_key.organization, api_key.prefix), api_key
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'
+
+
+class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+    """Throttle per API key (per client address for anonymous requests)."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        principal = request.user
+        ident = (
+            principal.key_prefix
+            if isinstance(principal, OrganizationPrincipal)
+            else self.get_ident(request)
+        )
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -1,0 +1,75 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+from .validators import validate_credit_code
+
+
+class Organization(models.Model):
+    class Kind(models.TextChoices):
+        FLAGSHIP = "flagship", _("Flagship firm (hub operator)")
+        SME = "sme", _("Small or medium enterprise")
+        UNIVERSITY = "university", _("University")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    credit_code = models.CharField(
+        _("unified social credit code"),
+        max_length=18,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[validate_credit_code],
+        help_text=_("统一社会信用代码: 18 characters, the last one a checksum."),
+    )
+    verified = models.BooleanField(
+        default=False,
+        help_text=_("Set by platform staff once the organisation's identity has been checked. "
+                    "Unverified SMEs cannot book."),
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("Administrator")
+        OPERATOR = "operator", _("Operator")
+        MEMBER = "member", _("Member")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
+        ]
+        ordering = ["organization", "user"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.role})"
+
+
+class OrganizationAPIKey(AbstractAPIKey):
+    """A hashed API key acting as its organisation. The secret is shown once, at creation."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = BaseAPIKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"

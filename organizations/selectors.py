@@ -1,0 +1,40 @@
+"""Reads about organisations and who acts for them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from .auth import OrganizationPrincipal
+from .models import Membership, Organization
+
+
+def acting_organization(principal) -> Organization | None:
+    """The organisation a request acts for: an API key's own, or the user's first
+    membership (portal users belong to one organisation)."""
+    if isinstance(principal, OrganizationPrincipal):
+        return principal.organization
+    if principal is None or not getattr(principal, "is_authenticated", False):
+        return None
+    membership = (
+        Membership.objects.select_related("organization").filter(user=principal).first()
+    )
+    return membership.organization if membership else None
+
+
+def acting_user(principal) -> AbstractBaseUser | None:
+    """The person behind a request, or None for an API key."""
+    if isinstance(principal, OrganizationPrincipal) or principal is None:
+        return None
+    return principal if getattr(principal, "is_authenticated", False) else None
+
+
+def members_of(*, organization: Organization) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization=organization).select_related("user")
+
+
+def organization_by_slug(slug: str, *, kind: str | None = None) -> Organization | None:
+    qs = Organization.objects.filter(slug=slug)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.first()

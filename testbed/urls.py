@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.api import api_not_found
+from core.views import problem_or_html_404, problem_or_html_500
+
+from .api import extra_urlpatterns, router
+from .health import healthz, readyz
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include([*extra_urlpatterns, *router.urls])),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    re_path(r"^api/", api_not_found),  # unknown API paths: problem+json, even with DEBUG on
+    path("", include("core.urls")),
+]
+
+handler404 = problem_or_html_404
+handler500 = problem_or_html_500
