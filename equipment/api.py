@@ -129,9 +129,9 @@ class EquipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         caps = data.pop("capabilities", None)
-        if "hub" in data and data["hub"].pk != serializer.instance.hub_id:
-            if data["hub"].operator_id != getattr(self.org, "pk", None):
-                raise NotFound("No such hub among yours.", code="hub_not_found")
+        moving = "hub" in data and data["hub"].pk != serializer.instance.hub_id
+        if moving and data["hub"].operator_id != getattr(self.org, "pk", None):
+            raise NotFound("No such hub among yours.", code="hub_not_found")
         serializer.instance = services.update_equipment(
             equipment=serializer.instance, by=self.org, data=data, capabilities=caps,
             by_user=self.actor_user)

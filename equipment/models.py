@@ -90,8 +90,9 @@ class Equipment(models.Model):
     slug = models.SlugField(max_length=80)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="equipment")
     capabilities = models.ManyToManyField(Capability, blank=True, related_name="equipment")
-    specs = models.JSONField(default=dict, blank=True,
-                             help_text=_('Technical data, e.g. {"axes": 5, "travel_mm": [800, 600, 500]}.'))
+    specs = models.JSONField(
+        default=dict, blank=True,
+        help_text=_('Technical data, e.g. {"axes": 5, "travel_mm": [800, 600, 500]}.'))
     description = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
     hourly_rate = models.DecimalField(

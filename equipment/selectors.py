@@ -36,6 +36,7 @@ def search_equipment(qs: QuerySet[Equipment], text: str) -> QuerySet[Equipment]:
     return qs.distinct()
 
 
-def maintenance_windows_for_operator(organization: Organization | None) -> QuerySet[MaintenanceWindow]:
+def maintenance_windows_for_operator(
+        organization: Organization | None) -> QuerySet[MaintenanceWindow]:
     return MaintenanceWindow.objects.select_related("equipment", "equipment__hub").filter(
         equipment__hub__operator=organization)

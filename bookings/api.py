@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core import idempotency
+from core.errors import NotFound, ValidationFailed
+from core.serializers import AwareDateTimeField
+from equipment.models import Equipment
+from organizations.api import ActorMixin, HasOrganization
+
+from . import selectors, services
+from .models import Booking
+
+
+class BookingCreateSerializer(serializers.Serializer):
+    equipment = serializers.IntegerField(min_value=1)
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+    purpose = serializers.CharField(max_length=10_000, help_text="The trial plan.")
+    trial_lead = serializers.EmailField(
+        required=False, allow_blank=True,
+        help_text="E-mail of the SME member who runs the trial (needed with an API key "
+                  "where the equipment requires a qualification).")
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "The end must be after the start."})
+        return attrs
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    """A booking; times are shown in the hub's time zone (with its offset)."""
+
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    hub = serializers.CharField(source="equipment.hub.slug", read_only=True)
+    equipment_name = serializers.CharField(source="equipment.name", read_only=True)
+    trial_lead = serializers.EmailField(source="trial_lead.email", read_only=True,
+                                        allow_null=True, default=None)
+
+    class Meta:
+        model = Booking
+        fields = ["id", "equipment", "equipment_name", "hub", "organization", "start", "end",
+                  "status", "purpose", "price", "trial_lead", "decision_reason", "decided_at",
+                  "checked_in_at", "completed_at", "created"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        tz = ZoneInfo(instance.equipment.hub.timezone)
+        data["start"] = instance.start.astimezone(tz).isoformat()
+        data["end"] = instance.end.astimezone(tz).isoformat()
+        return data
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class BookingFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Booking.Status.choices)
+    equipment = django_filters.NumberFilter(field_name="equipment_id")
+    hub = django_filters.CharFilter(field_name="equipment__hub__slug")
+    after = django_filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt",
+                                             label="Bookings ending after this time")
+    before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt",
+                                              label="Bookings starting before this time")
+
+    class Meta:
+        model = Booking
+        fields = ["status", "equipment", "hub", "after", "before"]
+
+
+def _transition_action(name: str, service, summary: str):
+    @extend_schema(summary=summary, request=ReasonSerializer, responses=BookingSerializer)
+    def handler(self, request, pk=None):
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        selectors.booking_for(self.org, pk)  # 404 before anything else
+        booking = service(booking_id=int(pk), organization=self.org,
+                          reason=body.validated_data.get("reason", ""), by_user=self.actor_user)
+        return Response(BookingSerializer(booking).data)
+
+    handler.__name__ = name
+    return handler
+
+
+class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     viewsets.GenericViewSet):
+    serializer_class = BookingSerializer
+    permission_classes = [HasOrganization]
+    filterset_class = BookingFilter
+
+    def get_queryset(self):
+        return selectors.bookings_visible_to(self.org).order_by("start", "pk")
+
+    @extend_schema(
+        request=BookingCreateSerializer, responses={201: BookingSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                                     description="Repeat-safe creation: a retry with the same "
+                                                 "key and body returns the first response.")])
+    def create(self, request):
+        org = self.org
+        key = request.headers.get(idempotency.HEADER)
+
+        def produce():
+            body = BookingCreateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            d = body.validated_data
+            booking = services.create_booking(
+                equipment_id=d["equipment"], organization=org, start=d["start"], end=d["end"],
+                purpose=d["purpose"], by_user=self.actor_user,
+                trial_lead_email=d.get("trial_lead") or None)
+            return status.HTTP_201_CREATED, BookingSerializer(booking).data
+
+        if key is None:
+            code, body = produce()
+            return Response(body, status=code)
+        canonical = json.dumps(request.data, sort_keys=True, default=str).encode()
+        code, body, replayed = idempotency.run_idempotent(
+            scope=f"org:{org.pk}", key=key,
+            print_=idempotency.fingerprint(request.method, request.path, canonical),
+            produce=produce)
+        return Response(body, status=code,
+                        headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+    approve = action(detail=True, methods=["post"])(
+        _transition_action("approve", services.approve_booking, "Approve a requested booking"))
+    reject = action(detail=True, methods=["post"])(
+        _transition_action("reject", services.reject_booking, "Reject a requested booking"))
+    cancel = action(detail=True, methods=["post"])(
+        _transition_action("cancel", services.cancel_booking, "Cancel a booking"))
+    check_in = action(detail=True, methods=["post"], url_path="check-in")(
+        _transition_action("check_in", services.check_in_booking, "Record the SME's check-in"))
+    complete = action(detail=True, methods=["post"])(
+        _transition_action("complete", services.complete_booking, "Complete a checked-in booking"))
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "The end must be after the start."})
+        if attrs["end"] - attrs["start"] > selectors.MAX_AVAILABILITY_RANGE:
+            raise ValidationFailed.single(
+                "range_too_long", "end",
+                f"Ask for at most {selectors.MAX_AVAILABILITY_RANGE.days} days at a time.")
+        return attrs
+
+
+class AvailabilityView(ActorMixin, APIView):
+    permission_classes = [HasOrganization]
+
+    @extend_schema(
+        summary="Free periods of one equipment",
+        parameters=[AvailabilityQuerySerializer],
+        responses=inline_serializer("Availability", {
+            "equipment": serializers.IntegerField(),
+            "timezone": serializers.CharField(),
+            "slot_granularity": serializers.IntegerField(),
+            "min_duration": serializers.IntegerField(),
+            "max_duration": serializers.IntegerField(),
+            "free": inline_serializer("FreePeriod", {"start": serializers.DateTimeField(),
+                                                     "end": serializers.DateTimeField()},
+                                      many=True),
+        }))
+    def get(self, request, pk: int):
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        equipment = Equipment.objects.select_related("hub").filter(pk=pk).first()
+        if equipment is None:
+            raise NotFound("No such equipment.", code="equipment_not_found")
+        tz = ZoneInfo(equipment.hub.timezone)
+        free = selectors.free_intervals(equipment=equipment, start=query.validated_data["start"],
+                                        end=query.validated_data["end"])
+        return Response({
+            "equipment": equipment.pk,
+            "timezone": equipment.hub.timezone,
+            "slot_granularity": equipment.slot_granularity,
+            "min_duration": equipment.min_duration,
+            "max_duration": equipment.max_duration,
+            "free": [{"start": s.astimezone(tz).isoformat(), "end": e.astimezone(tz).isoformat()}
+                     for s, e in free],
+        })
+
+

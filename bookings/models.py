@@ -1,0 +1,98 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from equipment.models import Equipment
+from organizations.models import Organization
+
+# Name of the PostgreSQL exclusion constraint (migration 0002); the service maps a
+# violation of it to a 409.
+NO_OVERLAP_CONSTRAINT = "booking_no_overlap"
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CHECKED_IN = "checked_in", _("Checked in")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        REJECTED = "rejected", _("Rejected")
+        NO_SHOW = "no_show", _("No-show")
+
+    ACTIVE = (Status.REQUESTED, Status.CONFIRMED, Status.CHECKED_IN)
+
+    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="bookings")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
+                                     related_name="bookings", help_text=_("The booking SME."))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text=_("Empty when booked with an API key."))
+    trial_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text=_("The SME member who runs the trial."))
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    blocked_until = models.DateTimeField(
+        help_text=_("End plus the equipment's changeover buffer at booking time; no other "
+                    "active booking may start before it."))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED,
+                              db_index=True)
+    purpose = models.TextField(help_text=_("The trial plan."))
+    price = models.DecimalField(_("price quote (CNY)"), max_digits=12, decimal_places=2)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start"]
+        indexes = [
+            models.Index(fields=["equipment", "start"]),
+            models.Index(fields=["organization", "start"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")),
+                                   name="booking_end_after_start"),
+            models.CheckConstraint(condition=Q(blocked_until__gte=models.F("end")),
+                                   name="booking_blocked_until_after_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.equipment} {self.start:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class BookingEvent(models.Model):
+    """Every status change of a booking: who, when, why. Also the record of what must be
+    notified (``notified_at`` empty = still to send), written in the same transaction."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    code = models.CharField(max_length=40, help_text=_("e.g. booking.approved"))
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    actor_organization = models.ForeignKey(Organization, null=True, blank=True,
+                                           on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [
+            models.Index(fields=["notified_at"], name="bookingevent_unnotified",
+                         condition=Q(notified_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} #{self.booking_id} {self.from_status}→{self.to_status}"

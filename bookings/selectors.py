@@ -1,0 +1,135 @@
+"""Reads of bookings. Every read that crosses organisations takes the acting one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import CharField, F, QuerySet, Value
+from django.utils import timezone
+
+from core.errors import NotFound
+from equipment.hours import open_intervals, subtract
+from equipment.models import Equipment, MaintenanceWindow
+from organizations.models import Organization
+
+from .models import Booking
+
+MAX_AVAILABILITY_RANGE = timedelta(days=31)
+
+
+def bookings_visible_to(organization: Organization | None) -> QuerySet[Booking]:
+    """An SME sees its own bookings; an operator those on the hubs it runs; others none."""
+    qs = Booking.objects.select_related("equipment", "equipment__hub", "organization",
+                                        "trial_lead")
+    if organization is None:
+        return qs.none()
+    if organization.kind == Organization.Kind.SME:
+        return qs.filter(organization=organization)
+    if organization.kind == Organization.Kind.FLAGSHIP:
+        return qs.filter(equipment__hub__operator=organization)
+    return qs.none()
+
+
+def booking_for(organization: Organization | None, booking_id) -> Booking:
+    booking = bookings_visible_to(organization).filter(pk=booking_id).first()
+    if booking is None:
+        raise NotFound("No such booking.", code="booking_not_found")
+    return booking
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """What the database holds around a requested period, fetched in one query."""
+
+    conflicts: list[tuple[datetime, datetime, datetime]]  # (start, end, blocked_until)
+    maintenance: list[tuple[datetime, datetime]]
+    own_open: int
+
+
+def neighbours(*, equipment: Equipment, organization: Organization, start: datetime,
+               end: datetime) -> Neighbours:
+    """Active bookings whose blocked range meets [start, end + buffer), maintenance windows
+    overlapping [start, end), and how many active bookings ``organization`` holds on the
+    equipment — one UNION ALL query (the create path's query budget is tight)."""
+    buffer_end = end + timedelta(minutes=equipment.changeover_buffer)
+    kind = CharField()
+    active = Booking.objects.filter(equipment=equipment, status__in=Booking.ACTIVE)
+    clashing = active.filter(start__lt=buffer_end, blocked_until__gt=start).values_list(
+        Value("booking", output_field=kind), "start", "end", "blocked_until")
+    own = active.filter(organization=organization).values_list(
+        Value("own", output_field=kind), "start", "end", "blocked_until")
+    windows = MaintenanceWindow.objects.filter(
+        equipment=equipment, start__lt=end, end__gt=start).values_list(
+        Value("maintenance", output_field=kind), "start", "end", F("end"))
+    conflicts, maintenance, own_open = [], [], 0
+    for row_kind, s, e, blocked in clashing.union(own, windows, all=True):
+        if row_kind == "booking":
+            conflicts.append((s, e, blocked))
+        elif row_kind == "own":
+            own_open += 1
+        else:
+            maintenance.append((s, e))
+    return Neighbours(sorted(conflicts), sorted(maintenance), own_open)
+
+
+def _ceil_to_grid(moment: datetime, granularity: int, tz: ZoneInfo) -> datetime:
+    local = moment.astimezone(tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Wall-clock minutes from local midnight (zoneinfo arithmetic is wall-clock).
+    minutes = (local - midnight) / timedelta(minutes=1)
+    steps = -(-minutes // granularity)
+    return (midnight + timedelta(minutes=steps * granularity)).astimezone(moment.tzinfo)
+
+
+def _floor_to_grid(moment: datetime, granularity: int, tz: ZoneInfo) -> datetime:
+    local = moment.astimezone(tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    minutes = (local - midnight) / timedelta(minutes=1)
+    steps = minutes // granularity
+    return (midnight + timedelta(minutes=steps * granularity)).astimezone(moment.tzinfo)
+
+
+def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
+                   now: datetime | None = None) -> list[tuple[datetime, datetime]]:
+    """Bookable periods of ``equipment`` within [start, end): opening hours, minus
+    maintenance, minus active bookings widened by the changeover buffer, clipped to the
+    lead time and horizon, cut to the slot grid, each at least the minimum duration.
+    Any sub-period on the grid of one of them, of an allowed duration, can be booked.
+
+    ``equipment.hub`` should be loaded; costs one query."""
+    now = now or timezone.now()
+    hub = equipment.hub
+    tz = ZoneInfo(hub.timezone)
+    lo = max(start, now + timedelta(minutes=equipment.lead_time))
+    hi = min(end, now + timedelta(days=equipment.booking_horizon) + timedelta(
+        minutes=equipment.max_duration))
+    if lo >= hi or equipment.status != Equipment.Status.AVAILABLE:
+        return []
+    buffer = timedelta(minutes=equipment.changeover_buffer)
+    kind = CharField()
+    bookings = Booking.objects.filter(
+        equipment=equipment, status__in=Booking.ACTIVE,
+        start__lt=hi + buffer, blocked_until__gt=lo).values_list(
+        Value("b", output_field=kind), "start", "blocked_until")
+    windows = MaintenanceWindow.objects.filter(
+        equipment=equipment, start__lt=hi, end__gt=lo).values_list(
+        Value("m", output_field=kind), "start", "end")
+    taken = [
+        # A new booking [a, b) clashes with an existing one iff a < its blocked_until and
+        # its start < b + buffer: so the existing one takes [start - buffer, blocked_until).
+        (s - buffer, e) if k == "b" else (s, e)
+        for k, s, e in bookings.union(windows, all=True)
+    ]
+    free = subtract(open_intervals(hub.opening_hours, hub.timezone, lo, hi), taken)
+    g = equipment.slot_granularity
+    latest_start = now + timedelta(days=equipment.booking_horizon)
+    out = []
+    for s, e in free:
+        s, e = _ceil_to_grid(s, g, tz), _floor_to_grid(e, g, tz)
+        if s > latest_start:
+            continue
+        if (e - s) >= timedelta(minutes=equipment.min_duration):
+            out.append((s, e))
+    return out

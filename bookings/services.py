@@ -1,0 +1,291 @@
+"""Booking use cases. Each validates, opens the transaction, takes the locks, writes,
+records a BookingEvent (the history and the record of what must be notified) and
+announces the change with ``booking_status_changed``.
+
+Concurrency (invariant 1): ``create_booking`` locks the equipment row, so bookings of
+one equipment are decided one at a time and the loser of a race sees the winner's row
+and gets a 409; on PostgreSQL the exclusion constraint ``booking_no_overlap`` backs
+this up (a violation is turned into the same 409). On SQLite, write transactions start
+with BEGIN IMMEDIATE and so never interleave.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.errors import Busy, Conflict, Forbidden, NotFound, ValidationFailed
+from equipment.models import Equipment, Qualification
+from organizations.models import Organization
+
+from . import policy
+from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingEvent
+from .selectors import neighbours
+from .signals import booking_status_changed
+
+S = Booking.Status
+
+CHECK_IN_OPENS = timedelta(minutes=getattr(settings, "BOOKING_CHECK_IN_OPENS_MINUTES", 30))
+
+# Legal transitions: (from, to) → who may make it ("operator", "owner").
+TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    (S.REQUESTED, S.CONFIRMED): frozenset({"operator"}),
+    (S.REQUESTED, S.REJECTED): frozenset({"operator"}),
+    (S.REQUESTED, S.CANCELLED): frozenset({"operator", "owner"}),
+    (S.CONFIRMED, S.CANCELLED): frozenset({"operator", "owner"}),
+    (S.CONFIRMED, S.CHECKED_IN): frozenset({"operator"}),
+    (S.CONFIRMED, S.NO_SHOW): frozenset({"operator", "system"}),
+    (S.CHECKED_IN, S.COMPLETED): frozenset({"operator"}),
+}
+
+EVENT_CODES = {
+    S.REQUESTED: "booking.requested",
+    S.CONFIRMED: "booking.confirmed",
+    S.REJECTED: "booking.rejected",
+    S.CANCELLED: "booking.cancelled",
+    S.CHECKED_IN: "booking.checked_in",
+    S.COMPLETED: "booking.completed",
+    S.NO_SHOW: "booking.no_show",
+}
+
+
+def _require_aware(value: datetime, field: str) -> None:
+    if timezone.is_naive(value):
+        raise ValidationFailed.single("naive_datetime", field,
+                                      "Give the time zone offset, e.g. 2026-12-01T09:00:00+08:00.")
+
+
+def _trial_lead(organization: Organization, by_user, trial_lead_email: str | None):
+    """The person who will run the trial: the named SME member, else the requester."""
+    if not trial_lead_email:
+        return by_user
+    User = get_user_model()
+    user = (User.objects.filter(
+        Q(email__iexact=trial_lead_email) | Q(username__iexact=trial_lead_email),
+        memberships__organization=organization).first())
+    if user is None:
+        raise ValidationFailed.single("trial_lead_unknown", "trial_lead",
+                                      "The trial lead must be a member of your organisation.")
+    return user
+
+
+def _is_qualified(user, equipment: Equipment, now: datetime) -> bool:
+    return Qualification.objects.filter(
+        Q(equipment=equipment) | Q(category_id=equipment.category_id),
+        Q(expires__isnull=True) | Q(expires__gt=now),
+        user=user,
+    ).exists()
+
+
+def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason: str,
+            at: datetime) -> BookingEvent:
+    event = BookingEvent.objects.create(
+        booking=booking, code=EVENT_CODES[booking.status], from_status=from_status,
+        to_status=booking.status, actor_user=actor_user, actor_organization=actor_org,
+        reason=reason, at=at)
+    booking_status_changed.send(sender=Booking, booking=booking, from_status=from_status,
+                                to_status=booking.status, actor_user=actor_user, reason=reason)
+    return event
+
+
+def _lock_equipment(equipment_id: int) -> Equipment:
+    try:
+        equipment = (Equipment.objects.select_for_update(of=("self",))
+                     .select_related("hub").filter(pk=equipment_id).first())
+    except OperationalError as exc:  # lock_timeout on PostgreSQL
+        raise Busy("The equipment is busy with other bookings; retry in a moment.") from exc
+    if equipment is None:
+        raise ValidationFailed.single("equipment_not_found", "equipment", "No such equipment.")
+    return equipment
+
+
+def create_booking(*, equipment_id: int, organization: Organization, start: datetime,
+                   end: datetime, purpose: str, by_user=None,
+                   trial_lead_email: str | None = None, now: datetime | None = None) -> Booking:
+    """Book ``[start, end)`` of an equipment for an SME. Confirmed at once unless the
+    equipment needs approval. Raises ValidationFailed with every broken rule, Conflict
+    (409) when the slot is taken, Forbidden when the organisation is not an SME."""
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    if end <= start:
+        raise ValidationFailed.single("end_before_start", "end", "The end must be after the start.")
+    if organization.kind != Organization.Kind.SME:
+        raise Forbidden("Only SMEs book equipment.", code="not_sme")
+    if not purpose or not purpose.strip():
+        raise ValidationFailed.single("purpose_required", "purpose",
+                                      "Describe the trial plan (purpose).")
+    now = now or timezone.now()
+    lead = _trial_lead(organization, by_user, trial_lead_email)
+    try:
+        # savepoint=False: inside an outer transaction (idempotency) this costs no
+        # SAVEPOINT round trips; an error rolls the outer transaction back as well.
+        with transaction.atomic(savepoint=False):
+            equipment = _lock_equipment(equipment_id)
+            around = neighbours(equipment=equipment, organization=organization,
+                                start=start, end=end)
+            qualified = None
+            if equipment.qualification_required and lead is not None:
+                qualified = _is_qualified(lead, equipment, now)
+            violations = policy.evaluate(policy.PolicyInput(
+                equipment=equipment, organization=organization, start=start, end=end, now=now,
+                maintenance=around.maintenance, open_bookings=around.own_open,
+                qualified=qualified))
+            if violations:
+                raise ValidationFailed(violations, "The booking breaks the equipment's rules.")
+            if around.conflicts:
+                raise _slot_taken(equipment, around.conflicts, start, end)
+            booking = Booking.objects.create(
+                equipment=equipment, organization=organization, requested_by=by_user,
+                trial_lead=lead, start=start, end=end,
+                blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
+                status=S.REQUESTED if equipment.approval_required else S.CONFIRMED,
+                purpose=purpose.strip(), price=policy.price_quote(equipment, start, end))
+            _record(booking, from_status="", actor_user=by_user, actor_org=organization,
+                    reason="", at=now)
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc):
+            raise Conflict("This slot was just taken by another booking.",
+                           code="slot_taken") from exc
+        raise
+    return booking
+
+
+def _slot_taken(equipment: Equipment, conflicts, start, end) -> Conflict:
+    core = [c for c in conflicts if c[0] < end and c[1] > start]
+    code = "slot_taken" if core else "changeover_buffer"
+    message = ("This slot is already taken." if core else
+               f"The equipment needs {equipment.changeover_buffer} min of changeover between "
+               "bookings; this period is too close to another booking.")
+    return Conflict(message, code=code, extra={"conflicts": [
+        {"start": s.isoformat(), "end": e.isoformat(), "blocked_until": b.isoformat()}
+        for s, e, b in conflicts]})
+
+
+def _actor_roles(booking: Booking, organization: Organization | None) -> set[str]:
+    roles = set()
+    if organization is None:
+        return roles
+    if booking.equipment.hub.operator_id == organization.pk:
+        roles.add("operator")
+    if booking.organization_id == organization.pk:
+        roles.add("owner")
+    return roles
+
+
+def _transition(*, booking_id: int, organization: Organization | None, to: str,
+                reason: str = "", by_user=None, now: datetime | None = None,
+                system: bool = False, guard=None) -> Booking:
+    """Move a booking to ``to`` under a row lock, if the move is legal and the actor may."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = (Booking.objects.select_for_update(of=("self",))
+                   .select_related("equipment", "equipment__hub", "organization")
+                   .filter(pk=booking_id).first())
+        roles = {"system"} if system else _actor_roles(booking, organization) if booking else set()
+        if booking is None or not roles:
+            raise NotFound("No such booking.", code="booking_not_found")
+        allowed = TRANSITIONS.get((booking.status, to))
+        if allowed is None:
+            raise Conflict(f"A {booking.get_status_display().lower()} booking cannot become "
+                           f"{S(to).label.lower()}.", code="illegal_transition",
+                           extra={"status": booking.status})
+        if not roles & allowed:
+            raise Forbidden(f"Only the {' or '.join(sorted(allowed - {'system'}))} may do this.",
+                            code="not_allowed")
+        if guard:
+            guard(booking, now, roles)
+        from_status = booking.status
+        booking.status = to
+        fields = ["status", "updated"]
+        if to in (S.CONFIRMED, S.REJECTED):
+            booking.decided_by, booking.decided_at, booking.decision_reason = by_user, now, reason
+            fields += ["decided_by", "decided_at", "decision_reason"]
+        elif to == S.CHECKED_IN:
+            booking.checked_in_at = now
+            fields.append("checked_in_at")
+        elif to == S.COMPLETED:
+            booking.completed_at = now
+            fields.append("completed_at")
+        elif reason:
+            booking.decision_reason = reason
+            fields.append("decision_reason")
+        booking.save(update_fields=fields)
+        _record(booking, from_status=from_status, actor_user=by_user,
+                actor_org=None if system else organization, reason=reason, at=now)
+    return booking
+
+
+def approve_booking(*, booking_id: int, organization: Organization, reason: str = "",
+                    by_user=None, now=None) -> Booking:
+    return _transition(booking_id=booking_id, organization=organization, to=S.CONFIRMED,
+                       reason=reason, by_user=by_user, now=now)
+
+
+def reject_booking(*, booking_id: int, organization: Organization, reason: str = "",
+                   by_user=None, now=None) -> Booking:
+    return _transition(booking_id=booking_id, organization=organization, to=S.REJECTED,
+                       reason=reason, by_user=by_user, now=now)
+
+
+def _cancel_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
+    # The SME may cancel until the start; the operator at any time before check-in.
+    if "operator" not in roles and now >= booking.start:
+        raise Conflict("The booking has started; ask the hub operator to cancel it.",
+                       code="cancel_too_late")
+
+
+def cancel_booking(*, booking_id: int, organization: Organization, reason: str = "",
+                   by_user=None, now=None) -> Booking:
+    return _transition(booking_id=booking_id, organization=organization, to=S.CANCELLED,
+                       reason=reason, by_user=by_user, now=now, guard=_cancel_guard)
+
+
+def _check_in_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
+    if now < booking.start - CHECK_IN_OPENS:
+        minutes = int(CHECK_IN_OPENS.total_seconds() // 60)
+        raise Conflict(f"Check-in opens {minutes} minutes before the start.",
+                       code="check_in_not_open")
+
+
+def check_in_booking(*, booking_id: int, organization: Organization, reason: str = "",
+                     by_user=None, now=None) -> Booking:
+    return _transition(booking_id=booking_id, organization=organization, to=S.CHECKED_IN,
+                       reason=reason, by_user=by_user, now=now, guard=_check_in_guard)
+
+
+def _complete_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
+    if now < booking.start:
+        raise Conflict("A booking can be completed only after its start.",
+                       code="complete_too_early")
+
+
+def complete_booking(*, booking_id: int, organization: Organization, reason: str = "",
+                     by_user=None, now=None) -> Booking:
+    return _transition(booking_id=booking_id, organization=organization, to=S.COMPLETED,
+                       reason=reason, by_user=by_user, now=now, guard=_complete_guard)
+
+
+def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, reason: str,
+                       by_user=None, now: datetime | None = None) -> list[Booking]:
+    """Cancel every requested or confirmed booking of ``equipment`` overlapping
+    [start, end), each with ``reason`` recorded (and so queued for notification). A trial
+    already checked in is left for the operator to complete. Caller holds a transaction."""
+    now = now or timezone.now()
+    cancelled = []
+    for booking in (Booking.objects.select_for_update()
+                    .filter(equipment=equipment, status__in=(S.REQUESTED, S.CONFIRMED),
+                            start__lt=end, end__gt=start).order_by("start")):
+        from_status = booking.status
+        booking.status = S.CANCELLED
+        booking.decision_reason = reason
+        booking.save(update_fields=["status", "decision_reason", "updated"])
+        _record(booking, from_status=from_status, actor_user=by_user,
+                actor_org=equipment.hub.operator, reason=reason, at=now)
+        cancelled.append(booking)
+    return cancelled
+
