@@ -55,13 +55,13 @@ def neighbours(*, equipment: Equipment, organization: Organization, start: datet
     equipment — one UNION ALL query (the create path's query budget is tight)."""
     buffer_end = end + timedelta(minutes=equipment.changeover_buffer)
     kind = CharField()
-    active = Booking.objects.filter(equipment=equipment, status__in=Booking.ACTIVE)
+    active = Booking.objects.filter(equipment=equipment, status__in=Booking.ACTIVE).order_by()
     clashing = active.filter(start__lt=buffer_end, blocked_until__gt=start).values_list(
         Value("booking", output_field=kind), "start", "end", "blocked_until")
     own = active.filter(organization=organization).values_list(
         Value("own", output_field=kind), "start", "end", "blocked_until")
     windows = MaintenanceWindow.objects.filter(
-        equipment=equipment, start__lt=end, end__gt=start).values_list(
+        equipment=equipment, start__lt=end, end__gt=start).order_by().values_list(
         Value("maintenance", output_field=kind), "start", "end", F("end"))
     conflicts, maintenance, own_open = [], [], 0
     for row_kind, s, e, blocked in clashing.union(own, windows, all=True):
@@ -111,10 +111,10 @@ def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
     kind = CharField()
     bookings = Booking.objects.filter(
         equipment=equipment, status__in=Booking.ACTIVE,
-        start__lt=hi + buffer, blocked_until__gt=lo).values_list(
+        start__lt=hi + buffer, blocked_until__gt=lo).order_by().values_list(
         Value("b", output_field=kind), "start", "blocked_until")
     windows = MaintenanceWindow.objects.filter(
-        equipment=equipment, start__lt=hi, end__gt=lo).values_list(
+        equipment=equipment, start__lt=hi, end__gt=lo).order_by().values_list(
         Value("m", output_field=kind), "start", "end")
     taken = [
         # A new booking [a, b) clashes with an existing one iff a < its blocked_until and

@@ -93,15 +93,12 @@ def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason
     return event
 
 
-def _lock_equipment(equipment_id: int) -> Equipment:
+def _lock_equipment(equipment_id: int) -> Equipment | None:
     try:
-        equipment = (Equipment.objects.select_for_update(of=("self",))
-                     .select_related("hub").filter(pk=equipment_id).first())
+        return (Equipment.objects.select_for_update(of=("self",))
+                .select_related("hub").filter(pk=equipment_id).first())
     except OperationalError as exc:  # lock_timeout on PostgreSQL
         raise Busy("The equipment is busy with other bookings; retry in a moment.") from exc
-    if equipment is None:
-        raise ValidationFailed.single("equipment_not_found", "equipment", "No such equipment.")
-    return equipment
 
 
 def create_booking(*, equipment_id: int, organization: Organization, start: datetime,
@@ -122,36 +119,48 @@ def create_booking(*, equipment_id: int, organization: Organization, start: date
     now = now or timezone.now()
     lead = _trial_lead(organization, by_user, trial_lead_email)
     try:
-        # savepoint=False: inside an outer transaction (idempotency) this costs no
-        # SAVEPOINT round trips; an error rolls the outer transaction back as well.
+        # savepoint=False: inside an outer transaction (idempotency) this costs no SAVEPOINT
+        # round trips. A refusal is returned from the block, which wrote nothing, and raised
+        # after it, so an outer transaction stays usable.
         with transaction.atomic(savepoint=False):
-            equipment = _lock_equipment(equipment_id)
-            around = neighbours(equipment=equipment, organization=organization,
-                                start=start, end=end)
-            qualified = None
-            if equipment.qualification_required and lead is not None:
-                qualified = _is_qualified(lead, equipment, now)
-            violations = policy.evaluate(policy.PolicyInput(
-                equipment=equipment, organization=organization, start=start, end=end, now=now,
-                maintenance=around.maintenance, open_bookings=around.own_open,
-                qualified=qualified))
-            if violations:
-                raise ValidationFailed(violations, "The booking breaks the equipment's rules.")
-            if around.conflicts:
-                raise _slot_taken(equipment, around.conflicts, start, end)
-            booking = Booking.objects.create(
-                equipment=equipment, organization=organization, requested_by=by_user,
-                trial_lead=lead, start=start, end=end,
-                blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
-                status=S.REQUESTED if equipment.approval_required else S.CONFIRMED,
-                purpose=purpose.strip(), price=policy.price_quote(equipment, start, end))
-            _record(booking, from_status="", actor_user=by_user, actor_org=organization,
-                    reason="", at=now)
+            outcome = _decide_and_insert(equipment_id=equipment_id, organization=organization,
+                                         start=start, end=end, purpose=purpose.strip(),
+                                         by_user=by_user, lead=lead, now=now)
     except IntegrityError as exc:
         if NO_OVERLAP_CONSTRAINT in str(exc):
             raise Conflict("This slot was just taken by another booking.",
                            code="slot_taken") from exc
         raise
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_user, lead,
+                       now) -> Booking | Exception:
+    """Under the equipment row lock: the refusal, or the new booking. Caller holds the
+    transaction."""
+    equipment = _lock_equipment(equipment_id)
+    if equipment is None:
+        return ValidationFailed.single("equipment_not_found", "equipment", "No such equipment.")
+    around = neighbours(equipment=equipment, organization=organization, start=start, end=end)
+    qualified = None
+    if equipment.qualification_required and lead is not None:
+        qualified = _is_qualified(lead, equipment, now)
+    violations = policy.evaluate(policy.PolicyInput(
+        equipment=equipment, organization=organization, start=start, end=end, now=now,
+        maintenance=around.maintenance, open_bookings=around.own_open, qualified=qualified))
+    if violations:
+        return ValidationFailed(violations, "The booking breaks the equipment's rules.")
+    if around.conflicts:
+        return _slot_taken(equipment, around.conflicts, start, end)
+    booking = Booking.objects.create(
+        equipment=equipment, organization=organization, requested_by=by_user, trial_lead=lead,
+        start=start, end=end, blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
+        status=S.REQUESTED if equipment.approval_required else S.CONFIRMED, purpose=purpose,
+        price=policy.price_quote(equipment, start, end))
+    _record(booking, from_status="", actor_user=by_user, actor_org=organization, reason="",
+            at=now)
     return booking
 
 
@@ -193,7 +202,7 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
         if allowed is None:
             raise Conflict(f"A {booking.get_status_display().lower()} booking cannot become "
                            f"{S(to).label.lower()}.", code="illegal_transition",
-                           extra={"status": booking.status})
+                           extra={"current_status": booking.status})
         if not roles & allowed:
             raise Forbidden(f"Only the {' or '.join(sorted(allowed - {'system'}))} may do this.",
                             code="not_allowed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
@@ -16,9 +17,11 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            parsed = serializers.DateTimeField.to_internal_value(
-                serializers.DateTimeField(default_timezone=None), value)
-            if parsed.tzinfo is None or parsed.utcoffset() is None:
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.utcoffset() is None:
                 self.fail("naive")
         return super().to_internal_value(value)
 
