@@ -36,6 +36,9 @@ class BookingCreateSerializer(serializers.Serializer):
         return attrs
 
 
+TRIAL_STATUSES = (Booking.Status.CONFIRMED, Booking.Status.CHECKED_IN, Booking.Status.COMPLETED)
+
+
 class BookingSerializer(serializers.ModelSerializer):
     """A booking; times are shown in the hub's time zone (with its offset)."""
 
@@ -44,13 +47,22 @@ class BookingSerializer(serializers.ModelSerializer):
     equipment_name = serializers.CharField(source="equipment.name", read_only=True)
     trial_lead = serializers.EmailField(source="trial_lead.email", read_only=True,
                                         allow_null=True, default=None)
+    trial = serializers.SerializerMethodField(
+        help_text="The trial's id once the booking is confirmed (a trial shares its "
+                  "booking's id); null before and after a cancellation.")
 
     class Meta:
         model = Booking
         fields = ["id", "equipment", "equipment_name", "hub", "organization", "start", "end",
                   "status", "purpose", "price", "trial_lead", "decision_reason", "decided_at",
-                  "checked_in_at", "completed_at", "created"]
+                  "checked_in_at", "completed_at", "created", "trial"]
         read_only_fields = fields
+
+    def get_trial(self, instance) -> int | None:
+        # A trial exists exactly while the booking is confirmed, checked in or completed
+        # (opened on confirmation, removed on cancellation), under the booking's id, so
+        # no query is needed.
+        return instance.pk if instance.status in TRIAL_STATUSES else None
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -69,6 +70,9 @@ def problem_for(exc: Exception) -> Problem | None:
             else {"non_field_errors": [str(m) for m in exc.messages]}
         )
         return Problem(400, "Invalid input", "The input is not valid.", "invalid", errors)
+    if isinstance(exc, RequestDataTooBig):
+        return Problem(413, "Payload too large", "The request body is larger than this "
+                       "service accepts.", "payload_too_large")
     if isinstance(exc, Http404):
         return Problem(404, "Not found", "Not found.", "not_found")
     if isinstance(exc, DjangoPermissionDenied):

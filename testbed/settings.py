@@ -193,6 +193,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "max_retries": 1}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic sweeps; django-celery-beat copies these into the database, where staff can
+# edit them in the admin console. Each sweep selects what is due, so a missed run only
+# delays work.
+CELERY_BEAT_SCHEDULE = {
+    "collect-due-trials": {"task": "trials.collect_due_trials", "schedule": 300.0},
+}
+
+# Trial results
+TRIAL_RESULT_MAX_BYTES = env.int("TRIAL_RESULT_MAX_BYTES", default=256 * 1024 * 1024)
+TRIAL_SOURCE_TIMEOUT = env.int("TRIAL_SOURCE_TIMEOUT", default=30)
+TRIAL_COLLECT_MAX_ATTEMPTS = env.int("TRIAL_COLLECT_MAX_ATTEMPTS", default=5)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

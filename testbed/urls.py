@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api import api_not_found
 from core.views import problem_or_html_404, problem_or_html_500
+from trials.views import demo_gateway
 
 from .api import extra_urlpatterns, router
 from .health import healthz, readyz
@@ -14,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include([*extra_urlpatterns, *router.urls])),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("demo-gateway/<int:equipment_id>/", demo_gateway, name="demo-gateway"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     re_path(r"^api/", api_not_found),  # unknown API paths: problem+json, even with DEBUG on

@@ -1,0 +1,300 @@
+"""The demo data set: two flagship firms with hubs and equipment, SMEs, universities and
+a login for every role. Idempotent: rows are keyed by slug or e-mail and only written
+when they differ from the data below, so a second run changes nothing."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from equipment import services as catalog
+from equipment.hours import ALWAYS_OPEN, OFFICE_HOURS
+from equipment.models import Capability, Category, Equipment, Hub, Qualification
+from organizations.models import Membership, Organization, OrganizationAPIKey
+from organizations.services import create_api_key
+from organizations.validators import uscc_check_character
+
+DEMO_PASSWORD = "testbed-demo"
+DEMO_KEY_NAME = "demo"
+FLAGSHIP, SME, UNIVERSITY = (Organization.Kind.FLAGSHIP, Organization.Kind.SME,
+                             Organization.Kind.UNIVERSITY)
+
+CATEGORIES = {
+    "cnc-machining": "CNC machining",
+    "industrial-robotics": "Industrial robotics",
+    "vision-inspection": "Machine-vision inspection",
+    "additive-manufacturing": "Additive manufacturing",
+    "plc-testing": "PLC and control testing",
+    "5g-testing": "Industrial 5G testing",
+    "pilot-lines": "Pilot lines",
+}
+CAPABILITIES = {
+    "5-axis": "5-axis machining", "high-speed-spindle": "High-speed spindle",
+    "mill-turn": "Mill-turn", "welding": "Welding", "pick-and-place": "Pick and place",
+    "collaborative": "Collaborative robot", "aoi": "Automated optical inspection",
+    "3d-metrology": "3D metrology", "metal-3d-printing": "Metal 3D printing",
+    "polymer-3d-printing": "Polymer 3D printing", "plc-s7": "Siemens S7 PLC",
+    "plc-codesys": "CODESYS PLC", "opc-ua": "OPC UA", "private-5g": "Private 5G network",
+    "urllc": "5G URLLC", "smt": "SMT assembly",
+}
+
+# slug: (kind, name, credit code without its check character, verified)
+ORGANIZATIONS = {
+    "autoworks": (FLAGSHIP, "AutoWorks Smart Factory", "91110302MA01AW7K3", True),
+    "phonetech": (FLAGSHIP, "PhoneTech Lights-out Line", "91110114MA02PT8L4", True),
+    "precisionparts": (SME, "Precision Parts", "91110105MA03PP1R5", True),
+    "greenmotor": (SME, "Green Motor", "91320594MA04GM2T6", True),
+    "sensorlab": (SME, "SensorLab", "91440300MA05UL3U7", True),
+    "newco": (SME, "NewCo Robotics", "91110108MA06NC4X8", False),
+    "tsinghua": (UNIVERSITY, "Tsinghua Manufacturing Lab", "12110108400000TH1", True),
+    "beihang": (UNIVERSITY, "Beihang Intelligent Manufacturing", "12110108400000BH2", True),
+}
+
+TWO_SHIFTS = {day: [["08:00", "18:00"], ["22:00", "06:00"]]  # night shift ends next morning
+              for day in ("mon", "tue", "wed", "thu", "fri")}
+HUBS = [
+    dict(slug="autoworks-yizhuang", operator="autoworks",
+         name="AutoWorks Yizhuang Open Innovation Hub", timezone="Asia/Shanghai",
+         address="8 Kechuang 13th Street, Beijing Economic-Technological Development Area "
+                 "(Yizhuang), Beijing", opening_hours=OFFICE_HOURS,
+         description="Machining, robotics and inspection cells next to the body shop."),
+    dict(slug="autoworks-shunyi", operator="autoworks", name="AutoWorks Shunyi Pilot Plant",
+         timezone="Asia/Shanghai", address="18 Linhe Avenue, Shunyi District, Beijing",
+         opening_hours=TWO_SHIFTS,
+         description="Additive manufacturing and welding; a day shift and a night shift."),
+    dict(slug="phonetech-changping", operator="phonetech",
+         name="PhoneTech Changping Lights-out Line", timezone="Asia/Shanghai",
+         address="66 Life Science Park Road, Changping District, Beijing",
+         opening_hours=ALWAYS_OPEN,
+         description="A fully automated handset line, open around the clock."),
+]
+
+# Booking policy in minutes (booking_horizon in days); each item may override any field.
+POLICY = dict(slot_granularity=30, min_duration=60, max_duration=480, lead_time=60,
+              booking_horizon=90, changeover_buffer=0, approval_required=False,
+              qualification_required=False)
+EQUIPMENT = [
+    # hub, slug, name, category, capabilities, CNY/h, specs, overrides
+    ("autoworks-yizhuang", "dmg-dmu-50", "DMG MORI DMU 50 5-axis machining centre",
+     "cnc-machining", ["5-axis", "high-speed-spindle"], 680,
+     {"axes": 5, "travel_mm": [650, 520, 475], "spindle_rpm": 20000,
+      "controller": "Siemens SINUMERIK ONE"}, dict(qualification_required=True,
+                                                  changeover_buffer=30)),
+    ("autoworks-yizhuang", "mazak-integrex-i200s", "Mazak INTEGREX i-200S mill-turn centre",
+     "cnc-machining", ["5-axis", "mill-turn"], 620,
+     {"axes": 5, "max_turning_diameter_mm": 658, "spindle_rpm": 5000},
+     dict(approval_required=True, changeover_buffer=60)),
+    ("autoworks-yizhuang", "haas-vf2", "Haas VF-2 vertical machining centre", "cnc-machining",
+     ["high-speed-spindle"], 280, {"axes": 3, "travel_mm": [762, 406, 508],
+                                    "spindle_rpm": 12000}, {}),
+    ("autoworks-yizhuang", "abb-yumi", "ABB YuMi dual-arm collaborative robot",
+     "industrial-robotics", ["collaborative", "pick-and-place"], 220,
+     {"arms": 2, "payload_kg": 0.5, "repeatability_mm": 0.02}, {}),
+    ("autoworks-yizhuang", "fanuc-m20id", "FANUC M-20iD/25 pick-and-place cell",
+     "industrial-robotics", ["pick-and-place"], 300,
+     {"payload_kg": 25, "reach_mm": 1831}, dict(status=Equipment.Status.DOWN)),
+    ("autoworks-yizhuang", "keyence-cv-x", "Keyence CV-X480 vision inspection station",
+     "vision-inspection", ["aoi"], 180, {"cameras": 4, "resolution_mp": 21}, {}),
+    ("autoworks-yizhuang", "zeiss-contura", "ZEISS CONTURA coordinate measuring machine",
+     "vision-inspection", ["3d-metrology"], 350,
+     {"measuring_range_mm": [700, 1000, 600], "mpe_um": 1.8}, dict(changeover_buffer=30)),
+    ("autoworks-yizhuang", "siemens-s7-1500-bench", "Siemens S7-1500 PLC test bench",
+     "plc-testing", ["plc-s7", "opc-ua"], 120, {"cpu": "CPU 1516-3 PN/DP", "io_points": 256},
+     dict(slot_granularity=60, lead_time=0)),
+    ("autoworks-shunyi", "eos-m290", "EOS M 290 metal printer (DMLS)", "additive-manufacturing",
+     ["metal-3d-printing"], 900, {"build_volume_mm": [250, 250, 325], "laser_w": 400,
+                                   "materials": ["Ti64", "AlSi10Mg", "316L"]},
+     dict(slot_granularity=60, min_duration=240, max_duration=600, approval_required=True,
+          qualification_required=True, changeover_buffer=120, lead_time=1440)),
+    ("autoworks-shunyi", "stratasys-f370", "Stratasys F370 FDM printer", "additive-manufacturing",
+     ["polymer-3d-printing"], 150, {"build_volume_mm": [355, 254, 355],
+                                     "materials": ["ABS", "PLA", "TPU"]}, {}),
+    ("autoworks-shunyi", "kuka-kr210-weld", "KUKA KR 210 robotic welding cell",
+     "industrial-robotics", ["welding"], 450, {"payload_kg": 210, "process": "MIG/MAG"},
+     dict(approval_required=True, qualification_required=True)),
+    ("autoworks-shunyi", "trumpf-trulaser-3000", "TRUMPF TruLaser Cell 3000 laser welding",
+     "industrial-robotics", ["welding", "5-axis"], 520, {"laser_kw": 4, "axes": 5},
+     dict(changeover_buffer=30)),
+    ("phonetech-changping", "yamaha-ysm20r", "Yamaha YSM20R SMT placement line", "pilot-lines",
+     ["smt", "pick-and-place"], 800, {"cph": 95000, "board_max_mm": [810, 490]},
+     dict(slot_granularity=60, min_duration=120, max_duration=1440, changeover_buffer=60)),
+    ("phonetech-changping", "final-assembly-line", "Handset final-assembly test line",
+     "pilot-lines", ["smt", "aoi"], 1500, {"stations": 14, "takt_s": 28},
+     dict(slot_granularity=60, min_duration=240, max_duration=1440, lead_time=2880,
+          approval_required=True, qualification_required=True, changeover_buffer=120)),
+    ("phonetech-changping", "kohyoung-zenith", "Koh Young Zenith 3D AOI", "vision-inspection",
+     ["aoi", "3d-metrology"], 260, {"resolution_um": 10, "board_max_mm": [510, 510]}, {}),
+    ("phonetech-changping", "private-5g-cell", "Private 5G SA cell (n78/n79)", "5g-testing",
+     ["private-5g", "urllc"], 400, {"bands": ["n78", "n79"], "latency_ms": 4},
+     dict(slot_granularity=60, approval_required=True)),
+    ("phonetech-changping", "5g-rf-bench", "5G device RF conformance bench", "5g-testing",
+     ["private-5g"], 350, {"bands": ["n1", "n41", "n78"], "shielded_box": True}, {}),
+    ("phonetech-changping", "codesys-bench", "CODESYS / OPC UA PLC bench", "plc-testing",
+     ["plc-codesys", "opc-ua"], 100, {"runtime": "CODESYS Control Win V3", "io_points": 128},
+     dict(slot_granularity=15, min_duration=30, max_duration=240, lead_time=0)),
+    ("phonetech-changping", "formlabs-form4", "Formlabs Form 4 resin printer",
+     "additive-manufacturing", ["polymer-3d-printing"], 90,
+     {"build_volume_mm": [200, 125, 210], "layer_um": 25}, {}),
+    ("phonetech-changping", "ur10e-screwdriving", "Universal Robots UR10e screw-driving cell",
+     "industrial-robotics", ["collaborative"], 160, {"payload_kg": 12.5, "reach_mm": 1300}, {}),
+]
+# Equipment whose results the operator uploads by hand; the rest use the demo gateway.
+MANUAL_RESULTS = {"fanuc-m20id", "final-assembly-line"}
+
+# e-mail: (organisation slug, role) — the table in README.md.
+USERS = {
+    "ops@autoworks.example": ("autoworks", Membership.Role.OPERATOR),
+    "ops@phonetech.example": ("phonetech", Membership.Role.OPERATOR),
+    "lead@precisionparts.example": ("precisionparts", Membership.Role.ADMIN),
+    "engineer@precisionparts.example": ("precisionparts", Membership.Role.MEMBER),
+    "lead@greenmotor.example": ("greenmotor", Membership.Role.ADMIN),
+    "lead@sensorlab.example": ("sensorlab", Membership.Role.ADMIN),
+    "lead@newco.example": ("newco", Membership.Role.ADMIN),
+    "data@tsinghua.example": ("tsinghua", Membership.Role.ADMIN),
+    "data@beihang.example": ("beihang", Membership.Role.ADMIN),
+}
+STAFF_EMAIL = "staff@testbed.local"
+# (user, equipment slug, granted by)
+QUALIFICATIONS = [("engineer@precisionparts.example", "dmg-dmu-50", "ops@autoworks.example")]
+
+
+def seed_catalog_terms() -> None:
+    for slug, name in CATEGORIES.items():
+        Category.objects.update_or_create(slug=slug, defaults={"name": name})
+    for slug, name in CAPABILITIES.items():
+        Capability.objects.update_or_create(slug=slug, defaults={"name": name})
+
+
+def seed_organizations() -> dict[str, Organization]:
+    orgs = {}
+    for slug, (kind, name, code17, verified) in ORGANIZATIONS.items():
+        orgs[slug], _ = Organization.objects.update_or_create(slug=slug, defaults=dict(
+            kind=kind, name=name, credit_code=code17 + uscc_check_character(code17),
+            verified=verified))
+    return orgs
+
+
+def _changes(instance, data: dict) -> dict:
+    return {k: v for k, v in data.items() if getattr(instance, k) != v}
+
+
+def seed_hubs(orgs: dict[str, Organization]) -> dict[str, Hub]:
+    hubs = {}
+    for item in HUBS:
+        data = copy.deepcopy(item)
+        slug, operator = data.pop("slug"), orgs[data.pop("operator")]
+        hub = Hub.objects.filter(slug=slug).first()
+        if hub is None:
+            hub = catalog.create_hub(operator=operator, data={"slug": slug, **data})
+        elif changes := _changes(hub, {"operator": operator, **data}):
+            hub = catalog.update_hub(hub=hub, by=operator, data=changes)
+        hubs[slug] = hub
+    return hubs
+
+
+def seed_equipment(hubs: dict[str, Hub]) -> dict[str, Equipment]:
+    Source = Equipment.ResultSourceKind  # noqa: N806
+    categories = {c.slug: c for c in Category.objects.all()}
+    capabilities = {c.slug: c for c in Capability.objects.all()}
+    out = {}
+    for hub_slug, slug, name, category, caps, rate, specs, overrides in EQUIPMENT:
+        hub = hubs[hub_slug]
+        kind = Source.NONE if slug in MANUAL_RESULTS else Source.DEMO
+        data = {**POLICY, "name": name, "category": categories[category], "specs": specs,
+                "hourly_rate": Decimal(rate), "status": Equipment.Status.AVAILABLE,
+                "result_source_kind": kind, **overrides}
+        wanted = [capabilities[c] for c in caps]
+        equipment = Equipment.objects.filter(hub=hub, slug=slug).first()
+        if equipment is None:
+            equipment = catalog.create_equipment(hub=hub, by=hub.operator,
+                                                 data={"slug": slug, **data},
+                                                 capabilities=wanted)
+        else:
+            changes = _changes(equipment, data)
+            same_caps = set(equipment.capabilities.all()) == set(wanted)
+            if changes or not same_caps:
+                equipment = catalog.update_equipment(
+                    equipment=equipment, by=hub.operator, data=changes,
+                    capabilities=None if same_caps else wanted)
+        out[slug] = equipment
+    return out
+
+
+def _user(email: str, **flags):
+    user, created = get_user_model().objects.get_or_create(
+        username=email, defaults={"email": email, **flags})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    EmailAddress.objects.get_or_create(user=user, email=email,
+                                       defaults={"verified": True, "primary": True})
+    return user
+
+
+def seed_users(orgs: dict[str, Organization]) -> dict:
+    users = {STAFF_EMAIL: _user(STAFF_EMAIL, is_staff=True, is_superuser=True)}
+    for email, (org_slug, role) in USERS.items():
+        users[email] = _user(email)
+        Membership.objects.update_or_create(user=users[email], organization=orgs[org_slug],
+                                            defaults={"role": role})
+    return users
+
+
+def seed_qualifications(users: dict, equipment: dict[str, Equipment]) -> None:
+    for email, equipment_slug, granted_by in QUALIFICATIONS:
+        Qualification.objects.get_or_create(user=users[email], equipment=equipment[equipment_slug],
+                                            defaults={"granted_by": users[granted_by]})
+
+
+def replace_demo_keys(orgs: dict[str, Organization]) -> dict[str, str]:
+    """One fresh key per organisation; earlier demo keys are deleted, so the number of
+    keys stays the same however often the demo is seeded."""
+    keys = {}
+    for slug, org in orgs.items():
+        OrganizationAPIKey.objects.filter(organization=org, name=DEMO_KEY_NAME).delete()
+        _, keys[slug] = create_api_key(organization=org, name=DEMO_KEY_NAME)
+    return keys
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update the demo data (organisations, hubs, equipment, users). Idempotent: "
+        "a second run changes nothing, except that each run deletes the organisations' API "
+        f"keys named {DEMO_KEY_NAME!r} and prints a new one per organisation (keys are stored "
+        "hashed and cannot be shown again). --no-keys leaves keys alone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-keys", action="store_true",
+                            help="do not replace and print the demo API keys")
+
+    def handle(self, *args, no_keys: bool = False, **options):
+        with transaction.atomic():
+            seed_catalog_terms()
+            orgs = seed_organizations()
+            hubs = seed_hubs(orgs)
+            equipment = seed_equipment(hubs)
+            users = seed_users(orgs)
+            seed_qualifications(users, equipment)
+            keys = {} if no_keys else replace_demo_keys(orgs)
+        self.print_logins(orgs)
+        if keys:
+            self.stdout.write(f"\nAPI keys (named {DEMO_KEY_NAME!r}; shown only now):")
+            for slug, key in keys.items():
+                self.stdout.write(f"  {slug:<16} {key}")
+        self.stdout.write(self.style.SUCCESS(
+            f"\nDemo ready: {len(orgs)} organisations, {len(hubs)} hubs, "
+            f"{len(equipment)} pieces of equipment."))
+
+    def print_logins(self, orgs: dict[str, Organization]) -> None:
+        rows = [(STAFF_EMAIL, "platform staff (admin console)", "superuser")]
+        rows += [(email, orgs[slug].name, role) for email, (slug, role) in USERS.items()]
+        self.stdout.write(f"Demo logins (password {DEMO_PASSWORD!r} for all):")
+        width = max(len(r[0]) for r in rows)
+        for email, org_name, role in rows:
+            self.stdout.write(f"  {email:<{width}}  {org_name:<36} {role}")

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import csv
+
+import django_filters
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, parsers, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.errors import Forbidden, ValidationFailed
+from organizations.api import ActorMixin, HasOrganization
+from organizations.models import Organization
+
+from . import selectors, services
+from .models import Measurement, Trial
+
+
+class TrialSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="pk", read_only=True)
+    booking = serializers.IntegerField(source="booking_id", read_only=True)
+    equipment = serializers.IntegerField(source="booking.equipment_id", read_only=True)
+    start = serializers.DateTimeField(source="booking.start", read_only=True)
+    end = serializers.DateTimeField(source="booking.end", read_only=True)
+
+    class Meta:
+        model = Trial
+        fields = ["id", "booking", "equipment", "start", "end", "status", "attempts",
+                  "last_error", "collected_at", "measurement_count", "summary"]
+        read_only_fields = fields
+
+
+class MeasurementSerializer(serializers.ModelSerializer):
+    timestamp = serializers.DateTimeField(source="ts")
+
+    class Meta:
+        model = Measurement
+        fields = ["timestamp", "metric", "value", "unit"]
+
+
+class MeasurementFilter(django_filters.FilterSet):
+    metric = django_filters.CharFilter()
+    after = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
+    before = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+
+    class Meta:
+        model = Measurement
+        fields = ["metric", "after", "before"]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class TrialViewSet(ActorMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A trial shares its booking's id. Visible to the booking's SME and the hub's operator."""
+
+    serializer_class = TrialSerializer
+    permission_classes = [HasOrganization]
+
+    def get_queryset(self):
+        return selectors.trials_visible_to(self.org)
+
+    @extend_schema(
+        summary="Measurements of a trial (paginated; ?format=csv for all as CSV)",
+        parameters=[
+            OpenApiParameter("metric", str), OpenApiParameter("after", OpenApiTypes.DATETIME),
+            OpenApiParameter("before", OpenApiTypes.DATETIME),
+            OpenApiParameter("format", str, enum=["json", "csv"])],
+        responses=MeasurementSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def measurements(self, request, pk=None):
+        trial = selectors.trial_for(self.org, pk)
+        qs = MeasurementFilter(request.query_params,
+                               queryset=selectors.measurements_of(trial)).qs
+        if request.query_params.get("format") == "csv":
+            return self._csv(trial, qs)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(MeasurementSerializer(page, many=True).data)
+
+    def _csv(self, trial, qs):
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(["timestamp", "metric", "value", "unit"])
+            for ts, metric, value, unit in qs.values_list("ts", "metric", "value",
+                                                          "unit").iterator(chunk_size=5000):
+                yield writer.writerow([ts.isoformat(), metric, repr(value), unit])
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="trial-{trial.pk}.csv"'
+        return response
+
+    @extend_schema(
+        summary="Upload results (operator): CSV or JSON body, or a multipart file",
+        request={"text/csv": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT,
+                 "multipart/form-data": inline_serializer(
+                     "ResultUpload", {"file": serializers.FileField()})},
+        responses=TrialSerializer)
+    @action(detail=True, methods=["post"],
+            parser_classes=[parsers.MultiPartParser, parsers.FileUploadParser])
+    def results(self, request, pk=None):
+        trial = selectors.trial_for(self.org, pk)
+        if self.org.kind != Organization.Kind.FLAGSHIP:
+            raise Forbidden("Only the hub operator uploads results.", code="not_operator")
+        content_type = request.content_type or ""
+        if content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ValidationFailed.single("file_required", "file",
+                                              "Attach the results as 'file'.")
+            data, filename = upload.read(), upload.name
+            content_type = upload.content_type or ""
+        else:
+            data, filename = request.body, None
+        if not data:
+            raise ValidationFailed.single("results_empty", "results", "The upload is empty.")
+        services.upload_results(trial=trial, organization=self.org, data=data,
+                                content_type=content_type, filename=filename,
+                                by_user=self.actor_user)
+        trial.refresh_from_db()
+        return Response(TrialSerializer(trial).data)

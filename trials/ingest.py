@@ -1,0 +1,84 @@
+"""Bulk loading of measurements and their summary, computed by the database.
+
+PostgreSQL: rows stream into ``COPY … FROM STDIN`` through psycopg 3 while they are
+parsed, so parsing (here) and loading (in the server) overlap. Other databases:
+``bulk_create`` in batches. Callers hold the transaction and the trial's row lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import Avg, Count, Max, Min
+
+from .models import Measurement, Trial
+from .parsing import Row
+
+BATCH = 5000
+COPY_SQL = "COPY trials_measurement (trial_id, ts, metric, value, unit) FROM STDIN"
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    """Escape a text field for COPY's text format (rarely needed: a fast check first)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
+
+
+def store_measurements(trial: Trial, rows: Iterable[Row]) -> int:
+    """Replace the trial's measurements with ``rows``; returns how many were stored."""
+    Measurement.objects.filter(trial=trial).delete()
+    if connection.vendor == "postgresql":
+        return _copy(trial.pk, rows)
+    return _bulk_create(trial, rows)
+
+
+def _copy(trial_id: int, rows: Iterable[Row]) -> int:
+    count = 0
+    prefix = f"{trial_id}\t"
+    buffer: list[str] = []
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
+        with raw.copy(COPY_SQL) as copy:
+            for row in rows:
+                buffer.append(f"{prefix}{row.ts_text}\t{_copy_text(row.metric)}\t"
+                              f"{row.value!r}\t{_copy_text(row.unit)}\n")
+                if len(buffer) >= BATCH:
+                    copy.write("".join(buffer))
+                    count += len(buffer)
+                    buffer.clear()
+            if buffer:
+                copy.write("".join(buffer))
+                count += len(buffer)
+    return count
+
+
+def _bulk_create(trial: Trial, rows: Iterable[Row]) -> int:
+    count = 0
+    batch: list[Measurement] = []
+    for row in rows:
+        batch.append(Measurement(trial=trial, ts=row.ts, metric=row.metric, value=row.value,
+                                 unit=row.unit))
+        if len(batch) >= BATCH:
+            Measurement.objects.bulk_create(batch)
+            count += len(batch)
+            batch.clear()
+    if batch:
+        Measurement.objects.bulk_create(batch)
+        count += len(batch)
+    return count
+
+
+def summarize(trial: Trial) -> dict:
+    """Per metric: count, min, max, mean, unit, first and last timestamp (one GROUP BY)."""
+    rows = (Measurement.objects.filter(trial=trial).order_by().values("metric", "unit")
+            .annotate(count=Count("pk"), min=Min("value"), max=Max("value"), mean=Avg("value"),
+                      first=Min("ts"), last=Max("ts")))
+    return {
+        r["metric"]: {"unit": r["unit"], "count": r["count"], "min": r["min"], "max": r["max"],
+                      "mean": r["mean"], "first": r["first"].isoformat(),
+                      "last": r["last"].isoformat()}
+        for r in rows.order_by("metric")
+    }

@@ -1,0 +1,108 @@
+"""Parse trial results: CSV with header ``timestamp,metric,value,unit`` or a JSON list of
+objects with those keys. Every error names the line (CSV) or item (JSON) at fault.
+
+Rows come out as ``Row(ts_text, ts, metric, value, unit)``: the timestamp both as the
+validated text (handed to PostgreSQL's COPY as it is) and as a datetime."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from datetime import datetime
+from typing import NamedTuple
+
+HEADER = ["timestamp", "metric", "value", "unit"]
+MAX_METRIC = 64
+MAX_UNIT = 16
+
+
+class ResultFormatError(ValueError):
+    """The results are malformed; ``str(exc)`` says where and how."""
+
+
+class Row(NamedTuple):
+    ts_text: str
+    ts: datetime
+    metric: str
+    value: float
+    unit: str
+
+
+def _row(where: str, ts_text, metric, value, unit) -> Row:
+    if not isinstance(ts_text, str):
+        raise ResultFormatError(f"{where}: timestamp must be an ISO 8601 string.")
+    ts_text = ts_text.strip()
+    try:
+        ts = datetime.fromisoformat(ts_text)
+    except ValueError:
+        raise ResultFormatError(f"{where}: timestamp {ts_text[:40]!r} is not ISO 8601.") from None
+    if ts.utcoffset() is None:
+        raise ResultFormatError(f"{where}: timestamp {ts_text[:40]!r} has no UTC offset.")
+    if not isinstance(metric, str) or not metric.strip():
+        raise ResultFormatError(f"{where}: metric is empty.")
+    metric = metric.strip()
+    if len(metric) > MAX_METRIC:
+        raise ResultFormatError(f"{where}: metric is longer than {MAX_METRIC} characters.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ResultFormatError(f"{where}: value {str(value)[:40]!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise ResultFormatError(f"{where}: value {str(value)[:40]!r} is not a finite number.")
+    unit = "" if unit is None else str(unit).strip()
+    if len(unit) > MAX_UNIT:
+        raise ResultFormatError(f"{where}: unit is longer than {MAX_UNIT} characters.")
+    return Row(ts_text, ts, metric, number, unit)
+
+
+def parse_csv(text: str) -> Iterator[Row]:
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = next(reader, None)
+    if header is None:
+        raise ResultFormatError("The results are empty (no header line).")
+    if [h.strip().lower() for h in header] != HEADER:
+        raise ResultFormatError(
+            "line 1: expected the header 'timestamp,metric,value,unit', got "
+            f"{','.join(header)[:80]!r}.")
+    for fields in reader:
+        if not fields:
+            continue
+        if len(fields) != 4:
+            raise ResultFormatError(
+                f"line {reader.line_num}: expected 4 fields, found {len(fields)}.")
+        yield _row(f"line {reader.line_num}", *fields)
+
+
+def parse_json(text: str) -> Iterator[Row]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultFormatError(f"Invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                                f"{exc.msg}.") from None
+    if not isinstance(items, list):
+        raise ResultFormatError("JSON results must be a list of objects with timestamp, "
+                                "metric, value and unit.")
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ResultFormatError(f"item {i}: expected an object.")
+        missing = [k for k in HEADER[:3] if k not in item]
+        if missing:
+            raise ResultFormatError(f"item {i}: missing {', '.join(missing)}.")
+        yield _row(f"item {i}", item["timestamp"], item["metric"], item["value"],
+                   item.get("unit", ""))
+
+
+def parse(data: bytes, content_type: str = "") -> Iterator[Row]:
+    """Rows from a CSV or JSON body; the format is taken from the content type, else sniffed."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultFormatError(f"The results are not UTF-8 text (byte {exc.start}).") from None
+    kind = content_type.split(";")[0].strip().lower()
+    first = text.lstrip()[:1]
+    if kind.endswith("json") or (not kind.endswith("csv") and first and first in "[{"):
+        return parse_json(text)
+    return parse_csv(text)

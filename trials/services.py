@@ -1,0 +1,160 @@
+"""Trial use cases: open a trial when a booking is confirmed, collect its results from
+the equipment, accept uploads, summarise.
+
+Collection is idempotent and safe to run concurrently: the network fetch happens outside
+any transaction; the load happens in one transaction under the trial's row lock, which
+re-checks the status, replaces whatever an earlier failed run left and marks the trial
+collected. Two workers at once: the second finds it collected and does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.models import Booking
+from core.errors import Conflict, NotFound, ValidationFailed
+from organizations.models import Organization
+
+from . import ingest
+from .models import ResultFile, Trial
+from .parsing import ResultFormatError, parse
+from .sources import Payload, SourceError, TransientSourceError, source_for
+
+logger = logging.getLogger(__name__)
+T = Trial.Status
+
+
+def open_trial(*, booking: Booking) -> Trial:
+    """Called in the transaction that confirms the booking."""
+    return Trial.objects.create(booking=booking)
+
+
+def close_trial(*, booking: Booking) -> None:
+    """The booking was cancelled or lapsed before the trial ran: nothing to collect."""
+    Trial.objects.filter(booking=booking, measurement_count=0).exclude(
+        status=T.COLLECTED).delete()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    measurements: int = 0
+    detail: str = ""
+
+
+def _claim(trial_id: int) -> Trial | None:
+    """Mark the trial as being collected and count the attempt; None if already done."""
+    with transaction.atomic():
+        trial = (Trial.objects.select_for_update(of=("self",))
+                 .select_related("booking__equipment__category", "booking__equipment__hub")
+                 .filter(pk=trial_id).first())
+        if trial is None or trial.status == T.COLLECTED:
+            return None
+        trial.status = T.COLLECTING
+        trial.attempts += 1
+        trial.save(update_fields=["status", "attempts", "updated"])
+        return trial
+
+
+def _replace_measurements(trial: Trial, payload: Payload) -> int:
+    """Load the payload's rows in place of the trial's, summarise, mark collected.
+    Caller holds the transaction and the trial's row lock; raises ResultFormatError."""
+    count = ingest.store_measurements(trial, parse(payload.data, payload.content_type))
+    trial.summary = ingest.summarize(trial)
+    trial.measurement_count = count
+    trial.status = T.COLLECTED
+    trial.collected_at = timezone.now()
+    trial.last_error = ""
+    trial.save(update_fields=["summary", "measurement_count", "status", "collected_at",
+                              "last_error", "updated"])
+    return count
+
+
+def _load(trial_id: int, payload: Payload) -> Outcome:
+    """Replace the trial's measurements with the payload's, all or nothing."""
+    with transaction.atomic():
+        trial = Trial.objects.select_for_update().get(pk=trial_id)
+        if trial.status == T.COLLECTED:
+            return Outcome(T.COLLECTED, trial.measurement_count, "already collected")
+        count = _replace_measurements(trial, payload)
+    return Outcome(T.COLLECTED, count)
+
+
+def record_failure(*, trial_id: int, error: str, final: bool) -> None:
+    """Note why an attempt failed; ``final`` marks the trial failed (no more retries)."""
+    Trial.objects.filter(pk=trial_id).exclude(status=T.COLLECTED).update(
+        status=T.FAILED if final else T.PENDING, last_error=error[:2000],
+        updated=timezone.now())
+
+
+def collect_trial_results(*, trial_id: int) -> Outcome:
+    """Fetch the trial's results from its equipment's source and load them.
+
+    Raises TransientSourceError for the task to retry; a permanent problem (bad data,
+    no source) marks the trial failed with a readable reason."""
+    trial = _claim(trial_id)
+    if trial is None:
+        return Outcome(T.COLLECTED, detail="nothing to do")
+    booking = trial.booking
+    equipment = booking.equipment
+    fetch = source_for(equipment.result_source_kind)
+    if fetch is None:
+        record_failure(trial_id=trial_id, final=True,
+                       error="This equipment has no result source; the operator uploads "
+                             "results.")
+        return Outcome(T.FAILED, detail="no source")
+    try:
+        payload = fetch(equipment, booking.start, booking.end)
+        return _load(trial_id, payload)
+    except TransientSourceError:
+        raise
+    except (SourceError, ResultFormatError) as exc:
+        record_failure(trial_id=trial_id, error=str(exc), final=True)
+        return Outcome(T.FAILED, detail=str(exc))
+
+
+def upload_results(*, trial: Trial, organization: Organization, data: bytes,
+                   content_type: str, filename: str | None = None, by_user=None) -> Outcome:
+    """An operator's upload: CSV/JSON results are loaded (replacing earlier ones); any
+    other file is kept as a ResultFile with its sha256."""
+    if trial.booking.equipment.hub.operator_id != organization.pk:
+        raise NotFound("No such trial.", code="trial_not_found")
+    if trial.booking.status not in (Booking.Status.CHECKED_IN, Booking.Status.COMPLETED):
+        raise Conflict("Results can be uploaded once the trial has started (checked in).",
+                       code="trial_not_started")
+    is_table = (content_type.split(";")[0].strip().lower() in
+                ("text/csv", "application/json", "application/csv")
+                or (filename or "").lower().endswith((".csv", ".json")))
+    count = trial.measurement_count
+    with transaction.atomic():
+        locked = Trial.objects.select_for_update().get(pk=trial.pk)
+        if is_table:
+            try:
+                count = _replace_measurements(locked, Payload(data, content_type))
+            except ResultFormatError as exc:
+                raise ValidationFailed.single("results_invalid", "results", str(exc)) from None
+        if filename:
+            _keep_file(locked, data, content_type, filename, by_user)
+    return Outcome(locked.status, count)
+
+
+def _keep_file(trial: Trial, data: bytes, content_type: str, filename: str, by_user) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if ResultFile.objects.filter(trial=trial, sha256=digest).exists():
+        return
+    stored = ResultFile(trial=trial, name=filename[:255], content_type=content_type[:100],
+                        size=len(data), sha256=digest, uploaded_by=by_user)
+    stored.file.save(filename, ContentFile(data), save=False)
+    stored.save()
+
+
+def retry_collection(*, trial: Trial) -> None:
+    """Operator's 'collect now': a failed or pending trial goes back to pending."""
+    Trial.objects.filter(pk=trial.pk).exclude(status=T.COLLECTED).update(
+        status=T.PENDING, updated=timezone.now())

@@ -1,0 +1,51 @@
+"""Celery tasks for trials: thin, idempotent, retried with exponential backoff."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from core.tasks import send_now
+
+from . import selectors, services
+from .sources import TransientSourceError
+
+logger = logging.getLogger(__name__)
+
+
+def max_attempts() -> int:
+    return getattr(settings, "TRIAL_COLLECT_MAX_ATTEMPTS", 5)
+
+
+def backoff(retries: int) -> int:
+    """Seconds before retry number ``retries + 1``: 10, 20, 40 … capped at 10 minutes."""
+    return min(10 * 2**retries, 600)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, name="trials.collect_trial_results")
+def collect_trial_results(self, trial_id: int) -> str:
+    try:
+        outcome = services.collect_trial_results(trial_id=trial_id)
+    except TransientSourceError as exc:
+        final = self.request.retries + 1 >= max_attempts()
+        services.record_failure(trial_id=trial_id, error=str(exc), final=final)
+        if final:
+            logger.warning("Trial %s: giving up after %s attempts: %s", trial_id,
+                           self.request.retries + 1, exc)
+            return "failed"
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    logger.info("Trial %s: %s (%s measurements)", trial_id, outcome.status,
+                outcome.measurements)
+    return outcome.status
+
+
+@shared_task(name="trials.collect_due_trials")
+def collect_due_trials() -> int:
+    """Beat sweep: enqueue every completed trial whose results are still to be collected
+    (e.g. the broker was down when the booking completed, or a worker died)."""
+    due = list(selectors.trials_due_for_collection().values_list("pk", flat=True))
+    for trial_id in due:
+        send_now(collect_trial_results, trial_id)
+    return len(due)
