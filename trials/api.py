@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import django_filters
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, parsers, serializers, viewsets
+from rest_framework import mixins, parsers, renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -50,6 +51,16 @@ class MeasurementFilter(django_filters.FilterSet):
         fields = ["metric", "after", "before"]
 
 
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets ``?format=csv`` through content negotiation; the view streams the CSV itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode() if data is not None else b""
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -71,7 +82,8 @@ class TrialViewSet(ActorMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSe
             OpenApiParameter("before", OpenApiTypes.DATETIME),
             OpenApiParameter("format", str, enum=["json", "csv"])],
         responses=MeasurementSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"],
+            renderer_classes=[renderers.JSONRenderer, CSVRenderer])
     def measurements(self, request, pk=None):
         trial = selectors.trial_for(self.org, pk)
         qs = MeasurementFilter(request.query_params,
