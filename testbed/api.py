@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from bookings.api import AvailabilityView, BookingViewSet
 from equipment.api import EquipmentViewSet, HubViewSet, MaintenanceWindowViewSet
 from trials.api import TrialViewSet
+from trials.sharing_api import AgreementViewSet, DatasetViewSet
 
 router = DefaultRouter()
 router.register("hubs", HubViewSet, basename="hub")
@@ -14,6 +15,8 @@ router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maint
 
 router.register("bookings", BookingViewSet, basename="booking")
 router.register("trials", TrialViewSet, basename="trial")
+router.register("agreements", AgreementViewSet, basename="agreement")
+router.register("datasets", DatasetViewSet, basename="dataset")
 
 extra_urlpatterns = [
     path("equipment/<int:pk>/availability/", AvailabilityView.as_view(),

@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # delays work.
 CELERY_BEAT_SCHEDULE = {
     "collect-due-trials": {"task": "trials.collect_due_trials", "schedule": 300.0},
+    "release-due-datasets": {"task": "trials.release_due_datasets", "schedule": 600.0},
 }
 
 # Trial results

@@ -17,6 +17,7 @@ from organizations.models import Organization
 
 from . import selectors, services
 from .models import Measurement, Trial
+from .sharing_api import ConsentActions
 
 
 class TrialSerializer(serializers.ModelSerializer):
@@ -66,7 +67,8 @@ class _Echo:
         return value
 
 
-class TrialViewSet(ActorMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
+                   viewsets.GenericViewSet):
     """A trial shares its booking's id. Visible to the booking's SME and the hub's operator."""
 
     serializer_class = TrialSerializer

@@ -1,8 +1,12 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking
+from equipment.models import Category, Hub
+from organizations.models import Organization
 
 
 class Trial(models.Model):
@@ -76,3 +80,178 @@ class ResultFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SharingAgreement(models.Model):
+    """A hub operator's agreement to share trial results with a partner university."""
+
+    operator = models.ForeignKey(Organization, on_delete=models.PROTECT,
+                                 related_name="agreements_given",
+                                 limit_choices_to={"kind": Organization.Kind.FLAGSHIP})
+    university = models.ForeignKey(Organization, on_delete=models.PROTECT,
+                                   related_name="agreements_received",
+                                   limit_choices_to={"kind": Organization.Kind.UNIVERSITY})
+    hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="agreements")
+    title = models.CharField(max_length=200, blank=True)
+    categories = models.ManyToManyField(Category, related_name="agreements",
+                                        help_text=_("Equipment categories whose trials it covers."))
+    anonymize = models.BooleanField(
+        default=True, help_text=_("Drop the SME's identity and the free-text trial plan."))
+    shift_timestamps = models.BooleanField(
+        default=False, help_text=_("Give times as seconds from the trial's start instead of "
+                                   "calendar times."))
+    embargo_days = models.PositiveIntegerField(
+        default=30, help_text=_("Days after the trial before its data may be released."))
+    license = models.CharField(max_length=64, default="CC-BY-4.0",
+                               help_text=_("SPDX identifier of the data licence."))
+    endpoint_url = models.URLField(help_text=_("Where release notifications are delivered."))
+    signing_secret = models.CharField(max_length=80, editable=False,
+                                      help_text=_("Standard Webhooks secret (whsec_…)."))
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="agreement_valid_until_after_from"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.operator} → {self.university} ({self.hub})"
+
+    def clean(self):
+        errors = {}
+        if self.operator_id and self.operator.kind != Organization.Kind.FLAGSHIP:
+            errors["operator"] = _("The operator must be a flagship firm.")
+        if self.university_id and self.university.kind != Organization.Kind.UNIVERSITY:
+            errors["university"] = _("Data is shared with a university.")
+        if self.hub_id and self.operator_id and self.hub.operator_id != self.operator_id:
+            errors["hub"] = _("The hub must be one the operator runs.")
+        if self.valid_until and self.valid_from and self.valid_until <= self.valid_from:
+            errors["valid_until"] = _("The end of validity must be after its start.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class Consent(models.Model):
+    """An SME's consent to release one trial under one agreement. Never edited but to
+    revoke; granting again after a revocation adds a row, so rows are the history."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="consents")
+    agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE,
+                                  related_name="consents")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    granted_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    standing = models.BooleanField(default=False,
+                                   help_text=_("Granted by the SME's standing consent."))
+
+    class Meta:
+        ordering = ["-granted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "agreement"],
+                                    condition=Q(revoked_at__isnull=True),
+                                    name="consent_one_active_per_trial_agreement"),
+        ]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"Consent trial #{self.trial_id} × agreement #{self.agreement_id} ({state})"
+
+
+class StandingConsent(models.Model):
+    """An SME's default consent: every collected trial of theirs that an agreement covers
+    is consented to automatically (until revoked)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="standing_consents")
+    agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE,
+                                  related_name="standing_consents")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    granted_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "agreement"],
+                                    condition=Q(revoked_at__isnull=True),
+                                    name="standing_consent_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} → agreement #{self.agreement_id}"
+
+
+def package_path(instance: "DatasetRelease", filename: str) -> str:
+    return f"datasets/release-{instance.pk}/{filename}"
+
+
+class DatasetRelease(models.Model):
+    """One trial's data released under one agreement: a Frictionless Data Package zip,
+    delivered once (Standard Webhooks) to the university's endpoint."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="releases")
+    agreement = models.ForeignKey(SharingAgreement, on_delete=models.PROTECT,
+                                  related_name="releases")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    package = models.FileField(upload_to=package_path, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    webhook_id = models.CharField(max_length=40, unique=True,
+                                  help_text=_("Kept for every delivery attempt of this release."))
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_until = models.DateTimeField(
+        null=True, blank=True, help_text=_("A delivery in flight holds this lease."))
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    receipt = models.JSONField(default=dict, blank=True,
+                               help_text=_("The university's 2xx answer: status and body."))
+    withdrawn_reason = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "agreement"],
+                                    name="release_once_per_trial_agreement"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Release #{self.pk} trial #{self.trial_id} → {self.agreement.university}"
+
+
+class DeliveryAttempt(models.Model):
+    """The log of every outbound delivery of a release."""
+
+    release = models.ForeignKey(DatasetRelease, on_delete=models.CASCADE,
+                                related_name="delivery_attempts")
+    at = models.DateTimeField()
+    webhook_id = models.CharField(max_length=40)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from core.tasks import send_now
 
-from . import selectors, services
+from . import selectors, services, sharing
 from .sources import TransientSourceError
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ def collect_trial_results(self, trial_id: int) -> str:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
     logger.info("Trial %s: %s (%s measurements)", trial_id, outcome.status,
                 outcome.measurements)
+    if outcome.status == "collected" and outcome.measurements:
+        send_now(release_due_datasets, trial_id)  # releases with no embargo go out now
     return outcome.status
 
 
@@ -48,4 +50,24 @@ def collect_due_trials() -> int:
     due = list(selectors.trials_due_for_collection().values_list("pk", flat=True))
     for trial_id in due:
         send_now(collect_trial_results, trial_id)
+    return len(due)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, name="trials.deliver_dataset_release")
+def deliver_dataset_release(self, release_id: int) -> str:
+    """One delivery attempt; retried with backoff until delivered, withdrawn or failed.
+    The same webhook-id is sent every time."""
+    outcome = sharing.deliver_release(release_id=release_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=int(outcome.retry_in.total_seconds()))
+    return outcome.status
+
+
+@shared_task(name="trials.release_due_datasets")
+def release_due_datasets(trial_id: int | None = None) -> int:
+    """Beat sweep: open releases that became due (consent given, embargo over) and
+    enqueue delivery of every release whose next attempt is due."""
+    due = sharing.schedule_due_releases(trial_id=trial_id)
+    for release_id in due:
+        send_now(deliver_dataset_release, release_id)
     return len(due)

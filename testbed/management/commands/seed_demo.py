@@ -198,13 +198,13 @@ def seed_hubs(orgs: dict[str, Organization]) -> dict[str, Hub]:
 
 
 def seed_equipment(hubs: dict[str, Hub]) -> dict[str, Equipment]:
-    Source = Equipment.ResultSourceKind  # noqa: N806
     categories = {c.slug: c for c in Category.objects.all()}
     capabilities = {c.slug: c for c in Capability.objects.all()}
     out = {}
     for hub_slug, slug, name, category, caps, rate, specs, overrides in EQUIPMENT:
         hub = hubs[hub_slug]
-        kind = Source.NONE if slug in MANUAL_RESULTS else Source.DEMO
+        kind = (Equipment.ResultSourceKind.NONE if slug in MANUAL_RESULTS
+                else Equipment.ResultSourceKind.DEMO)
         data = {**POLICY, "name": name, "category": categories[category], "specs": specs,
                 "hourly_rate": Decimal(rate), "status": Equipment.Status.AVAILABLE,
                 "result_source_kind": kind, **overrides}

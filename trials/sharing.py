@@ -1,0 +1,377 @@
+"""Sharing trial results with partner universities (invariant 4).
+
+A trial's data reaches a university only under an active agreement that covers the
+equipment's hub and category, with the SME's un-revoked consent, after the embargo,
+anonymised as agreed; each release is delivered exactly once. Eligibility is checked when
+a release is created and again, under its row lock, right before every delivery attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from core import webhooks
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, Violation
+from core.tasks import enqueue_on_commit
+from equipment.models import Category, Hub
+from organizations.models import Organization
+
+from . import packages
+from .models import (
+    Consent,
+    DatasetRelease,
+    DeliveryAttempt,
+    SharingAgreement,
+    StandingConsent,
+    Trial,
+)
+
+R = DatasetRelease.Status
+EVENT_TYPE = "dataset.released"
+MAX_DELIVERY_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+
+
+def delivery_backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at 1 hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+# --- agreements -------------------------------------------------------------------------
+
+def active_agreements(now: datetime | None = None) -> QuerySet[SharingAgreement]:
+    now = now or timezone.now()
+    return SharingAgreement.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now),
+        revoked_at__isnull=True, valid_from__lte=now)
+
+
+def is_active(agreement: SharingAgreement, now: datetime) -> bool:
+    return (agreement.revoked_at is None and agreement.valid_from <= now
+            and (agreement.valid_until is None or agreement.valid_until > now))
+
+
+def covers(agreement: SharingAgreement, trial: Trial) -> bool:
+    equipment = trial.booking.equipment
+    return (agreement.hub_id == equipment.hub_id
+            and agreement.categories.filter(pk=equipment.category_id).exists())
+
+
+def create_agreement(*, operator: Organization, university: str, hub: str,
+                     categories: list[str], endpoint_url: str, valid_from: datetime,
+                     valid_until: datetime | None = None, anonymize: bool = True,
+                     shift_timestamps: bool = False, embargo_days: int = 30,
+                     license: str = "CC-BY-4.0", title: str = "") -> SharingAgreement:
+    """The operator offers a university its hub's trial data; returns the agreement with
+    its freshly made signing secret (shown to the operator once)."""
+    if operator.kind != Organization.Kind.FLAGSHIP:
+        raise Forbidden("Only hub operators make sharing agreements.", code="not_operator")
+    errors = []
+    uni = Organization.objects.filter(slug=university, kind=Organization.Kind.UNIVERSITY).first()
+    if uni is None:
+        errors.append(("unknown_university", "university", "No university with this slug."))
+    hub_row = Hub.objects.filter(slug=hub, operator=operator).first()
+    if hub_row is None:
+        errors.append(("unknown_hub", "hub", "No hub with this slug among the hubs you run."))
+    cats = list(Category.objects.filter(slug__in=categories))
+    missing = sorted(set(categories) - {c.slug for c in cats})
+    if missing or not categories:
+        errors.append(("unknown_category", "categories",
+                       f"Unknown categories: {', '.join(missing)}." if missing
+                       else "Name at least one equipment category."))
+    if errors:
+        raise ValidationFailed([Violation(*e) for e in errors])
+    agreement = SharingAgreement(
+        operator=operator, university=uni, hub=hub_row, title=title, anonymize=anonymize,
+        shift_timestamps=shift_timestamps, embargo_days=embargo_days, license=license,
+        endpoint_url=endpoint_url, signing_secret=webhooks.new_secret(),
+        valid_from=valid_from, valid_until=valid_until)
+    agreement.full_clean()
+    with transaction.atomic():
+        agreement.save()
+        agreement.categories.set(cats)
+    return agreement
+
+
+def update_agreement(*, agreement: SharingAgreement, by: Organization, data: dict,
+                     categories: list[str] | None = None) -> SharingAgreement:
+    if agreement.operator_id != by.pk:
+        raise NotFound("No such agreement.", code="agreement_not_found")
+    if agreement.revoked_at:
+        raise Conflict("A revoked agreement cannot change.", code="agreement_revoked")
+    for key, value in data.items():
+        setattr(agreement, key, value)
+    agreement.full_clean()
+    with transaction.atomic():
+        agreement.save()
+        if categories is not None:
+            cats = list(Category.objects.filter(slug__in=categories))
+            if len(cats) != len(set(categories)):
+                raise ValidationFailed.single("unknown_category", "categories",
+                                              "Unknown category among those given.")
+            agreement.categories.set(cats)
+    return agreement
+
+
+def revoke_agreement(*, agreement: SharingAgreement, by: Organization,
+                     now: datetime | None = None) -> SharingAgreement:
+    """Ends the agreement; releases not yet delivered are withdrawn."""
+    if agreement.operator_id != by.pk:
+        raise NotFound("No such agreement.", code="agreement_not_found")
+    now = now or timezone.now()
+    with transaction.atomic():
+        if agreement.revoked_at is None:
+            agreement.revoked_at = now
+            agreement.save(update_fields=["revoked_at"])
+        _withdraw(DatasetRelease.objects.filter(agreement=agreement), "agreement revoked")
+    return agreement
+
+
+def _withdraw(releases: QuerySet[DatasetRelease], reason: str) -> int:
+    return releases.exclude(status__in=(R.DELIVERED, R.WITHDRAWN)).update(
+        status=R.WITHDRAWN, withdrawn_reason=reason, next_attempt_at=None)
+
+
+# --- consent ---------------------------------------------------------------------------
+
+def grant_consent(*, trial: Trial, agreement_id: int, organization: Organization,
+                  by_user=None, now: datetime | None = None, standing: bool = False) -> Consent:
+    """The booking's SME consents to releasing this trial under the agreement."""
+    now = now or timezone.now()
+    if trial.booking.organization_id != organization.pk:
+        raise Forbidden("Only the SME that ran the trial may consent.", code="not_trial_owner")
+    agreement = active_agreements(now).filter(pk=agreement_id).first()
+    if agreement is None or not covers(agreement, trial):
+        raise ValidationFailed.single(
+            "agreement_not_applicable", "agreement",
+            "No active agreement with this id covers this trial's equipment.")
+    existing = Consent.objects.filter(trial=trial, agreement=agreement,
+                                      revoked_at__isnull=True).first()
+    if existing:
+        return existing
+    from .tasks import release_due_datasets  # tasks import this module
+
+    try:
+        with transaction.atomic():
+            consent = Consent.objects.create(trial=trial, agreement=agreement,
+                                             granted_by=by_user, granted_at=now,
+                                             standing=standing)
+            # If the embargo is already over, the release goes out without waiting for
+            # the sweep.
+            enqueue_on_commit(release_due_datasets, trial.pk)
+            return consent
+    except IntegrityError:  # a concurrent grant won; the consent exists either way
+        return Consent.objects.get(trial=trial, agreement=agreement, revoked_at__isnull=True)
+
+
+def revoke_consent(*, consent: Consent, organization: Organization, by_user=None,
+                   now: datetime | None = None) -> Consent:
+    """Stops every release of the trial under that agreement not yet delivered."""
+    if consent.trial.booking.organization_id != organization.pk:
+        raise NotFound("No such consent.", code="consent_not_found")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Consent.objects.select_for_update().get(pk=consent.pk)
+        if locked.revoked_at is None:
+            locked.revoked_at, locked.revoked_by = now, by_user
+            locked.save(update_fields=["revoked_at", "revoked_by"])
+        _withdraw(DatasetRelease.objects.filter(trial_id=locked.trial_id,
+                                                agreement_id=locked.agreement_id),
+                  "consent revoked")
+    return locked
+
+
+def set_standing_consent(*, organization: Organization, agreement_id: int, by_user=None,
+                         now: datetime | None = None) -> StandingConsent:
+    now = now or timezone.now()
+    if organization.kind != Organization.Kind.SME:
+        raise Forbidden("Standing consent is given by SMEs.", code="not_sme")
+    agreement = active_agreements(now).filter(pk=agreement_id).first()
+    if agreement is None:
+        raise NotFound("No such active agreement.", code="agreement_not_found")
+    standing, _ = StandingConsent.objects.get_or_create(
+        organization=organization, agreement=agreement, revoked_at__isnull=True,
+        defaults={"granted_by": by_user, "granted_at": now})
+    return standing
+
+
+def revoke_standing_consent(*, organization: Organization, agreement_id: int,
+                            now: datetime | None = None) -> int:
+    return StandingConsent.objects.filter(organization=organization, agreement_id=agreement_id,
+                                          revoked_at__isnull=True).update(
+        revoked_at=now or timezone.now())
+
+
+# --- releases --------------------------------------------------------------------------
+
+def _eligible(release: DatasetRelease, now: datetime) -> str:
+    """Why the release may not go out now ('' when it may)."""
+    trial, agreement = release.trial, release.agreement
+    if not is_active(agreement, now):
+        return "agreement not active"
+    if not covers(agreement, trial):
+        return "agreement does not cover the equipment"
+    if trial.status != Trial.Status.COLLECTED:
+        return "results not collected"
+    if not Consent.objects.filter(trial=trial, agreement=agreement,
+                                  revoked_at__isnull=True).exists():
+        return "no consent"
+    if now < trial.booking.end + timedelta(days=agreement.embargo_days):
+        return "embargo"
+    return ""
+
+
+def _apply_standing_consents(agreement: SharingAgreement, trials: QuerySet[Trial],
+                             now: datetime) -> None:
+    orgs = StandingConsent.objects.filter(agreement=agreement, revoked_at__isnull=True
+                                          ).values_list("organization_id", flat=True)
+    # Only trials with no consent row at all: an explicit revocation is never overridden.
+    for trial in trials.filter(booking__organization_id__in=list(orgs)).exclude(
+            consents__agreement=agreement):
+        Consent.objects.get_or_create(trial=trial, agreement=agreement, revoked_at__isnull=True,
+                                      defaults={"granted_at": now, "standing": True})
+
+
+def schedule_due_releases(*, now: datetime | None = None,
+                          trial_id: int | None = None) -> list[int]:
+    """Create a pending release for every (trial, agreement) now eligible and without one;
+    return the ids of releases due for a delivery attempt (new or retrying)."""
+    now = now or timezone.now()
+    for agreement in active_agreements(now).prefetch_related("categories"):
+        trials = Trial.objects.filter(
+            status=Trial.Status.COLLECTED, booking__equipment__hub_id=agreement.hub_id,
+            booking__equipment__category__in=agreement.categories.all(),
+            booking__end__lte=now - timedelta(days=agreement.embargo_days))
+        if trial_id is not None:
+            trials = trials.filter(pk=trial_id)
+        _apply_standing_consents(agreement, trials, now)
+        due = trials.filter(consents__agreement=agreement, consents__revoked_at__isnull=True
+                            ).exclude(releases__agreement=agreement)
+        for trial_pk in due.values_list("pk", flat=True).distinct():
+            try:
+                with transaction.atomic():
+                    DatasetRelease.objects.create(trial_id=trial_pk, agreement=agreement,
+                                                  webhook_id=webhooks.new_message_id(),
+                                                  next_attempt_at=now)
+            except IntegrityError:
+                pass  # created concurrently: the unique (trial, agreement) holds
+    return list(DatasetRelease.objects.filter(
+        Q(sending_until__isnull=True) | Q(sending_until__lt=now),
+        status=R.PENDING, next_attempt_at__lte=now).values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    status: str
+    retry_in: timedelta | None = None
+    detail: str = ""
+
+
+def _prepare(release_id: int, now: datetime) -> DatasetRelease | DeliveryOutcome:
+    """Under the release's row lock: re-check eligibility, build the package once, take
+    the sending lease. Returns the release to send, or why nothing is to be sent."""
+    with transaction.atomic():
+        release = (DatasetRelease.objects.select_for_update(of=("self",))
+                   .select_related("agreement", "trial__booking__equipment__hub__operator",
+                                   "trial__booking__equipment__category",
+                                   "trial__booking__organization")
+                   .filter(pk=release_id).first())
+        if release is None:
+            return DeliveryOutcome("missing")
+        if release.status in (R.DELIVERED, R.WITHDRAWN, R.FAILED):
+            return DeliveryOutcome(release.status, detail="already settled")
+        if release.sending_until and release.sending_until > now:
+            return DeliveryOutcome(release.status, detail="another delivery is in flight")
+        reason = _eligible(release, now)
+        if reason:
+            if reason == "embargo":
+                return DeliveryOutcome(release.status, detail=reason)
+            release.status, release.withdrawn_reason = R.WITHDRAWN, reason
+            release.save(update_fields=["status", "withdrawn_reason"])
+            return DeliveryOutcome(R.WITHDRAWN, detail=reason)
+        if not release.sha256:
+            built = packages.build(release)
+            release.package.save(f"release-{release.pk}.zip", File(built.file), save=False)
+            release.sha256, release.size, release.row_count = built.sha256, built.size, built.rows
+        release.attempts += 1
+        release.sending_until = now + LEASE
+        release.save()
+        return release
+
+
+def deliver_release(*, release_id: int, now: datetime | None = None) -> DeliveryOutcome:
+    """One delivery attempt of a release (never more than one in flight). Network I/O
+    happens outside any transaction."""
+    now = now or timezone.now()
+    prepared = _prepare(release_id, now)
+    if isinstance(prepared, DeliveryOutcome):
+        return prepared
+    release = prepared
+    payload = {"release": release.pk, "sha256": release.sha256, "size": release.size,
+               "rows": release.row_count, "license": release.agreement.license,
+               "agreement": release.agreement_id,
+               "package_url": f"/api/v1/datasets/{release.pk}/package/",
+               **packages.metadata(release)}
+    result = webhooks.deliver(url=release.agreement.endpoint_url,
+                              secret=release.agreement.signing_secret,
+                              msg_id=release.webhook_id, event_type=EVENT_TYPE, data=payload)
+    done = timezone.now()
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            release=release, at=done, webhook_id=release.webhook_id,
+            status_code=result.status_code, ok=result.ok, error=result.error,
+            response_excerpt=result.response_excerpt, duration_ms=result.duration_ms)
+        locked = DatasetRelease.objects.select_for_update().get(pk=release.pk)
+        locked.sending_until = None
+        if result.ok:
+            locked.status, locked.delivered_at, locked.last_error = R.DELIVERED, done, ""
+            locked.receipt = {"status": result.status_code, "body": result.response_excerpt,
+                              "at": done.isoformat()}
+            locked.next_attempt_at = None
+        elif locked.attempts >= MAX_DELIVERY_ATTEMPTS:
+            locked.status, locked.last_error, locked.next_attempt_at = (
+                R.FAILED, result.error, None)
+        else:
+            locked.last_error = result.error
+            locked.next_attempt_at = done + delivery_backoff(locked.attempts)
+        if locked.status != R.WITHDRAWN:
+            locked.save()
+    if result.ok:
+        return DeliveryOutcome(R.DELIVERED)
+    if locked.status == R.FAILED:
+        return DeliveryOutcome(R.FAILED, detail=result.error)
+    return DeliveryOutcome(R.PENDING, retry_in=delivery_backoff(locked.attempts),
+                           detail=result.error)
+
+
+def releases_for_university(organization: Organization | None) -> QuerySet[DatasetRelease]:
+    """A university sees releases to it that are built and not withdrawn."""
+    if organization is None or organization.kind != Organization.Kind.UNIVERSITY:
+        return DatasetRelease.objects.none()
+    return (DatasetRelease.objects.filter(agreement__university=organization)
+            .exclude(status=R.WITHDRAWN).exclude(sha256="")
+            .select_related("agreement", "trial__booking__equipment__hub__operator",
+                            "trial__booking__equipment__category",
+                            "trial__booking__organization"))
+
+
+def agreements_visible_to(organization: Organization | None) -> QuerySet[SharingAgreement]:
+    """Operators see the agreements they gave, universities those they hold; SMEs see the
+    active ones (the terms they may consent to)."""
+    qs = SharingAgreement.objects.select_related("operator", "university", "hub"
+                                                 ).prefetch_related("categories")
+    if organization is None:
+        return qs.none()
+    kind = organization.kind
+    if kind == Organization.Kind.FLAGSHIP:
+        return qs.filter(operator=organization)
+    if kind == Organization.Kind.UNIVERSITY:
+        return qs.filter(university=organization)
+    return active_agreements().filter(pk__in=qs.values("pk")).select_related(
+        "operator", "university", "hub").prefetch_related("categories")

@@ -1,0 +1,219 @@
+"""API for sharing: agreements (operators, universities; SMEs read the terms), consents
+(under a trial), datasets (universities)."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.errors import Forbidden, NotFound
+from core.serializers import AwareDateTimeField, ModelSerializer
+from organizations.api import ActorMixin, HasOrganization
+from organizations.models import Organization
+
+from . import packages, sharing
+from .models import Consent, DatasetRelease, SharingAgreement
+from .selectors import trial_for
+
+OPERATOR = Organization.Kind.FLAGSHIP
+
+
+class AgreementSerializer(ModelSerializer):
+    operator = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    university = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    hub = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    categories = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SharingAgreement
+        fields = ["id", "title", "operator", "university", "hub", "categories", "anonymize",
+                  "shift_timestamps", "embargo_days", "license", "endpoint_url", "valid_from",
+                  "valid_until", "revoked_at", "active", "created"]
+        read_only_fields = fields
+
+    def get_active(self, obj) -> bool:
+        return sharing.is_active(obj, timezone.now())
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        org = self.context.get("org")
+        if org is None or org.pk != instance.operator_id:
+            data.pop("endpoint_url")  # the delivery address is the operator's business
+        return data
+
+
+class AgreementCreateSerializer(serializers.Serializer):
+    university = serializers.SlugField()
+    hub = serializers.SlugField()
+    categories = serializers.ListField(child=serializers.SlugField(), allow_empty=False)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    anonymize = serializers.BooleanField(default=True)
+    shift_timestamps = serializers.BooleanField(default=False)
+    embargo_days = serializers.IntegerField(min_value=0, max_value=3650, default=30)
+    license = serializers.ChoiceField(choices=sorted(packages.LICENSES), default="CC-BY-4.0")
+    endpoint_url = serializers.URLField()
+    valid_from = AwareDateTimeField()
+    valid_until = AwareDateTimeField(required=False, allow_null=True)
+
+
+class AgreementUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    categories = serializers.ListField(child=serializers.SlugField(), allow_empty=False,
+                                       required=False)
+    anonymize = serializers.BooleanField(required=False)
+    shift_timestamps = serializers.BooleanField(required=False)
+    embargo_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
+    endpoint_url = serializers.URLField(required=False)
+    valid_until = AwareDateTimeField(required=False, allow_null=True)
+
+
+class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                       viewsets.GenericViewSet):
+    serializer_class = AgreementSerializer
+    permission_classes = [HasOrganization]
+
+    def get_queryset(self):
+        return sharing.agreements_visible_to(self.org)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "org": self.org}
+
+    @extend_schema(request=AgreementCreateSerializer,
+                   responses={201: AgreementSerializer},
+                   description="The response carries the signing secret (whsec_…) once.")
+    def create(self, request):
+        self.require_kind(OPERATOR)
+        body = AgreementCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        agreement = sharing.create_agreement(operator=self.org, **body.validated_data)
+        data = AgreementSerializer(agreement, context={"org": self.org}).data
+        data["signing_secret"] = agreement.signing_secret
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AgreementUpdateSerializer, responses=AgreementSerializer)
+    def partial_update(self, request, pk=None):
+        agreement = self.get_object()
+        self.require_kind(OPERATOR)
+        body = AgreementUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        categories = data.pop("categories", None)
+        agreement = sharing.update_agreement(agreement=agreement, by=self.org, data=data,
+                                             categories=categories)
+        return Response(AgreementSerializer(agreement, context={"org": self.org}).data)
+
+    @extend_schema(request=None, responses=AgreementSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        agreement = self.get_object()
+        self.require_kind(OPERATOR)
+        agreement = sharing.revoke_agreement(agreement=agreement, by=self.org)
+        return Response(AgreementSerializer(agreement, context={"org": self.org}).data)
+
+    @extend_schema(request=None, responses={204: None},
+                   summary="SME: consent to every covered trial (POST) or stop (DELETE)")
+    @action(detail=True, methods=["post", "delete"], url_path="standing-consent")
+    def standing_consent(self, request, pk=None):
+        agreement = self.get_object()
+        if request.method == "DELETE":
+            sharing.revoke_standing_consent(organization=self.org, agreement_id=agreement.pk)
+        else:
+            sharing.set_standing_consent(organization=self.org, agreement_id=agreement.pk,
+                                         by_user=self.actor_user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConsentSerializer(ModelSerializer):
+    agreement = serializers.PrimaryKeyRelatedField(read_only=True)
+    university = serializers.CharField(source="agreement.university.name", read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Consent
+        fields = ["id", "trial", "agreement", "university", "granted_at", "revoked_at",
+                  "standing", "active"]
+        read_only_fields = fields
+
+    def get_active(self, obj) -> bool:
+        return obj.revoked_at is None
+
+
+class ConsentCreateSerializer(serializers.Serializer):
+    agreement = serializers.IntegerField(min_value=1)
+
+
+class ConsentActions:
+    """Mixed into the trial viewset: ``/trials/{id}/consents/`` and ``…/consents/{cid}/``."""
+
+    @extend_schema(request=ConsentCreateSerializer, responses=ConsentSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def consents(self, request, pk=None):
+        trial = trial_for(self.org, pk)
+        if request.method == "POST":
+            body = ConsentCreateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            consent = sharing.grant_consent(trial=trial, organization=self.org,
+                                            agreement_id=body.validated_data["agreement"],
+                                            by_user=self.actor_user)
+            return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+        rows = trial.consents.select_related("agreement__university").order_by("-granted_at")
+        return Response(ConsentSerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses=ConsentSerializer)
+    @action(detail=True, methods=["delete"], url_path=r"consents/(?P<consent_id>\d+)")
+    def revoke_consent(self, request, pk=None, consent_id=None):
+        trial = trial_for(self.org, pk)
+        consent = trial.consents.filter(pk=consent_id).first()
+        if consent is None:
+            raise NotFound("No such consent.", code="consent_not_found")
+        if trial.booking.organization_id != self.org.pk:
+            raise Forbidden("Only the SME that ran the trial may revoke consent.",
+                            code="not_trial_owner")
+        consent = sharing.revoke_consent(consent=consent, organization=self.org,
+                                         by_user=self.actor_user)
+        return Response(ConsentSerializer(consent).data)
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    agreement = serializers.PrimaryKeyRelatedField(read_only=True)
+    package_url = serializers.SerializerMethodField()
+    metadata = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetRelease
+        fields = ["id", "agreement", "status", "sha256", "size", "row_count", "delivered_at",
+                  "created", "package_url", "metadata"]
+        read_only_fields = fields
+
+    def get_package_url(self, obj) -> str:
+        return f"/api/v1/datasets/{obj.pk}/package/"
+
+    def get_metadata(self, obj) -> dict:
+        return packages.metadata(obj)
+
+
+class DatasetViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     viewsets.GenericViewSet):
+    """Releases to the calling university (none for anyone else)."""
+
+    serializer_class = DatasetSerializer
+    permission_classes = [HasOrganization]
+
+    def get_queryset(self):
+        return sharing.releases_for_university(self.org).order_by("-created")
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def package(self, request, pk=None):
+        release = self.get_object()
+        response = FileResponse(release.package.open("rb"), as_attachment=True,
+                                filename=f"testbed-release-{release.pk}.zip",
+                                content_type="application/zip")
+        response["Digest"] = f"sha-256={release.sha256}"
+        return response
