@@ -138,3 +138,41 @@ def unreachable_broker():
     switch = _BrokerSwitch()
     yield switch
     switch._use(*switch.saved)
+
+
+@dataclass
+class Receiver:
+    """A university's webhook endpoint: records every POST; answers from a script."""
+
+    url: str
+    statuses: list[int] = field(default_factory=lambda: [200])
+    received: list[dict] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver():
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.received.append({"headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "body": body.decode()})
+            status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            reply = b'{"received": true}'
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/testbed"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()

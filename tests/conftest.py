@@ -1,0 +1,73 @@
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from organizations.services import create_api_key
+
+from .factories import OrganizationFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests about PostgreSQL or Redis run only where those are configured (CI)."""
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://…)")
+    skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL=redis://…)")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Tasks run in-process during tests, unless the test is marked ``real_broker``."""
+    if request.node.get_closest_marker("real_broker"):
+        yield
+        return
+    from testbed.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing demo and factory passwords with PBKDF2 would dominate the suite's run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings):
+    """With DEBUG off (the PostgreSQL run) settings pick the manifest storage, which needs
+    ``collectstatic``; pages under test only need static URLs."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def key_client(db):
+    """``key_client(org)`` → an APIClient sending a fresh API key of ``org``
+    (``key_client(kind="flagship")`` makes the organisation too). The client carries
+    ``.organization`` and ``.api_key`` for assertions."""
+
+    def make(organization=None, **org_fields) -> APIClient:
+        if organization is None:
+            organization = OrganizationFactory(**org_fields)
+        api_key, secret = create_api_key(organization=organization, name="test")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client.organization = organization
+        client.api_key = api_key
+        return client
+
+    return make

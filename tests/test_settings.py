@@ -1,0 +1,90 @@
+"""Settings come from the environment; each case runs in a fresh interpreter."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+PROJECT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'testbed.settings'; "
+    "django.setup(); from django.conf import settings; "
+    "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER)"
+)
+PG_URL = "postgres://testbed:pw@db.invalid:5432/testbed"  # never connected to
+
+
+def probe(**env: str) -> subprocess.CompletedProcess:
+    """Run the settings probe with exactly these variables; empty means unset (an empty
+    value also beats a developer's .env, which is read without overwriting)."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG",
+                          "DJANGO_SETTINGS_MODULE"}}
+    clean.update({"DATABASE_URL": "", "REDIS_URL": "", "SECRET_KEY": ""})
+    clean.update(env)
+    return subprocess.run([sys.executable, "-c", PROBE], env=clean, cwd=PROJECT,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, "django.db.backends.sqlite3 True"),
+    ({"DATABASE_URL": PG_URL, "SECRET_KEY": "x-test"}, "django.db.backends.postgresql True"),
+    ({"REDIS_URL": "redis://127.0.0.1:6379/15"}, "django.db.backends.sqlite3 False"),
+    ({"DATABASE_URL": PG_URL, "SECRET_KEY": "x-test", "REDIS_URL": "redis://127.0.0.1:6379/15"},
+     "django.db.backends.postgresql False"),
+])
+def test_database_and_celery_follow_the_environment(env, expected):
+    result = probe(**env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("env", [
+    {"DATABASE_URL": PG_URL},  # production shape: DEBUG defaults to off
+    {"DEBUG": "false"},
+    {"DEBUG": "false", "SECRET_KEY": "django-insecure-testbed-development-only"},
+])
+def test_production_refuses_to_start_without_a_secret_key(env):
+    result = probe(**env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_checks_the_database(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == {"ok": True, "vendor": connection.vendor}
+    assert body["checks"]["broker"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_broker_is_unreachable(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["broker"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_readyz_reports_redis(client):
+    body = client.get("/readyz").json()
+    assert body["checks"]["broker"]["mode"] == "redis"
+    assert body["checks"]["broker"]["ok"] is True
