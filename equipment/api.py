@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed, Violation
 from core.serializers import ModelSerializer
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
@@ -61,6 +63,26 @@ class EquipmentSerializer(ModelSerializer):
                   "description", "status", "hourly_rate", "timezone", "policy", "result_source",
                   "created", "updated"]
         read_only_fields = ["id", "created", "updated"]
+
+
+# Model field → the name the API uses for it (nested objects), for error reports.
+API_FIELD_NAMES = {
+    **{f: f"policy.{f}" for f in PolicySerializer.Meta.fields},
+    "result_source_kind": "result_source.kind",
+    "result_source_url": "result_source.url",
+    "result_source_secret": "result_source.secret",
+}
+
+
+@contextmanager
+def api_field_names():
+    """Report a service's validation errors under the field names the client sent."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        raise ValidationFailed([
+            Violation(v.code, API_FIELD_NAMES.get(v.field, v.field), v.message)
+            for v in exc.violations], exc.message) from None
 
 
 class EquipmentFilter(django_filters.FilterSet):
@@ -123,8 +145,9 @@ class EquipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         hub, caps = data.pop("hub"), data.pop("capabilities", None)
-        serializer.instance = services.create_equipment(hub=hub, by=self.org, data=data,
-                                                        capabilities=caps)
+        with api_field_names():
+            serializer.instance = services.create_equipment(hub=hub, by=self.org, data=data,
+                                                            capabilities=caps)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -132,9 +155,10 @@ class EquipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         moving = "hub" in data and data["hub"].pk != serializer.instance.hub_id
         if moving and data["hub"].operator_id != getattr(self.org, "pk", None):
             raise NotFound("No such hub among yours.", code="hub_not_found")
-        serializer.instance = services.update_equipment(
-            equipment=serializer.instance, by=self.org, data=data, capabilities=caps,
-            by_user=self.actor_user)
+        with api_field_names():
+            serializer.instance = services.update_equipment(
+                equipment=serializer.instance, by=self.org, data=data, capabilities=caps,
+                by_user=self.actor_user)
 
 
 class MaintenanceWindowSerializer(ModelSerializer):

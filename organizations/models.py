@@ -37,6 +37,12 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean_fields(self, exclude=None):
+        if self.credit_code:
+            # Codes are printed in capitals; accept them typed in any case or with spaces.
+            self.credit_code = self.credit_code.replace(" ", "").upper()
+        super().clean_fields(exclude=exclude)
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):

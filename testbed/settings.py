@@ -205,6 +205,10 @@ CELERY_BEAT_SCHEDULE = {
 TRIAL_RESULT_MAX_BYTES = env.int("TRIAL_RESULT_MAX_BYTES", default=256 * 1024 * 1024)
 TRIAL_SOURCE_TIMEOUT = env.int("TRIAL_SOURCE_TIMEOUT", default=30)
 TRIAL_COLLECT_MAX_ATTEMPTS = env.int("TRIAL_COLLECT_MAX_ATTEMPTS", default=5)
+# Demo endpoints (synthetic equipment gateway, demo university receiver) and the address
+# the demo data uses to reach them.
+DEMO_ENDPOINTS = env.bool("DEMO_ENDPOINTS", default=True)
+DEMO_BASE_URL = env.str("DEMO_BASE_URL", default="http://127.0.0.1:8000")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
 
 if not DEBUG:

@@ -1,10 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api import api_not_found
 from core.views import problem_or_html_404, problem_or_html_500
-from trials.views import demo_gateway
+from trials.views import demo_gateway, demo_university_webhook
 
 from .api import extra_urlpatterns, router
 from .health import healthz, readyz
@@ -15,12 +16,18 @@ urlpatterns = [
     path("api/v1/", include([*extra_urlpatterns, *router.urls])),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("demo-gateway/<int:equipment_id>/", demo_gateway, name="demo-gateway"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     re_path(r"^api/", api_not_found),  # unknown API paths: problem+json, even with DEBUG on
     path("", include("core.urls")),
 ]
+
+if settings.DEMO_ENDPOINTS:  # synthetic equipment data and a demo university's receiver
+    urlpatterns[-2:-2] = [
+        path("demo-gateway/<int:equipment_id>/", demo_gateway, name="demo-gateway"),
+        path("demo-university/<slug:university_slug>/webhook/", demo_university_webhook,
+             name="demo-university-webhook"),
+    ]
 
 handler404 = problem_or_html_404
 handler500 = problem_or_html_500

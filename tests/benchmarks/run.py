@@ -1,7 +1,7 @@
 """``make bench``: figures of the booking engine against PostgreSQL, each next to a
 reference measured in the same run on the same machine, printed as one markdown table.
 
-    .venv/bin/python -m tests.benchmarks.run            # the figures (≈ 1 minute)
+    .venv/bin/python -m tests.benchmarks.run            # the figures (≈ 30 s)
     .venv/bin/python -m tests.benchmarks.run --sweep    # compare gunicorn configurations
 
 The run owns its database (BENCH_DATABASE_URL, default
@@ -50,7 +50,7 @@ from .harness import (
 )
 
 CLIENTS = 8  # concurrent connections / API clients, one equipment and one SME each
-WARMUP = 1.5  # seconds of load before the measured window (connections, caches, JIT-less)
+WARMUP = 1.5  # seconds of load before the measured window (connections, caches)
 DURATION = 5.0  # seconds of the measured window
 
 # gunicorn: 2 sync workers, one process per core. `--sweep --rounds 3` on the 2-core
@@ -91,6 +91,7 @@ class Context:
     # Next free slot per equipment id and per range, so repeated runs never overlap.
     cursors: dict[tuple[str, int], datetime] = field(default_factory=dict)
     busy_loaded: bool = False
+    load_before: float = 0.0  # 1-minute load average before the run
 
     def slots(self, kind: str, equipment_id: int, first_day: int) -> Callable[[], tuple]:
         key = (kind, equipment_id)
@@ -345,6 +346,7 @@ BENCHMARKS: list[Callable[[Context], list[Figure]]] = [
 
 
 def prepare() -> Context:
+    load_before = os.getloadavg()[0]
     url = database_url()
     env = app_env(url)
     recreate_database(url)
@@ -353,7 +355,7 @@ def prepare() -> Context:
     import django
 
     django.setup()
-    return Context(url=url, env=env, world=w.build(CLIENTS))
+    return Context(url=url, env=env, world=w.build(CLIENTS), load_before=load_before)
 
 
 def machine_facts(ctx: Context) -> str:
@@ -365,6 +367,8 @@ def machine_facts(ctx: Context) -> str:
         f"- PostgreSQL: {server_version(ctx.url)}",
         f"- Python {platform.python_version()}, Django {django.get_version()}, "
         f"{platform.platform()}",
+        f"- load average when the run began: {ctx.load_before:.2f} (other work on the machine "
+        "skews every figure)",
         f"- gunicorn: {' '.join(GUNICORN_ARGS)}; load: {CLIENTS} threads in one client "
         f"process on the same machine, {WARMUP} s warm-up + {DURATION} s measured",
     ])

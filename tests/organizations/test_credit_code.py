@@ -62,3 +62,11 @@ def test_model_full_clean_reports_the_code_on_the_field(value, code):
 def test_model_full_clean_accepts_a_good_code_and_no_code():
     Organization(kind="sme", name="Good Ltd", slug="good", credit_code=GOOD).full_clean()
     Organization(kind="sme", name="No Code Ltd", slug="no-code", credit_code=None).full_clean()
+
+
+@pytest.mark.django_db
+def test_lowercase_and_spaced_codes_are_normalised():
+    org = Organization(kind="sme", name="Lower", slug="lower",
+                       credit_code="91350100m000 100y43")
+    org.full_clean()
+    assert org.credit_code == "91350100M000100Y43"

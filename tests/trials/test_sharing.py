@@ -129,17 +129,28 @@ def test_not_anonymised_names_the_sme(collected, operator, sme, hub, receiver,
 
 def test_retries_keep_the_same_webhook_id(collected, operator, sme, hub, receiver,
                                           django_capture_on_commit_callbacks):
+    """The endpoint fails three times, then answers: one receipt, one webhook-id."""
     receiver.statuses = [500, 502, 503, 200]
     agreement = make_agreement(key_client(operator), receiver, hub, embargo_days=0)
     with django_capture_on_commit_callbacks(execute=True):
         consent(key_client(sme), collected, agreement["id"])
     release = DatasetRelease.objects.get()
+    assert release.status == DatasetRelease.Status.PENDING and release.attempts == 1
+    assert release_due_datasets() == 0  # the retry is not due yet
+    for hours in (1, 2, 3):  # the backoff has passed each time
+        with time_machine.travel(collected.booking.end + timedelta(hours=hours), tick=True):
+            assert release_due_datasets() == 1
+    release.refresh_from_db()
     assert release.status == DatasetRelease.Status.DELIVERED
     assert len(receiver.received) == 4
     assert {m["headers"]["webhook-id"] for m in receiver.received} == {release.webhook_id}
     attempts = DeliveryAttempt.objects.filter(release=release)
     assert attempts.count() == 4 and attempts.filter(ok=True).count() == 1
+    assert sorted(a.status_code for a in attempts) == [200, 500, 502, 503]
     assert release.receipt["status"] == 200
+    with time_machine.travel(collected.booking.end + timedelta(hours=5), tick=True):
+        assert release_due_datasets() == 0
+    assert len(receiver.received) == 4
 
 
 def test_running_twice_releases_and_delivers_once(collected, operator, sme, hub, receiver,

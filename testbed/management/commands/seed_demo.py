@@ -5,9 +5,11 @@ when they differ from the data below, so a second run changes nothing."""
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -18,6 +20,8 @@ from equipment.models import Capability, Category, Equipment, Hub, Qualification
 from organizations.models import Membership, Organization, OrganizationAPIKey
 from organizations.services import create_api_key
 from organizations.validators import uscc_check_character
+from trials import sharing
+from trials.models import SharingAgreement
 
 DEMO_PASSWORD = "testbed-demo"
 DEMO_KEY_NAME = "demo"
@@ -251,6 +255,36 @@ def seed_qualifications(users: dict, equipment: dict[str, Equipment]) -> None:
                                             defaults={"granted_by": users[granted_by]})
 
 
+# title: (operator, hub, university, categories, terms)
+AGREEMENTS = {
+    "AutoWorks × Tsinghua: machining and additive trials": (
+        "autoworks", "autoworks-yizhuang", "tsinghua",
+        ["cnc-machining", "additive-manufacturing"],
+        {"anonymize": True, "shift_timestamps": False, "embargo_days": 0,
+         "license": "CC-BY-4.0"}),
+    "PhoneTech × Beihang: inspection research": (
+        "phonetech", "phonetech-changping", "beihang",
+        ["vision-inspection", "industrial-robotics"],
+        {"anonymize": True, "shift_timestamps": True, "embargo_days": 30,
+         "license": "CC-BY-NC-4.0"}),
+}
+AGREEMENTS_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def seed_agreements(orgs: dict[str, Organization], hubs: dict[str, Hub]) -> int:
+    """Sharing agreements whose endpoints are the demo university receiver of this very
+    service, so a consented release is delivered and receipted in the demo."""
+    for title, (operator, hub, university, categories, terms) in AGREEMENTS.items():
+        if SharingAgreement.objects.filter(title=title).exists():
+            continue
+        sharing.create_agreement(
+            operator=orgs[operator], university=university, hub=hub, categories=categories,
+            title=title, valid_from=AGREEMENTS_FROM,
+            endpoint_url=f"{settings.DEMO_BASE_URL}/demo-university/{university}/webhook/",
+            **terms)
+    return len(AGREEMENTS)
+
+
 def replace_demo_keys(orgs: dict[str, Organization]) -> dict[str, str]:
     """One fresh key per organisation; earlier demo keys are deleted, so the number of
     keys stays the same however often the demo is seeded."""
@@ -281,6 +315,7 @@ class Command(BaseCommand):
             equipment = seed_equipment(hubs)
             users = seed_users(orgs)
             seed_qualifications(users, equipment)
+            seed_agreements(orgs, hubs)
             keys = {} if no_keys else replace_demo_keys(orgs)
         self.print_logins(orgs)
         if keys:
