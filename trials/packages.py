@@ -137,7 +137,9 @@ def build(release: DatasetRelease) -> BuiltPackage:
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
     rows = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("measurements.csv", "w") as raw:
+        entry = zipfile.ZipInfo("measurements.csv", date_time=timezone.now().timetuple()[:6])
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(entry, "w", force_zip64=True) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             writer = csv.writer(text, lineterminator="\n")
             writer.writerow(["seconds_from_start" if shift else "timestamp", "metric", "value",

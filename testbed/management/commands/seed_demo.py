@@ -5,8 +5,9 @@ when they differ from the data below, so a second run changes nothing."""
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -14,12 +15,15 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from bookings.models import Booking, BookingEvent
+from bookings.policy import price_quote
 from equipment import services as catalog
 from equipment.hours import ALWAYS_OPEN, OFFICE_HOURS
 from equipment.models import Capability, Category, Equipment, Hub, Qualification
 from organizations.models import Membership, Organization, OrganizationAPIKey
 from organizations.services import create_api_key
 from organizations.validators import uscc_check_character
+from trials import services as trial_services
 from trials import sharing
 from trials.models import SharingAgreement
 
@@ -285,6 +289,52 @@ def seed_agreements(orgs: dict[str, Organization], hubs: dict[str, Hub]) -> int:
     return len(AGREEMENTS)
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Trials already run, so results and sharing can be shown at once:
+# (SME, equipment, local start, hours, trial lead, purpose)
+HISTORY = [
+    ("precisionparts", "haas-vf2", datetime(2026, 11, 18, 9, 0), 3,
+     "engineer@precisionparts.example",
+     "Roughing and finishing trial for a 6061 aluminium gearbox housing; compare two "
+     "toolpath strategies for cycle time and surface roughness."),
+    ("precisionparts", "keyence-cv-x", datetime(2026, 11, 19, 14, 0), 2,
+     "lead@precisionparts.example",
+     "Inspection recipe trial for stamped brackets: defect rate at line speed."),
+    ("greenmotor", "dmg-dmu-50", datetime(2026, 11, 20, 10, 0), 4, "lead@greenmotor.example",
+     "5-axis machining of a motor end shield in cast iron."),
+]
+
+
+def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
+                 users: dict) -> int:
+    """Past bookings, completed, with their results collected from the demo gateway.
+    Written directly (the booking services refuse times in the past, rightly): a record
+    of history, not a new booking."""
+    made = 0
+    for sme, slug, local_start, hours, lead, purpose in HISTORY:
+        eq = equipment[slug]
+        start = local_start.replace(tzinfo=SHANGHAI)
+        end = start + timedelta(hours=hours)
+        if Booking.objects.filter(equipment=eq, start=start).exists():
+            continue
+        booking = Booking.objects.create(
+            equipment=eq, organization=orgs[sme], requested_by=users[lead],
+            trial_lead=users[lead], start=start, end=end,
+            blocked_until=end + timedelta(minutes=eq.changeover_buffer),
+            status=Booking.Status.COMPLETED, purpose=purpose,
+            price=price_quote(eq, start, end), checked_in_at=start, completed_at=end)
+        for at, before, after in ((start - timedelta(days=3), "", "confirmed"),
+                                  (start, "confirmed", "checked_in"),
+                                  (end, "checked_in", "completed")):
+            BookingEvent.objects.create(booking=booking, code=f"booking.{after}",
+                                        from_status=before, to_status=after, at=at,
+                                        notified_at=at, reason="demo history")
+        trial_services.open_trial(booking=booking)
+        trial_services.collect_trial_results(trial_id=booking.pk)
+        made += 1
+    return made
+
+
 def replace_demo_keys(orgs: dict[str, Organization]) -> dict[str, str]:
     """One fresh key per organisation; earlier demo keys are deleted, so the number of
     keys stays the same however often the demo is seeded."""
@@ -316,6 +366,7 @@ class Command(BaseCommand):
             users = seed_users(orgs)
             seed_qualifications(users, equipment)
             seed_agreements(orgs, hubs)
+            seed_history(orgs, equipment, users)
             keys = {} if no_keys else replace_demo_keys(orgs)
         self.print_logins(orgs)
         if keys:
