@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import CharField, F, QuerySet, Value
+from django.contrib.postgres.fields import DateTimeRangeField
+from django.contrib.postgres.fields.ranges import DateTimeTZRange
+from django.db import connection
+from django.db.models import CharField, F, Func, QuerySet, Value
 from django.utils import timezone
 
 from core.errors import NotFound
@@ -17,6 +20,21 @@ from organizations.models import Organization
 from .models import Booking
 
 MAX_AVAILABILITY_RANGE = timedelta(days=31)
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+def overlapping(bookings: QuerySet[Booking], start: datetime, end: datetime) -> QuerySet[Booking]:
+    """Bookings whose blocked range [start, blocked_until) meets [start, end). On PostgreSQL
+    written as a range overlap, so the exclusion constraint's GiST index answers it
+    without reading the equipment's whole history."""
+    if connection.vendor == "postgresql":
+        return bookings.alias(period=TsTzRange("start", "blocked_until", Value("[)"))).filter(
+            period__overlap=DateTimeTZRange(start, end, "[)"))
+    return bookings.filter(start__lt=end, blocked_until__gt=start)
 
 
 def bookings_visible_to(organization: Organization | None) -> QuerySet[Booking]:
@@ -51,20 +69,30 @@ class Neighbours:
 def neighbours(*, equipment: Equipment, organization: Organization, start: datetime,
                end: datetime) -> Neighbours:
     """Active bookings whose blocked range meets [start, end + buffer), maintenance windows
-    overlapping [start, end), and how many active bookings ``organization`` holds on the
-    equipment — one UNION ALL query (the create path's query budget is tight)."""
+    overlapping [start, end), and — where the equipment limits them — how many active
+    bookings ``organization`` holds on it (counted up to the limit). One UNION ALL query:
+    the create path's query budget is tight."""
     buffer_end = end + timedelta(minutes=equipment.changeover_buffer)
     kind = CharField()
     active = Booking.objects.filter(equipment=equipment, status__in=Booking.ACTIVE).order_by()
-    clashing = active.filter(start__lt=buffer_end, blocked_until__gt=start).values_list(
-        Value("booking", output_field=kind), "start", "end", "blocked_until")
-    own = active.filter(organization=organization).values_list(
-        Value("own", output_field=kind), "start", "end", "blocked_until")
-    windows = MaintenanceWindow.objects.filter(
-        equipment=equipment, start__lt=end, end__gt=start).order_by().values_list(
-        Value("maintenance", output_field=kind), "start", "end", F("end"))
+    parts = [
+        overlapping(active, start, buffer_end).values_list(
+            Value("booking", output_field=kind), "start", "end", "blocked_until"),
+        MaintenanceWindow.objects.filter(
+            equipment=equipment, start__lt=end, end__gt=start).order_by().values_list(
+            Value("maintenance", output_field=kind), "start", "end", F("end")),
+    ]
+    limit = equipment.max_open_bookings_per_sme
+    if limit is not None:
+        # Only whether the limit is reached matters: read at most ``limit`` rows, however
+        # many bookings the SME holds.
+        own = active.filter(organization=organization).values_list(
+            Value("own", output_field=kind), "start", "end", "blocked_until")
+        if connection.features.supports_slicing_ordering_in_compound:
+            own = own[:limit]
+        parts.append(own)
     conflicts, maintenance, own_open = [], [], 0
-    for row_kind, s, e, blocked in clashing.union(own, windows, all=True):
+    for row_kind, s, e, blocked in parts[0].union(*parts[1:], all=True):
         if row_kind == "booking":
             conflicts.append((s, e, blocked))
         elif row_kind == "own":
@@ -109,9 +137,9 @@ def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
         return []
     buffer = timedelta(minutes=equipment.changeover_buffer)
     kind = CharField()
-    bookings = Booking.objects.filter(
-        equipment=equipment, status__in=Booking.ACTIVE,
-        start__lt=hi + buffer, blocked_until__gt=lo).order_by().values_list(
+    bookings = overlapping(
+        Booking.objects.filter(equipment=equipment, status__in=Booking.ACTIVE).order_by(),
+        lo, hi + buffer).values_list(
         Value("b", output_field=kind), "start", "blocked_until")
     windows = MaintenanceWindow.objects.filter(
         equipment=equipment, start__lt=hi, end__gt=lo).order_by().values_list(

@@ -224,3 +224,11 @@ def test_list_query_count_does_not_grow_with_rows(operator_client, hub, category
     add(45, local(10, 0))
     assert Booking.objects.count() == 50
     assert _list_queries(operator_client, URL) == five
+
+
+def test_hand_written_representation_matches_the_declared_schema(sme_client, equipment):
+    from bookings.api import BookingSerializer
+
+    r = sme_client.post(URL, booking_body(equipment, local(2, 9), local(2, 11)), format="json")
+    assert set(r.json()) == set(BookingSerializer().fields)
+    assert r.json()["created"].endswith("+08:00")
