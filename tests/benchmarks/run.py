@@ -31,6 +31,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from . import world as w
+from .ingestion import ingestion
 from .harness import (
     BenchFailure,
     Figure,
@@ -342,7 +343,7 @@ def _ms(samples: list[float]) -> list[float]:
 # ------------------------------------------------------------------------------- main
 
 BENCHMARKS: list[Callable[[Context], list[Figure]]] = [
-    booking_throughput, availability, crowded_creation]
+    booking_throughput, availability, crowded_creation, ingestion]
 
 
 def prepare() -> Context:
@@ -410,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true",
                         help="compare gunicorn configurations for booking creation")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --sweep")
+    parser.add_argument("--only", action="append", choices=[b.__name__ for b in BENCHMARKS],
+                        help="run only these benchmarks (repeatable)")
     args = parser.parse_args(argv)
     began = time.monotonic()
     ctx = prepare()
@@ -420,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     with gunicorn(ctx.env, GUNICORN_ARGS) as server:
         ctx.server = server
         for bench in BENCHMARKS:
-            figures += bench(ctx)
+            if not args.only or bench.__name__ in args.only:
+                figures += bench(ctx)
     print(f"\n## Testbed benchmarks ({time.monotonic() - began:.0f} s)\n")
     print(machine_facts(ctx) + "\n")
     print(markdown_table(figures))
