@@ -31,7 +31,6 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from . import world as w
-from .ingestion import ingestion
 from .harness import (
     BenchFailure,
     Figure,
@@ -49,6 +48,7 @@ from .harness import (
     server_version,
     timed,
 )
+from .ingestion import ingestion
 
 CLIENTS = 8  # concurrent connections / API clients, one equipment and one SME each
 WARMUP = 1.5  # seconds of load before the measured window (connections, caches)
