@@ -1,9 +1,13 @@
+import secrets
+
 from django.contrib import admin, messages
+from django.urls import path
 
 from core.errors import DomainError
 
 from . import services
-from .models import Booking, BookingEvent
+from .models import Booking, BookingEvent, CalendarFeed
+from .reports_admin import report_view
 
 
 class BookingEventInline(admin.TabularInline):
@@ -48,6 +52,16 @@ class BookingAdmin(admin.ModelAdmin):
     fields = [*readonly_fields[:8], "purpose", *readonly_fields[8:]]
     inlines = [BookingEventInline]
     actions = ["approve", "reject", "cancel"]
+    # Adds a "Reports" link (utilization and billing) to the changelist's tools.
+    change_list_template = "admin/bookings/booking/change_list.html"
+
+    def get_urls(self):
+        reports = path("reports/", self.admin_site.admin_view(self.reports_view),
+                       name="bookings_booking_reports")
+        return [reports, *super().get_urls()]
+
+    def reports_view(self, request):
+        return report_view(self, request)
 
     def has_add_permission(self, request):
         # Bookings are made through the policy-checked service (portal or API).
@@ -80,3 +94,17 @@ class BookingEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "organization", "equipment", "created", "revoked_at"]
+    list_filter = ["organization__kind"]
+    search_fields = ["name", "organization__name", "equipment__name"]
+    date_hierarchy = "created"
+    readonly_fields = ["token", "created"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.token:
+            obj.token = secrets.token_urlsafe(32)
+        super().save_model(request, obj, form, change)

@@ -96,3 +96,24 @@ class BookingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} #{self.booking_id} {self.from_status}→{self.to_status}"
+
+
+class CalendarFeed(models.Model):
+    """A secret-token iCalendar subscription URL for calendar clients (Outlook, Google
+    Calendar, Apple Calendar): an organisation's bookings, or one equipment's (operator)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="calendar_feeds")
+    equipment = models.ForeignKey(Equipment, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="calendar_feeds",
+                                  help_text=_("Empty: every booking the organisation sees."))
+    name = models.CharField(max_length=120, blank=True)
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.name or f"Feed of {self.equipment or self.organization}"

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import Busy, Conflict, Forbidden, NotFound, ValidationFailed
+from core.tasks import enqueue_on_commit
 from equipment.models import Equipment, Qualification
 from organizations.models import Organization
 
@@ -36,7 +37,7 @@ CHECK_IN_OPENS = timedelta(minutes=getattr(settings, "BOOKING_CHECK_IN_OPENS_MIN
 TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (S.REQUESTED, S.CONFIRMED): frozenset({"operator"}),
     (S.REQUESTED, S.REJECTED): frozenset({"operator"}),
-    (S.REQUESTED, S.CANCELLED): frozenset({"operator", "owner"}),
+    (S.REQUESTED, S.CANCELLED): frozenset({"operator", "owner", "system"}),
     (S.CONFIRMED, S.CANCELLED): frozenset({"operator", "owner"}),
     (S.CONFIRMED, S.CHECKED_IN): frozenset({"operator"}),
     (S.CONFIRMED, S.NO_SHOW): frozenset({"operator", "system"}),
@@ -90,6 +91,10 @@ def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason
         reason=reason, at=at)
     booking_status_changed.send(sender=Booking, booking=booking, from_status=from_status,
                                 to_status=booking.status, actor_user=actor_user, reason=reason)
+    from .tasks import dispatch_booking_event  # the tasks module imports this one
+
+    # The event row is the durable record that notifications are owed; this is the nudge.
+    enqueue_on_commit(dispatch_booking_event, event.pk)
     return event
 
 
@@ -277,6 +282,18 @@ def complete_booking(*, booking_id: int, organization: Organization, reason: str
                      by_user=None, now=None) -> Booking:
     return _transition(booking_id=booking_id, organization=organization, to=S.COMPLETED,
                        reason=reason, by_user=by_user, now=now, guard=_complete_guard)
+
+
+def mark_no_show(*, booking_id: int, reason: str, now=None) -> Booking:
+    """System: nobody checked in; the rest of the slot is released."""
+    return _transition(booking_id=booking_id, organization=None, to=S.NO_SHOW, reason=reason,
+                       now=now, system=True)
+
+
+def expire_request(*, booking_id: int, reason: str, now=None) -> Booking:
+    """System: a request nobody approved before its start lapses."""
+    return _transition(booking_id=booking_id, organization=None, to=S.CANCELLED,
+                       reason=reason, now=now, system=True)
 
 
 def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, reason: str,

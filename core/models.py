@@ -1,3 +1,5 @@
+from fnmatch import fnmatchcase
+
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -21,3 +23,87 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class WebhookEndpoint(models.Model):
+    """An organisation's endpoint for event webhooks (Standard Webhooks)."""
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
+                                     related_name="webhook_endpoints")
+    url = models.URLField()
+    description = models.CharField(max_length=200, blank=True)
+    event_types = models.JSONField(
+        default=list,
+        help_text="Patterns of event types to receive, e.g. ['booking.*', 'trial.collected'].")
+    secret = models.CharField(max_length=80, editable=False)
+    active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return any(fnmatchcase(event_type, pattern) for pattern in self.event_types)
+
+
+class OutboxMessage(models.Model):
+    """A notification to send (an e-mail or a webhook), written in the transaction that
+    decided it must go out. ``dedupe_key`` is unique: the same notification is never
+    queued twice, however often the code that queues it runs."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (gave up)"
+        CANCELLED = "cancelled", "Cancelled"
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    event_type = models.CharField(max_length=40, db_index=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    recipient = models.CharField(max_length=300, help_text="E-mail address or endpoint URL.")
+    endpoint = models.ForeignKey(WebhookEndpoint, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="messages")
+    message_id = models.CharField(max_length=40, help_text="Stable across retries.")
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.event_type} → {self.recipient} ({self.status})"
+
+
+class DeliveryLog(models.Model):
+    """Every attempt to send an outbox message: when, and what the other side said."""
+
+    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="log")
+    at = models.DateTimeField()
+    ok = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {'ok' if self.ok else self.error}"

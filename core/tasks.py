@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import shared_task
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -29,3 +30,28 @@ def send_now(task, *args) -> bool:
 def enqueue_on_commit(task, *args) -> None:
     """Send ``task(*args)`` once the current transaction commits (never for a rollback)."""
     transaction.on_commit(lambda: send_now(task, *args))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, name="core.deliver_outbox_message")
+def deliver_outbox_message(self, message_id: int) -> str:
+    """One delivery attempt; on failure retried with backoff (by the worker, or by the
+    sweep in eager mode, where an immediate retry would run inside the caller)."""
+    from . import outbox
+
+    status = outbox.deliver(message_id=message_id)
+    if status == "pending" and not self.request.is_eager:
+        message = outbox.OutboxMessage.objects.get(pk=message_id)
+        raise self.retry(countdown=int(outbox.backoff(message.attempts).total_seconds()))
+    return status
+
+
+@shared_task(name="core.deliver_due_outbox")
+def deliver_due_outbox() -> int:
+    """Beat sweep: send every outbox message that is due (lost nudges, dead workers,
+    retries after backoff)."""
+    from . import outbox
+
+    due = list(outbox.due_messages().values_list("pk", flat=True)[:1000])
+    for message_id in due:
+        send_now(deliver_outbox_message, message_id)
+    return len(due)

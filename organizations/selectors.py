@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from .auth import OrganizationPrincipal
-from .models import Membership, Organization
+from .models import Invitation, Membership, Organization
 
 
 def acting_organization(principal) -> Organization | None:
@@ -38,3 +39,21 @@ def organization_by_slug(slug: str, *, kind: str | None = None) -> Organization 
     if kind:
         qs = qs.filter(kind=kind)
     return qs.first()
+
+
+def membership_of(user, organization: Organization | None) -> Membership | None:
+    if organization is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def open_invitations(*, organization: Organization) -> QuerySet[Invitation]:
+    """Invitations of ``organization`` neither accepted, revoked nor expired."""
+    return (Invitation.objects.filter(organization=organization, accepted_at__isnull=True,
+                                      revoked_at__isnull=True, expires__gt=timezone.now())
+            .select_related("invited_by").order_by("-created"))
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    return (Invitation.objects.select_related("organization", "invited_by")
+            .filter(token=token).first())

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.text import slugify
 
-from core.errors import NotFound
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, Violation
 
-from .models import Organization, OrganizationAPIKey
+from .models import INVITATION_VALIDITY, Invitation, Membership, Organization, OrganizationAPIKey
 
 
 def create_api_key(*, organization: Organization, name: str) -> tuple[OrganizationAPIKey, str]:
@@ -22,3 +31,129 @@ def revoke_api_key(*, organization: Organization, prefix: str) -> OrganizationAP
         key.revoked = True
         key.save(update_fields=["revoked"])
     return key
+
+
+# --- the portal: sign-up and invitations ------------------------------------------------
+
+INVITABLE_ROLES = (Membership.Role.ADMIN, Membership.Role.MEMBER)
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60].strip("-") or "sme"
+    slug = base
+    while Organization.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return slug
+
+
+def check_new_sme(*, name: str, credit_code: str = "") -> Organization:
+    """The unsaved SME a sign-up would register; raises ValidationFailed (fields
+    ``organization_name``, ``credit_code``) when it cannot be registered."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed.single("organization_name_required", "organization_name",
+                                      "Give your organisation's name.")
+    org = Organization(kind=Organization.Kind.SME, name=name, slug=_unique_slug(name),
+                       credit_code=credit_code.strip() or None, verified=False)
+    try:
+        org.full_clean()
+    except DjangoValidationError as exc:
+        violations = []
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                violations.append(Violation(
+                    error.code or "invalid",
+                    "organization_name" if field == "name" else field,
+                    " ".join(error.messages)))
+        raise ValidationFailed(violations, "The organisation cannot be registered.") from None
+    return org
+
+
+def register_sme(*, user, name: str, credit_code: str = "") -> Membership:
+    """A person signing up registers a new SME and becomes its admin. The organisation is
+    unverified until platform staff check it: it may browse, and the booking policy
+    refuses its bookings until then."""
+    org = check_new_sme(name=name, credit_code=credit_code)
+    with transaction.atomic():
+        org.save()
+        return Membership.objects.create(user=user, organization=org,
+                                         role=Membership.Role.ADMIN)
+
+
+def _require_admin(organization: Organization, user) -> None:
+    if user is None or not Membership.objects.filter(
+            organization=organization, user=user, role=Membership.Role.ADMIN).exists():
+        raise Forbidden("Only the organisation's administrators may do this.", code="not_admin")
+
+
+def invite_member(*, organization: Organization, email: str, role: str, by_user,
+                  accept_url: Callable[[str], str], now: datetime | None = None) -> Invitation:
+    """Invite ``email`` to join the organisation and e-mail the link (``accept_url(token)``).
+    Inviting an address again renews the open invitation and sends it again."""
+    _require_admin(organization, by_user)
+    email = email.strip().lower()
+    if role not in INVITABLE_ROLES:
+        raise ValidationFailed.single("role_invalid", "role", "Invite as administrator or member.")
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationFailed.single("already_member", "email",
+                                      "This person is already a member of your organisation.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        invitation = (Invitation.objects.select_for_update()
+                      .filter(organization=organization, email__iexact=email,
+                              accepted_at__isnull=True, revoked_at__isnull=True).first())
+        if invitation is None:
+            invitation = Invitation.objects.create(
+                organization=organization, email=email, role=role, invited_by=by_user,
+                expires=now + INVITATION_VALIDITY)
+        else:
+            invitation.role, invitation.invited_by = role, by_user
+            invitation.expires = now + INVITATION_VALIDITY
+            invitation.save(update_fields=["role", "invited_by", "expires"])
+        link = accept_url(invitation.token)
+        transaction.on_commit(lambda: _send_invitation(invitation, link))
+    return invitation
+
+
+def _send_invitation(invitation: Invitation, link: str) -> None:
+    context = {"invitation": invitation, "link": link,
+               "organization": invitation.organization,
+               "inviter": invitation.invited_by}
+    subject = render_to_string("organizations/email/invitation_subject.txt", context)
+    body = render_to_string("organizations/email/invitation_message.txt", context)
+    send_mail(" ".join(subject.split()), body, None, [invitation.email])
+
+
+def revoke_invitation(*, organization: Organization, invitation_id: int, by_user,
+                      now: datetime | None = None) -> Invitation:
+    _require_admin(organization, by_user)
+    invitation = Invitation.objects.filter(organization=organization, pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound("No such invitation.", code="invitation_not_found")
+    if invitation.accepted_at is None and invitation.revoked_at is None:
+        invitation.revoked_at = now or timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+def accept_invitation(*, token: str, user, now: datetime | None = None) -> Membership:
+    """The invited person joins the organisation. The invitation must be open and made out
+    to the user's address; a portal user belongs to one organisation."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invitation = (Invitation.objects.select_for_update().select_related("organization")
+                      .filter(token=token).first())
+        if invitation is None or not invitation.is_open(now):
+            raise NotFound("This invitation is not valid any more.", code="invitation_invalid")
+        if (user.email or "").lower() != invitation.email.lower():
+            raise Forbidden("This invitation was sent to another e-mail address.",
+                            code="invitation_other_email")
+        current = Membership.objects.filter(user=user).select_related("organization").first()
+        if current is not None and current.organization_id != invitation.organization_id:
+            raise Conflict("You already belong to another organisation.",
+                           code="already_in_organization")
+        membership = current or Membership.objects.create(
+            user=user, organization=invitation.organization, role=invitation.role)
+        invitation.accepted_at, invitation.accepted_by = now, user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership

@@ -4,7 +4,10 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from bookings.api import AvailabilityView, BookingViewSet
+from bookings.feeds_api import CalendarFeedViewSet
+from bookings.reports_api import BillingReportView, UtilizationReportView
 from equipment.api import EquipmentViewSet, HubViewSet, MaintenanceWindowViewSet
+from organizations.webhooks_api import WebhookEndpointViewSet
 from trials.api import TrialViewSet
 from trials.sharing_api import AgreementViewSet, DatasetViewSet
 
@@ -17,8 +20,12 @@ router.register("bookings", BookingViewSet, basename="booking")
 router.register("trials", TrialViewSet, basename="trial")
 router.register("agreements", AgreementViewSet, basename="agreement")
 router.register("datasets", DatasetViewSet, basename="dataset")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed")
 
 extra_urlpatterns = [
     path("equipment/<int:pk>/availability/", AvailabilityView.as_view(),
          name="equipment-availability"),
+    path("reports/utilization/", UtilizationReportView.as_view(), name="report-utilization"),
+    path("reports/billing/", BillingReportView.as_view(), name="report-billing"),
 ]

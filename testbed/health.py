@@ -36,8 +36,28 @@ def _check_broker() -> dict:
         return {"ok": False, "mode": "redis", "error": exc.__class__.__name__}
 
 
+def _check_outbox() -> dict:
+    """Notifications waiting to go out; the oldest one's age shows a stuck pipeline."""
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from core.models import OutboxMessage
+
+    try:
+        pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
+        oldest = pending.aggregate(oldest=Min("created"))["oldest"]
+        return {"ok": True, "pending": pending.count(),
+                "failed": OutboxMessage.objects.filter(
+                    status=OutboxMessage.Status.FAILED).count(),
+                "oldest_pending_seconds": int((timezone.now() - oldest).total_seconds())
+                if oldest else 0}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": exc.__class__.__name__}
+
+
 def readyz(request):
-    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks = {"database": _check_database(), "broker": _check_broker(),
+              "outbox": _check_outbox()}
     ready = all(c["ok"] for c in checks.values())
     return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks},
                         status=200 if ready else 503)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,7 +200,17 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "collect-due-trials": {"task": "trials.collect_due_trials", "schedule": 300.0},
     "release-due-datasets": {"task": "trials.release_due_datasets", "schedule": 600.0},
+    "deliver-due-outbox": {"task": "core.deliver_due_outbox", "schedule": 60.0},
+    "dispatch-pending-booking-events": {"task": "bookings.dispatch_pending_events",
+                                        "schedule": 120.0},
+    "mark-no-shows": {"task": "bookings.mark_no_shows", "schedule": 300.0},
+    "expire-requests": {"task": "bookings.expire_requests", "schedule": 300.0},
+    "send-reminders": {"task": "bookings.send_reminders", "schedule": 900.0},
 }
+
+# Bookings: no-show grace after the start, reminder lead time.
+BOOKING_NO_SHOW_GRACE_MINUTES = env.int("BOOKING_NO_SHOW_GRACE_MINUTES", default=15)
+BOOKING_REMINDER_HOURS = env.int("BOOKING_REMINDER_HOURS", default=24)
 
 # Trial results
 TRIAL_RESULT_MAX_BYTES = env.int("TRIAL_RESULT_MAX_BYTES", default=256 * 1024 * 1024)
@@ -218,11 +229,38 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 
+# One JSON line per request and per task (request id / task id on every line); plain
+# text for the embedded demo. LOG_FORMAT=json|text overrides.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "core.observability.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The request line below replaces Django's own 4xx/5xx request warnings.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
 }
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default, opted into now
+
+# Portal (server-rendered pages for SME staff; htmx for partial updates)
+INSTALLED_APPS += ["django_htmx"]
+MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+TEMPLATES[0]["OPTIONS"]["context_processors"] += ["organizations.context_processors.portal"]
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_REDIRECT_URL = "/catalog/"
+ACCOUNT_FORMS = {"signup": "organizations.forms.SignupForm"}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Testbed] "
+ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login": "30/m/ip", "signup": "20/m/ip"}

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from bookings.feeds_api import calendar_feed
 from core.api import api_not_found
 from core.views import problem_or_html_404, problem_or_html_500
 from trials.views import demo_gateway, demo_university_webhook
@@ -16,9 +17,15 @@ urlpatterns = [
     path("api/v1/", include([*extra_urlpatterns, *router.urls])),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     re_path(r"^api/", api_not_found),  # unknown API paths: problem+json, even with DEBUG on
+    path("i18n/", include("django.conf.urls.i18n")),  # the portal's language switcher
+    path("", include("equipment.urls")),  # portal: catalog pages
+    path("", include("bookings.urls")),  # portal: search, calendar, booking, my bookings
+    path("", include("trials.urls")),  # portal: results, charts, consent
+    path("", include("organizations.urls")),  # portal: organisation, invitations
     path("", include("core.urls")),
 ]
 

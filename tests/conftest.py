@@ -71,3 +71,41 @@ def key_client(db):
         return client
 
     return make
+
+
+class _BrokerSwitch:
+    """Point the Celery app at another broker (not eager), and back."""
+
+    def __init__(self, url: str):
+        from testbed.celery import app
+
+        self.app = app
+        self.saved = (app.conf.task_always_eager, app.conf.broker_url)
+        self._use(False, url)
+
+    def _use(self, eager: bool, url: str) -> None:
+        self.app.conf.task_always_eager = eager
+        self.app.conf.broker_url = url
+        # Drop pooled connections so the next send connects to the new address.
+        self.app._pool = None
+        self.app.amqp._producer_pool = None
+
+    def restore(self) -> None:
+        """Back to running tasks in-process (the broker 'is back')."""
+        self._use(True, self.saved[1])
+
+
+@pytest.fixture
+def broker_at():
+    """``broker_at(url)``: tasks are sent to that broker instead of running in-process
+    (``memory://`` takes messages that no worker will consume: the production shape of a
+    request, which only publishes)."""
+    switches = []
+
+    def switch(url: str) -> _BrokerSwitch:
+        switches.append(_BrokerSwitch(url))
+        return switches[-1]
+
+    yield switch
+    for s in reversed(switches):
+        s._use(*s.saved)

@@ -21,7 +21,7 @@ from bookings.models import Booking
 from core.errors import Conflict, NotFound, ValidationFailed
 from organizations.models import Organization
 
-from . import ingest
+from . import ingest, notifications
 from .models import ResultFile, Trial
 from .parsing import ResultFormatError, parse
 from .sources import Payload, SourceError, TransientSourceError, source_for
@@ -73,6 +73,7 @@ def _replace_measurements(trial: Trial, payload: Payload) -> int:
     trial.last_error = ""
     trial.save(update_fields=["summary", "measurement_count", "status", "collected_at",
                               "last_error", "updated"])
+    notifications.trial_collected(trial)
     return count
 
 

@@ -22,7 +22,7 @@ from core.tasks import enqueue_on_commit
 from equipment.models import Category, Hub
 from organizations.models import Organization
 
-from . import packages
+from . import notifications, packages
 from .models import (
     Consent,
     DatasetRelease,
@@ -342,6 +342,8 @@ def deliver_release(*, release_id: int, now: datetime | None = None) -> Delivery
             locked.next_attempt_at = done + delivery_backoff(locked.attempts)
         if locked.status != R.WITHDRAWN:
             locked.save()
+        if result.ok:
+            notifications.dataset_released(release)
     if result.ok:
         return DeliveryOutcome(R.DELIVERED)
     if locked.status == R.FAILED:

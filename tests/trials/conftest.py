@@ -112,32 +112,11 @@ def complete(booking, operator):
                                              now=booking.end)
 
 
-class _BrokerSwitch:
-    """Point the Celery app at a broker address where nothing listens, then back."""
-
-    def __init__(self):
-        from testbed.celery import app
-
-        self.app = app
-        self.saved = (app.conf.task_always_eager, app.conf.broker_url)
-        self._use(False, "redis://127.0.0.1:1/0")  # port 1: connection refused at once
-
-    def _use(self, eager: bool, url: str) -> None:
-        self.app.conf.task_always_eager = eager
-        self.app.conf.broker_url = url
-        # Drop pooled connections so the next send connects to the new address.
-        self.app._pool = None
-        self.app.amqp._producer_pool = None
-
-    def restore(self) -> None:
-        self._use(True, self.saved[1])
-
-
 @pytest.fixture
-def unreachable_broker():
-    switch = _BrokerSwitch()
-    yield switch
-    switch._use(*switch.saved)
+def unreachable_broker(broker_at):
+    """The Celery app points at a broker address where nothing listens (port 1:
+    connection refused at once); ``.restore()`` brings back in-process execution."""
+    return broker_at("redis://127.0.0.1:1/0")
 
 
 @dataclass

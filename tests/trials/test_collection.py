@@ -26,7 +26,7 @@ def test_completion_collects_stores_and_summarises(checked_in, operator, gateway
     gateway.reply(Reply(body=results_csv(checked_in.start, rows=4)))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         complete(checked_in, operator)
-    assert len(callbacks) == 1  # the collection task, enqueued after commit
+    assert len(callbacks) == 2  # notification fan-out and collection, sent after commit
     trial = Trial.objects.get(pk=checked_in.pk)
     assert trial.status == Trial.Status.COLLECTED, trial.last_error
     assert trial.attempts == 1 and trial.measurement_count == 8
@@ -150,7 +150,7 @@ def test_broker_down_at_completion_then_sweep_collects(checked_in, operator, gat
     """A broker that refuses connections: completing still succeeds; the sweep collects."""
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         booking = complete(checked_in, operator)
-    assert len(callbacks) == 1  # the nudge was attempted, and failed quietly
+    assert len(callbacks) == 2  # the nudges were attempted, and failed quietly
     assert booking.status == Booking.Status.COMPLETED
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.COMPLETED
     assert Trial.objects.get(pk=booking.pk).status == Trial.Status.PENDING

@@ -13,8 +13,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from equipment.models import Equipment
 
-from .models import SharingAgreement
-from .sources.demo import render_csv
+from ..models import SharingAgreement
+from ..sources.demo import render_csv
 
 logger = logging.getLogger(__name__)
 

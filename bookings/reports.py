@@ -1,0 +1,391 @@
+"""Operations reports (issue #7): utilization per equipment and hub, billing per SME per
+month, and their CSV form. Pure reads in the selectors style: every function takes the
+acting operator and covers only the hubs it runs; the admin console passes ``ALL_HUBS``
+for platform staff.
+
+Utilization of an equipment over a period [start, end):
+
+- *open hours*: the hub's weekly opening hours within the period, minus the
+  equipment's maintenance windows (time the equipment could not have been booked);
+- *booked hours*: bookings that held the slot — confirmed, checked in, completed or
+  no-show (a no-show kept others out) — clipped to the period. Not clipped to the
+  opening hours: should the hours have changed after booking, utilization may pass 1;
+- *utilization* = booked / open (None without open hours);
+- *no-show rate* = no-shows / (completed + no-shows) among bookings *starting* in the
+  period, so consecutive periods never count a booking twice (None when there are none).
+
+Billing for a calendar month: bookings starting in that month in their hub's time zone,
+billed at their stored ``price`` (the quote, hours × rate at booking time):
+
+- completed and no-show bookings in full;
+- cancelled by the SME itself less than ``LATE_CANCELLATION`` before the start:
+  ``LATE_CANCELLATION_SHARE`` of the price (applied to each line's sum, rounded half up
+  to cents);
+- every other cancellation (earlier, by the operator, by the system), rejections and
+  bookings not yet concluded (requested, confirmed, checked in): nothing.
+
+Queries are per figure family, never per row: utilization costs three (equipment,
+maintenance, one booking aggregate), billing two (the hubs' time zones, one aggregate).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+
+from core.errors import NotFound, ValidationFailed
+from equipment.hours import open_intervals, subtract
+from equipment.models import Equipment, Hub, MaintenanceWindow
+from organizations.models import Organization
+
+from .models import Booking, BookingEvent
+
+S = Booking.Status
+
+# Statuses whose period counts as booked: the slot was held for the SME.
+BOOKED = (S.CONFIRMED, S.CHECKED_IN, S.COMPLETED, S.NO_SHOW)
+# Statuses billed in full.
+BILLED = (S.COMPLETED, S.NO_SHOW)
+
+# Cancellation policy: an SME cancelling less than this before the start pays this share.
+LATE_CANCELLATION = timedelta(hours=24)
+LATE_CANCELLATION_SHARE = Decimal("0.5")
+
+CURRENCY = "CNY"
+MAX_REPORT_RANGE = timedelta(days=366)
+
+CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
+HOUR = timedelta(hours=1)
+ZERO = timedelta(0)
+
+
+class _AllHubs:
+    """Platform staff in the admin console: every operator's hubs."""
+
+    def __repr__(self) -> str:
+        return "ALL_HUBS"
+
+
+ALL_HUBS = _AllHubs()
+Operator = Organization | _AllHubs
+
+
+def operated_hubs(operator: Operator | None) -> QuerySet[Hub]:
+    """The hubs ``operator`` runs; none for an organisation that is not a flagship firm."""
+    if operator is ALL_HUBS:
+        return Hub.objects.all()
+    if operator is None or operator.kind != Organization.Kind.FLAGSHIP:
+        return Hub.objects.none()
+    return Hub.objects.filter(operator=operator)
+
+
+def operated_hub(operator: Operator | None, slug: str) -> Hub:
+    hub = operated_hubs(operator).filter(slug=slug).first()
+    if hub is None:
+        raise NotFound("No such hub among those you operate.", code="hub_not_found")
+    return hub
+
+
+def check_period(start: datetime, end: datetime) -> None:
+    """The rules for a report period, in one place for the API and the console."""
+    for name, value in (("start", start), ("end", end)):
+        if timezone.is_naive(value):
+            raise ValidationFailed.single(
+                "naive_datetime", name,
+                "Give the time zone offset, e.g. 2026-12-01T00:00:00+08:00.")
+    if end <= start:
+        raise ValidationFailed.single("end_before_start", "end",
+                                      "The end must be after the start.")
+    if end - start > MAX_REPORT_RANGE:
+        raise ValidationFailed.single("range_too_long", "end",
+                                      f"Ask for at most {MAX_REPORT_RANGE.days} days at a time.")
+
+
+def hours(duration: timedelta) -> Decimal:
+    return (Decimal(duration // timedelta(microseconds=1)) / Decimal(3_600_000_000)).quantize(
+        CENT, ROUND_HALF_UP)
+
+
+def ratio(part: timedelta | int, whole: timedelta | int) -> Decimal | None:
+    if not whole:
+        return None
+    if isinstance(whole, timedelta):
+        part, whole = part // timedelta(microseconds=1), whole // timedelta(microseconds=1)
+    return (Decimal(part) / Decimal(whole)).quantize(RATIO, ROUND_HALF_UP)
+
+
+# --- utilization ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Figures:
+    open: timedelta
+    booked: timedelta
+    completed: int
+    no_shows: int
+
+    @property
+    def open_hours(self) -> Decimal:
+        return hours(self.open)
+
+    @property
+    def booked_hours(self) -> Decimal:
+        return hours(self.booked)
+
+    @property
+    def utilization(self) -> Decimal | None:
+        return ratio(self.booked, self.open)
+
+    @property
+    def no_show_rate(self) -> Decimal | None:
+        return ratio(self.no_shows, self.completed + self.no_shows)
+
+
+@dataclass(frozen=True)
+class EquipmentUtilization(_Figures):
+    equipment_id: int
+    equipment: str
+    hub: str  # slug
+    hub_name: str
+
+
+@dataclass(frozen=True)
+class HubUtilization(_Figures):
+    hub: str  # slug
+    hub_name: str
+    equipment_count: int
+
+
+def utilization(*, operator: Operator | None, start: datetime, end: datetime,
+                hub: Hub | None = None) -> list[EquipmentUtilization]:
+    """Per equipment of ``operator``'s hubs (or of ``hub`` alone), ordered by hub and
+    name. Retired equipment is left out unless it was booked in the period."""
+    check_period(start, end)
+    hubs = operated_hubs(operator)
+    if hub is not None:
+        hubs = hubs.filter(pk=hub.pk)
+    equipment = list(Equipment.objects.filter(hub__in=hubs).select_related("hub")
+                     .order_by("hub__name", "name", "pk"))
+    if not equipment:
+        return []
+    maintenance = defaultdict(list)
+    for equipment_id, s, e in (MaintenanceWindow.objects
+                               .filter(equipment__hub__in=hubs, start__lt=end, end__gt=start)
+                               .order_by().values_list("equipment_id", "start", "end")):
+        maintenance[equipment_id].append((s, e))
+    clipped = ExpressionWrapper(Least(F("end"), Value(end)) - Greatest(F("start"), Value(start)),
+                                output_field=DurationField())
+    in_period = Q(start__gte=start)  # counted where they start
+    figures = {
+        row["equipment_id"]: row
+        for row in (Booking.objects.filter(equipment__hub__in=hubs, start__lt=end, end__gt=start)
+                    .order_by().values("equipment_id").annotate(
+                        booked=Sum(clipped, filter=Q(status__in=BOOKED)),
+                        completed=Count("pk", filter=in_period & Q(status=S.COMPLETED)),
+                        no_shows=Count("pk", filter=in_period & Q(status=S.NO_SHOW))))
+    }
+    hub_open: dict[int, list] = {}
+    out = []
+    for item in equipment:
+        row = figures.get(item.pk)
+        if row is None and item.status == Equipment.Status.RETIRED:
+            continue
+        if item.hub_id not in hub_open:
+            hub_open[item.hub_id] = open_intervals(item.hub.opening_hours, item.hub.timezone,
+                                                   start, end)
+        free = subtract(hub_open[item.hub_id], maintenance.get(item.pk, []))
+        out.append(EquipmentUtilization(
+            open=sum((e - s for s, e in free), ZERO),
+            booked=(row and row["booked"]) or ZERO,
+            completed=row["completed"] if row else 0,
+            no_shows=row["no_shows"] if row else 0,
+            equipment_id=item.pk, equipment=item.name, hub=item.hub.slug,
+            hub_name=item.hub.name))
+    return out
+
+
+def _total(items: list, name: str):
+    """The sum of one field over non-empty ``items`` (timedeltas, Decimals or counts)."""
+    values = [getattr(item, name) for item in items]
+    return sum(values[1:], values[0])
+
+
+def by_hub(rows: Iterable[EquipmentUtilization]) -> list[HubUtilization]:
+    """Roll the per-equipment figures up to their hubs (sums of hours and counts, so a
+    hub's utilization weighs each equipment by its open hours)."""
+    groups: dict[str, list[EquipmentUtilization]] = {}
+    for row in rows:
+        groups.setdefault(row.hub, []).append(row)
+    return [HubUtilization(hub=slug, hub_name=group[0].hub_name, equipment_count=len(group),
+                           **{f.name: _total(group, f.name) for f in fields(_Figures)})
+            for slug, group in groups.items()]
+
+
+# --- billing --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Charges:
+    completed: int
+    no_shows: int
+    hours: Decimal  # of completed and no-show bookings
+    usage_amount: Decimal  # their price quotes, in full
+    late_cancellations: int
+    cancellation_fees: Decimal
+    free_cancellations: int
+
+    @property
+    def amount(self) -> Decimal:
+        return self.usage_amount + self.cancellation_fees
+
+
+@dataclass(frozen=True)
+class BillingLine(_Charges):
+    """What one SME owes for one equipment in one month."""
+
+    organization: str  # slug
+    organization_name: str
+    equipment_id: int
+    equipment: str
+    hub: str  # slug
+
+
+@dataclass(frozen=True)
+class SmeBill(_Charges):
+    """One SME's month: its lines and their totals."""
+
+    organization: str
+    organization_name: str
+    lines: tuple[BillingLine, ...]
+
+
+def month_bounds(month: date, tz_name: str) -> tuple[datetime, datetime]:
+    """[first midnight of ``month``, first midnight of the next) in a time zone."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    tz = ZoneInfo(tz_name)
+    return datetime.combine(first, time(), tz), datetime.combine(following, time(), tz)
+
+
+def billing(*, operator: Operator | None, month: date) -> list[BillingLine]:
+    """Per SME and equipment on ``operator``'s hubs, for bookings starting in ``month``
+    (each hub's own calendar month); ordered by SME, hub and equipment name. A line
+    appears once the SME has a completed, no-show or cancelled booking there."""
+    hubs = operated_hubs(operator)
+    zones = sorted(set(hubs.values_list("timezone", flat=True)))
+    if not zones:
+        return []
+    in_month = Q()
+    for tz_name in zones:  # few distinct zones, however many hubs
+        lo, hi = month_bounds(month, tz_name)
+        in_month |= Q(equipment__hub__timezone=tz_name, start__gte=lo, start__lt=hi)
+    cancellation = (BookingEvent.objects.filter(booking=OuterRef("pk"), to_status=S.CANCELLED)
+                    .order_by("-at", "-pk"))
+    billed = Q(status__in=BILLED)
+    cancelled = Q(status=S.CANCELLED)
+    late = cancelled & Q(cancelled_by=F("organization_id"), notice__lt=LATE_CANCELLATION)
+    duration = ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
+    rows = (Booking.objects
+            .filter(in_month, equipment__hub__in=hubs, status__in=(*BILLED, S.CANCELLED))
+            .alias(cancelled_at=Subquery(cancellation.values("at")[:1]),
+                   cancelled_by=Subquery(cancellation.values("actor_organization_id")[:1]),
+                   notice=ExpressionWrapper(F("start") - F("cancelled_at"),
+                                            output_field=DurationField()))
+            .order_by()
+            .values("organization__slug", "organization__name", "equipment_id",
+                    "equipment__name", "equipment__hub__slug", "equipment__hub__name")
+            .annotate(completed=Count("pk", filter=Q(status=S.COMPLETED)),
+                      no_shows=Count("pk", filter=Q(status=S.NO_SHOW)),
+                      used=Sum(duration, filter=billed),
+                      usage_amount=Sum("price", filter=billed),
+                      cancelled=Count("pk", filter=cancelled),
+                      late=Count("pk", filter=late),
+                      late_prices=Sum("price", filter=late)))
+    lines = [BillingLine(
+        organization=r["organization__slug"], organization_name=r["organization__name"],
+        equipment_id=r["equipment_id"], equipment=r["equipment__name"],
+        hub=r["equipment__hub__slug"],
+        completed=r["completed"], no_shows=r["no_shows"], hours=hours(r["used"] or ZERO),
+        usage_amount=(r["usage_amount"] or Decimal(0)).quantize(CENT),
+        late_cancellations=r["late"],
+        cancellation_fees=((r["late_prices"] or Decimal(0)) * LATE_CANCELLATION_SHARE).quantize(
+            CENT, ROUND_HALF_UP),
+        free_cancellations=r["cancelled"] - r["late"],
+    ) for r in rows]
+    hub_names = {r["equipment__hub__slug"]: r["equipment__hub__name"] for r in rows}
+    lines.sort(key=lambda li: (li.organization_name, li.organization, hub_names[li.hub],
+                               li.equipment, li.equipment_id))
+    return lines
+
+
+def by_sme(lines: Iterable[BillingLine]) -> list[SmeBill]:
+    """Group billing lines per SME (keeps their order) with totals."""
+    groups: dict[str, list[BillingLine]] = {}
+    for line in lines:
+        groups.setdefault(line.organization, []).append(line)
+    return [SmeBill(organization=slug, organization_name=group[0].organization_name,
+                    lines=tuple(group),
+                    **{f.name: _total(group, f.name) for f in fields(_Charges)})
+            for slug, group in groups.items()]
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+UTILIZATION_COLUMNS = ["hub", "equipment_id", "equipment", "open_hours", "booked_hours",
+                       "utilization", "completed", "no_shows", "no_show_rate"]
+BILLING_COLUMNS = ["month", "organization", "organization_name", "hub", "equipment_id",
+                   "equipment", "completed", "no_shows", "hours", "usage_amount",
+                   "late_cancellations", "cancellation_fees", "free_cancellations", "amount",
+                   "currency"]
+
+
+def _cell(value) -> str:
+    """Text as a spreadsheet shows it, never as a formula (names are user input)."""
+    if value is None:
+        return ""
+    text = str(value)
+    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def _write(columns: list[str], rows: Iterable[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def utilization_csv(rows: Iterable[EquipmentUtilization]) -> str:
+    return _write(UTILIZATION_COLUMNS, (
+        [r.hub, r.equipment_id, r.equipment, r.open_hours, r.booked_hours, r.utilization,
+         r.completed, r.no_shows, r.no_show_rate] for r in rows))
+
+
+def billing_csv(lines: Iterable[BillingLine], month: date) -> str:
+    label = f"{month:%Y-%m}"
+    return _write(BILLING_COLUMNS, (
+        [label, li.organization, li.organization_name, li.hub, li.equipment_id, li.equipment,
+         li.completed, li.no_shows, li.hours, li.usage_amount, li.late_cancellations,
+         li.cancellation_fees, li.free_cancellations, li.amount, CURRENCY] for li in lines))

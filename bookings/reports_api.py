@@ -1,0 +1,187 @@
+"""Operations reports for hub operators (flagship organisations): utilization and
+billing, as JSON or, with ``?format=csv``, as CSV. Figures and rules live in
+``bookings.reports``; this module parses, calls it and renders."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import renderers, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.renderers import CSVRenderer
+from core.serializers import AwareDateTimeField
+from organizations.api import ActorMixin, HasOrganization
+from organizations.models import Organization
+
+from . import reports
+
+FORMAT_PARAMETER = OpenApiParameter(
+    "format", str, enum=["json", "csv"],
+    description="`csv` for a CSV download (one row per equipment line).")
+
+
+def _hours(**kwargs):
+    return serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True, **kwargs)
+
+
+def _ratio(**kwargs):
+    return serializers.DecimalField(max_digits=8, decimal_places=4, read_only=True,
+                                    allow_null=True, **kwargs)
+
+
+def _money(**kwargs):
+    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+
+
+class UtilizationQuerySerializer(serializers.Serializer):
+    start = AwareDateTimeField(help_text="Period start, ISO 8601 with offset.")
+    end = AwareDateTimeField(help_text="Period end (exclusive), ISO 8601 with offset; at "
+                                       f"most {reports.MAX_REPORT_RANGE.days} days after "
+                                       "the start.")
+    hub = serializers.SlugField(required=False, help_text="Only this hub (its slug).")
+
+
+class _FiguresSerializer(serializers.Serializer):
+    open_hours = _hours(help_text="Opening hours in the period, minus maintenance windows.")
+    booked_hours = _hours(help_text="Confirmed, checked-in, completed and no-show bookings, "
+                                    "clipped to the period.")
+    utilization = _ratio(help_text="booked / open (0–1); null without open hours.")
+    completed = serializers.IntegerField(read_only=True,
+                                         help_text="Completed bookings starting in the period.")
+    no_shows = serializers.IntegerField(read_only=True,
+                                        help_text="No-show bookings starting in the period.")
+    no_show_rate = _ratio(help_text="no_shows / (completed + no_shows); null when both are 0.")
+
+
+class EquipmentUtilizationSerializer(_FiguresSerializer):
+    equipment = serializers.IntegerField(source="equipment_id", read_only=True)
+    equipment_name = serializers.CharField(source="equipment", read_only=True)
+    hub = serializers.CharField(read_only=True)
+
+
+class HubUtilizationSerializer(_FiguresSerializer):
+    hub = serializers.CharField(read_only=True)
+    hub_name = serializers.CharField(read_only=True)
+    equipment_count = serializers.IntegerField(read_only=True)
+
+
+class UtilizationReportSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    hubs = HubUtilizationSerializer(many=True)
+    equipment = EquipmentUtilizationSerializer(many=True)
+
+
+class BillingQuerySerializer(serializers.Serializer):
+    month = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", help_text="Calendar month, YYYY-MM (in each hub's time "
+                                              "zone).",
+        error_messages={"invalid": "Give the month as YYYY-MM, e.g. 2026-11."})
+
+    def validate_month(self, value: str) -> date:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+
+
+class _BillSerializer(serializers.Serializer):
+    completed = serializers.IntegerField(read_only=True)
+    no_shows = serializers.IntegerField(read_only=True)
+    hours = _hours(help_text="Hours of completed and no-show bookings.")
+    usage_amount = _money(help_text="Their price quotes, in full.")
+    late_cancellations = serializers.IntegerField(
+        read_only=True, help_text=f"Cancelled by the SME less than "
+                                  f"{reports.LATE_CANCELLATION} before the start.")
+    cancellation_fees = _money(help_text=f"{reports.LATE_CANCELLATION_SHARE} of the late "
+                                         "cancellations' price quotes.")
+    free_cancellations = serializers.IntegerField(read_only=True)
+    amount = _money(help_text="usage_amount + cancellation_fees.")
+
+
+class BillingLineSerializer(_BillSerializer):
+    equipment = serializers.IntegerField(source="equipment_id", read_only=True)
+    equipment_name = serializers.CharField(source="equipment", read_only=True)
+    hub = serializers.CharField(read_only=True)
+
+
+class SmeBillSerializer(_BillSerializer):
+    organization = serializers.CharField(read_only=True, help_text="The SME's slug.")
+    organization_name = serializers.CharField(read_only=True)
+    lines = BillingLineSerializer(many=True, read_only=True)
+
+
+class BillingReportSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    currency = serializers.CharField()
+    total = _money()
+    smes = SmeBillSerializer(many=True)
+
+
+def _csv_response(body: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class _ReportView(ActorMixin, APIView):
+    permission_classes = [HasOrganization]
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+
+    def wants_csv(self) -> bool:
+        return getattr(self.request.accepted_renderer, "format", None) == "csv"
+
+
+class UtilizationReportView(_ReportView):
+    """Per equipment of your hubs (and rolled up per hub) over [start, end): open hours
+    (opening hours minus maintenance), booked hours (confirmed, checked-in, completed and
+    no-show bookings clipped to the period), utilization = booked / open, and the no-show
+    rate among bookings starting in the period. For flagship organisations only."""
+
+    @extend_schema(
+        summary="Utilization per equipment and hub (operators)",
+        parameters=[UtilizationQuerySerializer, FORMAT_PARAMETER],
+        responses={200: UtilizationReportSerializer, (200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request):
+        operator = self.require_kind(Organization.Kind.FLAGSHIP)
+        query = UtilizationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        slug = query.validated_data.get("hub")
+        hub = reports.operated_hub(operator, slug) if slug else None
+        rows = reports.utilization(operator=operator, start=start, end=end, hub=hub)
+        if self.wants_csv():
+            return _csv_response(reports.utilization_csv(rows),
+                                 f"utilization-{start:%Y%m%d}-{end:%Y%m%d}.csv")
+        return Response(UtilizationReportSerializer({
+            "start": start, "end": end, "hubs": reports.by_hub(rows), "equipment": rows,
+        }).data)
+
+
+class BillingReportView(_ReportView):
+    """Per SME and equipment on your hubs, for bookings starting in the month (each hub's
+    time zone), at their price quote: completed and no-show bookings in full; cancelled by
+    the SME less than 24 hours before the start at 50 %; other cancellations, rejections
+    and open bookings free. For flagship organisations only."""
+
+    @extend_schema(
+        summary="Billing per SME for a month (operators)",
+        parameters=[BillingQuerySerializer, FORMAT_PARAMETER],
+        responses={200: BillingReportSerializer, (200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request):
+        operator = self.require_kind(Organization.Kind.FLAGSHIP)
+        query = BillingQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data["month"]
+        lines = reports.billing(operator=operator, month=month)
+        if self.wants_csv():
+            return _csv_response(reports.billing_csv(lines, month), f"billing-{month:%Y-%m}.csv")
+        bills = reports.by_sme(lines)
+        return Response(BillingReportSerializer({
+            "month": f"{month:%Y-%m}", "currency": reports.CURRENCY,
+            "total": sum((bill.amount for bill in bills), Decimal(0)), "smes": bills,
+        }).data)

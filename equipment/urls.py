@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("catalog/equipment/<int:pk>/", views.equipment_detail, name="equipment"),
+    path("catalog/hubs/<slug:slug>/", views.hub_detail, name="hub"),
+]

@@ -1,0 +1,107 @@
+"""The booking policy and opening hours in plain, translated words, for the portal.
+
+Only wording: the rules themselves are enforced by ``bookings.policy``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .hours import WEEKDAYS, parse_clock
+from .models import Equipment, Hub
+
+
+def duration(minutes: int) -> str:
+    """120 → "2 h", 90 → "1 h 30 min", 45 → "45 min" (translated)."""
+    hours, mins = divmod(int(minutes), 60)
+    if hours and mins:
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": mins}
+    if hours:
+        return _("%(hours)d h") % {"hours": hours}
+    return _("%(minutes)d min") % {"minutes": mins}
+
+
+def weekday_names() -> dict[str, str]:
+    return {"mon": _("Monday"), "tue": _("Tuesday"), "wed": _("Wednesday"),
+            "thu": _("Thursday"), "fri": _("Friday"), "sat": _("Saturday"),
+            "sun": _("Sunday")}
+
+
+@dataclass(frozen=True)
+class DayHours:
+    day: str
+    name: str
+    periods: list[str]  # "08:00–18:00", "22:00–06:00 (next day)"; empty: closed
+
+
+def opening_hours(hub: Hub) -> list[DayHours]:
+    names = weekday_names()
+    out = []
+    for day in WEEKDAYS:
+        periods = []
+        for start, end in hub.opening_hours.get(day, []):
+            (sh, sm), (eh, em) = parse_clock(start), parse_clock(end)
+            if eh * 60 + em <= sh * 60 + sm:
+                periods.append(_("%(start)s–%(end)s (next day)") % {"start": start, "end": end})
+            else:
+                periods.append(f"{start}–{end}")
+        out.append(DayHours(day, names[day], periods))
+    return out
+
+
+def rules(equipment: Equipment) -> list[tuple[str, str]]:
+    """(topic, sentence) for every rule of the equipment's booking policy."""
+    e = equipment
+    out = [
+        (_("Time steps"),
+         _("Bookings start and end on %(step)s steps, in the hub's time zone (%(tz)s).")
+         % {"step": duration(e.slot_granularity), "tz": e.hub.timezone}),
+        (_("Duration"),
+         _("A booking lasts at least %(min)s and at most %(max)s.")
+         % {"min": duration(e.min_duration), "max": duration(e.max_duration)}),
+        (_("Lead time"),
+         _("Book at least %(lead)s before the start.") % {"lead": duration(e.lead_time)}
+         if e.lead_time else _("You can book up to the start time.")),
+        (_("How far ahead"),
+         ngettext("Bookings open %(days)s day ahead.", "Bookings open %(days)s days ahead.",
+                  e.booking_horizon) % {"days": number_format(e.booking_horizon)}),
+        (_("Changeover"),
+         _("%(buffer)s are kept free after each booking for changeover and set-up.")
+         % {"buffer": duration(e.changeover_buffer)}
+         if e.changeover_buffer else _("No changeover time is needed between bookings.")),
+        (_("Approval"),
+         _("The hub operator approves each booking; until then it is “requested”.")
+         if e.approval_required else _("Bookings are confirmed at once.")),
+        (_("Qualification"),
+         _("The trial lead must hold a qualification for this equipment, granted by the hub "
+           "operator.")
+         if e.qualification_required else _("No qualification is needed.")),
+    ]
+    if e.max_open_bookings_per_sme is not None:
+        out.append((_("Open bookings"),
+                    ngettext("Your organisation may hold %(n)s open booking on it at a time.",
+                             "Your organisation may hold %(n)s open bookings on it at a time.",
+                             e.max_open_bookings_per_sme)
+                    % {"n": number_format(e.max_open_bookings_per_sme)}))
+    return out
+
+
+def spec_rows(equipment: Equipment) -> list[tuple[str, str]]:
+    """The specs JSON as (label, value) rows: "travel_mm" → "Travel mm", lists joined."""
+    rows = []
+    for key, value in (equipment.specs or {}).items():
+        label = str(key).replace("_", " ").strip().capitalize()
+        if isinstance(value, list | tuple):
+            text = " × ".join(str(v) for v in value) if all(
+                isinstance(v, int | float) for v in value) else ", ".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            text = _("yes") if value else _("no")
+        elif isinstance(value, int | float):
+            text = number_format(value, force_grouping=True)
+        else:
+            text = str(value)
+        rows.append((label, text))
+    return rows

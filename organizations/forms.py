@@ -1,0 +1,105 @@
+"""Portal forms: sign-up (which registers a new SME or joins the organisation that sent an
+invitation) and inviting a colleague."""
+
+from __future__ import annotations
+
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core import context
+from django import forms
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import ValidationFailed
+
+from . import services
+from .models import Invitation, Membership
+from .selectors import invitation_by_token
+
+# The invitation a visitor opened before signing up (its token), kept in their session.
+INVITATION_SESSION_KEY = "portal_invitation_token"
+
+ERRORS = {
+    "organization_name_required": _(
+        "Give your organisation's name, or sign up with the address your organisation "
+        "invited."),
+    "credit_code_length": _("A unified social credit code has 18 characters."),
+    "credit_code_characters": _(
+        "A unified social credit code uses digits and capital letters except I, O, Z, S and "
+        "V."),
+    "credit_code_region": _(
+        "Characters 3–8 of a unified social credit code are the region code (digits)."),
+    "credit_code_checksum": _(
+        "The check character of this code is wrong (a character was probably mistyped)."),
+    "unique": _("This organisation is already registered. Ask its administrator to invite "
+                "you."),
+    "max_length": _("This is too long."),
+}
+
+
+def pending_invitation(request) -> Invitation | None:
+    token = request.session.get(INVITATION_SESSION_KEY) if request is not None else None
+    invitation = invitation_by_token(token) if token else None
+    return invitation if invitation is not None and invitation.is_open() else None
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up plus the organisation: a new SME (unverified until platform staff
+    check it) or, with the invited address, the organisation that sent the invitation."""
+
+    organization_name = forms.CharField(
+        label=_("Organisation name"), max_length=200, required=False,
+        help_text=_("Your company. Platform staff check new organisations before they can "
+                    "book; you can browse at once."))
+    credit_code = forms.CharField(
+        label=_("Unified social credit code (optional)"), max_length=25, required=False,
+        help_text=_("统一社会信用代码: 18 characters. It speeds up verification."))
+
+    field_order = ["email", "organization_name", "credit_code", "password1", "password2"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invitation = pending_invitation(getattr(context, "request", None))
+        if self.invitation is not None:
+            self.fields["email"].initial = self.invitation.email
+            self.fields["organization_name"].help_text = _(
+                "Leave empty to join %(organization)s, which invited you.") % {
+                "organization": self.invitation.organization.name}
+        self.new_sme = None
+
+    def joins_invitation(self) -> bool:
+        email = (self.cleaned_data.get("email") or "").lower()
+        return (self.invitation is not None and email == self.invitation.email.lower()
+                and not self.cleaned_data.get("organization_name"))
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.joins_invitation():
+            return data
+        try:
+            services.check_new_sme(name=data.get("organization_name") or "",
+                                   credit_code=data.get("credit_code") or "")
+        except ValidationFailed as exc:
+            for violation in exc.violations:
+                field = violation.field if violation.field in self.fields else None
+                text = ERRORS.get(violation.code)
+                self.add_error(field, str(text) if text is not None else violation.message)
+        return data
+
+    def save(self, request):
+        with transaction.atomic():
+            user = super().save(request)
+            if self.joins_invitation():
+                services.accept_invitation(token=self.invitation.token, user=user)
+            else:
+                services.register_sme(user=user, name=self.cleaned_data["organization_name"],
+                                      credit_code=self.cleaned_data.get("credit_code") or "")
+        request.session.pop(INVITATION_SESSION_KEY, None)
+        return user
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"))
+    role = forms.ChoiceField(label=_("Role"), initial=Membership.Role.MEMBER, choices=[
+        (Membership.Role.MEMBER, _("Member: books equipment and sees results")),
+        (Membership.Role.ADMIN, _("Administrator: also invites colleagues")),
+    ])

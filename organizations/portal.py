@@ -1,0 +1,78 @@
+"""What every portal view needs: who is acting, and the gate in front of SME pages.
+
+Portal users are session users; each belongs to one organisation (its first membership,
+``selectors.acting_organization``). Tenant reads in views go through selectors that take
+that organisation; a domain ``NotFound`` becomes the portal's 404 page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest
+from django.shortcuts import render
+
+from core.errors import NotFound
+
+from .models import Membership, Organization
+from .selectors import acting_organization
+
+_UNSET = object()
+
+
+def organization_of(request: HttpRequest) -> Organization | None:
+    """The acting organisation of the request's user, looked up once per request."""
+    cached = getattr(request, "_portal_organization", _UNSET)
+    if cached is _UNSET:
+        cached = acting_organization(request.user)
+        request._portal_organization = cached
+    return cached
+
+
+def sme_required(view: Callable) -> Callable:
+    """Logged-in members of an SME only; sets ``request.organization``. Anyone else sees
+    a page saying what the portal is for (403), anonymous users go to the login page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        organization = organization_of(request)
+        if organization is None or organization.kind != Organization.Kind.SME:
+            return render(request, "portal/not_sme.html", {"organization": organization},
+                          status=403)
+        request.organization = organization
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def member_required(view: Callable) -> Callable:
+    """Logged-in users; ``request.organization`` is their organisation or None."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        request.organization = organization_of(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def not_found_as_404() -> Iterator[None]:
+    """Another organisation's object, or none at all: the same 404 page (invariant 2)."""
+    try:
+        yield
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+def is_admin(request: HttpRequest) -> bool:
+    organization = organization_of(request)
+    if organization is None:
+        return False
+    return Membership.objects.filter(user=request.user, organization=organization,
+                                     role=Membership.Role.ADMIN).exists()

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "organizations"
+
+urlpatterns = [
+    path("organisation/", views.organization_page, name="page"),
+    path("organisation/invitations/", views.invite, name="invite"),
+    path("organisation/invitations/<int:pk>/withdraw/", views.revoke_invitation,
+         name="revoke-invitation"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("invitations/<str:token>/accept/", views.accept_invitation, name="accept"),
+]

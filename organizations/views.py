@@ -1,0 +1,129 @@
+"""Portal pages of an organisation: its members and invitations (administrators invite
+and revoke), and the page an invited person opens from the e-mail."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from core.errors import DomainError, NotFound, ValidationFailed
+
+from . import selectors, services
+from .forms import INVITATION_SESSION_KEY, InviteForm
+from .portal import is_admin, organization_of, sme_required
+
+ERRORS = {
+    "not_admin": gettext_lazy("Only your organisation's administrators may do this."),
+    "already_member": gettext_lazy("This person is already a member of your organisation."),
+    "role_invalid": gettext_lazy("Invite as administrator or member."),
+    "invitation_not_found": gettext_lazy("No such invitation."),
+    "invitation_invalid": gettext_lazy(
+        "This invitation is not valid any more: it was accepted, withdrawn or has expired. "
+        "Ask for a new one."),
+    "invitation_other_email": gettext_lazy(
+        "This invitation was sent to another e-mail address. Log in with that address to "
+        "accept it."),
+    "already_in_organization": gettext_lazy(
+        "You already belong to another organisation; a portal account acts for one "
+        "organisation."),
+}
+
+
+def _text(exc: DomainError) -> str:
+    text = ERRORS.get(exc.code)
+    return str(text) if text is not None else exc.message
+
+
+def _page(request, form: InviteForm, status: int = 200):
+    organization = request.organization
+    admin = is_admin(request)
+    return render(request, "organizations/organization.html", {
+        "organization": organization,
+        "members": selectors.members_of(organization=organization).order_by("user__email"),
+        "invitations": selectors.open_invitations(organization=organization) if admin else [],
+        "is_admin": admin, "form": form,
+    }, status=status)
+
+
+@sme_required
+def organization_page(request):
+    return _page(request, InviteForm())
+
+
+@sme_required
+@require_POST
+def invite(request):
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form)
+
+    def accept_url(token: str) -> str:
+        return request.build_absolute_uri(reverse("organizations:invitation", args=[token]))
+
+    try:
+        invitation = services.invite_member(
+            organization=request.organization, email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"], by_user=request.user, accept_url=accept_url)
+    except ValidationFailed as exc:
+        for violation in exc.violations:
+            field = violation.field if violation.field in form.fields else None
+            form.add_error(field, ERRORS.get(violation.code, violation.message))
+        return _page(request, form)
+    except DomainError as exc:
+        messages.error(request, _text(exc))
+        return redirect("organizations:page")
+    messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+    return redirect("organizations:page")
+
+
+@sme_required
+@require_POST
+def revoke_invitation(request, pk: int):
+    try:
+        invitation = services.revoke_invitation(organization=request.organization,
+                                                invitation_id=pk, by_user=request.user)
+    except NotFound:
+        raise Http404("No such invitation.") from None
+    except DomainError as exc:
+        messages.error(request, _text(exc))
+    else:
+        messages.success(request, _("The invitation to %(email)s is withdrawn.")
+                         % {"email": invitation.email})
+    return redirect("organizations:page")
+
+
+def invitation(request, token: str):
+    """Open to anyone holding the link. A visitor signs up (the sign-up form then joins
+    the organisation) or logs in; a logged-in person accepts."""
+    found = selectors.invitation_by_token(token)
+    if found is None:
+        raise Http404("No such invitation.")
+    valid = found.is_open()
+    if valid and not request.user.is_authenticated:
+        request.session[INVITATION_SESSION_KEY] = token
+    return render(request, "organizations/invitation.html", {
+        "invitation": found, "valid": valid,
+        "current": organization_of(request) if request.user.is_authenticated else None,
+        "email_matches": request.user.is_authenticated
+        and (request.user.email or "").lower() == found.email.lower(),
+    })
+
+
+@login_required
+@require_POST
+def accept_invitation(request, token: str):
+    try:
+        membership = services.accept_invitation(token=token, user=request.user)
+    except DomainError as exc:
+        messages.error(request, _text(exc))
+        return redirect("organizations:invitation", token=token)
+    request.session.pop(INVITATION_SESSION_KEY, None)
+    messages.success(request, _("Welcome to %(organization)s.")
+                     % {"organization": membership.organization.name})
+    return redirect("bookings:catalog")

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from .views import consent, results
+
+app_name = "trials"
+
+urlpatterns = [
+    path("trials/", results.trial_list, name="list"),
+    path("trials/<int:pk>/", results.trial_detail, name="detail"),
+    path("trials/<int:pk>/measurements.csv", results.measurements_csv, name="csv"),
+    path("trials/<int:pk>/releases/<int:release_id>/package/", results.release_package,
+         name="package"),
+    path("trials/<int:pk>/consents/", consent.grant, name="grant"),
+    path("trials/<int:pk>/consents/<int:consent_id>/revoke/", consent.revoke, name="revoke"),
+]

@@ -1,0 +1,150 @@
+"""Consent to share a trial's results with a partner university: the terms of every
+agreement that covers the trial, stated before the SME agrees; grant and revoke."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_POST
+
+from core.errors import DomainError
+from organizations.portal import not_found_as_404, sme_required
+
+from .. import sharing
+from ..forms import ConsentForm
+from ..models import Consent, DatasetRelease, SharingAgreement, Trial
+from ..packages import LICENSES
+from ..selectors import trial_for
+
+ERRORS = {
+    "agreement_not_applicable": gettext_lazy(
+        "This agreement does not cover this trial any more (it may have ended)."),
+    "not_trial_owner": gettext_lazy("Only the SME that ran the trial may decide on sharing."),
+    "consent_not_found": gettext_lazy("No such consent."),
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    topic: str
+    text: str
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class AgreementPanel:
+    agreement: SharingAgreement
+    terms: list[Term]
+    consent: Consent | None  # the active one
+    release: DatasetRelease | None
+
+
+def terms(agreement: SharingAgreement, trial: Trial) -> list[Term]:
+    """What the SME agrees to, in plain words."""
+    a = agreement
+    release_on = trial.booking.end + timedelta(days=a.embargo_days)
+    when = formats.date_format(timezone.localtime(release_on), "DATE_FORMAT")
+    licence_title, licence_url = LICENSES.get(a.license, (a.license, ""))
+    out = [
+        Term(_("Recipient"), _("%(university)s, under an agreement with %(operator)s.")
+             % {"university": a.university.name, "operator": a.operator.name}),
+        Term(_("What is shared"),
+             _("Every measurement of this trial and its per-metric summary, with the "
+               "equipment's name, category and hub.")),
+        Term(_("Embargo"),
+             ngettext("Released no earlier than %(days)d day after the trial ended "
+                      "(%(date)s).",
+                      "Released no earlier than %(days)d days after the trial ended "
+                      "(%(date)s).", a.embargo_days) % {"days": a.embargo_days, "date": when}
+             if a.embargo_days else _("No embargo: released as soon as you consent.")),
+        Term(_("Anonymisation"),
+             _("Your organisation's name and the trial plan are removed; the trial is named "
+               "by a pseudonym.") if a.anonymize else
+             _("Not anonymised: your organisation's name and the trial plan are included.")),
+        Term(_("Timestamps"),
+             _("Shifted: times are given as seconds from the trial's start, without dates.")
+             if a.shift_timestamps else
+             _("Not shifted: readings keep their calendar date and time.")),
+        Term(_("Licence"), f"{licence_title} ({a.license})", licence_url),
+        Term(_("Revoking"),
+             _("You can revoke your consent at any time. Data already delivered stays with "
+               "the university; nothing more is sent.")),
+    ]
+    if a.valid_until:
+        out.append(Term(_("Agreement valid until"), formats.date_format(
+            timezone.localtime(a.valid_until), "DATE_FORMAT")))
+    return out
+
+
+def panels(trial: Trial) -> list[AgreementPanel]:
+    """The active agreements that cover ``trial`` (the sharing module decides what
+    covers), each with its terms, the trial's active consent and release under it."""
+    candidates = (sharing.active_agreements().filter(hub_id=trial.booking.equipment.hub_id)
+                  .select_related("university", "operator").order_by("pk"))
+    covering = [a for a in candidates if sharing.covers(a, trial)]
+    if not covering:
+        return []
+    consents = {c.agreement_id: c for c in trial.consents.filter(revoked_at__isnull=True)}
+    releases = {r.agreement_id: r for r in trial.releases.all()}
+    return [AgreementPanel(a, terms(a, trial), consents.get(a.pk), releases.get(a.pk))
+            for a in covering]
+
+
+def _back(trial_id: int):
+    return redirect(reverse("trials:detail", args=[trial_id]) + "#sharing")
+
+
+def _error_text(exc: DomainError) -> str:
+    text = ERRORS.get(exc.code)
+    return str(text) if text is not None else exc.message
+
+
+@sme_required
+@require_POST
+def grant(request, pk: int):
+    with not_found_as_404():
+        trial = trial_for(request.organization, pk)
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return _back(trial.pk)
+    try:
+        consent = sharing.grant_consent(trial=trial, agreement_id=form.cleaned_data["agreement"],
+                                        organization=request.organization,
+                                        by_user=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("You consented to sharing this trial's results with "
+                                    "%(university)s.")
+                         % {"university": consent.agreement.university.name})
+    return _back(trial.pk)
+
+
+@sme_required
+@require_POST
+def revoke(request, pk: int, consent_id: int):
+    with not_found_as_404():
+        trial = trial_for(request.organization, pk)
+    consent = (trial.consents.select_related("agreement__university")
+               .filter(pk=consent_id).first())
+    if consent is None:
+        raise Http404("No such consent.")
+    try:
+        sharing.revoke_consent(consent=consent, organization=request.organization,
+                               by_user=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("Consent revoked: nothing more of this trial goes to "
+                                    "%(university)s.")
+                         % {"university": consent.agreement.university.name})
+    return _back(trial.pk)
