@@ -294,3 +294,33 @@ def test_agreement_validation(operator, hub, receiver, sme):
                                             "valid_from": "2020-01-01T00:00:00Z"}, format="json")
     assert set(r.json()["errors"]) == {"university", "hub", "categories"}
     assert key_client(sme).post("/api/v1/agreements/", {}, format="json").status_code == 403
+
+
+def test_operator_webhooks_and_sme_mail_for_collection_and_release(
+        checked_in, operator, sme, hub, gateway, receiver, django_capture_on_commit_callbacks):
+    from django.contrib.auth import get_user_model
+    from django.core import mail
+
+    from core import webhooks
+    from core.models import WebhookEndpoint
+    from organizations.models import Membership
+
+    lead = get_user_model().objects.create_user("lead@sme.example", email="lead@sme.example")
+    Membership.objects.create(user=lead, organization=sme, role="admin")
+    WebhookEndpoint.objects.create(organization=operator, url=receiver.url,
+                                   secret=webhooks.new_secret(),
+                                   event_types=["trial.collected", "dataset.released"])
+    gateway.reply(Reply(body=results_csv(checked_in.start, rows=5)))
+    with django_capture_on_commit_callbacks(execute=True):
+        complete(checked_in, operator)
+    agreement = make_agreement(key_client(operator), receiver, hub, embargo_days=0)
+    with (time_machine.travel(checked_in.end + timedelta(minutes=5), tick=True),
+          django_capture_on_commit_callbacks(execute=True)):
+        consent(key_client(sme), Trial.objects.get(pk=checked_in.pk), agreement["id"])
+        release_due_datasets()
+    types = [json.loads(m["body"])["type"] for m in receiver.received]
+    # The university's delivery, and one webhook per event to the operator's endpoint.
+    assert sorted(types) == ["dataset.released", "dataset.released", "trial.collected"]
+    events = sorted(m.extra_headers["X-Testbed-Event"] for m in mail.outbox
+                    if m.to == ["lead@sme.example"])
+    assert events == ["dataset.released", "trial.collected"]
