@@ -4,31 +4,43 @@ from . import outbox, webhooks
 from .models import DeliveryLog, IdempotencyKey, OutboxMessage, WebhookEndpoint
 
 
+class RecordInline(admin.TabularInline):
+    """A read-only list of records (history, logs) under their parent: the console shows
+    them; only the code that made them writes them."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RecordAdmin(admin.ModelAdmin):
+    """Rows written by the application (events, logs, keys): viewable, never added by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(RecordAdmin):
     list_display = ["scope", "key", "response_status", "created"]
     search_fields = ["scope", "key"]
     date_hierarchy = "created"
     readonly_fields = ["scope", "key", "fingerprint", "response_status", "response_body",
                        "created"]
 
-    def has_add_permission(self, request):
-        return False
 
-
-class DeliveryLogInline(admin.TabularInline):
+class DeliveryLogInline(RecordInline):
     model = DeliveryLog
-    extra = 0
-    can_delete = False
     fields = ["at", "ok", "status_code", "error", "duration_ms"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(RecordAdmin):
     list_display = ["created", "channel", "event_type", "recipient", "status", "attempts",
                     "sent_at"]
     list_filter = ["status", "channel", "event_type"]
@@ -40,8 +52,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     inlines = [DeliveryLogInline]
     actions = ["retry_now"]
 
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):
@@ -70,12 +80,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeliveryLog)
-class DeliveryLogAdmin(admin.ModelAdmin):
+class DeliveryLogAdmin(RecordAdmin):
     list_display = ["at", "message", "ok", "status_code", "duration_ms"]
     list_filter = ["ok", "message__channel"]
     date_hierarchy = "at"
     readonly_fields = ["message", "at", "ok", "status_code", "error", "response_excerpt",
                        "duration_ms"]
 
-    def has_add_permission(self, request):
-        return False

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from core import webhooks
+from core.admin import RecordAdmin, RecordInline
 from core.tasks import send_now
 
 from . import services
@@ -17,19 +18,15 @@ from .models import (
 from .tasks import collect_trial_results
 
 
-class ResultFileInline(admin.TabularInline):
+class ResultFileInline(RecordInline):
     model = ResultFile
-    extra = 0
     fields = ["name", "file", "size", "sha256", "uploaded_by", "created"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin):
+class TrialAdmin(RecordAdmin):
+    """Trials open when bookings are confirmed; staff never add one by hand."""
+
     list_display = ["pk", "booking", "status", "measurement_count", "attempts", "collected_at",
                     "updated"]
     list_filter = ["status", "booking__equipment__hub", "booking__equipment__category"]
@@ -41,9 +38,6 @@ class TrialAdmin(admin.ModelAdmin):
     inlines = [ResultFileInline]
     actions = ["collect_now"]
 
-    def has_add_permission(self, request):
-        return False  # trials open when bookings are confirmed
-
     @admin.action(description="Collect results now")
     def collect_now(self, request, queryset):
         sent = 0
@@ -54,38 +48,26 @@ class TrialAdmin(admin.ModelAdmin):
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(admin.ModelAdmin):
+class MeasurementAdmin(RecordAdmin):
     list_display = ["trial", "ts", "metric", "value", "unit"]
     list_filter = ["metric"]
     search_fields = ["=trial__booking__id", "metric"]
     readonly_fields = ["trial", "ts", "metric", "value", "unit"]
     show_full_result_count = False  # counting millions of rows for the paginator is slow
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(ResultFile)
-class ResultFileAdmin(admin.ModelAdmin):
+class ResultFileAdmin(RecordAdmin):
     list_display = ["name", "trial", "size", "sha256", "uploaded_by", "created"]
     search_fields = ["name", "sha256", "=trial__booking__id"]
     date_hierarchy = "created"
     readonly_fields = ["trial", "file", "name", "content_type", "size", "sha256", "uploaded_by",
                        "created"]
 
-    def has_add_permission(self, request):
-        return False
 
-
-class ConsentInline(admin.TabularInline):
+class ConsentInline(RecordInline):
     model = Consent
-    extra = 0
     fields = ["trial", "granted_by", "granted_at", "revoked_at", "revoked_by", "standing"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SharingAgreement)
@@ -107,7 +89,9 @@ class SharingAgreementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(RecordAdmin):
+    """Consent is the SME's to give; the console only shows it."""
+
     list_display = ["trial", "agreement", "granted_by", "granted_at", "revoked_at", "standing"]
     list_filter = ["standing", "agreement__university"]
     list_select_related = ["trial", "agreement", "granted_by"]
@@ -116,33 +100,22 @@ class ConsentAdmin(admin.ModelAdmin):
     readonly_fields = ["trial", "agreement", "granted_by", "granted_at", "revoked_at",
                        "revoked_by", "standing"]
 
-    def has_add_permission(self, request):
-        return False  # consent is the SME's to give
 
 
 @admin.register(StandingConsent)
-class StandingConsentAdmin(admin.ModelAdmin):
+class StandingConsentAdmin(RecordAdmin):
     list_display = ["organization", "agreement", "granted_at", "revoked_at"]
     list_select_related = ["organization", "agreement"]
     readonly_fields = ["organization", "agreement", "granted_by", "granted_at", "revoked_at"]
 
-    def has_add_permission(self, request):
-        return False
 
-
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(RecordInline):
     model = DeliveryAttempt
-    extra = 0
     fields = ["at", "webhook_id", "status_code", "ok", "error", "duration_ms"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DatasetRelease)
-class DatasetReleaseAdmin(admin.ModelAdmin):
+class DatasetReleaseAdmin(RecordAdmin):
     list_display = ["pk", "trial", "agreement", "status", "attempts", "row_count",
                     "delivered_at", "created"]
     list_filter = ["status", "agreement__university"]
@@ -154,17 +127,12 @@ class DatasetReleaseAdmin(admin.ModelAdmin):
                        "last_error", "delivered_at", "receipt", "withdrawn_reason", "created"]
     inlines = [DeliveryAttemptInline]
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(admin.ModelAdmin):
+class DeliveryAttemptAdmin(RecordAdmin):
     list_display = ["at", "release", "webhook_id", "status_code", "ok", "duration_ms"]
     list_filter = ["ok"]
     date_hierarchy = "at"
     readonly_fields = ["release", "at", "webhook_id", "status_code", "ok", "error",
                        "response_excerpt", "duration_ms"]
 
-    def has_add_permission(self, request):
-        return False
