@@ -305,22 +305,23 @@ def billing(*, operator: Operator | None, month: date) -> list[BillingLine]:
     cancelled = Q(status=S.CANCELLED)
     late = cancelled & Q(cancelled_by=F("organization_id"), notice__lt=LATE_CANCELLATION)
     duration = ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
-    rows = (Booking.objects
-            .filter(in_month, equipment__hub__in=hubs, status__in=(*BILLED, S.CANCELLED))
-            .alias(cancelled_at=Subquery(cancellation.values("at")[:1]),
-                   cancelled_by=Subquery(cancellation.values("actor_organization_id")[:1]),
-                   notice=ExpressionWrapper(F("start") - F("cancelled_at"),
-                                            output_field=DurationField()))
-            .order_by()
-            .values("organization__slug", "organization__name", "equipment_id",
-                    "equipment__name", "equipment__hub__slug", "equipment__hub__name")
-            .annotate(completed=Count("pk", filter=Q(status=S.COMPLETED)),
-                      no_shows=Count("pk", filter=Q(status=S.NO_SHOW)),
-                      used=Sum(duration, filter=billed),
-                      usage_amount=Sum("price", filter=billed),
-                      cancelled=Count("pk", filter=cancelled),
-                      late=Count("pk", filter=late),
-                      late_prices=Sum("price", filter=late)))
+    query = (Booking.objects
+             .filter(in_month, equipment__hub__in=hubs, status__in=(*BILLED, S.CANCELLED))
+             .alias(cancelled_at=Subquery(cancellation.values("at")[:1]),
+                    cancelled_by=Subquery(cancellation.values("actor_organization_id")[:1]),
+                    notice=ExpressionWrapper(F("start") - F("cancelled_at"),
+                                             output_field=DurationField()))
+             .order_by()
+             .values("organization__slug", "organization__name", "equipment_id",
+                     "equipment__name", "equipment__hub__slug", "equipment__hub__name")
+             .annotate(completed=Count("pk", filter=Q(status=S.COMPLETED)),
+                       no_shows=Count("pk", filter=Q(status=S.NO_SHOW)),
+                       used=Sum(duration, filter=billed),
+                       usage_amount=Sum("price", filter=billed),
+                       cancelled=Count("pk", filter=cancelled),
+                       late=Count("pk", filter=late),
+                       late_prices=Sum("price", filter=late)))
+    rows = list(query)  # the one aggregate query
     lines = [BillingLine(
         organization=r["organization__slug"], organization_name=r["organization__name"],
         equipment_id=r["equipment_id"], equipment=r["equipment__name"],

@@ -128,8 +128,8 @@ def book(request, pk: int):
         initial = {"start": _local_initial(request.GET.get("start")),
                    "end": _local_initial(request.GET.get("end")),
                    "trial_lead": request.user.email}
-        form = BookingForm(request.POST if request.method == "POST" else None, initial=initial, equipment=equipment,
-                           members=members)
+        data = request.POST if request.method == "POST" else None
+        form = BookingForm(data, initial=initial, equipment=equipment, members=members)
         if request.method == "POST" and form.is_valid():
             d = form.cleaned_data
             try:

@@ -252,6 +252,8 @@ LOGGING = {
         # The request line below replaces Django's own 4xx/5xx request warnings.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # Our own line per task (core.observability) replaces Celery's.
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import csv
-import json
 
 import django_filters
 from django.http import StreamingHttpResponse
@@ -12,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.errors import Forbidden, ValidationFailed
+from core.renderers import CSVRenderer
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
 
@@ -50,16 +50,6 @@ class MeasurementFilter(django_filters.FilterSet):
     class Meta:
         model = Measurement
         fields = ["metric", "after", "before"]
-
-
-class CSVRenderer(renderers.BaseRenderer):
-    """Lets ``?format=csv`` through content negotiation; the view streams the CSV itself."""
-
-    media_type = "text/csv"
-    format = "csv"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data).encode() if data is not None else b""
 
 
 class _Echo:

@@ -138,14 +138,26 @@ def recreate_database(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
 def app_env(url: str) -> dict[str, str]:
     """The environment of every app process (migrate, gunicorn, this one): production
-    shape (DEBUG off), no Redis so Celery runs eagerly and the cache is in-process.
-    REDIS_URL is set empty rather than removed so that a stray .env cannot set it."""
+    shape — DEBUG off, Redis as Celery broker and cache. The web tier only publishes
+    follow-up work (notifications); no worker runs during the measurements, so the
+    figures are the web tier's own (the bench's Redis database is emptied before)."""
     env = dict(os.environ)
-    env.update(DATABASE_URL=url, SECRET_KEY="bench-only-secret", DEBUG="0", REDIS_URL="",
-               DJANGO_SETTINGS_MODULE="testbed.settings", PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=url, SECRET_KEY="bench-only-secret", DEBUG="0",
+               REDIS_URL=redis_url(), DJANGO_SETTINGS_MODULE="testbed.settings",
+               PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
     return env
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url()).flushdb()
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -6,8 +6,9 @@ reference measured in the same run on the same machine, printed as one markdown 
 
 The run owns its database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/testbed_bench): it is dropped, recreated and
-migrated each time. The app runs in production shape (DEBUG=0, no Redis: Celery eager,
-cache in process memory), under gunicorn for the HTTP figures.
+migrated each time. The app runs in production shape (DEBUG=0, Redis as broker and
+cache: BENCH_REDIS_URL, default redis://127.0.0.1:6379/14, emptied first), under
+gunicorn for the HTTP figures.
 
 Adding a figure: write ``def my_benchmark(ctx: Context) -> list[Figure]`` and append it
 to ``BENCHMARKS`` (e.g. trial ingestion, COPY of 1M measurements vs the app's
@@ -40,6 +41,7 @@ from .harness import (
     closed_loop,
     connect,
     database_url,
+    flush_redis,
     gunicorn,
     markdown_table,
     migrate,
@@ -351,6 +353,7 @@ def prepare() -> Context:
     url = database_url()
     env = app_env(url)
     recreate_database(url)
+    flush_redis()
     migrate(env)
     os.environ.update(env)  # this process is an app process too (ORM, services)
     import django
