@@ -109,7 +109,17 @@ def booking_error_text(code: str, default: str, equipment: Equipment | None = No
     """A booking refusal (policy violation or domain error code) in the reader's language;
     the service's own message for a code the portal does not know."""
     e = equipment
-    if code in (policy.MISALIGNED,):
+    if e is not None:
+        text = _equipment_text(code, e)
+        if text is not None:
+            return text
+    fixed = FIXED_MESSAGES.get(code)
+    return str(fixed) if fixed is not None else default
+
+
+def _equipment_text(code: str, e: Equipment) -> str | None:
+    """Refusals whose wording names the equipment's own limits."""
+    if code == policy.MISALIGNED:
         return _("Bookings start and end on %(step)s steps in the hub's time zone (%(tz)s).") % {
             "step": duration(e.slot_granularity), "tz": e.hub.timezone}
     if code == policy.TOO_SHORT:
@@ -125,14 +135,13 @@ def booking_error_text(code: str, default: str, equipment: Equipment | None = No
     if code == policy.EQUIPMENT_UNAVAILABLE:
         return _("This equipment is %(status)s and cannot be booked.") % {
             "status": e.get_status_display().lower()}
-    if code == "changeover_buffer" and e is not None:
+    if code == "changeover_buffer":
         return _("The equipment needs %(d)s of changeover between bookings; this period is "
                  "too close to another booking.") % {"d": duration(e.changeover_buffer)}
-    if code == policy.OPEN_BOOKINGS_LIMIT and e is not None:
+    if code == policy.OPEN_BOOKINGS_LIMIT and e.max_open_bookings_per_sme is not None:
         return _("Your organisation already holds the most open bookings allowed on this "
                  "equipment (%(limit)d).") % {"limit": e.max_open_bookings_per_sme}
-    fixed = FIXED_MESSAGES.get(code)
-    return str(fixed) if fixed is not None else default
+    return None
 
 
 FIXED_MESSAGES = {

@@ -7,7 +7,9 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -59,6 +61,8 @@ def problem_response(problem: Problem, headers: dict | None = None) -> Response:
 
 
 def problem_for(exc: Exception) -> Problem | None:
+    if isinstance(exc, DatabaseUnavailable):
+        return unavailable_problem()
     if isinstance(exc, ValidationFailed):
         return Problem(exc.status, exc.title, exc.message, exc.code, exc.field_errors(), exc.extra)
     if isinstance(exc, DomainError):
@@ -88,6 +92,17 @@ def problem_for(exc: Exception) -> Problem | None:
     return None
 
 
+# The database could not be reached (refused, reset, timed out): a 503 the client may
+# retry, not a 500 — nothing was written, since the transaction never committed.
+DatabaseUnavailable = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable_problem() -> Problem:
+    return Problem(503, "Service unavailable", "The service cannot reach its database right "
+                   "now; nothing was changed. Retry in a few seconds.", "unavailable")
+
+
 def problem_exception_handler(exc, context):
     """DRF EXCEPTION_HANDLER: every error the API returns is application/problem+json."""
     problem = problem_for(exc)
@@ -99,6 +114,9 @@ def problem_exception_handler(exc, context):
         for name in ("WWW-Authenticate", "Retry-After", "Allow"):
             if name in response:
                 headers[name] = response[name]
+    if problem.status == status.HTTP_503_SERVICE_UNAVAILABLE:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        logger.warning("Database unavailable: %s", exc.__class__.__name__)
     if problem.status == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return problem_response(problem, headers)
@@ -109,6 +127,7 @@ def _json_problem(problem: Problem) -> JsonResponse:
                         content_type=PROBLEM_CONTENT_TYPE)
 
 
+@csrf_exempt  # it changes nothing; an unsafe method gets the same 404, not a CSRF page
 def api_not_found(request, exception=None):
     return _json_problem(Problem(404, "Not found", "No such resource.", "not_found"))
 
@@ -116,3 +135,28 @@ def api_not_found(request, exception=None):
 def api_server_error(request):
     return _json_problem(Problem(500, "Server error", "Something went wrong on our side; "
                                  "it has been logged.", "server_error"))
+
+
+class DatabaseUnavailableMiddleware:
+    """Outside DRF views (portal, health, feeds) a lost database is a 503 too: problem+json
+    under /api/, a plain page elsewhere; never a stack trace."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DatabaseUnavailable):
+            return None
+        logger.warning("Database unavailable: %s", exception.__class__.__name__)
+        if request.path.startswith("/api/"):
+            response = _json_problem(unavailable_problem())
+        else:
+            from django.http import HttpResponse
+
+            response = HttpResponse("Service temporarily unavailable; please retry shortly.\n",
+                                    status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

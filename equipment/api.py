@@ -189,8 +189,13 @@ class MaintenanceWindowViewSet(ActorMixin, mixins.ListModelMixin, mixins.Retriev
             serializer.fields["equipment"].queryset = selectors.equipment_operated_by(self.org)
         return serializer
 
-    def perform_create(self, serializer):
+    def create(self, request, *args, **kwargs):
+        # Before the body is validated: an SME gets 403, not a 400 about equipment it
+        # cannot see.
         self.require_kind(OPERATOR)
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
         d = serializer.validated_data
         serializer.instance = services.create_maintenance_window(
             equipment=d["equipment"], by=self.org, start=d["start"], end=d["end"],

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from .models import Membership, Organization, OrganizationAPIKey
+from .models import Invitation, Membership, Organization, OrganizationAPIKey
 
 
 class MembershipInline(admin.TabularInline):
@@ -47,3 +47,19 @@ class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*super().get_readonly_fields(request, obj), "last_used_at"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations SME administrators sent from the portal (read-only here)."""
+
+    list_display = ["email", "organization", "role", "created", "expires", "accepted_at",
+                    "revoked_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "organization__name"]
+    readonly_fields = ["organization", "email", "role", "invited_by", "created", "expires",
+                       "accepted_at", "accepted_by", "revoked_at"]
+    exclude = ["token"]
+
+    def has_add_permission(self, request):
+        return False

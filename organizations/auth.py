@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -9,6 +10,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, throttling
 
 from .models import Organization, OrganizationAPIKey
+
+logger = logging.getLogger(__name__)
 
 # last_used_at is written at most this often per key, so a busy key costs no extra write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -70,9 +73,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    """Throttle per API key (per client address for anonymous requests)."""
+    """Throttle per API key (per client address for anonymous requests). The counters live
+    in the cache (Redis in production); if the cache is unreachable the request is let
+    through rather than failed — throttling protects the service, it must not take it down."""
 
     scope = "api_key"
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # noqa: BLE001 - cache backend down: fail open, loudly
+            logger.warning("Rate-limit cache unavailable; request let through.", exc_info=True)
+            return True
 
     def get_cache_key(self, request, view):
         principal = request.user

@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from organizations.services import create_api_key
@@ -17,6 +18,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not settings.REDIS_URL:
             item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http():
+    """Production redirects plain HTTP to HTTPS (the TLS proxy is in front of it); tests
+    talk plain HTTP to the app (test client, live server), so the redirect is off for the
+    whole run, before any server or handler reads it."""
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import csv
 
 import django_filters
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -52,17 +54,34 @@ class MeasurementFilter(django_filters.FilterSet):
         fields = ["metric", "after", "before"]
 
 
+# Room for the multipart boundaries and part headers around the file itself.
+MULTIPART_SLACK = 64 * 1024
+
+
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 class _Echo:
     def write(self, value):
         return value
 
 
+@extend_schema(parameters=[OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH,
+    description="The trial's id, which is its booking's id.")])
 class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
                    viewsets.GenericViewSet):
     """A trial shares its booking's id. Visible to the booking's SME and the hub's operator."""
 
     serializer_class = TrialSerializer
     permission_classes = [HasOrganization]
+    # A trial's key is its booking (a relation, which Django does not range-check): only
+    # ids that fit a bigint reach the database; anything else is the API's plain 404.
+    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
         return selectors.trials_visible_to(self.org)
@@ -111,11 +130,18 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
         if self.org.kind != Organization.Kind.FLAGSHIP:
             raise Forbidden("Only the hub operator uploads results.", code="not_operator")
         content_type = request.content_type or ""
+        # A raw body is capped by DATA_UPLOAD_MAX_MEMORY_SIZE; a multipart file is not, so
+        # refuse an oversized one before it is spooled to disk, and again by its size.
+        limit = settings.TRIAL_RESULT_MAX_BYTES
+        if _declared_length(request) > limit + MULTIPART_SLACK:
+            raise RequestDataTooBig("The upload is larger than this service accepts.")
         if content_type.startswith("multipart/"):
             upload = request.FILES.get("file")
             if upload is None:
                 raise ValidationFailed.single("file_required", "file",
                                               "Attach the results as 'file'.")
+            if upload.size > limit:
+                raise RequestDataTooBig("The upload is larger than this service accepts.")
             data, filename = upload.read(), upload.name
             content_type = upload.content_type or ""
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -120,18 +121,57 @@ def collect_trial_results(*, trial_id: int) -> Outcome:
         return Outcome(T.FAILED, detail=str(exc))
 
 
+# Files an operator may attach to a trial (tables, reports, images, CAD models, archives),
+# by extension, each with the content types that fit it. Anything else (HTML, SVG,
+# scripts, executables) is refused: these files are handed back to the SME later.
+RESULT_FILE_TYPES: dict[str, frozenset[str]] = {
+    ".csv": frozenset({"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}),
+    ".json": frozenset({"application/json", "text/plain"}),
+    ".txt": frozenset({"text/plain"}),
+    ".pdf": frozenset({"application/pdf"}),
+    ".png": frozenset({"image/png"}),
+    ".jpg": frozenset({"image/jpeg"}),
+    ".jpeg": frozenset({"image/jpeg"}),
+    ".zip": frozenset({"application/zip", "application/x-zip-compressed"}),
+    ".stl": frozenset({"model/stl", "application/sla", "application/vnd.ms-pki.stl"}),
+    ".step": frozenset({"model/step", "application/step"}),
+    ".stp": frozenset({"model/step", "application/step"}),
+}
+# What clients send when they do not know the type; the extension decides then.
+UNTYPED = frozenset({"", "application/octet-stream"})
+TABLE_TYPES = ("text/csv", "application/json", "application/csv")
+
+
+def check_result_file(*, filename: str, content_type: str) -> None:
+    """Raises ValidationFailed (field ``file``) unless the allow-list above takes it."""
+    extension = Path(filename.lower()).suffix
+    media = content_type.split(";")[0].strip().lower()
+    allowed = RESULT_FILE_TYPES.get(extension)
+    if allowed is None or (media not in allowed and media not in UNTYPED):
+        raise ValidationFailed.single(
+            "file_type_not_allowed", "file",
+            f"Files of this type ({extension or 'no extension'}, {media or 'no content type'})"
+            f" are not accepted; allowed: {', '.join(sorted(RESULT_FILE_TYPES))}.")
+
+
 def upload_results(*, trial: Trial, organization: Organization, data: bytes,
                    content_type: str, filename: str | None = None, by_user=None) -> Outcome:
-    """An operator's upload: CSV/JSON results are loaded (replacing earlier ones); any
-    other file is kept as a ResultFile with its sha256."""
+    """An operator's upload: CSV/JSON results are loaded (replacing earlier ones); a file
+    (``filename`` given) of an allowed type is also kept as a ResultFile with its sha256."""
     if trial.booking.equipment.hub.operator_id != organization.pk:
         raise NotFound("No such trial.", code="trial_not_found")
     if trial.booking.status not in (Booking.Status.CHECKED_IN, Booking.Status.COMPLETED):
         raise Conflict("Results can be uploaded once the trial has started (checked in).",
                        code="trial_not_started")
-    is_table = (content_type.split(";")[0].strip().lower() in
-                ("text/csv", "application/json", "application/csv")
+    is_table = (content_type.split(";")[0].strip().lower() in TABLE_TYPES
                 or (filename or "").lower().endswith((".csv", ".json")))
+    if filename is not None:
+        check_result_file(filename=filename, content_type=content_type)
+    elif not is_table:
+        raise ValidationFailed.single(
+            "results_type_not_allowed", "results",
+            "Send results as text/csv or application/json, or attach a file as 'file' "
+            "(multipart/form-data).")
     count = trial.measurement_count
     with transaction.atomic():
         locked = Trial.objects.select_for_update().get(pk=trial.pk)

@@ -203,6 +203,8 @@ def set_standing_consent(*, organization: Organization, agreement_id: int, by_us
 
 def revoke_standing_consent(*, organization: Organization, agreement_id: int,
                             now: datetime | None = None) -> int:
+    if organization.kind != Organization.Kind.SME:
+        raise Forbidden("Standing consent is given by SMEs.", code="not_sme")
     return StandingConsent.objects.filter(organization=organization, agreement_id=agreement_id,
                                           revoked_at__isnull=True).update(
         revoked_at=now or timezone.now())

@@ -29,6 +29,11 @@ class AgreementSerializer(ModelSerializer):
     hub = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     categories = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     active = serializers.SerializerMethodField()
+    # Shown only to the agreement's operator (see to_representation). Not read-only only
+    # so that the schema marks it optional: this serializer never reads input.
+    endpoint_url = serializers.URLField(
+        required=False, help_text="Where releases are delivered; only the agreement's "
+                                  "operator sees it.")
 
     class Meta:
         model = SharingAgreement
@@ -151,8 +156,11 @@ class ConsentCreateSerializer(serializers.Serializer):
 class ConsentActions:
     """Mixed into the trial viewset: ``/trials/{id}/consents/`` and ``…/consents/{cid}/``."""
 
-    @extend_schema(request=ConsentCreateSerializer, responses=ConsentSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=ConsentSerializer(many=True),
+                   summary="Consents given for a trial (all of them, newest first)")
+    @extend_schema(methods=["POST"], request=ConsentCreateSerializer,
+                   responses={201: ConsentSerializer}, summary="SME: consent to a release")
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def consents(self, request, pk=None):
         trial = trial_for(self.org, pk)
         if request.method == "POST":
@@ -165,7 +173,8 @@ class ConsentActions:
         rows = trial.consents.select_related("agreement__university").order_by("-granted_at")
         return Response(ConsentSerializer(rows, many=True).data)
 
-    @extend_schema(request=None, responses=ConsentSerializer)
+    @extend_schema(request=None, responses={200: ConsentSerializer},
+                   summary="SME: revoke a consent (answers with the revoked consent)")
     @action(detail=True, methods=["delete"], url_path=r"consents/(?P<consent_id>\d+)")
     def revoke_consent(self, request, pk=None, consent_id=None):
         trial = trial_for(self.org, pk)

@@ -40,6 +40,13 @@ def form_time(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
 
 
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """With DEBUG off (the PostgreSQL run) production redirects plain HTTP to HTTPS; the
+    test client speaks plain HTTP, as the proxy would to the app."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
 @pytest.fixture
 def sme(db):
     return OrganizationFactory(name="Precision Parts", slug="precision")

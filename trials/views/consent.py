@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from organizations.portal import not_found_as_404, sme_required
 
 from .. import sharing
@@ -103,6 +103,8 @@ def _back(trial_id: int):
 
 
 def _error_text(exc: DomainError) -> str:
+    if isinstance(exc, ValidationFailed):
+        return " ".join(str(ERRORS.get(v.code, v.message)) for v in exc.violations)
     text = ERRORS.get(exc.code)
     return str(text) if text is not None else exc.message
 

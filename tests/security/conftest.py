@@ -1,0 +1,206 @@
+"""A small but complete world for the security tests, built from real rows.
+
+Two "constellations" A and B, each: a flagship operator with a hub and two pieces of
+equipment (one bookable at once, one needing approval), an SME with bookings in every
+state that an API action needs (requested, confirmed, due for check-in, checked in,
+completed with a collected trial), a university with a sharing agreement, the SME's
+consent and a delivered dataset release with its package file, a maintenance window, an
+operator webhook endpoint and a calendar feed for every organisation. Callers act for
+constellation A; constellation B holds "another organisation's objects".
+
+Every outbound address is on the loopback discard port, and ``_loopback_only`` refuses
+name resolution of anything else, so nothing a test (or a fuzzer) does can reach out.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files import File
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from bookings.models import Booking, CalendarFeed
+from core import webhooks
+from core.models import WebhookEndpoint
+from equipment.hours import ALWAYS_OPEN
+from equipment.models import Category, Equipment, Hub, MaintenanceWindow
+from organizations.models import Organization
+from organizations.services import create_api_key
+from trials import ingest, packages
+from trials.models import Consent, DatasetRelease, Measurement, SharingAgreement, Trial
+
+KINDS = ("flagship", "sme", "university")
+# Nothing listens on the discard port: deliveries fail fast and stay on this machine.
+DEAD_END = "http://127.0.0.1:9/hooks"
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """Security tests (the fuzzer above all) may never reach beyond this machine."""
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOOPBACK and not name.startswith("127."):
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: no network in security tests")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@dataclass
+class Side:
+    """One constellation: its organisations, their keys and every object the API names."""
+
+    operator: Organization
+    sme: Organization
+    university: Organization
+    keys: dict[str, str]
+    hub: Hub
+    equipment: Equipment
+    approval_equipment: Equipment
+    requested: Booking
+    confirmed: Booking
+    due: Booking  # confirmed, starting in a few minutes: check-in is open
+    checked_in: Booking
+    completed: Booking
+    trial: Trial
+    agreement: SharingAgreement
+    consent: Consent
+    release: DatasetRelease
+    window: MaintenanceWindow
+    webhook: WebhookEndpoint
+    feeds: dict[str, CalendarFeed] = field(default_factory=dict)
+
+    def org(self, kind: str) -> Organization:
+        return {"flagship": self.operator, "sme": self.sme, "university": self.university}[kind]
+
+
+@dataclass
+class World:
+    a: Side
+    b: Side
+    category: Category
+    now: datetime
+
+    def side(self, ownership: str) -> Side:
+        return self.a if ownership == "own" else self.b
+
+    def client(self, kind: str | None) -> APIClient:
+        """A client acting for constellation A's organisation of ``kind`` (None: no key)."""
+        client = APIClient()
+        if kind is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.a.keys[kind]}")
+        return client
+
+
+def _booking(equipment, sme, start, hours, status, **extra) -> Booking:
+    end = start + timedelta(hours=hours)
+    return Booking.objects.create(
+        equipment=equipment, organization=sme, start=start, end=end, blocked_until=end,
+        status=status, purpose=f"Trial plan of {sme.slug}", price=Decimal("400.00") * hours,
+        **extra)
+
+
+def _measurements(trial: Trial, start: datetime, rows: int = 12) -> None:
+    Measurement.objects.bulk_create(
+        Measurement(trial=trial, ts=start + timedelta(minutes=i), metric=metric,
+                    value=base + i, unit=unit)
+        for i in range(rows)
+        for metric, base, unit in (("spindle_load", 60.0, "%"), ("vibration_rms", 1.5, "mm/s")))
+    trial.summary = ingest.summarize(trial)
+    trial.measurement_count = rows * 2
+    trial.status = Trial.Status.COLLECTED
+    trial.collected_at = trial.booking.end
+    trial.save()
+
+
+def _side(name: str, category: Category, now: datetime) -> Side:
+    operator = Organization.objects.create(kind="flagship", name=f"Operator {name}",
+                                           slug=f"operator-{name}", verified=True)
+    sme = Organization.objects.create(kind="sme", name=f"SME {name}", slug=f"sme-{name}",
+                                      verified=True)
+    university = Organization.objects.create(kind="university", name=f"University {name}",
+                                             slug=f"university-{name}", verified=True)
+    keys = {kind: create_api_key(organization=org, name="security")[1]
+            for kind, org in (("flagship", operator), ("sme", sme), ("university", university))}
+    hub = Hub.objects.create(operator=operator, name=f"Hub {name}", slug=f"hub-{name}",
+                             timezone="Asia/Shanghai", opening_hours=ALWAYS_OPEN)
+    policy = dict(slot_granularity=30, min_duration=60, max_duration=480, lead_time=0,
+                  booking_horizon=60, changeover_buffer=0, hourly_rate=Decimal("400.00"))
+    equipment = Equipment.objects.create(hub=hub, category=category, name=f"CNC {name}",
+                                         slug=f"cnc-{name}", **policy)
+    approval = Equipment.objects.create(hub=hub, category=category, name=f"Robot {name}",
+                                        slug=f"robot-{name}", approval_required=True, **policy)
+    S = Booking.Status
+    requested = _booking(approval, sme, now + timedelta(days=2), 2, S.REQUESTED)
+    confirmed = _booking(equipment, sme, now + timedelta(days=2), 2, S.CONFIRMED,
+                         decided_at=now)
+    due = _booking(equipment, sme, timezone.now() + timedelta(minutes=10), 1, S.CONFIRMED,
+                   decided_at=now)
+    checked_in = _booking(equipment, sme, now - timedelta(hours=3), 2, S.CHECKED_IN,
+                          decided_at=now - timedelta(days=1),
+                          checked_in_at=now - timedelta(hours=3))
+    completed = _booking(equipment, sme, now - timedelta(days=2), 2, S.COMPLETED,
+                         decided_at=now - timedelta(days=3),
+                         checked_in_at=now - timedelta(days=2),
+                         completed_at=now - timedelta(days=2) + timedelta(hours=2))
+    for booking in (confirmed, due, checked_in):
+        Trial.objects.create(booking=booking)
+    trial = Trial.objects.create(booking=completed)
+    _measurements(trial, completed.start)
+
+    agreement = SharingAgreement.objects.create(
+        operator=operator, university=university, hub=hub, title=f"Agreement {name}",
+        embargo_days=0, endpoint_url=DEAD_END, signing_secret=webhooks.new_secret(),
+        valid_from=now - timedelta(days=365))
+    agreement.categories.set([category])
+    consent = Consent.objects.create(trial=trial, agreement=agreement, granted_at=now)
+    release = DatasetRelease.objects.create(
+        trial=trial, agreement=agreement, status=DatasetRelease.Status.DELIVERED,
+        webhook_id=webhooks.new_message_id(), delivered_at=now, attempts=1)
+    built = packages.build(release)
+    release.package.save(f"release-{release.pk}.zip", File(built.file), save=False)
+    release.sha256, release.size, release.row_count = built.sha256, built.size, built.rows
+    release.save()
+
+    window = MaintenanceWindow.objects.create(equipment=equipment,
+                                              start=now + timedelta(days=10),
+                                              end=now + timedelta(days=10, hours=2),
+                                              reason="Spindle service")
+    webhook = WebhookEndpoint.objects.create(organization=operator, url=DEAD_END,
+                                             event_types=["booking.*"],
+                                             secret=webhooks.new_secret())
+    feeds = {kind: CalendarFeed.objects.create(organization=org, name=f"feed {kind}",
+                                               token=f"token-{name}-{kind}")
+             for kind, org in (("flagship", operator), ("sme", sme), ("university", university))}
+    return Side(operator=operator, sme=sme, university=university, keys=keys, hub=hub,
+                equipment=equipment, approval_equipment=approval, requested=requested,
+                confirmed=confirmed, due=due, checked_in=checked_in, completed=completed,
+                trial=trial, agreement=agreement, consent=consent, release=release,
+                window=window, webhook=webhook, feeds=feeds)
+
+
+def build_world() -> World:
+    # Whole hours, so every time sits on the equipment's 30-minute grid (the booking due
+    # for check-in starts 10 minutes from the real now, off the grid, as the ORM allows).
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    category, _ = Category.objects.get_or_create(slug="cnc", defaults={"name": "CNC machining"})
+    return World(a=_side("a", category, now), b=_side("b", category, now), category=category,
+                 now=now)
+
+
+@pytest.fixture
+def world(db) -> World:
+    return build_world()
