@@ -150,7 +150,9 @@ def app_env(url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(DATABASE_URL=url, SECRET_KEY="bench-only-secret", DEBUG="0",
                REDIS_URL=redis_url(), DJANGO_SETTINGS_MODULE="testbed.settings",
-               PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
+               PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING",
+               # Plain HTTP on loopback: no TLS proxy in front to redirect to.
+               SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1,localhost")
     return env
 
 

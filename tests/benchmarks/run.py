@@ -51,6 +51,7 @@ from .harness import (
     timed,
 )
 from .ingestion import ingestion
+from .scaling import scaling
 
 CLIENTS = 8  # concurrent connections / API clients, one equipment and one SME each
 WARMUP = 1.5  # seconds of load before the measured window (connections, caches)
@@ -345,7 +346,7 @@ def _ms(samples: list[float]) -> list[float]:
 # ------------------------------------------------------------------------------- main
 
 BENCHMARKS: list[Callable[[Context], list[Figure]]] = [
-    booking_throughput, availability, crowded_creation, ingestion]
+    booking_throughput, availability, crowded_creation, ingestion, scaling]
 
 
 def prepare() -> Context:
