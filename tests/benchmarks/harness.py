@@ -152,7 +152,7 @@ def app_env(url: str) -> dict[str, str]:
                REDIS_URL=redis_url(), DJANGO_SETTINGS_MODULE="testbed.settings",
                PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING",
                # Plain HTTP on loopback: no TLS proxy in front to redirect to.
-               SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1,localhost")
+               SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
     return env
 
 
