@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from core import outbox
 from core.models import WebhookEndpoint
-from core.notify import bilingual
+from core.notify import bilingual, line, subject_line
 from organizations.models import Membership, Organization
 
 from .models import Booking, BookingEvent
@@ -70,13 +70,13 @@ def render(booking: Booking, event_type: str, reason: str = "") -> tuple[str, st
         subject = (f"[Testbed] {headline(event_type)}: {booking.equipment.name}, "
                    f"{start:%Y-%m-%d %H:%M}")
         lines = [headline(event_type), "", explanation(event_type), "",
-                 f"{_('Booking')}: #{booking.pk}",
-                 f"{_('Equipment')}: {booking.equipment.name}",
-                 f"{_('Hub')}: {booking.equipment.hub.name}",
-                 f"{_('When')}: {when}",
-                 f"{_('Status')}: {booking.get_status_display()}"]
+                 line(_("Booking"), f"#{booking.pk}"),
+                 line(_("Equipment"), booking.equipment.name),
+                 line(_("Hub"), booking.equipment.hub.name),
+                 line(_("When"), when),
+                 line(_("Status"), booking.get_status_display())]
         if reason:
-            lines.append(f"{_('Reason')}: {reason}")
+            lines.append(line(_("Reason"), reason))
         return subject, "\n".join(lines)
 
     return bilingual(one_language)
@@ -156,7 +156,7 @@ def tell_owner_endpoint_disabled(sender, *, endpoint: WebhookEndpoint, **kwargs)
     org = Organization.objects.get(pk=endpoint.organization_id)
 
     def one_language() -> tuple[str, str]:
-        return (f"[Testbed] {_('Webhook endpoint disabled')}: {endpoint.url}",
+        return (subject_line(_("Webhook endpoint disabled"), endpoint.url),
                 _("After %(n)d failed deliveries in a row, %(url)s was disabled. Fix it and "
                   "re-enable it through the API (PATCH /api/v1/webhooks/%(id)d/ "
                   "{\"active\": true}).") % {"n": endpoint.consecutive_failures,

@@ -23,3 +23,13 @@ def bilingual(render: Callable[[], tuple[str, str]]) -> tuple[str, str]:
     subject = " · ".join(subjects)
     body = "\n\n————————\n\n".join(b for _, b in parts)
     return subject, body
+
+
+def line(label: str, value) -> str:
+    """'Label: value' (labels are translated by the caller, outside any f-string, so
+    that makemessages finds them)."""
+    return f"{label}: {value}"
+
+
+def subject_line(headline: str, detail) -> str:
+    return f"[Testbed] {headline}: {detail}"

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from bookings.notifications import sme_recipients
 from core import outbox
-from core.notify import bilingual
+from core.notify import bilingual, line, subject_line
 
 from .models import DatasetRelease, Trial
 
@@ -26,12 +26,12 @@ def trial_collected(trial: Trial) -> None:
 
     def render() -> tuple[str, str]:
         metrics = ", ".join(sorted(trial.summary)) or "—"
-        return (f"[Testbed] {_('Trial results ready')}: {booking.equipment.name}",
+        return (subject_line(_("Trial results ready"), booking.equipment.name),
                 "\n".join([_("The results of your trial have been collected."), "",
-                           f"{_('Trial')}: #{trial.pk}",
-                           f"{_('Equipment')}: {booking.equipment.name}",
-                           f"{_('Measurements')}: {trial.measurement_count}",
-                           f"{_('Metrics')}: {metrics}"]))
+                           line(_("Trial"), f"#{trial.pk}"),
+                           line(_("Equipment"), booking.equipment.name),
+                           line(_("Measurements"), trial.measurement_count),
+                           line(_("Metrics"), metrics)]))
 
     _email_sme(trial, "trial.collected", key, render)
     outbox.queue_webhooks(
@@ -46,14 +46,14 @@ def dataset_released(release: DatasetRelease) -> None:
     key = f"dataset-released:{release.pk}"
 
     def render() -> tuple[str, str]:
-        return (f"[Testbed] {_('Trial data released')}: {agreement.university.name}",
+        return (subject_line(_("Trial data released"), agreement.university.name),
                 "\n".join([
                     _("Data of your trial was released under the sharing agreement you "
                       "consented to."), "",
-                    f"{_('Trial')}: #{trial.pk}",
-                    f"{_('University')}: {agreement.university.name}",
-                    f"{_('Anonymised')}: {_('yes') if agreement.anonymize else _('no')}",
-                    f"{_('Licence')}: {agreement.license}",
+                    line(_("Trial"), f"#{trial.pk}"),
+                    line(_("University"), agreement.university.name),
+                    line(_("Anonymised"), _('yes') if agreement.anonymize else _('no')),
+                    line(_("Licence"), agreement.license),
                     f"sha256: {release.sha256}"]))
 
     _email_sme(trial, "dataset.released", key, render)

@@ -77,6 +77,7 @@ def test_each_booking_event_once(approval_equipment, sme, operator, people, endp
                  if m.extra_headers["X-Testbed-Event"] == "booking.cancelled"]
     assert "plan changed" in cancelled[0].body
     assert "Booking cancelled" in cancelled[0].subject  # English and Chinese, both
+    assert "预约已取消" in cancelled[0].subject and "原因: plan changed" in cancelled[0].body
 
     # Everything runs again: nothing is sent twice.
     for event in BookingEvent.objects.filter(booking=booking):
