@@ -7,6 +7,9 @@ from organizations.services import create_api_key
 
 from .factories import OrganizationFactory
 
+# Shared fixtures: organisations, hub and equipment, and real loopback peers.
+pytest_plugins = ["tests.fixtures.world", "tests.fixtures.peers"]
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests about PostgreSQL or Redis run only where those are configured (CI)."""

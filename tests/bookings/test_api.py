@@ -9,8 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from bookings import services
 from bookings.models import Booking, BookingEvent
 from core.models import IdempotencyKey
-
-from .conftest import booking_body, key_client, local, make_equipment
+from tests.fixtures.world import booking_body, key_client, local, make_equipment
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/bookings/"

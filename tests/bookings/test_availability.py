@@ -15,8 +15,7 @@ from bookings.selectors import free_intervals
 from core.errors import DomainError
 from equipment.hours import open_intervals
 from equipment.models import MaintenanceWindow
-
-from .conftest import local, make_equipment
+from tests.fixtures.world import local, make_equipment
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/equipment/{}/availability/"

@@ -12,8 +12,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from bookings import services
 from bookings.models import Booking
 from core.errors import Conflict
-
-from .conftest import local, make_equipment, make_org
+from tests.fixtures.world import local, make_equipment, make_org
 
 pytestmark = pytest.mark.django_db(transaction=True)
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql",

@@ -8,8 +8,7 @@ from bookings import services
 from bookings.models import Booking
 from core.errors import Conflict, Forbidden, NotFound
 from equipment import services as equipment_services
-
-from .conftest import local, make_equipment
+from tests.fixtures.world import local, make_equipment
 
 pytestmark = pytest.mark.django_db
 S = Booking.Status

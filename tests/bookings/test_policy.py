@@ -13,8 +13,7 @@ from bookings.services import create_booking
 from core.errors import ValidationFailed
 from equipment.models import Equipment, MaintenanceWindow, Qualification
 from organizations.models import Membership
-
-from .conftest import local, make_equipment
+from tests.fixtures.world import local, make_equipment
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,7 @@ from bookings.reports_admin import billing_chart
 from equipment.hours import ALWAYS_OPEN
 from equipment.models import Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization
-
-from .conftest import SHANGHAI, key_client, make_equipment, make_org
+from tests.fixtures.world import SHANGHAI, key_client, make_equipment, make_org
 
 S = Booking.Status
 WEEKDAYS_8_TO_18 = {day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}

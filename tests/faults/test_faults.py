@@ -22,12 +22,12 @@ from bookings.models import Booking, BookingEvent
 from bookings.tasks import dispatch_pending_events
 from core.models import OutboxMessage
 from core.tasks import deliver_due_outbox
+from tests.fixtures.peers import Reply, results_csv
+from tests.fixtures.world import booking_body, key_client, local, make_equipment
+from tests.operations.conftest import member
 from trials.models import Measurement, Trial
 from trials.tasks import collect_due_trials
 
-from ..bookings.conftest import booking_body, key_client, local
-from ..operations.conftest import member
-from ..trials.conftest import Reply, results_csv
 from .proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,6 @@ def test_redis_down_during_booking_traffic_nothing_lost(hub, category, sme, oper
     from django.core.cache import cache
     from django.core.cache.backends.redis import RedisCache
 
-    from ..bookings.conftest import make_equipment
 
     lead = member(sme, "lead@sme.example", "admin")
     member(operator, "ops@op.example", "operator")

@@ -15,9 +15,7 @@ from icalendar import Calendar
 
 from bookings import services
 from core.models import OutboxMessage, WebhookEndpoint
-
-from ..bookings.conftest import key_client
-from .conftest import local, make_equipment
+from tests.fixtures.world import key_client, local, make_equipment
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,9 @@ from bookings.tasks import dispatch_pending_events, expire_requests, mark_no_sho
 from core import outbox, webhooks
 from core.models import OutboxMessage, WebhookEndpoint
 from core.tasks import deliver_due_outbox
+from tests.fixtures.world import local, make_equipment
 
-from .conftest import local, make_equipment, member
+from .conftest import member
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
+from tests.fixtures.peers import Reply, complete, results_csv
+from tests.fixtures.world import key_client
 from trials.models import Measurement, ResultFile, Trial
-
-from ..bookings.conftest import key_client
-from .conftest import Reply, complete, results_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,11 @@ import pytest
 from django.db import connection, connections
 
 from bookings.models import Booking
+from tests.fixtures.peers import Reply, complete, results_csv
+from tests.fixtures.world import local, make_equipment
 from trials import services
 from trials.models import Measurement, Trial
 from trials.tasks import collect_due_trials
-
-from .conftest import Reply, complete, local, make_equipment, results_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -15,12 +15,11 @@ import time_machine
 from standardwebhooks import Webhook
 
 from equipment.models import Category
+from tests.fixtures.peers import Reply, complete, results_csv
+from tests.fixtures.world import key_client, make_org
 from trials import sharing
 from trials.models import DatasetRelease, DeliveryAttempt, Trial
 from trials.tasks import release_due_datasets
-
-from ..bookings.conftest import key_client
-from .conftest import Reply, complete, make_org, results_csv
 
 pytestmark = pytest.mark.django_db
 EMBARGO = 7

@@ -12,10 +12,9 @@ import time_machine
 from django.conf import settings
 from django.db import connection
 
+from tests.fixtures.peers import Reply, results_csv
+from tests.fixtures.world import key_client
 from trials.models import Measurement, Trial
-
-from ..bookings.conftest import key_client
-from .conftest import Reply, results_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 
