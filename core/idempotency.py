@@ -1,9 +1,10 @@
 """Idempotency keys for creating POSTs (``Idempotency-Key`` header).
 
-The first successful response is stored with a unique (scope, key) in the same
-transaction as the change; a repeat with the same key and body gets that response back
-and nothing is created again. The same key with a different body is a 409. Errors are
-not stored: nothing was created, so a retry is evaluated afresh.
+The key is claimed first (a unique (scope, key) row) and the first successful response
+is stored in it, in the same transaction as the change; a repeat with the same key and
+body gets that response back and nothing is created again — also when the repeat arrives
+while the first is still running (it waits for it). The same key with a different body is
+a 409. Errors are not stored: nothing was created, so a retry is evaluated afresh.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .errors import Conflict, ValidationFailed
@@ -37,27 +38,38 @@ def _replay(row: IdempotencyKey, print_: str) -> tuple[int, dict, bool]:
     return row.response_status, row.response_body, True
 
 
+CLAIM_SQL = (
+    "INSERT INTO core_idempotencykey (scope, key, fingerprint, response_status, "
+    "response_body, created) VALUES (%s, %s, %s, 0, '{}', %s) "
+    "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+)
+
+
+def _claim(scope: str, key: str, print_: str) -> int | None:
+    """Insert the key first. The unique index makes a concurrent request with the same key
+    wait here until the first one commits (then it replays its response) or rolls back
+    (then it goes ahead itself). Returns the new row's id, or None if the key is taken."""
+    created = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [scope, key, print_, created])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def run_idempotent(*, scope: str, key: str, print_: str,
                    produce: Callable[[], tuple[int, dict]]) -> tuple[int, dict, bool]:
     """Run ``produce`` once per (scope, key); returns (status, body, replayed)."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationFailed.single("idempotency_key", HEADER,
                                       f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
-    try:
-        with transaction.atomic():
-            existing = IdempotencyKey.objects.filter(scope=scope, key=key).first()
-            if existing is not None:
-                return _replay(existing, print_)
-            status, body = produce()
-            IdempotencyKey.objects.create(scope=scope, key=key, fingerprint=print_,
-                                          response_status=status, response_body=body)
-            return status, body, False
-    except IntegrityError:
-        # A concurrent request with the same key committed first; ours rolled back whole.
-        existing = IdempotencyKey.objects.filter(scope=scope, key=key).first()
-        if existing is None:
-            raise
-        return _replay(existing, print_)
+    with transaction.atomic():
+        claimed = _claim(scope, key, print_)
+        if claimed is None:
+            return _replay(IdempotencyKey.objects.get(scope=scope, key=key), print_)
+        status, body = produce()
+        IdempotencyKey.objects.filter(pk=claimed).update(response_status=status,
+                                                         response_body=body)
+        return status, body, False
 
 
 def purge_expired(*, now=None) -> int:

@@ -117,3 +117,19 @@ def test_sqlite_or_postgres_same_slot_race_never_double_books(hub, category, sme
         equipment_id=eq.pk, organization=smes[i], start=start, end=end, purpose="race"))
     assert sum(isinstance(r, Booking) for r in results) == 1, results
     assert Booking.objects.filter(equipment=eq, status__in=Booking.ACTIVE).count() == 1
+
+
+@on_postgres
+def test_concurrent_retries_with_one_idempotency_key_get_the_first_response(equipment, sme):
+    """A client retrying a timed-out request while the first is still running gets the
+    first response (201, same booking), not a 409 for its own slot."""
+    from tests.fixtures.world import booking_body, key_client
+
+    body = booking_body(equipment, local(3, 9), local(3, 11))
+    clients = [key_client(sme) for _ in range(8)]
+    results = race(8, lambda i: clients[i].post("/api/v1/bookings/", body, format="json",
+                                                HTTP_IDEMPOTENCY_KEY="retry-42"))
+    assert [r.status_code for r in results] == [201] * 8, [r.content for r in results]
+    assert len({r.json()["id"] for r in results}) == 1
+    assert sum(r.get("Idempotent-Replayed") == "true" for r in results) == 7
+    assert Booking.objects.filter(equipment=equipment).count() == 1
