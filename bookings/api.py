@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core import idempotency
 from core.errors import NotFound, ValidationFailed
+from core.filters import IdFilter, IsoDateTimeFilter
 from core.serializers import AwareDateTimeField
 from equipment.models import Equipment
 from organizations.api import ActorMixin, HasOrganization
@@ -101,11 +102,11 @@ class ReasonSerializer(serializers.Serializer):
 
 class BookingFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Booking.Status.choices)
-    equipment = django_filters.NumberFilter(field_name="equipment_id")
+    equipment = IdFilter(field_name="equipment_id")
     hub = django_filters.CharFilter(field_name="equipment__hub__slug")
-    after = django_filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt",
+    after = IsoDateTimeFilter(field_name="end", lookup_expr="gt",
                                              label="Bookings ending after this time")
-    before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt",
+    before = IsoDateTimeFilter(field_name="start", lookup_expr="lt",
                                               label="Bookings starting before this time")
 
     class Meta:
@@ -132,6 +133,9 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     serializer_class = BookingSerializer
     permission_classes = [HasOrganization]
     filterset_class = BookingFilter
+    # Only ids that fit a bigint reach the actions' lookups; anything else is the API's
+    # plain 404.
+    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
         return selectors.bookings_visible_to(self.org).order_by("start", "pk")

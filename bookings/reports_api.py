@@ -86,7 +86,7 @@ class BillingQuerySerializer(serializers.Serializer):
 
     def validate_month(self, value: str) -> date:
         year, month = value.split("-")
-        if int(year) < 1:  # the pattern lets 0000 through; there is no year 0
+        if not 1970 <= int(year) <= 2999:  # as for every time the API takes
             raise serializers.ValidationError(self.fields["month"].error_messages["invalid"])
         return date(int(year), int(month), 1)
 

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import CharField, F, Func, QuerySet, Value
 from django.utils import timezone
 
-from core.errors import NotFound
+from core.errors import NotFound, valid_id
 from equipment.hours import open_intervals, subtract
 from equipment.models import Equipment, MaintenanceWindow
 from organizations.models import Organization
@@ -51,7 +51,8 @@ def bookings_visible_to(organization: Organization | None) -> QuerySet[Booking]:
 
 
 def booking_for(organization: Organization | None, booking_id) -> Booking:
-    booking = bookings_visible_to(organization).filter(pk=booking_id).first()
+    pk = valid_id(booking_id)
+    booking = bookings_visible_to(organization).filter(pk=pk).first() if pk else None
     if booking is None:
         raise NotFound("No such booking.", code="booking_not_found")
     return booking

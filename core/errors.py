@@ -103,3 +103,16 @@ class Problem:
             body["errors"] = self.errors
         body.update(self.extra)
         return body
+
+
+MAX_ID = 2**63 - 1
+
+
+def valid_id(value) -> int | None:
+    """``value`` as a database id (1 … 2⁶³−1), or None: an id from a URL or body that no
+    row can have is 'not found', never a database overflow error."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_ID else None

@@ -28,6 +28,21 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# URL parts under these names are credentials (calendar feed and invitation tokens,
+# allauth's e-mail confirmation and password reset keys): never written to a log.
+SECRET_URL_KWARGS = frozenset({"token", "key", "uidb36", "uidb64", "secret"})
+
+
+def loggable_path(request) -> str:
+    """The request's path with every credential the URL carries replaced."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    for name, value in (match.kwargs.items() if match else ()):
+        if name in SECRET_URL_KWARGS and value:
+            path = path.replace(str(value), "[redacted]")
+    return path
+
+
 class RequestLogMiddleware:
     """Takes the caller's ``X-Request-ID`` (if sane) or makes one, returns it, and logs
     one line per request: method, path, status, duration, organisation."""
@@ -47,9 +62,10 @@ class RequestLogMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = rid
         org = getattr(getattr(request, "user", None), "organization", None)
+        path = loggable_path(request)
         request_log.info(
-            "%s %s %s", request.method, request.path, response.status_code,
-            extra={"request_id": rid, "method": request.method, "path": request.path,
+            "%s %s %s", request.method, path, response.status_code,
+            extra={"request_id": rid, "method": request.method, "path": path,
                    "status": response.status_code,
                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                    "organization": getattr(org, "slug", None)})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.db import models
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
@@ -13,7 +15,12 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "naive": "Give the time zone offset, e.g. 2026-12-01T09:00:00+08:00.",
+        "out_of_range": "Give a time between 1970 and 2999.",
     }
+    # Anything outside is a typo or a probe, and breaks time-zone arithmetic: local mean
+    # time offsets in seconds before 1901, overflow near the year 9999.
+    EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+    LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
     def to_internal_value(self, value):
         if isinstance(value, str):
@@ -23,7 +30,10 @@ class AwareDateTimeField(serializers.DateTimeField):
                 parsed = None
             if parsed is not None and parsed.utcoffset() is None:
                 self.fail("naive")
-        return super().to_internal_value(value)
+        result = super().to_internal_value(value)
+        if result.tzinfo is not None and not self.EARLIEST <= result < self.LATEST:
+            self.fail("out_of_range")
+        return result
 
 
 class ModelSerializer(serializers.ModelSerializer):

@@ -13,6 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.errors import Forbidden, ValidationFailed
+from core.filters import IsoDateTimeFilter
+from core.parsers import MultiPartParser
 from core.renderers import CSVRenderer
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
@@ -46,8 +48,8 @@ class MeasurementSerializer(serializers.ModelSerializer):
 
 class MeasurementFilter(django_filters.FilterSet):
     metric = django_filters.CharFilter()
-    after = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    before = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+    after = IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
+    before = IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
     class Meta:
         model = Measurement
@@ -124,7 +126,7 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
                      "ResultUpload", {"file": serializers.FileField()})},
         responses=TrialSerializer)
     @action(detail=True, methods=["post"],
-            parser_classes=[parsers.MultiPartParser, parsers.FileUploadParser])
+            parser_classes=[MultiPartParser, parsers.FileUploadParser])
     def results(self, request, pk=None):
         trial = selectors.trial_for(self.org, pk)
         if self.org.kind != Organization.Kind.FLAGSHIP:

@@ -11,10 +11,13 @@ import io
 import json
 import math
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 HEADER = ["timestamp", "metric", "value", "unit"]
+MAX_OFFSET = timedelta(hours=14)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 MAX_METRIC = 64
 MAX_UNIT = 16
 
@@ -39,11 +42,19 @@ def _row(where: str, ts_text, metric, value, unit) -> Row:
         ts = datetime.fromisoformat(ts_text)
     except ValueError:
         raise ResultFormatError(f"{where}: timestamp {ts_text[:40]!r} is not ISO 8601.") from None
-    if ts.utcoffset() is None:
+    offset = ts.utcoffset()
+    if offset is None:
         raise ResultFormatError(f"{where}: timestamp {ts_text[:40]!r} has no UTC offset.")
+    # Real offsets lie within ±14:00 (PostgreSQL takes at most ±15:59); times outside
+    # 1970–2999 are typos and overflow in time-zone arithmetic.
+    if abs(offset) > MAX_OFFSET or not EARLIEST <= ts < LATEST:
+        raise ResultFormatError(f"{where}: timestamp {ts_text[:40]!r} is out of range "
+                                "(1970–2999, offset within ±14:00).")
     if not isinstance(metric, str) or not metric.strip():
         raise ResultFormatError(f"{where}: metric is empty.")
     metric = metric.strip()
+    if "\x00" in metric or (isinstance(unit, str) and "\x00" in unit):
+        raise ResultFormatError(f"{where}: text may not contain NUL (0x00) characters.")
     if len(metric) > MAX_METRIC:
         raise ResultFormatError(f"{where}: metric is longer than {MAX_METRIC} characters.")
     try:

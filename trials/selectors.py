@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Booking
-from core.errors import NotFound
+from core.errors import NotFound, valid_id
 from organizations.models import Organization
 
 from .models import Measurement, Trial
@@ -31,7 +31,8 @@ def trials_visible_to(organization: Organization | None) -> QuerySet[Trial]:
 
 
 def trial_for(organization: Organization | None, trial_id) -> Trial:
-    trial = trials_visible_to(organization).filter(pk=trial_id).first()
+    pk = valid_id(trial_id)
+    trial = trials_visible_to(organization).filter(pk=pk).first() if pk else None
     if trial is None:
         raise NotFound("No such trial.", code="trial_not_found")
     return trial
