@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.contrib.postgres.fields.ranges import DateTimeTZRange
 from django.db import connection
-from django.db.models import CharField, F, Func, QuerySet, Value
+from django.db.models import CharField, Func, QuerySet, Value
 from django.utils import timezone
 
+from core import db
 from core.errors import NotFound, valid_id
 from equipment.hours import open_intervals, subtract
 from equipment.models import Equipment, MaintenanceWindow
@@ -67,39 +69,63 @@ class Neighbours:
     own_open: int
 
 
+_ACTIVE_SQL = ", ".join(f"'{status}'" for status in Booking.ACTIVE)
+_NEIGHBOURS_SQL = {
+    # The blocked range as the exclusion constraint's GiST index has it, so the index
+    # answers the overlap without reading the equipment's history.
+    "postgresql": "tstzrange(b.start, b.blocked_until, '[)') && tstzrange(%s, %s, '[)')",
+    "default": "b.start < %s AND b.blocked_until > %s",
+}
+
+
+@cache
+def _neighbours_sql(vendor: str, limited: bool) -> tuple[str, bool]:
+    overlap = _NEIGHBOURS_SQL.get(vendor, _NEIGHBOURS_SQL["default"])
+    sql = (
+        'SELECT 1, b.start, b."end", b.blocked_until FROM bookings_booking b '  # noqa: S608 - constants and model metadata only
+        f"WHERE b.equipment_id = %s AND b.status IN ({_ACTIVE_SQL}) AND {overlap} "
+        "UNION ALL "
+        'SELECT 2, m.start, m."end", m."end" FROM equipment_maintenancewindow m '
+        'WHERE m.equipment_id = %s AND m.start < %s AND m."end" > %s')
+    if limited:
+        # Only whether the limit is reached matters: at most ``limit`` rows, however many
+        # bookings the SME holds.
+        sql += (' UNION ALL SELECT 3, o.start, o."end", o.blocked_until FROM ('  # noqa: S608 - constants and model metadata only
+                'SELECT b.start, b."end", b.blocked_until FROM bookings_booking b '
+                f"WHERE b.equipment_id = %s AND b.status IN ({_ACTIVE_SQL}) "
+                "AND b.organization_id = %s LIMIT %s) o")
+    return sql, vendor == "postgresql"
+
+
 def neighbours(*, equipment: Equipment, organization: Organization, start: datetime,
                end: datetime) -> Neighbours:
     """Active bookings whose blocked range meets [start, end + buffer), maintenance windows
     overlapping [start, end), and — where the equipment limits them — how many active
-    bookings ``organization`` holds on it (counted up to the limit). One UNION ALL query:
-    the create path's query budget is tight."""
+    bookings ``organization`` holds on it (counted up to the limit). One UNION ALL query,
+    written out: the create path's query budget is tight, and compiling the ORM's union
+    cost more than running it."""
+    ops = connection.ops
     buffer_end = end + timedelta(minutes=equipment.changeover_buffer)
-    kind = CharField()
-    active = Booking.objects.filter(equipment=equipment, status__in=Booking.ACTIVE).order_by()
-    parts = [
-        overlapping(active, start, buffer_end).values_list(
-            Value("booking", output_field=kind), "start", "end", "blocked_until"),
-        MaintenanceWindow.objects.filter(
-            equipment=equipment, start__lt=end, end__gt=start).order_by().values_list(
-            Value("maintenance", output_field=kind), "start", "end", F("end")),
-    ]
     limit = equipment.max_open_bookings_per_sme
+    sql, range_first = _neighbours_sql(connection.vendor, limit is not None)
+    lo, hi = ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)
+    params = [equipment.pk, *((lo, ops.adapt_datetimefield_value(buffer_end)) if range_first
+                              else (ops.adapt_datetimefield_value(buffer_end), lo)),
+              equipment.pk, hi, lo]
     if limit is not None:
-        # Only whether the limit is reached matters: read at most ``limit`` rows, however
-        # many bookings the SME holds.
-        own = active.filter(organization=organization).values_list(
-            Value("own", output_field=kind), "start", "end", "blocked_until")
-        if connection.features.supports_slicing_ordering_in_compound:
-            own = own[:limit]
-        parts.append(own)
+        params += [equipment.pk, organization.pk, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    to_datetime = db.field_converter(Booking, "start")
     conflicts, maintenance, own_open = [], [], 0
-    for row_kind, s, e, blocked in parts[0].union(*parts[1:], all=True):
-        if row_kind == "booking":
-            conflicts.append((s, e, blocked))
-        elif row_kind == "own":
-            own_open += 1
+    for kind, s, e, blocked in rows:
+        if kind == 1:
+            conflicts.append((to_datetime(s), to_datetime(e), to_datetime(blocked)))
+        elif kind == 2:
+            maintenance.append((to_datetime(s), to_datetime(e)))
         else:
-            maintenance.append((s, e))
+            own_open += 1
     return Neighbours(sorted(conflicts), sorted(maintenance), own_open)
 
 

@@ -12,16 +12,17 @@ with BEGIN IMMEDIATE and so never interleave.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import db
 from core.errors import Busy, Conflict, Forbidden, NotFound, ValidationFailed
-from core.tasks import enqueue_on_commit
-from equipment.models import Equipment, Qualification
+from equipment.models import Equipment, Hub, Qualification
 from organizations.models import Organization
 
 from . import policy
@@ -85,25 +86,40 @@ def _is_qualified(user, equipment: Equipment, now: datetime) -> bool:
 
 def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason: str,
             at: datetime) -> BookingEvent:
-    event = BookingEvent.objects.create(
+    event = db.insert(BookingEvent(
         booking=booking, code=EVENT_CODES[booking.status], from_status=from_status,
         to_status=booking.status, actor_user=actor_user, actor_organization=actor_org,
-        reason=reason, at=at)
+        reason=reason, at=at))
     booking_status_changed.send(sender=Booking, booking=booking, from_status=from_status,
                                 to_status=booking.status, actor_user=actor_user, reason=reason)
-    from .tasks import dispatch_booking_event  # the tasks module imports this one
+    from .tasks import nudge  # the tasks module imports this one
 
     # The event row is the durable record that notifications are owed; this is the nudge.
-    enqueue_on_commit(dispatch_booking_event, event.pk)
+    transaction.on_commit(lambda: nudge(event.pk))
     return event
 
 
+@cache
+def _lock_sql(vendor: str, for_update: bool) -> str:
+    return (f"SELECT {db.columns(Equipment, 'e')}, {db.columns(Hub, 'h')} "  # noqa: S608 - constants and model metadata only
+            "FROM equipment_equipment e JOIN equipment_hub h ON h.id = e.hub_id "
+            "WHERE e.id = %s" + (" FOR UPDATE OF e" if for_update else ""))
+
+
 def _lock_equipment(equipment_id: int) -> Equipment | None:
+    """The equipment (with its hub), its row locked until the transaction ends."""
+    sql = _lock_sql(connection.vendor, connection.features.has_select_for_update_of)
     try:
-        return (Equipment.objects.select_for_update(of=("self",))
-                .select_related("hub").filter(pk=equipment_id).first())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [equipment_id])
+            row = cursor.fetchone()
     except OperationalError as exc:  # lock_timeout on PostgreSQL
         raise Busy("The equipment is busy with other bookings; retry in a moment.") from exc
+    if row is None:
+        return None
+    equipment = db.instance(Equipment, row)
+    equipment.hub = db.instance(Hub, row, db.width(Equipment))
+    return equipment
 
 
 def create_booking(*, equipment_id: int, organization: Organization, start: datetime,
@@ -159,11 +175,11 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
         return ValidationFailed(violations, "The booking breaks the equipment's rules.")
     if around.conflicts:
         return _slot_taken(equipment, around.conflicts, start, end)
-    booking = Booking.objects.create(
+    booking = db.insert(Booking(
         equipment=equipment, organization=organization, requested_by=by_user, trial_lead=lead,
         start=start, end=end, blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
         status=S.REQUESTED if equipment.approval_required else S.CONFIRMED, purpose=purpose,
-        price=policy.price_quote(equipment, start, end))
+        price=policy.price_quote(equipment, start, end)))
     _record(booking, from_status="", actor_user=by_user, actor_org=organization, reason="",
             at=now)
     return booking

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import DomainError
-from core.tasks import send_now
+from core.tasks import CoalescedSweep, is_eager, send_now
 
 from . import notifications
 from .models import Booking
@@ -32,6 +32,35 @@ def reminder_lead() -> timedelta:
 @shared_task(acks_late=True, name="bookings.dispatch_booking_event")
 def dispatch_booking_event(event_id: int) -> bool:
     return notifications.dispatch_event(event_id=event_id)
+
+
+@shared_task(acks_late=True, name="bookings.dispatch_new_events")
+def dispatch_new_events() -> int:
+    """Fan out every event not yet dispatched (the coalesced nudge after bookings change,
+    see ``nudge``). Each event is claimed under its row lock, so overlapping runs send
+    nothing twice; an event that fails is left for the periodic sweep."""
+    done = 0
+    for event_id in notifications.pending_events(older_than=timedelta(0)).values_list(
+            "pk", flat=True)[:1000]:
+        try:
+            done += notifications.dispatch_event(event_id=event_id)
+        except Exception:  # noqa: BLE001 - one bad event must not hold up the others
+            logger.exception("Booking event %s not dispatched; the sweep will retry.", event_id)
+    return done
+
+
+_new_events = CoalescedSweep(dispatch_new_events, delay=1.0)
+
+
+def nudge(event_id: int) -> None:
+    """After a booking change commits: have its event fanned out. With a broker, one
+    delayed sweep covers every change of the next second (publishing a message per
+    change cost the API more than the rest of the request); without one (tasks run
+    in-process), this event is dispatched now."""
+    if is_eager(dispatch_booking_event):
+        send_now(dispatch_booking_event, event_id)
+    else:
+        _new_events.poke()
 
 
 @shared_task(name="bookings.dispatch_pending_events")

@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions, throttling
+
+from core import db
 
 from .models import Organization, OrganizationAPIKey
 
@@ -41,6 +47,26 @@ class OrganizationPrincipal:
         return f"API key {self.key_prefix} of {self.organization.slug}"
 
 
+@cache
+def _key_sql(vendor: str) -> str:
+    return (f"SELECT {db.columns(OrganizationAPIKey, 'k')}, {db.columns(Organization, 'o')} "  # noqa: S608 - constants and model metadata only
+            "FROM organizations_organizationapikey k "
+            "JOIN organizations_organization o ON o.id = k.organization_id WHERE k.prefix = %s")
+
+
+def _key_with_organization(prefix: str) -> OrganizationAPIKey | None:
+    """The key with this prefix and its organisation, in one plain query (every API call
+    runs it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_key_sql(connection.vendor), [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    api_key = db.instance(OrganizationAPIKey, row)
+    api_key.organization = db.instance(Organization, row, db.width(OrganizationAPIKey))
+    return api_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -55,11 +81,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, dot, _secret = key.partition(".")
         if not dot:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        api_key = (
-            OrganizationAPIKey.objects.select_related("organization")
-            .filter(prefix=prefix)
-            .first()
-        )
+        api_key = _key_with_organization(prefix)
         # is_valid compares the hash in constant time; revoked and expired keys fail too.
         if api_key is None or api_key.revoked or api_key.has_expired or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
@@ -72,6 +94,27 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
+def _count(cache, key: str, ttl: int) -> int:
+    """Add one to the counter ``key`` (created with a ``ttl`` if new); the new count. On
+    Redis one round trip (INCR and EXPIRE pipelined); Django's ``incr`` asks EXISTS first."""
+    if isinstance(cache, RedisCache):
+        # A redis-py client is thread-safe and building one is not free: keep one per
+        # backend client (``_cache``, which holds the connection pools).
+        client = getattr(cache._cache, "_throttle_client", None)
+        if client is None:
+            client = cache._cache._throttle_client = cache._cache.get_client(write=True)
+        full_key = cache.make_and_validate_key(key)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, ttl)
+        return pipe.execute()[0]
+    try:
+        return cache.incr(key)
+    except ValueError:  # first request of this window
+        cache.add(key, 0, ttl)
+        return cache.incr(key)
+
+
 class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     """Throttle per API key (per client address for anonymous requests), as a fixed-window
     counter in the cache (Redis in production): one INCR per request, where DRF's default
@@ -80,6 +123,12 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     throttling protects the service, it must not take it down."""
 
     scope = "api_key"
+
+    @property
+    def cache(self):
+        # The backend itself (DRF's default is Django's proxy of it), so that ``_count``
+        # can tell Redis apart.
+        return caches["default"]
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -91,11 +140,7 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         window = int(now // self.duration)
         key = f"{self.key}:{window}"
         try:
-            try:
-                count = self.cache.incr(key)
-            except ValueError:  # first request of this window
-                self.cache.add(key, 0, self.duration + 5)
-                count = self.cache.incr(key)
+            count = _count(self.cache, key, self.duration + 5)
         except Exception:  # noqa: BLE001 - cache backend down: fail open, loudly
             logger.warning("Rate-limit cache unavailable; request let through.", exc_info=True)
             return True

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import Booking
+from core import db
 from core.errors import Conflict, NotFound, ValidationFailed
 from organizations.models import Organization
 
@@ -33,7 +34,7 @@ T = Trial.Status
 
 def open_trial(*, booking: Booking) -> Trial:
     """Called in the transaction that confirms the booking."""
-    return Trial.objects.create(booking=booking)
+    return db.insert(Trial(booking=booking))
 
 
 def close_trial(*, booking: Booking) -> None:

@@ -1,0 +1,98 @@
+"""Hot-path SQL without the ORM's per-call query compilation.
+
+On the API's busiest write (creating a booking) compiling the ORM's queries cost more
+than running them. These helpers build the SQL of a model's INSERT and of a row-to-
+instance read once per model, then run it through Django's own cursor: the statements
+still go through Django's connection (transactions, ``on_commit``, query logging and
+``CaptureQueriesContext`` see them) and values are converted by the fields themselves.
+
+They are for plain models (no multi-table inheritance) and skip ``pre_save``/``post_save``
+signals; the models they serve have no receivers on those.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.db import connection, models
+
+
+@cache
+def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[models.Field, ...]]:
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = tuple(f for f in meta.concrete_fields
+                   if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField)))
+    columns = ", ".join(qn(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    return (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608 - constants and model metadata only
+            f"RETURNING {qn(meta.pk.column)}", fields)
+
+
+def insert(obj: models.Model) -> models.Model:
+    """INSERT ``obj`` (a new instance) in one statement and set its primary key. Fields get
+    their ``pre_save`` (auto_now, defaults already set on the instance) and database
+    preparation, as ``Model.save`` would give them."""
+    sql, fields = _insert_sql(type(obj), connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0]
+    if obj._meta.pk.attname not in {f.attname for f in fields}:
+        setattr(obj, obj._meta.pk.attname, pk)
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
+
+
+@cache
+def _select_list(model: type[models.Model], alias: str) -> tuple[str, tuple[str, ...]]:
+    qn = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    return (", ".join(f"{alias}.{qn(f.column)}" for f in fields),
+            tuple(f.attname for f in fields))
+
+
+def columns(model: type[models.Model], alias: str) -> str:
+    """``alias."col", …`` for every concrete field of ``model``, in field order (what
+    :func:`instance` reads back)."""
+    return _select_list(model, alias)[0]
+
+
+def width(model: type[models.Model]) -> int:
+    return len(model._meta.concrete_fields)
+
+
+def instance(model: type[models.Model], row, offset: int = 0) -> models.Model:
+    """The instance of ``model`` from ``row[offset:offset + width(model)]`` (a row selected
+    with :func:`columns`), with the backend's value converters applied as the ORM would."""
+    names = _select_list(model, "t")[1]
+    values = list(row[offset:offset + len(names)])
+    for i, (col, converters) in enumerate(_converters(model, connection.vendor)):
+        for converter in converters:
+            values[i] = converter(values[i], col, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+@cache
+def _converters(model: type[models.Model], vendor: str) -> tuple:
+    out = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        out.append((col, tuple(connection.ops.get_db_converters(col)
+                                + col.get_db_converters(connection))))
+    return tuple(out)
+
+
+def field_converter(model: type[models.Model], name: str):
+    """``value -> python value`` for a column of field ``name`` read with plain SQL."""
+    field = model._meta.get_field(name)
+    index = model._meta.concrete_fields.index(field)
+    col, converters = _converters(model, connection.vendor)[index]
+
+    def convert(value):
+        for converter in converters:
+            value = converter(value, col, connection)
+        return value
+
+    return convert
