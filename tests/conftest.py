@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -13,7 +14,7 @@ pytest_plugins = ["tests.fixtures.world", "tests.fixtures.peers"]
 
 def pytest_collection_modifyitems(config, items):
     """Tests about PostgreSQL or Redis run only where those are configured (CI)."""
-    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    on_postgres = connection.vendor == "postgresql"
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://…)")
     skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL=redis://…)")
     for item in items:

@@ -31,10 +31,10 @@ def probe(**env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(("env", "expected"), [
     ({}, "django.db.backends.sqlite3 True"),
-    ({"DATABASE_URL": PG_URL, "SECRET_KEY": "x-test"}, "django.db.backends.postgresql True"),
+    ({"DATABASE_URL": PG_URL, "SECRET_KEY": "x-test"}, "core.backends.postgresql True"),
     ({"REDIS_URL": "redis://127.0.0.1:6379/15"}, "django.db.backends.sqlite3 False"),
     ({"DATABASE_URL": PG_URL, "SECRET_KEY": "x-test", "REDIS_URL": "redis://127.0.0.1:6379/15"},
-     "django.db.backends.postgresql False"),
+     "core.backends.postgresql False"),
 ])
 def test_database_and_celery_follow_the_environment(env, expected):
     result = probe(**env)

@@ -196,6 +196,9 @@ SELECT count(*) FROM trials_trial t
 WHERE t.status = 'collected' AND t.measurement_count <>
       (SELECT count(*) FROM trials_measurement m WHERE m.trial_id = t.booking_id)
 """
+UNDISPATCHED = """
+SELECT count(*) FROM bookings_bookingevent WHERE notified_at IS NULL
+"""
 CHECKS = (
     ("no two active bookings of one equipment overlap (changeover buffer included)",
      OVERLAPS),
@@ -203,6 +206,8 @@ CHECKS = (
     ("no duplicated measurement (trial, metric, ts)", DUPLICATES),
     ("every completed booking's trial is collected", UNCOLLECTED),
     ("every collected trial's measurement_count matches its rows", COUNT_MISMATCH),
+    ("every booking event was fanned out to its notifications (coalesced nudges)",
+     UNDISPATCHED),
 )
 
 
@@ -216,13 +221,15 @@ def backlog() -> int:
 
 
 def drain(url: str, worker: subprocess.Popen, seconds: float) -> float:
-    """Wait until the worker has collected every completed trial and the broker is empty
-    (at most ``seconds``); returns the time it took."""
+    """Wait until the worker has collected every completed trial, fanned out every
+    booking event and the broker is empty (at most ``seconds``); returns the time it
+    took."""
     began = time.monotonic()
     with connect(url, autocommit=True) as conn:
         while time.monotonic() - began < seconds and worker.poll() is None:
             uncollected = conn.execute(UNCOLLECTED).fetchone()[0]
-            if not uncollected and not backlog():
+            undispatched = conn.execute(UNDISPATCHED).fetchone()[0]
+            if not uncollected and not undispatched and not backlog():
                 break
             time.sleep(0.5)
     return time.monotonic() - began
