@@ -151,21 +151,32 @@ def _insert_op(conn, equipment_id: int, organization_id: int, take) -> Callable[
     return op
 
 
-def measure_api_creations(ctx: Context, server: Server) -> LoadResult:
-    """Figure B: POST /api/v1/bookings/ from 8 keep-alive clients, each with its own SME
-    key and equipment; anything but 201 fails the benchmark."""
-    conns, ops = [], []
+def _http_load(server: Server, make_op: Callable[[int, http.client.HTTPConnection],
+                                                Callable[[], None]]) -> LoadResult:
+    """CLIENTS keep-alive connections to ``server``, client ``i`` running ``make_op(i,
+    its connection)`` back to back (see ``closed_loop``)."""
+    conns = []
     try:
+        ops = []
         for i in range(CLIENTS):
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-            conns.append(conn)
-            eq = ctx.world.equipment_ids[i]
-            ops.append(_create_op(conn, ctx.world.smes[i].api_key, eq,
-                                  ctx.slots("api", eq, API_FIRST_DAY)))
-        result = closed_loop(ops, warmup=WARMUP, duration=DURATION)
+            conns.append(http.client.HTTPConnection("127.0.0.1", server.port, timeout=10))
+            ops.append(make_op(i, conns[-1]))
+        return closed_loop(ops, warmup=WARMUP, duration=DURATION)
     finally:
         for conn in conns:
             conn.close()
+
+
+def measure_api_creations(ctx: Context, server: Server) -> LoadResult:
+    """Figure B: POST /api/v1/bookings/ from 8 keep-alive clients, each with its own SME
+    key and equipment; anything but 201 fails the benchmark."""
+
+    def make_op(i: int, conn: http.client.HTTPConnection) -> Callable[[], None]:
+        eq = ctx.world.equipment_ids[i]
+        return _create_op(conn, ctx.world.smes[i].api_key, eq, ctx.slots("api", eq,
+                                                                          API_FIRST_DAY))
+
+    result = _http_load(server, make_op)
     if result.errors:
         raise BenchFailure(f"API booking creation failed ({server.label}): "
                            + "; ".join(result.errors[:3]))
@@ -196,16 +207,8 @@ def _create_op(conn: http.client.HTTPConnection, api_key: str, equipment_id: int
 def measure_api_floor(ctx: Context, server: Server) -> LoadResult:
     """The least an authenticated API call costs here: GET /api/v1/ (the API root: key
     check and throttle, no other query) from the same 8 keep-alive clients."""
-    conns, ops = [], []
-    try:
-        for i in range(CLIENTS):
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-            conns.append(conn)
-            ops.append(_get_op(conn, ctx.world.smes[i].api_key, "/api/v1/"))
-        result = closed_loop(ops, warmup=WARMUP, duration=DURATION)
-    finally:
-        for conn in conns:
-            conn.close()
+    result = _http_load(server, lambda i, conn: _get_op(conn, ctx.world.smes[i].api_key,
+                                                        "/api/v1/"))
     if result.errors:
         raise BenchFailure("GET /api/v1/ failed: " + "; ".join(result.errors[:3]))
     return result
