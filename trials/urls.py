@@ -12,4 +12,7 @@ urlpatterns = [
          name="package"),
     path("trials/<int:pk>/consents/", consent.grant, name="grant"),
     path("trials/<int:pk>/consents/<int:consent_id>/revoke/", consent.revoke, name="revoke"),
+    path("trials/<int:pk>/standing-consent/", consent.grant_standing, name="standing-grant"),
+    path("trials/<int:pk>/standing-consent/<int:agreement_id>/stop/", consent.revoke_standing,
+         name="standing-revoke"),
 ]

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tests.factories import CategoryFactory, OrganizationFactory
 from trials import charts, sharing
-from trials.models import Consent, DatasetRelease, Trial
+from trials.models import Consent, DatasetRelease, StandingConsent, Trial
 
 from .conftest import collected_trial, local, make_booking
 
@@ -137,6 +137,59 @@ def test_grant_and_revoke(client_sme, trial, agreement, admin_user):
     assert consent.revoked_at is not None and consent.revoked_by == admin_user
     page = client_sme.get(reverse("trials:detail", args=[trial.pk]))
     assert b"Consent revoked" in page.content and b"Consent to sharing with" in page.content
+
+
+def test_standing_consent_from_the_trial_page(client_sme, client_other, trial, agreement,
+                                              admin_user, equipment, sme):
+    url = reverse("trials:standing-grant", args=[trial.pk])
+    page = client_sme.get(reverse("trials:detail", args=[trial.pk])).content.decode()
+    section = page[page.index('id="sharing"'):]
+    # Offered under the agreement's terms, after them.
+    assert section.index("CC-BY-NC-4.0") < section.index(f'id="standing-{agreement.pk}"')
+    refused = client_sme.post(url, {"agreement": agreement.pk}, follow=True)
+    assert b"Tick the box to confirm" in refused.content
+    assert not StandingConsent.objects.exists()
+    # Another SME cannot act through this trial.
+    assert client_other.post(url, {"agreement": agreement.pk, "agree": "on"}).status_code == 404
+
+    response = client_sme.post(url, {"agreement": agreement.pk, "agree": "on"}, follow=True)
+    assert b"Standing consent given" in response.content
+    standing = StandingConsent.objects.get()
+    assert (standing.organization, standing.agreement, standing.granted_by,
+            standing.revoked_at) == (sme, agreement, admin_user, None)
+    assert b"Standing consent since" in response.content
+    # Granting again changes nothing.
+    client_sme.post(url, {"agreement": agreement.pk, "agree": "on"})
+    assert StandingConsent.objects.count() == 1
+
+    # The release run consents this trial and a later one on the SME's behalf.
+    later_start = local(-2, 9)
+    later = collected_trial(make_booking(equipment, sme, later_start,
+                                         later_start + timedelta(hours=2),
+                                         status="completed", user=admin_user))
+    sharing.schedule_due_releases(now=later.booking.end + timedelta(days=31))
+    assert set(Consent.objects.filter(standing=True, revoked_at__isnull=True)
+               .values_list("trial_id", flat=True)) == {trial.pk, later.pk}
+
+    stop = reverse("trials:standing-revoke", args=[trial.pk, agreement.pk])
+    assert client_other.post(stop).status_code == 404  # not theirs to stop
+    response = client_sme.post(stop, follow=True)
+    assert b"Standing consent stopped" in response.content
+    standing.refresh_from_db()
+    assert standing.revoked_at is not None
+    assert client_sme.post(stop).status_code == 404  # nothing left to stop
+    # Consents already given stay until revoked one by one.
+    assert Consent.objects.filter(standing=True, revoked_at__isnull=True).count() == 2
+
+
+def test_standing_consent_only_for_an_agreement_covering_the_trial(client_sme, trial, operator,
+                                                                    hub, university):
+    robots = CategoryFactory(slug="robotics")
+    other = make_agreement(operator, hub, [robots.slug])
+    response = client_sme.post(reverse("trials:standing-grant", args=[trial.pk]),
+                               {"agreement": other.pk, "agree": "on"}, follow=True)
+    assert b"does not cover this trial" in response.content
+    assert not StandingConsent.objects.exists()
 
 
 def test_agreements_that_do_not_cover_the_trial_are_not_offered(client_sme, trial, operator,

@@ -19,8 +19,8 @@ from core.errors import DomainError, ValidationFailed
 from organizations.portal import not_found_as_404, sme_required
 
 from .. import sharing
-from ..forms import ConsentForm
-from ..models import Consent, DatasetRelease, SharingAgreement, Trial
+from ..forms import ConsentForm, StandingConsentForm
+from ..models import Consent, DatasetRelease, SharingAgreement, StandingConsent, Trial
 from ..packages import LICENSES
 from ..selectors import trial_for
 
@@ -45,6 +45,7 @@ class AgreementPanel:
     terms: list[Term]
     consent: Consent | None  # the active one
     release: DatasetRelease | None
+    standing: StandingConsent | None  # the SME's active standing consent to the agreement
 
 
 def terms(agreement: SharingAgreement, trial: Trial) -> list[Term]:
@@ -94,7 +95,11 @@ def panels(trial: Trial) -> list[AgreementPanel]:
         return []
     consents = {c.agreement_id: c for c in trial.consents.filter(revoked_at__isnull=True)}
     releases = {r.agreement_id: r for r in trial.releases.all()}
-    return [AgreementPanel(a, terms(a, trial), consents.get(a.pk), releases.get(a.pk))
+    standing = {s.agreement_id: s for s in StandingConsent.objects.filter(
+        organization_id=trial.booking.organization_id, agreement__in=covering,
+        revoked_at__isnull=True)}
+    return [AgreementPanel(a, terms(a, trial), consents.get(a.pk), releases.get(a.pk),
+                           standing.get(a.pk))
             for a in covering]
 
 
@@ -109,44 +114,89 @@ def _error_text(exc: DomainError) -> str:
     return str(text) if text is not None else exc.message
 
 
-@sme_required
-@require_POST
-def grant(request, pk: int):
+def _trial(request, pk: int) -> Trial:
     with not_found_as_404():
-        trial = trial_for(request.organization, pk)
-    form = ConsentForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return _back(trial.pk)
+        return trial_for(request.organization, pk)
+
+
+def _agreed(request, form_class) -> dict | None:
+    """The form's data, or None with its errors as a message."""
+    form = form_class(request.POST)
+    if form.is_valid():
+        return form.cleaned_data
+    messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return None
+
+
+def _outcome(request, trial: Trial, action, success: str):
+    """Run ``action`` (a sharing service call returning a consent or standing consent);
+    say its refusal or ``success`` as a message; back to the trial's sharing section."""
     try:
-        consent = sharing.grant_consent(trial=trial, agreement_id=form.cleaned_data["agreement"],
-                                        organization=request.organization,
-                                        by_user=request.user)
+        decided = action()
     except DomainError as exc:
         messages.error(request, _error_text(exc))
     else:
-        messages.success(request, _("You consented to sharing this trial's results with "
-                                    "%(university)s.")
-                         % {"university": consent.agreement.university.name})
+        messages.success(request, success % {"university": decided.agreement.university.name})
     return _back(trial.pk)
 
 
 @sme_required
 @require_POST
+def grant(request, pk: int):
+    trial = _trial(request, pk)
+    if (data := _agreed(request, ConsentForm)) is None:
+        return _back(trial.pk)
+    return _outcome(request, trial, lambda: sharing.grant_consent(
+        trial=trial, agreement_id=data["agreement"], organization=request.organization,
+        by_user=request.user),
+        _("You consented to sharing this trial's results with %(university)s."))
+
+
+@sme_required
+@require_POST
 def revoke(request, pk: int, consent_id: int):
-    with not_found_as_404():
-        trial = trial_for(request.organization, pk)
+    trial = _trial(request, pk)
     consent = (trial.consents.select_related("agreement__university")
                .filter(pk=consent_id).first())
     if consent is None:
         raise Http404("No such consent.")
-    try:
-        sharing.revoke_consent(consent=consent, organization=request.organization,
-                               by_user=request.user)
-    except DomainError as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, _("Consent revoked: nothing more of this trial goes to "
-                                    "%(university)s.")
-                         % {"university": consent.agreement.university.name})
+    return _outcome(request, trial, lambda: sharing.revoke_consent(
+        consent=consent, organization=request.organization,
+        by_user=request.user),
+        _("Consent revoked: nothing more of this trial goes to %(university)s."))
+
+
+@sme_required
+@require_POST
+def grant_standing(request, pk: int):
+    """Standing consent to an agreement that covers this trial: every covered trial of the
+    SME without a decision of its own is shared from the next release run on."""
+    trial = _trial(request, pk)
+    if (data := _agreed(request, StandingConsentForm)) is None:
+        return _back(trial.pk)
+    agreement = next((p.agreement for p in panels(trial)
+                      if p.agreement.pk == data["agreement"]), None)
+    if agreement is None:
+        messages.error(request, str(ERRORS["agreement_not_applicable"]))
+        return _back(trial.pk)
+    return _outcome(request, trial, lambda: sharing.set_standing_consent(
+        organization=request.organization, agreement_id=agreement.pk,
+        by_user=request.user),
+        _("Standing consent given: the results of every trial of yours that this agreement "
+          "covers will be shared with %(university)s, starting with the next release run."))
+
+
+@sme_required
+@require_POST
+def revoke_standing(request, pk: int, agreement_id: int):
+    trial = _trial(request, pk)
+    agreement = SharingAgreement.objects.select_related("university").filter(
+        pk=agreement_id).first()
+    if agreement is None or not sharing.revoke_standing_consent(
+            organization=request.organization, agreement_id=agreement_id):
+        raise Http404("No such standing consent.")
+    messages.success(request, _("Standing consent stopped: no more trials are shared with "
+                                "%(university)s automatically. Consents already given stay "
+                                "until you revoke them trial by trial.")
+                     % {"university": agreement.university.name})
     return _back(trial.pk)

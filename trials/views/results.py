@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from organizations.portal import not_found_as_404, sme_required
 
 from ..charts import trial_charts
-from ..forms import ConsentForm
+from ..forms import ConsentForm, StandingConsentForm
 from ..models import DatasetRelease, Trial
 from ..selectors import measurements_of, trial_for, trials_visible_to
 from .consent import panels
@@ -59,6 +59,7 @@ def trial_detail(request, pk: int):
         "charts": trial_charts(trial, ZoneInfo(hub.timezone), title_for=_chart_title)
         if collected else [],
         "panels": panels(trial), "consent_form": ConsentForm(),
+        "standing_form": StandingConsentForm(),
         "delivered": trial.releases.filter(status=DatasetRelease.Status.DELIVERED)
         .select_related("agreement__university"),
     })
