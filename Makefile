@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The demo's own gateway and university receiver are called at the address it is served
+# on (a wildcard bind is reached through loopback), so `make run PORT=8100` delivers to
+# 8100, not 8000. seed_demo updates the demo agreements to it on every run.
+DEMO_HOST := $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
+DEMO_BASE_URL ?= http://$(DEMO_HOST):$(PORT)
 
 .PHONY: help install run test test-sqlite test-postgres lint format worker beat bench loadtest migrate seed clean
 
@@ -31,10 +36,10 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo
+	DEMO_BASE_URL=$(DEMO_BASE_URL) $(BIN)/python manage.py seed_demo
 
 run: seed
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEMO_BASE_URL=$(DEMO_BASE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,25 +1,20 @@
-import secrets
-
 from django.contrib import admin, messages
-from django.urls import path
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
 
+from core.admin import RecordAdmin, RecordInline
 from core.errors import DomainError
 
-from . import services
+from . import feeds, services
 from .models import Booking, BookingEvent, CalendarFeed
 from .reports_admin import report_view
 
 
-class BookingEventInline(admin.TabularInline):
+class BookingEventInline(RecordInline):
     model = BookingEvent
-    extra = 0
-    can_delete = False
     fields = ["at", "code", "from_status", "to_status", "actor_user", "actor_organization",
               "reason", "notified_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 def _run(modeladmin, request, queryset, service, verb: str):
@@ -39,7 +34,10 @@ def _run(modeladmin, request, queryset, service, verb: str):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(RecordAdmin):
+    """Bookings are written by the booking services only: read-only here, never deleted;
+    the lifecycle actions below call those services as the hub's operator."""
+
     list_display = ["id", "equipment", "organization", "start", "end", "status", "price",
                     "created"]
     list_filter = ["status", "equipment__hub", "equipment__category", "organization"]
@@ -63,10 +61,6 @@ class BookingAdmin(admin.ModelAdmin):
     def reports_view(self, request):
         return report_view(self, request)
 
-    def has_add_permission(self, request):
-        # Bookings are made through the policy-checked service (portal or API).
-        return False
-
     @admin.action(description="Approve selected bookings")
     def approve(self, request, queryset):
         _run(self, request, queryset, services.approve_booking, "Approved")
@@ -81,7 +75,7 @@ class BookingAdmin(admin.ModelAdmin):
 
 
 @admin.register(BookingEvent)
-class BookingEventAdmin(admin.ModelAdmin):
+class BookingEventAdmin(RecordAdmin):
     list_display = ["at", "code", "booking", "from_status", "to_status", "actor_user",
                     "actor_organization", "notified_at"]
     list_filter = ["code", "to_status"]
@@ -92,19 +86,46 @@ class BookingEventAdmin(admin.ModelAdmin):
     readonly_fields = ["booking", "code", "from_status", "to_status", "actor_user",
                        "actor_organization", "reason", "at", "notified_at"]
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(CalendarFeed)
 class CalendarFeedAdmin(admin.ModelAdmin):
+    """Feeds are made and revoked through ``bookings.feeds`` (the service makes the secret
+    token; its URL is shown once, in a message); a feed is not edited."""
+
     list_display = ["__str__", "organization", "equipment", "created", "revoked_at"]
     list_filter = ["organization__kind"]
     search_fields = ["name", "organization__name", "equipment__name"]
     date_hierarchy = "created"
-    readonly_fields = ["token", "created"]
+    fields = ["organization", "equipment", "name", "created", "revoked_at"]
+    readonly_fields = ["created", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
-        if not obj.token:
-            obj.token = secrets.token_urlsafe(32)
-        super().save_model(request, obj, form, change)
+        d = form.cleaned_data
+        feed = feeds.create_feed(organization=d["organization"],
+                                 equipment_id=d["equipment"].pk if d.get("equipment") else None,
+                                 name=d.get("name", ""))
+        obj.pk, obj.token, obj.created = feed.pk, feed.token, feed.created
+        obj._state.adding, obj._state.db = False, feed._state.db
+        url = request.build_absolute_uri(reverse("calendar-feed", args=[feed.token]))
+        self.message_user(request, _("The feed's subscription URL, shown this once: "
+                                     "%(url)s") % {"url": url}, messages.WARNING)
+
+    @admin.action(description="Revoke selected feeds")
+    def revoke(self, request, queryset):
+        for feed in queryset:
+            feeds.revoke_feed(feed=feed)
+        self.message_user(request, _("%(n)d feed(s) revoked.") % {"n": queryset.count()})

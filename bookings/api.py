@@ -4,6 +4,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import django_filters
+from django.db.models import OuterRef, Subquery
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -18,7 +19,7 @@ from equipment.models import Equipment
 from organizations.api import ActorMixin, HasOrganization
 
 from . import selectors, services
-from .models import Booking
+from .models import Booking, BookingEvent
 
 
 class BookingCreateSerializer(serializers.Serializer):
@@ -38,6 +39,7 @@ class BookingCreateSerializer(serializers.Serializer):
 
 
 TRIAL_STATUSES = (Booking.Status.CONFIRMED, Booking.Status.CHECKED_IN, Booking.Status.COMPLETED)
+ENDED_STATUSES = (Booking.Status.CANCELLED, Booking.Status.NO_SHOW)
 
 
 class BookingSerializer(serializers.ModelSerializer):
@@ -51,12 +53,17 @@ class BookingSerializer(serializers.ModelSerializer):
     trial = serializers.SerializerMethodField(
         help_text="The trial's id once the booking is confirmed (a trial shares its "
                   "booking's id); null before and after a cancellation.")
+    decision_reason = serializers.CharField(
+        read_only=True, help_text="The hub operator's reason for approving or rejecting.")
+    cancellation_reason = serializers.SerializerMethodField(
+        help_text="Why a cancelled (or missed) booking ended, as recorded in its history; "
+                  "null for other statuses.")
 
     class Meta:
         model = Booking
         fields = ["id", "equipment", "equipment_name", "hub", "organization", "start", "end",
                   "status", "purpose", "price", "trial_lead", "decision_reason", "decided_at",
-                  "checked_in_at", "completed_at", "created", "trial"]
+                  "checked_in_at", "completed_at", "created", "trial", "cancellation_reason"]
         read_only_fields = fields
 
     def get_trial(self, instance) -> int | None:
@@ -64,6 +71,13 @@ class BookingSerializer(serializers.ModelSerializer):
         # (opened on confirmation, removed on cancellation), under the booking's id, so
         # no query is needed.
         return instance.pk if instance.status in TRIAL_STATUSES else None
+
+    def get_cancellation_reason(self, instance) -> str | None:
+        if instance.status not in ENDED_STATUSES:
+            return None
+        if hasattr(instance, "ended_reason"):  # annotated by the list's queryset
+            return instance.ended_reason
+        return selectors.cancellation_reason(instance)
 
     def to_representation(self, instance):
         """Written out by hand: this is on every booking response, and DRF's per-field
@@ -93,6 +107,7 @@ class BookingSerializer(serializers.ModelSerializer):
             "completed_at": stamp(instance.completed_at),
             "created": stamp(instance.created),
             "trial": self.get_trial(instance),
+            "cancellation_reason": self.get_cancellation_reason(instance),
         }
 
 
@@ -138,7 +153,13 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
-        return selectors.bookings_visible_to(self.org).order_by("start", "pk")
+        # The cancellation reason lives in the booking's history: one subquery, not one
+        # query per cancelled row.
+        last_end = (BookingEvent.objects.filter(booking=OuterRef("pk"),
+                                                to_status=OuterRef("status"))
+                    .order_by("-at", "-pk").values("reason")[:1])
+        return (selectors.bookings_visible_to(self.org)
+                .annotate(ended_reason=Subquery(last_end)).order_by("start", "pk"))
 
     @extend_schema(
         request=BookingCreateSerializer, responses={201: BookingSerializer},

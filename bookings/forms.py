@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.errors import DomainError, Violation
+from core.serializers import AwareDateTimeField
 from equipment.models import Capability, Category, Equipment, Hub
 from equipment.wording import duration
 
@@ -29,6 +30,33 @@ class LocalDateTimeInput(forms.DateTimeInput):
         super().__init__(attrs=attrs, format=LOCAL_INPUT)
 
 
+class LocalDateTimeField(forms.DateTimeField):
+    """A wall-clock time of the hub (``datetime-local``) between 1970 and 2999, as every
+    time the API takes: year 9999 or 0001 is a form error, not an overflow further on."""
+
+    default_error_messages = {
+        "out_of_range": gettext_lazy("Give a date between 1970 and 2999."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", LOCAL_FORMATS)
+        kwargs.setdefault("widget", LocalDateTimeInput())
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            in_range = AwareDateTimeField.EARLIEST <= result < AwareDateTimeField.LATEST
+        except (OverflowError, ValueError):
+            in_range = False
+        if not in_range:
+            raise forms.ValidationError(self.error_messages["out_of_range"],
+                                        code="out_of_range")
+        return result
+
+
 class CatalogSearchForm(forms.Form):
     q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=100,
                         widget=forms.TextInput(attrs={
@@ -43,10 +71,8 @@ class CatalogSearchForm(forms.Form):
     hub = forms.ModelChoiceField(label=gettext_lazy("Hub"), required=False,
                                  queryset=Hub.objects.all(), to_field_name="slug",
                                  empty_label=gettext_lazy("All hubs"))
-    free_from = forms.DateTimeField(label=gettext_lazy("Free from"), required=False,
-                                    input_formats=LOCAL_FORMATS, widget=LocalDateTimeInput())
-    free_until = forms.DateTimeField(label=gettext_lazy("until"), required=False,
-                                     input_formats=LOCAL_FORMATS, widget=LocalDateTimeInput())
+    free_from = LocalDateTimeField(label=gettext_lazy("Free from"), required=False)
+    free_until = LocalDateTimeField(label=gettext_lazy("until"), required=False)
 
     def clean(self):
         data = super().clean()
@@ -71,10 +97,8 @@ class CatalogSearchForm(forms.Form):
 
 
 class BookingForm(forms.Form):
-    start = forms.DateTimeField(label=gettext_lazy("Start"), input_formats=LOCAL_FORMATS,
-                                widget=LocalDateTimeInput())
-    end = forms.DateTimeField(label=gettext_lazy("End"), input_formats=LOCAL_FORMATS,
-                              widget=LocalDateTimeInput())
+    start = LocalDateTimeField(label=gettext_lazy("Start"))
+    end = LocalDateTimeField(label=gettext_lazy("End"))
     purpose = forms.CharField(
         label=gettext_lazy("Purpose (trial plan)"), max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 4}),

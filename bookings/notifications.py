@@ -4,11 +4,29 @@ messages (e-mails to the people concerned, webhooks to the hub operator's endpoi
 The BookingEvent row, written in the transaction that changed the booking, is the
 durable record that a notification is owed (``notified_at`` empty). ``dispatch_event``
 turns it into outbox messages exactly once, under the event's row lock; the sweep
-dispatches whatever a lost nudge left behind."""
+dispatches whatever a lost nudge left behind.
+
+Events are facts. Every e-mail and webhook describes the change it announces from the
+event's own record (its id, type, from and to status, time, actor, reason), never the
+booking's status when the message is built or sent: with the worker behind, a
+``booking.requested`` webhook still says requested although the booking has been
+confirmed and cancelled since. What a message says is fixed when the event is fanned
+out (the outbox row's payload) and each destination gets one booking's events in the
+order they happened (the outbox's ordering, by event id).
+
+Webhook ``data`` (times ISO 8601 in UTC, "+00:00"; fields may be added, never renamed):
+``event_id`` (the BookingEvent's; null for ``booking.reminder``, which announces no
+change), ``event``, ``booking``, ``from_status`` ("" for the event that created the
+booking), ``to_status``, ``status`` (the same as ``to_status``: the status this event
+moved the booking to), ``at`` (when it happened), ``actor`` (``{"user": e-mail or null,
+"organization": slug or null}``; both null for the platform's own sweeps), ``reason``,
+and the booking's fixed facts ``equipment``, ``hub``, ``organization``, ``start``,
+``end``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -60,11 +78,61 @@ def explanation(event_type: str) -> str:
     }.get(event_type, "")
 
 
-def render(booking: Booking, event_type: str, reason: str = "") -> tuple[str, str]:
+@dataclass(frozen=True)
+class Announcement:
+    """What one notification says: a change of a booking as recorded when it happened.
+
+    ``booking`` is only read for what a booking never changes (equipment, hub, SME,
+    period, the people to tell), never for its status."""
+
+    booking: Booking
+    event_type: str
+    event_id: int | None
+    from_status: str
+    to_status: str
+    at: datetime
+    actor_email: str = ""
+    actor_organization_slug: str = ""
+    actor_organization_name: str = ""
+    reason: str = ""
+
+    @classmethod
+    def of_event(cls, event: BookingEvent) -> Announcement:
+        """``event`` with ``booking`` (equipment, hub, organisation) and the actors loaded."""
+        user, org = event.actor_user, event.actor_organization
+        return cls(booking=event.booking, event_type=event.code, event_id=event.pk,
+                   from_status=event.from_status, to_status=event.to_status, at=event.at,
+                   actor_email=user.email if user is not None else "",
+                   actor_organization_slug=org.slug if org is not None else "",
+                   actor_organization_name=org.name if org is not None else "",
+                   reason=event.reason)
+
+    @classmethod
+    def reminder(cls, booking: Booking, *, at: datetime) -> Announcement:
+        """Not a change: the booking as it is at ``at`` (the sweep selected it for it)."""
+        return cls(booking=booking, event_type="booking.reminder", event_id=None,
+                   from_status=booking.status, to_status=booking.status, at=at)
+
+
+def _status_label(status: str) -> str:
+    return str(Booking.Status(status).label) if status in Booking.Status.values else status
+
+
+def _actor_label(announcement: Announcement) -> str:
+    who = [x for x in (announcement.actor_email, announcement.actor_organization_name) if x]
+    if not who:
+        return _("Testbed (automatic)")
+    return f"{who[0]} ({who[1]})" if len(who) == 2 else who[0]
+
+
+def render(announcement: Announcement) -> tuple[str, str]:
+    booking, event_type = announcement.booking, announcement.event_type
     tz = ZoneInfo(booking.equipment.hub.timezone)
     start = booking.start.astimezone(tz)
     end = booking.end.astimezone(tz)
     when = f"{start:%Y-%m-%d %H:%M} – {end:%H:%M} ({booking.equipment.hub.timezone})"
+    at = f"{announcement.at.astimezone(tz):%Y-%m-%d %H:%M} ({booking.equipment.hub.timezone})"
+    is_change = announcement.event_id is not None
 
     def one_language() -> tuple[str, str]:
         subject = (f"[Testbed] {headline(event_type)}: {booking.equipment.name}, "
@@ -74,9 +142,14 @@ def render(booking: Booking, event_type: str, reason: str = "") -> tuple[str, st
                  line(_("Equipment"), booking.equipment.name),
                  line(_("Hub"), booking.equipment.hub.name),
                  line(_("When"), when),
-                 line(_("Status"), booking.get_status_display())]
-        if reason:
-            lines.append(line(_("Reason"), reason))
+                 line(_("Status"), _status_label(announcement.to_status))]
+        if is_change:
+            if announcement.from_status:
+                lines.append(line(_("Previous status"),
+                                  _status_label(announcement.from_status)))
+            lines += [line(_("Changed at"), at), line(_("By"), _actor_label(announcement))]
+        if announcement.reason:
+            lines.append(line(_("Reason"), announcement.reason))
         return subject, "\n".join(lines)
 
     return bilingual(one_language)
@@ -102,16 +175,31 @@ def operator_recipients(organization_id: int) -> list[str]:
     ).exclude(user__email="").values_list("user__email", flat=True)))
 
 
-def webhook_data(booking: Booking, event_type: str, reason: str, at) -> dict:
-    return {"booking": booking.pk, "event": event_type, "status": booking.status,
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def webhook_data(announcement: Announcement) -> dict:
+    """The webhook ``data`` (see the module docstring)."""
+    booking = announcement.booking
+    return {"event_id": announcement.event_id, "event": announcement.event_type,
+            "booking": booking.pk,
+            "from_status": announcement.from_status, "to_status": announcement.to_status,
+            "status": announcement.to_status, "at": _utc(announcement.at),
+            "actor": {"user": announcement.actor_email or None,
+                      "organization": announcement.actor_organization_slug or None},
+            "reason": announcement.reason,
             "equipment": booking.equipment_id, "hub": booking.equipment.hub.slug,
-            "organization": booking.organization.slug, "start": booking.start.isoformat(),
-            "end": booking.end.isoformat(), "reason": reason, "at": at.isoformat()}
+            "organization": booking.organization.slug, "start": _utc(booking.start),
+            "end": _utc(booking.end)}
 
 
-def notify(booking: Booking, event_type: str, *, key: str, reason: str = "", at=None) -> None:
-    """Queue the e-mails and webhooks ``event_type`` owes (idempotent per ``key``)."""
-    at = at or timezone.now()
+def notify(announcement: Announcement, *, key: str) -> None:
+    """Queue the e-mails and webhooks the announcement owes (idempotent per ``key``). A
+    booking's events reach each destination in event order."""
+    booking, event_type = announcement.booking, announcement.event_type
+    ordering = (None if announcement.event_id is None
+                else (f"booking:{booking.pk}", announcement.event_id))
     audience = EMAIL_AUDIENCE.get(event_type, ())
     addresses = []
     if "sme" in audience:
@@ -119,28 +207,43 @@ def notify(booking: Booking, event_type: str, *, key: str, reason: str = "", at=
     if "operator" in audience:
         addresses += operator_recipients(booking.equipment.hub.operator_id)
     if addresses:
-        subject, body = render(booking, event_type, reason)
+        subject, body = render(announcement)
         for address in dict.fromkeys(addresses):
             outbox.queue_email(event_type=event_type, dedupe_key=key, to=address,
-                               subject=subject, body=body)
+                               subject=subject, body=body, ordering=ordering)
     outbox.queue_webhooks(organization_id=booking.equipment.hub.operator_id,
                           event_type=event_type, dedupe_key=key,
-                          data=webhook_data(booking, event_type, reason, at))
+                          data=webhook_data(announcement), ordering=ordering)
 
 
 def dispatch_event(*, event_id: int) -> bool:
-    """Fan a BookingEvent out into outbox messages, once. False if already done."""
+    """Fan a BookingEvent out into outbox messages, once. False if already done.
+
+    Earlier events of the same booking still waiting for their fan-out (a lost nudge, a
+    failed run) are fanned out first, in the same transaction: a message is never queued
+    before the messages of the events that happened before it, so the outbox's ordering
+    can hold each one back until those are sent."""
+    booking_id = (BookingEvent.objects.filter(pk=event_id)
+                  .values_list("booking_id", flat=True).first())
+    if booking_id is None:
+        return False
     with transaction.atomic():
-        event = (BookingEvent.objects.select_for_update(of=("self",))
-                 .select_related("booking__equipment__hub", "booking__organization",
-                                 "booking__requested_by", "booking__trial_lead")
-                 .filter(pk=event_id).first())
-        if event is None or event.notified_at is not None:
-            return False
-        notify(event.booking, event.code, key=f"booking-event:{event.pk}", reason=event.reason,
-               at=event.at)
-        event.notified_at = timezone.now()
-        event.save(update_fields=["notified_at"])
+        # Locked in id order (the order the events happened), so overlapping runs for
+        # one booking wait for each other rather than deadlock.
+        events = list(
+            BookingEvent.objects.select_for_update(of=("self",))
+            .select_related("booking__equipment__hub", "booking__organization",
+                            "booking__requested_by", "booking__trial_lead",
+                            "actor_user", "actor_organization")
+            .filter(booking_id=booking_id, pk__lte=event_id, notified_at__isnull=True)
+            .order_by("pk"))
+        if not events or events[-1].pk != event_id:
+            return False  # dispatched meanwhile (with its predecessors)
+        now = timezone.now()
+        for event in events:
+            notify(Announcement.of_event(event), key=f"booking-event:{event.pk}")
+            event.notified_at = now
+            event.save(update_fields=["notified_at"])
     return True
 
 

@@ -2,11 +2,19 @@
 
 from django.dispatch import receiver
 
-from equipment.signals import equipment_unavailable
+from equipment.signals import equipment_unavailable, equipment_unavailable_preview
 
+from .selectors import cancellable_overlapping
 from .services import cancel_overlapping
 
 
 @receiver(equipment_unavailable, dispatch_uid="bookings.cancel_on_unavailable")
 def cancel_on_unavailable(sender, *, equipment, start, end, reason, by=None, **kwargs):
-    cancel_overlapping(equipment=equipment, start=start, end=end, reason=reason, by_user=by)
+    # The equipment service reports what was cancelled (API response, console message).
+    return cancel_overlapping(equipment=equipment, start=start, end=end, reason=reason,
+                              by_user=by)
+
+
+@receiver(equipment_unavailable_preview, dispatch_uid="bookings.preview_unavailable")
+def preview_unavailable(sender, *, equipment, start, end, **kwargs):
+    return list(cancellable_overlapping(equipment_id=equipment.pk, start=start, end=end))

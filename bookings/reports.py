@@ -30,8 +30,6 @@ maintenance, one booking aggregate), billing two (the hubs' time zones, one aggr
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -54,6 +52,7 @@ from django.db.models import (
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from core import csv as core_csv
 from core.errors import NotFound, ValidationFailed
 from equipment.hours import open_intervals, subtract
 from equipment.models import Equipment, Hub, MaintenanceWindow
@@ -360,22 +359,9 @@ BILLING_COLUMNS = ["month", "organization", "organization_name", "hub", "equipme
                    "currency"]
 
 
-def _cell(value) -> str:
-    """Text as a spreadsheet shows it, never as a formula (names are user input)."""
-    if value is None:
-        return ""
-    text = str(value)
-    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def _write(columns: list[str], rows: Iterable[list]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows([_cell(v) for v in row] for row in rows)
-    return buffer.getvalue()
+    # Names are user input: core.csv writes them as text, never as a formula.
+    return core_csv.text(columns, rows, lineterminator="\r\n")
 
 
 def utilization_csv(rows: Iterable[EquipmentUtilization]) -> str:

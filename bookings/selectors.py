@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -129,21 +129,73 @@ def neighbours(*, equipment: Equipment, organization: Organization, start: datet
     return Neighbours(sorted(conflicts), sorted(maintenance), own_open)
 
 
-def _ceil_to_grid(moment: datetime, granularity: int, tz: ZoneInfo) -> datetime:
+# The slot grid: local wall-clock multiples of the granularity from local midnight (the
+# rule ``policy.is_aligned`` checks). Across a DST change it is not evenly spaced: grid
+# times the clocks skip do not exist (Europe/Berlin, 2026-03-29, 120-minute grid: after
+# 00:00 CET the next grid instant is 04:00 CEST; "02:00" would really be 03:00 CEST, off
+# the grid), and grid times the clocks repeat exist twice. Rounding therefore works on
+# instants: the nearest grid time read at the moment's own UTC offset, and where a DST
+# change lies between the two, the same question asked again from the change.
+# floor(x) <= x <= ceil(x) always, both on the grid.
+
+_TICK = timedelta(microseconds=1)
+
+
+def _offset(instant: datetime, tz: ZoneInfo) -> timedelta:
+    return instant.astimezone(tz).utcoffset()
+
+
+def _offset_change(inside: datetime, outside: datetime, tz: ZoneInfo) -> datetime:
+    """The instant next to ``inside``, towards ``outside``, where the UTC offset ``inside``
+    has ends: the first instant after it (or the last before it) with another offset,
+    found by bisection (``inside`` and ``outside`` are less than a day or so apart, with
+    one DST change between them)."""
+    # In UTC: arithmetic on datetimes in a DST zone would be wall-clock arithmetic.
+    inside, outside = inside.astimezone(UTC), outside.astimezone(UTC)
+    offset = _offset(inside, tz)
+    while abs(outside - inside) > _TICK:
+        middle = inside + (outside - inside) / 2
+        if _offset(middle, tz) == offset:
+            inside = middle
+        else:
+            outside = middle
+    return outside
+
+
+def _grid_time_at_offset(moment: datetime, granularity: int, tz: ZoneInfo,
+                         up: bool) -> tuple[datetime, timedelta]:
+    """The grid wall-clock time at or before (after, ``up``) ``moment``'s, as the instant
+    that reads so at ``moment``'s UTC offset; and that offset."""
     local = moment.astimezone(tz)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    # Wall-clock minutes from local midnight (zoneinfo arithmetic is wall-clock).
-    minutes = (local - midnight) / timedelta(minutes=1)
-    steps = -(-minutes // granularity)
-    return (midnight + timedelta(minutes=steps * granularity)).astimezone(moment.tzinfo)
+    offset = local.utcoffset()
+    wall = local.replace(tzinfo=None)
+    midnight = datetime.combine(wall.date(), time.min)
+    step = timedelta(minutes=granularity)
+    k = -(-(wall - midnight) // step) if up else (wall - midnight) // step
+    grid_time = min(midnight + k * step, midnight + timedelta(days=1))
+    return (grid_time - offset).replace(tzinfo=UTC), offset
+
+
+def _ceil_to_grid(moment: datetime, granularity: int, tz: ZoneInfo) -> datetime:
+    """The earliest instant of the slot grid at or after ``moment``."""
+    candidate, offset = _grid_time_at_offset(moment, granularity, tz, up=True)
+    if _offset(candidate, tz) != offset:
+        # The clocks change before the candidate: nothing at this offset is on the grid
+        # from ``moment`` to the change; round up from the change instead.
+        return _ceil_to_grid(_offset_change(moment, candidate, tz), granularity,
+                             tz).astimezone(moment.tzinfo)
+    return candidate.astimezone(moment.tzinfo)
 
 
 def _floor_to_grid(moment: datetime, granularity: int, tz: ZoneInfo) -> datetime:
-    local = moment.astimezone(tz)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    minutes = (local - midnight) / timedelta(minutes=1)
-    steps = minutes // granularity
-    return (midnight + timedelta(minutes=steps * granularity)).astimezone(moment.tzinfo)
+    """The latest instant of the slot grid at or before ``moment``."""
+    candidate, offset = _grid_time_at_offset(moment, granularity, tz, up=False)
+    if _offset(candidate, tz) != offset:
+        # The clocks changed after the candidate: nothing at this offset is on the grid
+        # from the change to ``moment``; round down from just before the change.
+        change = _offset_change(moment, candidate, tz)  # the last instant before it
+        return _floor_to_grid(change, granularity, tz).astimezone(moment.tzinfo)
+    return candidate.astimezone(moment.tzinfo)
 
 
 def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
@@ -188,3 +240,25 @@ def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
         if (e - s) >= timedelta(minutes=equipment.min_duration):
             out.append((s, e))
     return out
+
+
+def cancellable_overlapping(*, equipment_id: int, start: datetime,
+                            end: datetime) -> QuerySet[Booking]:
+    """The requested and confirmed bookings of one equipment overlapping [start, end): what
+    maintenance or a status change over that period cancels (``services.cancel_overlapping``
+    cancels exactly these, under the equipment lock; the console previews them). Checked-in
+    trials are left for the operator to complete."""
+    return (Booking.objects.select_related("organization", "equipment", "equipment__hub")
+            .filter(equipment_id=equipment_id,
+                    status__in=(Booking.Status.REQUESTED, Booking.Status.CONFIRMED),
+                    start__lt=end, end__gt=start)
+            .order_by("start", "pk"))
+
+
+def cancellation_reason(booking: Booking) -> str | None:
+    """Why a cancelled (or missed) booking ended: the reason in its last such event. The
+    booking's ``decision_reason`` is the operator's approve/reject decision, never this."""
+    if booking.status not in (Booking.Status.CANCELLED, Booking.Status.NO_SHOW):
+        return None
+    return (booking.events.filter(to_status=booking.status).order_by("-at", "-pk")
+            .values_list("reason", flat=True).first())

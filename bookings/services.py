@@ -12,22 +12,22 @@ with BEGIN IMMEDIATE and so never interleave.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core import db
-from core.errors import Busy, Conflict, Forbidden, NotFound, ValidationFailed
-from equipment.models import Equipment, Hub, Qualification
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from equipment.models import Equipment, Qualification
+from equipment.services import lock_equipment
 from organizations.models import Organization
 
 from . import policy
 from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingEvent
-from .selectors import neighbours
+from .selectors import cancellable_overlapping, neighbours
 from .signals import booking_status_changed
 
 S = Booking.Status
@@ -99,29 +99,6 @@ def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason
     return event
 
 
-@cache
-def _lock_sql(vendor: str, for_update: bool) -> str:
-    return (f"SELECT {db.columns(Equipment, 'e')}, {db.columns(Hub, 'h')} "  # noqa: S608 - constants and model metadata only
-            "FROM equipment_equipment e JOIN equipment_hub h ON h.id = e.hub_id "
-            "WHERE e.id = %s" + (" FOR UPDATE OF e" if for_update else ""))
-
-
-def _lock_equipment(equipment_id: int) -> Equipment | None:
-    """The equipment (with its hub), its row locked until the transaction ends."""
-    sql = _lock_sql(connection.vendor, connection.features.has_select_for_update_of)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [equipment_id])
-            row = cursor.fetchone()
-    except OperationalError as exc:  # lock_timeout on PostgreSQL
-        raise Busy("The equipment is busy with other bookings; retry in a moment.") from exc
-    if row is None:
-        return None
-    equipment = db.instance(Equipment, row)
-    equipment.hub = db.instance(Hub, row, db.width(Equipment))
-    return equipment
-
-
 def create_booking(*, equipment_id: int, organization: Organization, start: datetime,
                    end: datetime, purpose: str, by_user=None,
                    trial_lead_email: str | None = None, now: datetime | None = None) -> Booking:
@@ -161,7 +138,7 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
                        now) -> Booking | Exception:
     """Under the equipment row lock: the refusal, or the new booking. Caller holds the
     transaction."""
-    equipment = _lock_equipment(equipment_id)
+    equipment = lock_equipment(equipment_id)
     if equipment is None:
         return ValidationFailed.single("equipment_not_found", "equipment", "No such equipment.")
     around = neighbours(equipment=equipment, organization=organization, start=start, end=end)
@@ -210,9 +187,20 @@ def _actor_roles(booking: Booking, organization: Organization | None) -> set[str
 def _transition(*, booking_id: int, organization: Organization | None, to: str,
                 reason: str = "", by_user=None, now: datetime | None = None,
                 system: bool = False, guard=None) -> Booking:
-    """Move a booking to ``to`` under a row lock, if the move is legal and the actor may."""
+    """Move a booking to ``to`` under a row lock, if the move is legal and the actor may.
+
+    The equipment lock is taken first (the order every use case follows: equipment, then
+    its bookings), so a transition never interleaves with maintenance or a status change
+    cancelling the same booking. ``decided_by``/``decided_at``/``decision_reason`` are the
+    operator's decision (approve or reject) and only that; any other move's reason lives
+    in its BookingEvent."""
     now = now or timezone.now()
+    equipment_id = (Booking.objects.filter(pk=booking_id)
+                    .values_list("equipment_id", flat=True).first())
+    if equipment_id is None:
+        raise NotFound("No such booking.", code="booking_not_found")
     with transaction.atomic():
+        lock_equipment(equipment_id)
         booking = (Booking.objects.select_for_update(of=("self",))
                    .select_related("equipment", "equipment__hub", "organization")
                    .filter(pk=booking_id).first())
@@ -241,9 +229,6 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
         elif to == S.COMPLETED:
             booking.completed_at = now
             fields.append("completed_at")
-        elif reason:
-            booking.decision_reason = reason
-            fields.append("decision_reason")
         booking.save(update_fields=fields)
         _record(booking, from_status=from_status, actor_user=by_user,
                 actor_org=None if system else organization, reason=reason, at=now)
@@ -315,19 +300,19 @@ def expire_request(*, booking_id: int, reason: str, now=None) -> Booking:
 def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, reason: str,
                        by_user=None, now: datetime | None = None) -> list[Booking]:
     """Cancel every requested or confirmed booking of ``equipment`` overlapping
-    [start, end), each with ``reason`` recorded (and so queued for notification). A trial
-    already checked in is left for the operator to complete. Caller holds a transaction."""
+    [start, end) (``selectors.cancellable_overlapping``, the query the console's preview
+    shows), each with ``reason`` recorded in its BookingEvent (and so queued for
+    notification), as the hub operator's act. A trial already checked in is left for the
+    operator to complete. Returns the cancelled bookings. Caller holds a transaction and
+    the equipment lock."""
     now = now or timezone.now()
     cancelled = []
-    for booking in (Booking.objects.select_for_update()
-                    .filter(equipment=equipment, status__in=(S.REQUESTED, S.CONFIRMED),
-                            start__lt=end, end__gt=start).order_by("start")):
+    for booking in (cancellable_overlapping(equipment_id=equipment.pk, start=start, end=end)
+                    .select_for_update(of=("self",))):
         from_status = booking.status
         booking.status = S.CANCELLED
-        booking.decision_reason = reason
-        booking.save(update_fields=["status", "decision_reason", "updated"])
+        booking.save(update_fields=["status", "updated"])
         _record(booking, from_status=from_status, actor_user=by_user,
                 actor_org=equipment.hub.operator, reason=reason, at=now)
         cancelled.append(booking)
     return cancelled
-

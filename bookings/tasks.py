@@ -115,6 +115,7 @@ def send_reminders() -> int:
            .select_related("equipment__hub", "organization", "requested_by", "trial_lead"))
     count = 0
     for booking in due:
-        notifications.notify(booking, "booking.reminder", key=f"reminder:{booking.pk}")
+        notifications.notify(notifications.Announcement.reminder(booking, at=now),
+                             key=f"reminder:{booking.pk}")
         count += 1
     return count

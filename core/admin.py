@@ -1,7 +1,19 @@
-from django.contrib import admin
+"""The console's view of core records. Nothing here holds a rule: endpoints are created
+and changed through ``core.services``; records the application writes (idempotency keys,
+outbox messages, delivery logs) are read-only and cannot be deleted; bulk deletion is off
+for the whole site."""
 
-from . import outbox, webhooks
+from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+
+from . import outbox, services
+from .errors import DomainError, ValidationFailed
 from .models import DeliveryLog, IdempotencyKey, OutboxMessage, WebhookEndpoint
+
+# Bulk deletion would remove bookings, trials, releases and their history with no
+# service, no event and no notification; whatever may be removed is removed one at a time
+# through its own (service-backed) delete.
+admin.site.disable_action("delete_selected")
 
 
 class RecordInline(admin.TabularInline):
@@ -17,11 +29,24 @@ class RecordInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 class RecordAdmin(admin.ModelAdmin):
-    """Rows written by the application (events, logs, keys): viewable, never added by hand."""
+    """Rows written by the application (events, logs, keys): viewable, never added, changed
+    or deleted by hand. Actions that go through a service (e.g. "retry") stay available."""
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -63,20 +88,57 @@ class OutboxMessageAdmin(RecordAdmin):
         self.message_user(request, f"{queryset.count()} message(s) re-queued.")
 
 
+def _refusal(exc: DomainError) -> str:
+    if isinstance(exc, ValidationFailed):
+        return "; ".join(f"{v.field}: {v.message}" for v in exc.violations) or exc.message
+    return exc.message
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Endpoints are created and changed through ``core.services``: the service makes the
+    signing secret (shown once, in a message) and re-enabling resets the failure count."""
+
     list_display = ["url", "organization", "active", "consecutive_failures", "disabled_at",
                     "created"]
     list_filter = ["active"]
     search_fields = ["url", "organization__name"]
     date_hierarchy = "created"
-    readonly_fields = ["secret", "consecutive_failures", "disabled_at", "disabled_reason",
-                       "created"]
+    readonly_fields = ["consecutive_failures", "disabled_at", "disabled_reason", "created"]
+    actions = ["enable"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The owner is chosen once, at creation.
+        return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        from django.http import HttpResponseRedirect
+
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, _refusal(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
-        if not obj.secret:
-            obj.secret = webhooks.new_secret()
-        super().save_model(request, obj, form, change)
+        data = {name: form.cleaned_data[name] for name in services.ENDPOINT_FIELDS
+                if name in form.cleaned_data and (not change or name in form.changed_data)}
+        if change:
+            services.update_endpoint(endpoint=obj, data=data)
+            return
+        endpoint = services.create_endpoint(organization=form.cleaned_data["organization"],
+                                            data=data)
+        obj.pk, obj.secret, obj.created = endpoint.pk, endpoint.secret, endpoint.created
+        obj._state.adding, obj._state.db = False, endpoint._state.db
+        self.message_user(request, _(
+            "The endpoint's signing secret, shown this once: %(secret)s") % {
+            "secret": endpoint.secret}, messages.WARNING)
+
+    @admin.action(description="Enable (and reset the failure count)")
+    def enable(self, request, queryset):
+        for endpoint in queryset:
+            services.enable_endpoint(endpoint=endpoint)
+        self.message_user(request, _("%(n)d endpoint(s) enabled.") % {"n": queryset.count()})
 
 
 @admin.register(DeliveryLog)
@@ -86,4 +148,3 @@ class DeliveryLogAdmin(RecordAdmin):
     date_hierarchy = "at"
     readonly_fields = ["message", "at", "ok", "status_code", "error", "response_excerpt",
                        "duration_ms"]
-

@@ -9,12 +9,14 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from .errors import DomainError, Problem, ValidationFailed
+from .db import is_lock_timeout
+from .errors import Busy, DomainError, Problem, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def problem_response(problem: Problem, headers: dict | None = None) -> Response:
 
 def problem_for(exc: Exception) -> Problem | None:
     if isinstance(exc, DatabaseUnavailable):
-        return unavailable_problem()
+        return busy_problem() if is_lock_timeout(exc) else unavailable_problem()
     if isinstance(exc, ValidationFailed):
         return Problem(exc.status, exc.title, exc.message, exc.code, exc.field_errors(), exc.extra)
     if isinstance(exc, DomainError):
@@ -93,14 +95,27 @@ def problem_for(exc: Exception) -> Problem | None:
 
 
 # The database could not be reached (refused, reset, timed out): a 503 the client may
-# retry, not a 500 — nothing was written, since the transaction never committed.
+# retry, not a 500 — nothing was written, since the transaction never committed. A lock
+# wait that ran out is an OperationalError too, but the database is there: that is a
+# 503 "busy" (as ``core.errors.Busy``), with a shorter Retry-After.
 DatabaseUnavailable = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
+BUSY_RETRY_AFTER_SECONDS = 1
 
 
 def unavailable_problem() -> Problem:
     return Problem(503, "Service unavailable", "The service cannot reach its database right "
                    "now; nothing was changed. Retry in a few seconds.", "unavailable")
+
+
+def busy_problem() -> Problem:
+    return Problem(503, Busy.title, "What this request needs is locked by another change "
+                   "right now; nothing was changed. Retry in a moment.", Busy.default_code)
+
+
+def _retry_after(problem: Problem) -> str:
+    return str(BUSY_RETRY_AFTER_SECONDS if problem.code == Busy.default_code
+               else RETRY_AFTER_SECONDS)
 
 
 def problem_exception_handler(exc, context):
@@ -115,8 +130,9 @@ def problem_exception_handler(exc, context):
             if name in response:
                 headers[name] = response[name]
     if problem.status == status.HTTP_503_SERVICE_UNAVAILABLE:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        logger.warning("Database unavailable: %s", exc.__class__.__name__)
+        headers["Retry-After"] = _retry_after(problem)
+        logger.warning("%s: %s", "Busy" if problem.code == Busy.default_code
+                       else "Database unavailable", exc.__class__.__name__)
     if problem.status == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return problem_response(problem, headers)
@@ -148,15 +164,23 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, DatabaseUnavailable):
+        if isinstance(exception, Busy):
+            problem = Problem(503, Busy.title, exception.message, exception.code)
+        elif isinstance(exception, DatabaseUnavailable):
+            problem = busy_problem() if is_lock_timeout(exception) else unavailable_problem()
+        else:
             return None
-        logger.warning("Database unavailable: %s", exception.__class__.__name__)
+        busy = problem.code == Busy.default_code
+        logger.warning("%s: %s", "Busy" if busy else "Database unavailable",
+                       exception.__class__.__name__)
         if request.path.startswith("/api/"):
-            response = _json_problem(unavailable_problem())
+            response = _json_problem(problem)
         else:
             from django.http import HttpResponse
 
-            response = HttpResponse("Service temporarily unavailable; please retry shortly.\n",
-                                    status=503, content_type="text/plain; charset=utf-8")
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            text = (_("Busy with another change; please retry in a moment.") if busy
+                    else _("Service temporarily unavailable; please retry shortly."))
+            response = HttpResponse(f"{text}\n", status=503,
+                                    content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = _retry_after(problem)
         return response

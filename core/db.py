@@ -12,9 +12,12 @@ signals; the models they serve have no receivers on those.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import cache
 
-from django.db import connection, models
+from django.db import OperationalError, connection, models
+
+from .errors import Busy
 
 
 @cache
@@ -96,3 +99,62 @@ def field_converter(model: type[models.Model], name: str):
         return value
 
     return convert
+
+
+# --- Row locks with a bounded wait -------------------------------------------------------
+#
+# A lock is waited for at most ``timeout_ms`` (``DB_LOCK_TIMEOUT_MS`` by default), set by
+# the statement that takes it for the rest of its transaction (``set_config(…, true)``,
+# i.e. ``SET LOCAL``), never for the whole connection: other transactions on a pooled
+# connection keep PostgreSQL's own default. A wait that runs out is a "busy, retry" (503
+# with Retry-After), not a lost database.
+
+# PostgreSQL: lock_not_available (lock_timeout ran out), deadlock_detected (the server
+# broke a lock cycle; the transaction may simply be retried).
+LOCK_TIMEOUT_SQLSTATES = frozenset({"55P03", "40P01"})
+# SQLite: another writer held the database longer than the connection's ``timeout``.
+SQLITE_LOCKED = ("database is locked", "database table is locked")
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Is ``exc`` (a Django ``OperationalError`` or the driver's own) a lock wait that ran
+    out, as opposed to a database that cannot be reached?"""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) in LOCK_TIMEOUT_SQLSTATES:
+            return True
+        if type(exc).__module__ == "sqlite3" and any(m in str(exc) for m in SQLITE_LOCKED):
+            return True
+        exc = exc.__cause__  # Django's wrapper raises `from` the driver's error
+    return False
+
+
+def lock_timeout_clause(vendor: str) -> str:
+    """A condition to AND into the WHERE of a ``SELECT … FOR UPDATE`` so that its lock wait
+    is bounded, with no statement of its own: on PostgreSQL
+    ``set_config('lock_timeout', %s, true)`` (what ``SET LOCAL lock_timeout`` does, for the
+    rest of the transaction) runs as the row is filtered, before the row lock is waited
+    for. Pass :func:`lock_timeout_param` for its placeholder. Empty elsewhere (SQLite
+    serialises writers at BEGIN; the connection's ``timeout`` bounds that wait)."""
+    return "set_config('lock_timeout', %s, true) IS NOT NULL" if vendor == "postgresql" else ""
+
+
+def lock_timeout_param(timeout_ms: int | None = None) -> str:
+    """The ``lock_timeout`` value for :func:`lock_timeout_clause`: ``timeout_ms``, else
+    ``settings.DB_LOCK_TIMEOUT_MS``."""
+    from django.conf import settings
+
+    return f"{int(settings.DB_LOCK_TIMEOUT_MS if timeout_ms is None else timeout_ms):d}ms"
+
+
+@contextmanager
+def busy_on_lock_timeout(message: str):
+    """Turn a lock wait that ran out inside the block into ``core.errors.Busy``; any other
+    database error passes through unchanged."""
+    try:
+        yield
+    except OperationalError as exc:
+        if is_lock_timeout(exc):
+            raise Busy(message) from exc
+        raise

@@ -1,7 +1,11 @@
 from fnmatch import fnmatchcase
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
+
+from . import outbound
 
 
 class IdempotencyKey(models.Model):
@@ -51,6 +55,16 @@ class WebhookEndpoint(models.Model):
     def wants(self, event_type: str) -> bool:
         return any(fnmatchcase(event_type, pattern) for pattern in self.event_types)
 
+    def clean(self):
+        # The outbound guard (deployment-wide allowances only: an endpoint belongs to an
+        # organisation, not to a hub); checked again at every delivery.
+        if self.url:
+            try:
+                outbound.check_url(self.url, field="url")
+            except outbound.OutboundRefused as exc:
+                raise ValidationError({"url": ValidationError(exc.message,
+                                                              code=outbound.CODE)}) from None
+
 
 class OutboxMessage(models.Model):
     """A notification to send (an e-mail or a webhook), written in the transaction that
@@ -81,11 +95,24 @@ class OutboxMessage(models.Model):
     sending_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    ordering_key = models.CharField(
+        max_length=300, blank=True,
+        help_text="Messages with the same key go out in the order of their sequence: one is "
+                  "not sent while an earlier one is still pending. One key per subject and "
+                  "destination, e.g. 'booking:42|webhook:7'. Empty: not ordered.")
+    sequence = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Position within the ordering key (e.g. the booking event's id).")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+            # "Is an earlier message of this key still pending?", asked before each send.
+            models.Index(fields=["ordering_key", "sequence"], name="outbox_pending_in_order",
+                         condition=Q(status="pending") & ~Q(ordering_key="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.event_type} → {self.recipient} ({self.status})"

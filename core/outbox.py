@@ -5,6 +5,12 @@
 ``deliver`` sends one message under a lease (never two attempts in flight), logs the
 attempt, and either marks it sent or schedules the next attempt with backoff; the
 sweep ``due_messages`` finds whatever a lost nudge or a dead worker left behind.
+
+Messages about one subject (e.g. the events of one booking) can be ordered: queued with
+``ordering=(subject, sequence)``, each destination (an e-mail address, a webhook
+endpoint) receives them in sequence order. A message waits while an earlier one of its
+subject to its destination is still pending (being retried included); once that one is
+sent, or given up after the last attempt, the next goes (and is nudged at once).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -42,6 +48,17 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
+# (subject, sequence): e.g. ("booking:42", <event id>); see the module docstring.
+Ordering = tuple[str, int]
+
+
+def _ordering_fields(ordering: Ordering | None, destination: str) -> dict:
+    if ordering is None:
+        return {}
+    subject, sequence = ordering
+    return {"ordering_key": f"{subject}|{destination}", "sequence": sequence}
+
+
 def _queue(**fields) -> OutboxMessage | None:
     """Insert unless the dedupe key exists; returns the new row (None if it existed)."""
     try:
@@ -54,11 +71,12 @@ def _queue(**fields) -> OutboxMessage | None:
 
 
 def queue_email(*, event_type: str, dedupe_key: str, to: str, subject: str,
-                body: str) -> OutboxMessage | None:
+                body: str, ordering: Ordering | None = None) -> OutboxMessage | None:
     return _queue(channel=OutboxMessage.Channel.EMAIL, event_type=event_type,
                   dedupe_key=f"email:{dedupe_key}:{to.lower()}", recipient=to,
                   message_id=webhooks.new_message_id(),
-                  payload={"subject": subject, "body": body})
+                  payload={"subject": subject, "body": body},
+                  **_ordering_fields(ordering, f"email:{to.lower()}"))
 
 
 def subscribed_endpoints(organization_id: int, event_type: str) -> list[WebhookEndpoint]:
@@ -67,16 +85,42 @@ def subscribed_endpoints(organization_id: int, event_type: str) -> list[WebhookE
 
 
 def queue_webhooks(*, organization_id: int, event_type: str, dedupe_key: str,
-                   data: dict) -> int:
+                   data: dict, ordering: Ordering | None = None) -> int:
     """One message per active endpoint of the organisation that subscribes to the type."""
     queued = 0
     for endpoint in subscribed_endpoints(organization_id, event_type):
         queued += _queue(channel=OutboxMessage.Channel.WEBHOOK, event_type=event_type,
                          dedupe_key=f"webhook:{dedupe_key}:{endpoint.pk}",
                          recipient=endpoint.url, endpoint=endpoint,
-                         message_id=webhooks.new_message_id(), payload={"data": data}
+                         message_id=webhooks.new_message_id(), payload={"data": data},
+                         **_ordering_fields(ordering, f"webhook:{endpoint.pk}")
                          ) is not None
     return queued
+
+
+def _earlier_pending() -> QuerySet[OutboxMessage]:
+    """Pending messages before the outer one in its ordering (for ``Exists``)."""
+    return OutboxMessage.objects.filter(
+        ordering_key=OuterRef("ordering_key"), sequence__lt=OuterRef("sequence"),
+        status=M.PENDING).exclude(ordering_key="")
+
+
+def _waits_for_earlier(message: OutboxMessage) -> bool:
+    return bool(message.ordering_key) and OutboxMessage.objects.filter(
+        ordering_key=message.ordering_key, sequence__lt=message.sequence,
+        status=M.PENDING).exists()
+
+
+def _nudge_next(message: OutboxMessage, now: datetime) -> None:
+    """``message`` is done (sent or given up): the next one of its ordering, if it is due,
+    is sent after commit instead of waiting for the sweep."""
+    if not message.ordering_key:
+        return
+    following = (OutboxMessage.objects.filter(
+        ordering_key=message.ordering_key, sequence__gt=message.sequence, status=M.PENDING)
+        .order_by("sequence", "pk").values_list("pk", "next_attempt_at").first())
+    if following and (following[1] is None or following[1] <= now):
+        enqueue_on_commit(deliver_outbox_message, following[0])
 
 
 @dataclass(frozen=True)
@@ -88,19 +132,23 @@ class Attempt:
     duration_ms: int = 0
 
 
-def _claim(message_id: int, now: datetime) -> OutboxMessage | None:
+def _claim(message_id: int, now: datetime) -> OutboxMessage | str:
+    """The message, leased for one attempt; or why not: "skipped" (not pending, being sent,
+    endpoint gone) or "waiting" (an earlier message of its ordering is still pending)."""
     with transaction.atomic():
         message = (OutboxMessage.objects.select_for_update(of=("self",))
                    .select_related("endpoint").filter(pk=message_id).first())
         if message is None or message.status != M.PENDING:
-            return None
+            return "skipped"
         if message.sending_until and message.sending_until > now:
-            return None  # another worker is sending it right now
+            return "skipped"  # another worker is sending it right now
         if message.channel == OutboxMessage.Channel.WEBHOOK and (
                 message.endpoint is None or not message.endpoint.active):
             message.status, message.last_error = M.CANCELLED, "endpoint disabled or removed"
             message.save(update_fields=["status", "last_error"])
-            return None
+            return "skipped"
+        if _waits_for_earlier(message):
+            return "waiting"  # sent when the earlier one is done (``_nudge_next``)
         message.attempts += 1
         message.sending_until = now + LEASE
         message.save(update_fields=["attempts", "sending_until"])
@@ -131,10 +179,11 @@ def _send_webhook(message: OutboxMessage) -> Attempt:
 
 
 def deliver(*, message_id: int, now: datetime | None = None) -> str:
-    """One attempt at sending a message; returns its status afterwards."""
+    """One attempt at sending a message; returns its status afterwards ("skipped" or
+    "waiting" when no attempt was made, see ``_claim``)."""
     message = _claim(message_id, now or timezone.now())
-    if message is None:
-        return "skipped"
+    if isinstance(message, str):
+        return message
     attempt = (_send_email(message) if message.channel == OutboxMessage.Channel.EMAIL
                else _send_webhook(message))
     done = timezone.now()
@@ -154,6 +203,8 @@ def deliver(*, message_id: int, now: datetime | None = None) -> str:
         OutboxMessage.objects.filter(pk=message.pk).update(**fields)
         if message.endpoint_id:
             _account_endpoint(message.endpoint_id, attempt.ok, done)
+        if "status" in fields:
+            _nudge_next(message, done)
     return fields.get("status", M.PENDING)
 
 
@@ -178,10 +229,13 @@ def _account_endpoint(endpoint_id: int, ok: bool, now: datetime) -> None:
 
 
 def due_messages(*, now: datetime | None = None) -> QuerySet[OutboxMessage]:
+    """Pending messages due for an attempt, except those waiting for an earlier message of
+    their ordering."""
     now = now or timezone.now()
     return OutboxMessage.objects.filter(
         Q(sending_until__isnull=True) | Q(sending_until__lt=now),
-        status=M.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at")
+        ~Exists(_earlier_pending()),
+        status=M.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at", "pk")
 
 
 def stuck_messages(*, now: datetime | None = None,

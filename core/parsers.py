@@ -1,14 +1,35 @@
-"""DRF parsers for every API view: as DRF's, but text carrying a NUL character (0x00) is
-refused with a 400. No legitimate input contains one, and PostgreSQL cannot store it (an
-unchecked one would surface as a database error, i.e. a 500)."""
+"""DRF parsers for every API view: as DRF's, with three refusals that keep hostile bodies
+a 4xx instead of a 500 or a memory spike:
+
+- a body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is refused (413) before it is read:
+  DRF's own JSON and form parsers read the whole stream whatever Django's limit says;
+- JSON nested deeper than ``MAX_JSON_DEPTH`` is refused (400): no request needs more, and
+  ``"[" * 5000`` would otherwise end in a RecursionError;
+- text carrying a NUL character (0x00) is refused (400): no legitimate input contains one,
+  and PostgreSQL cannot store it (an unchecked one would surface as a database error).
+
+Multipart file parts are not counted against the limit (Django streams them to disk);
+an endpoint that takes a raw body larger than the default reads it with ``read_body``
+and its own explicit limit.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
+from rest_framework.parsers import get_encoding
+from rest_framework.utils import json
 
 NUL = "\x00"
-NUL_MESSAGE = "Text may not contain NUL (0x00) characters."
+NUL_MESSAGE = _("Text may not contain NUL (0x00) characters.")
+# Deep enough for every document the API takes (specs, opening hours, result JSON).
+MAX_JSON_DEPTH = 32
+DEPTH_MESSAGE = _("The JSON document is nested too deeply (at most %(depth)d levels).")
+TOO_BIG_MESSAGE = "The request body is larger than this service accepts."
 
 
 def has_nul(value) -> bool:
@@ -21,9 +42,80 @@ def has_nul(value) -> bool:
     return False
 
 
+def json_depth(value) -> int:
+    """How deeply ``value`` nests lists and objects (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def check_json_depth(value, *, limit: int = MAX_JSON_DEPTH) -> None:
+    """ParseError (400) when ``value`` nests deeper than ``limit``."""
+    if json_depth(value) > limit:
+        raise ParseError(DEPTH_MESSAGE % {"depth": limit}, code="too_deep")
+
+
+def read_body(request, *, limit: int | None) -> bytes:
+    """The raw body of a Django or DRF request, at most ``limit`` bytes (None: no limit).
+
+    A declared ``Content-Length`` beyond the limit is refused before anything is read; a
+    body longer than it says is cut off at ``limit + 1`` bytes and refused too. Raises
+    ``RequestDataTooBig`` (the API answers 413 problem+json)."""
+    django_request = getattr(request, "_request", request)
+    if hasattr(django_request, "_body"):
+        data = django_request._body
+    else:
+        try:
+            declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if limit is not None and declared > limit:
+            raise RequestDataTooBig(TOO_BIG_MESSAGE)
+        data = django_request.read() if limit is None else django_request.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise RequestDataTooBig(TOO_BIG_MESSAGE)
+    return data
+
+
+def _read_stream(stream, parser_context) -> bytes:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    request = (parser_context or {}).get("request")
+    if request is not None:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if limit is not None and declared > limit:
+            raise RequestDataTooBig(TOO_BIG_MESSAGE)
+    data = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise RequestDataTooBig(TOO_BIG_MESSAGE)
+    return data
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        raw = _read_stream(stream, parser_context)
+        encoding = get_encoding(parser_context or {})
+        try:
+            text = raw.decode(encoding)
+            parse_constant = json.strict_constant if self.strict else None
+            data = json.loads(text, parse_constant=parse_constant)
+        except RecursionError:
+            raise ParseError(DEPTH_MESSAGE % {"depth": MAX_JSON_DEPTH}, code="too_deep") from None
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+            raise ParseError(f"JSON parse error - {exc}") from None
+        check_json_depth(data)
         if has_nul(data):
             raise ParseError(NUL_MESSAGE)
         return data
@@ -31,14 +123,17 @@ class JSONParser(parsers.JSONParser):
 
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        encoding = get_encoding(parser_context or {})
+        data = QueryDict(_read_stream(stream, parser_context), encoding=encoding)
         if has_nul(dict(data.lists())):
             raise ParseError(NUL_MESSAGE)
         return data
 
 
 class MultiPartParser(parsers.MultiPartParser):
-    """File contents are left alone; field names, values and file names are checked."""
+    """File contents are left alone; field names, values and file names are checked.
+    Django's multipart parser counts field data (not files) against
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` itself."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         result = super().parse(stream, media_type, parser_context)

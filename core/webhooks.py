@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from datetime import UTC, datetime
 import requests
 from django.core.serializers.json import DjangoJSONEncoder
 from standardwebhooks import Webhook
+
+from . import outbound
+
+logger = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "Testbed-Webhooks/1.0"
@@ -49,6 +54,10 @@ def signed_headers(*, secret: str, msg_id: str, body: str,
 
 @dataclass(frozen=True)
 class Delivery:
+    """One attempt's result. ``error`` is our own short text (it may reach the tenant
+    whose endpoint it is): never the remote's words nor the exception text, which go to
+    the log. ``response_excerpt`` is the receiver's answer, for staff only."""
+
     ok: bool
     status_code: int | None
     response_excerpt: str
@@ -56,20 +65,46 @@ class Delivery:
     duration_ms: int
 
 
+# Delivery errors, stable so that tests, the admin and tenants read the same thing.
+ERROR_REFUSED = "refused: the destination is not allowed (outbound_refused)"
+ERROR_TIMEOUT = "timed out"
+ERROR_CONNECT = "could not connect"
+ERROR_TLS = "TLS handshake or certificate verification failed"
+ERROR_REQUEST = "the request failed"
+
+
 def deliver(*, url: str, secret: str, msg_id: str, event_type: str, data: dict,
-            timeout: float = 10.0) -> Delivery:
-    """POST one signed message. Never raises for network trouble: the result says."""
+            timeout: float = 10.0, hub=None) -> Delivery:
+    """POST one signed message through the outbound guard (``hub``: whose allowed
+    networks apply, e.g. the agreement's hub). Never raises for network trouble or a
+    refused destination: the result says. Redirects are not followed (a 3xx fails)."""
     body = encode({"type": event_type, "timestamp": datetime.now(UTC).isoformat(), "data": data})
     started = time.monotonic()
+
+    def failed(error: str, status_code: int | None = None, excerpt: str = "") -> Delivery:
+        return Delivery(False, status_code, excerpt, error,
+                        int((time.monotonic() - started) * 1000))
+
     try:
-        response = requests.post(url, data=body.encode(), timeout=timeout,
-                                 headers=signed_headers(secret=secret, msg_id=msg_id, body=body),
-                                 allow_redirects=False)
-        excerpt = response.text[:500]
-        ok = 200 <= response.status_code < 300
-        return Delivery(ok, response.status_code, excerpt,
-                        "" if ok else f"HTTP {response.status_code}",
-                        int((time.monotonic() - started) * 1000))
+        with outbound.request("POST", url, hub=hub, data=body.encode(), timeout=timeout,
+                              headers=signed_headers(secret=secret, msg_id=msg_id,
+                                                     body=body)) as response:
+            excerpt = response.text[:500]
+            ok = 200 <= response.status_code < 300
+            return Delivery(ok, response.status_code, excerpt,
+                            "" if ok else f"HTTP {response.status_code}",
+                            int((time.monotonic() - started) * 1000))
+    except outbound.OutboundRefused:
+        return failed(ERROR_REFUSED)  # the guard has logged the detail
+    except requests.Timeout as exc:
+        logger.warning("Webhook %s to %s: %s", msg_id, url, exc)
+        return failed(ERROR_TIMEOUT)
+    except requests.exceptions.SSLError as exc:
+        logger.warning("Webhook %s to %s: %s", msg_id, url, exc)
+        return failed(ERROR_TLS)
+    except requests.ConnectionError as exc:
+        logger.warning("Webhook %s to %s: %s", msg_id, url, exc)
+        return failed(ERROR_CONNECT)
     except requests.RequestException as exc:
-        return Delivery(False, None, "", f"{exc.__class__.__name__}: {str(exc)[:300]}",
-                        int((time.monotonic() - started) * 1000))
+        logger.warning("Webhook %s to %s: %s", msg_id, url, exc)
+        return failed(ERROR_REQUEST)

@@ -1,17 +1,101 @@
-from django.contrib import admin
+"""The catalog in the admin console. Platform staff act through the catalog services
+(``staff_user=request.user``, no organisation): equipment saves, status changes and
+maintenance windows follow exactly the rules the API does, and cancel and notify the same
+way. A change that would cancel bookings is shown first on a confirmation page listing
+them (the same query the cancelling service runs)."""
 
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from core.errors import DomainError, ValidationFailed
+
+from . import selectors, services
 from .models import Capability, Category, Equipment, Hub, MaintenanceWindow, Qualification
+
+CONFIRM = "_confirm_cancellations"
+
+
+def _model_data(form, names) -> dict:
+    """The form's cleaned values of plain model fields among ``names``."""
+    concrete = {f.name for f in form._meta.model._meta.concrete_fields}
+    return {name: form.cleaned_data[name] for name in names
+            if name in concrete and name in form.cleaned_data}
+
+
+def _refusal(exc: DomainError) -> str:
+    if isinstance(exc, ValidationFailed):
+        return "; ".join(f"{v.field}: {v.message}" for v in exc.violations) or exc.message
+    return exc.message
+
+
+class ThroughServicesAdmin(admin.ModelAdmin):
+    """Saves go through services. A refused change (``DomainError``) is shown as a message
+    and changes nothing (the console's transaction rolls back); a change that would cancel
+    bookings is confirmed first on a page listing them."""
+
+    def pending_cancellations(self, request, object_id) -> list:
+        """The bookings this POST would cancel; empty when it cancels none (or the form has
+        errors, which the normal form view then shows)."""
+        return []
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and CONFIRM not in request.POST:
+            bookings = self.pending_cancellations(request, object_id)
+            if bookings:
+                return self.confirmation_page(request, object_id, bookings)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, _refusal(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def confirmation_page(self, request, object_id, bookings) -> TemplateResponse:
+        opts = self.model._meta
+        repost = [(name, value) for name, values in request.POST.lists()
+                  if name != "csrfmiddlewaretoken" for value in values]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": opts,
+            "title": _("Cancel these bookings?"),
+            "bookings": bookings,
+            "repost": repost,
+            "confirm_name": CONFIRM,
+            "object_id": object_id,
+        }
+        return TemplateResponse(request, "admin/confirm_cancellations.html", context)
+
+    def report_cancelled(self, request, cancelled: list[int]) -> None:
+        if cancelled:
+            ids = ", ".join(f"#{pk}" for pk in cancelled)
+            self.message_user(request, ngettext(
+                "Cancelled booking %(ids)s; its SME is being told.",
+                "Cancelled bookings %(ids)s; their SMEs are being told.",
+                len(cancelled)) % {"ids": ids}, messages.WARNING)
 
 
 class EquipmentInline(admin.TabularInline):
+    """A hub's equipment, to open; it is changed on its own page (through the service)."""
+
     model = Equipment
     extra = 0
     fields = ["name", "slug", "category", "status", "hourly_rate", "approval_required"]
+    readonly_fields = fields
     show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Hub)
-class HubAdmin(admin.ModelAdmin):
+class HubAdmin(ThroughServicesAdmin):
     list_display = ["name", "slug", "operator", "timezone", "address", "created"]
     list_filter = ["operator", "timezone"]
     search_fields = ["name", "slug", "address", "operator__name"]
@@ -19,6 +103,17 @@ class HubAdmin(admin.ModelAdmin):
     readonly_fields = ["created"]
     date_hierarchy = "created"
     inlines = [EquipmentInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # As the hub's (stored) operator: the rules are the operator's.
+            operator = Hub.objects.select_related("operator").get(pk=obj.pk).operator
+            services.update_hub(hub=obj, by=operator, data=_model_data(form, form.changed_data))
+            return
+        created = services.create_hub(operator=form.cleaned_data["operator"], data=_model_data(
+            form, [n for n in form.cleaned_data if n != "operator"]))
+        obj.pk, obj.created = created.pk, created.created
+        obj._state.adding, obj._state.db = False, created._state.db
 
 
 @admin.register(Category)
@@ -36,14 +131,20 @@ class CapabilityAdmin(admin.ModelAdmin):
 
 
 class MaintenanceWindowInline(admin.TabularInline):
+    """Windows are added (cancelling what they overlap) or removed, never moved: a moved
+    window would cancel nothing."""
+
     model = MaintenanceWindow
     extra = 0
     fields = ["start", "end", "reason", "created_by"]
     readonly_fields = ["created_by"]
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Equipment)
-class EquipmentAdmin(admin.ModelAdmin):
+class EquipmentAdmin(ThroughServicesAdmin):
     list_display = ["name", "hub", "category", "status", "hourly_rate", "approval_required",
                     "qualification_required", "result_source_kind"]
     list_filter = ["status", "category", "hub", "approval_required", "qualification_required",
@@ -67,15 +168,116 @@ class EquipmentAdmin(admin.ModelAdmin):
         ("Audit", {"fields": ["created", "updated"]}),
     ]
 
+    def pending_cancellations(self, request, object_id) -> list:
+        if object_id is None:
+            return []  # new equipment has no bookings
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return []
+        stored = Equipment.objects.select_related("hub").get(pk=obj.pk)
+        form = self.get_form(request, obj, change=True)(request.POST, request.FILES,
+                                                        instance=obj)
+        if not form.is_valid():
+            return []
+        found = {}
+        if "status" in form.cleaned_data:
+            for b in selectors.bookings_cancelled_by_status(
+                    equipment=stored, new_status=form.cleaned_data["status"]):
+                found[b.pk] = b
+        for formset in self._window_formsets(request, obj):
+            if not formset.is_valid():
+                return []
+            for f in formset.forms:
+                if f.instance.pk or not f.has_changed() or formset._should_delete_form(f):
+                    continue
+                for b in selectors.bookings_cancelled_by_unavailability(
+                        equipment=stored, start=f.cleaned_data["start"],
+                        end=f.cleaned_data["end"]):
+                    found[b.pk] = b
+        return sorted(found.values(), key=lambda b: (b.start, b.pk))
+
+    def _window_formsets(self, request, obj):
+        for formset_class, inline in self.get_formsets_with_inlines(request, obj):
+            if inline.model is MaintenanceWindow:
+                yield formset_class(request.POST, request.FILES, instance=obj,
+                                    prefix=formset_class.get_default_prefix(),
+                                    queryset=inline.get_queryset(request))
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            equipment = services.update_equipment(
+                equipment=obj, by=None, staff_user=request.user, by_user=request.user,
+                data=_model_data(form, form.changed_data))
+            self.report_cancelled(request, equipment.cancelled_bookings)
+            return
+        data = _model_data(form, [n for n in form.cleaned_data if n != "hub"])
+        created = services.create_equipment(hub=form.cleaned_data["hub"], by=None,
+                                            staff_user=request.user, data=data)
+        # The console goes on with its own instance (capabilities, inlines, the log).
+        obj.pk, obj.created, obj.updated = created.pk, created.created, created.updated
+        obj._state.adding, obj._state.db = False, created._state.db
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not MaintenanceWindow:
+            return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for f in formset.deleted_forms:
+            if f.instance.pk:
+                services.delete_maintenance_window(window=f.instance, by=None,
+                                                   staff_user=request.user)
+                formset.deleted_objects.append(f.instance)
+        for f in formset.forms:
+            if f.instance.pk or not f.has_changed() or formset._should_delete_form(f):
+                continue
+            window = services.create_maintenance_window(
+                equipment=form.instance, by=None, staff_user=request.user,
+                by_user=request.user, start=f.cleaned_data["start"],
+                end=f.cleaned_data["end"], reason=f.cleaned_data["reason"])
+            formset.new_objects.append(window)
+            self.report_cancelled(request, window.cancelled_bookings)
+        return None
+
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(admin.ModelAdmin):
+class MaintenanceWindowAdmin(ThroughServicesAdmin):
+    """Windows are planned (through the service, cancelling what they overlap) and removed;
+    a planned window is not edited: move it by removing it and planning a new one."""
+
     list_display = ["equipment", "start", "end", "reason", "created_by", "created"]
     list_filter = ["equipment__hub"]
     list_select_related = ["equipment", "equipment__hub", "created_by"]
     search_fields = ["equipment__name", "reason"]
     readonly_fields = ["created", "created_by"]
     date_hierarchy = "start"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def pending_cancellations(self, request, object_id) -> list:
+        if object_id is not None:
+            return []
+        form = self.get_form(request, None, change=False)(request.POST, request.FILES)
+        if not form.is_valid():
+            return []
+        d = form.cleaned_data
+        return selectors.bookings_cancelled_by_unavailability(
+            equipment=d["equipment"], start=d["start"], end=d["end"])
+
+    def save_model(self, request, obj, form, change):
+        d = form.cleaned_data
+        window = services.create_maintenance_window(
+            equipment=d["equipment"], by=None, staff_user=request.user, by_user=request.user,
+            start=d["start"], end=d["end"], reason=d["reason"])
+        obj.pk, obj.created, obj.created_by = window.pk, window.created, window.created_by
+        obj._state.adding, obj._state.db = False, window._state.db
+        self.report_cancelled(request, window.cancelled_bookings)
+
+    def delete_model(self, request, obj):
+        services.delete_maintenance_window(window=obj, by=None, staff_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for window in queryset:
+            self.delete_model(request, window)
 
 
 @admin.register(Qualification)

@@ -6,10 +6,12 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from core.errors import NotFound, ValidationFailed, Violation
+from core.errors import ValidationFailed, Violation
 from core.serializers import ModelSerializer
+from core.validators import DESCRIPTION_MAX_LENGTH, validate_specs
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
+from organizations.selectors import acting_organization
 
 from . import selectors, services
 from .hours import validate_opening_hours, validate_timezone
@@ -28,6 +30,7 @@ class HubSerializer(ModelSerializer):
         fields = ["id", "slug", "name", "operator", "address", "timezone", "opening_hours",
                   "description", "created"]
         read_only_fields = ["id", "created"]
+        extra_kwargs = {"description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
 
 class PolicySerializer(ModelSerializer):
@@ -47,8 +50,32 @@ class ResultSourceSerializer(serializers.Serializer):
     secret = serializers.CharField(source="result_source_secret", required=False,
                                    allow_blank=True, write_only=True)
 
+    def to_representation(self, instance):
+        """Where the gateway is (an operator's internal address) is the hub operator's
+        business: everyone else sees the kind only. Secrets are never shown."""
+        data = super().to_representation(instance)
+        if self.context.get("_acting_org", False) is False:  # once per response
+            request = self.context.get("request")
+            self.context["_acting_org"] = acting_organization(
+                getattr(request, "user", None))
+        org = self.context["_acting_org"]
+        if org is None or org.pk != instance.hub.operator_id:
+            return {"kind": data["kind"]}
+        return data
 
-class EquipmentSerializer(ModelSerializer):
+
+class CancelledBookingsMixin(serializers.Serializer):
+    cancelled_bookings = serializers.SerializerMethodField(
+        help_text="Ids of the bookings this request cancelled (requested or confirmed "
+                  "bookings the change made impossible); empty otherwise.")
+
+    def get_cancelled_bookings(self, instance) -> list[int]:
+        # Set by the service on the object it returns (create_maintenance_window,
+        # update_equipment); absent on reads.
+        return list(getattr(instance, "cancelled_bookings", []))
+
+
+class EquipmentSerializer(CancelledBookingsMixin, ModelSerializer):
     hub = serializers.SlugRelatedField(slug_field="slug", queryset=Hub.objects.all())
     category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
     capabilities = serializers.SlugRelatedField(slug_field="slug", many=True, required=False,
@@ -56,13 +83,17 @@ class EquipmentSerializer(ModelSerializer):
     policy = PolicySerializer(source="*", required=False)
     result_source = ResultSourceSerializer(source="*", required=False)
     timezone = serializers.CharField(source="hub.timezone", read_only=True)
+    # A multipart "null" parses to None past allow_null: the validator refuses it (a 400).
+    specs = serializers.JSONField(required=False, validators=[validate_specs],
+                                  help_text=Equipment._meta.get_field("specs").help_text)
 
     class Meta:
         model = Equipment
         fields = ["id", "hub", "slug", "name", "category", "capabilities", "specs",
                   "description", "status", "hourly_rate", "timezone", "policy", "result_source",
-                  "created", "updated"]
+                  "created", "updated", "cancelled_bookings"]
         read_only_fields = ["id", "created", "updated"]
+        extra_kwargs = {"description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
 
 # Model field → the name the API uses for it (nested objects), for error reports.
@@ -152,21 +183,18 @@ class EquipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         caps = data.pop("capabilities", None)
-        moving = "hub" in data and data["hub"].pk != serializer.instance.hub_id
-        if moving and data["hub"].operator_id != getattr(self.org, "pk", None):
-            raise NotFound("No such hub among yours.", code="hub_not_found")
         with api_field_names():
             serializer.instance = services.update_equipment(
                 equipment=serializer.instance, by=self.org, data=data, capabilities=caps,
                 by_user=self.actor_user)
 
 
-class MaintenanceWindowSerializer(ModelSerializer):
+class MaintenanceWindowSerializer(CancelledBookingsMixin, ModelSerializer):
     equipment = serializers.PrimaryKeyRelatedField(queryset=Equipment.objects.all())
 
     class Meta:
         model = MaintenanceWindow
-        fields = ["id", "equipment", "start", "end", "reason", "created"]
+        fields = ["id", "equipment", "start", "end", "reason", "created", "cancelled_bookings"]
         read_only_fields = ["id", "created"]
 
 

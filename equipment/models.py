@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core import outbound
 from organizations.models import Organization
 
 from .hours import OFFICE_HOURS, validate_opening_hours, validate_timezone
@@ -36,6 +37,12 @@ class Hub(models.Model):
                     "A period ending at or before its start runs past midnight."),
     )
     description = models.TextField(blank=True)
+    outbound_allowed_networks = models.TextField(
+        _("allowed outbound networks"), blank=True,
+        validators=[outbound.validate_network_list],
+        help_text=_("Private networks this hub's equipment gateways and partners' endpoints "
+                    "may be reached on, in CIDR notation, one per line (e.g. 10.20.0.0/16). "
+                    "Set by platform staff only; operators cannot change it."))
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -147,6 +154,30 @@ class Equipment(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.hub})"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_source = instance._source()
+        return instance
+
+    def _source(self) -> tuple:
+        fields = self.__dict__  # no query for a deferred field
+        return (fields.get("result_source_kind"), fields.get("result_source_url"),
+                fields.get("hub_id"))
+
+    def _check_source_url(self) -> ValidationError | None:
+        """The gateway URL must pass the outbound guard when it is set or changed (or the
+        equipment moves hub); an unchanged one is checked again at every collection."""
+        if (self.result_source_kind != self.ResultSourceKind.HTTP or not self.result_source_url
+                or getattr(self, "_saved_source", None) == self._source()):
+            return None
+        try:
+            outbound.check_url(self.result_source_url, field="result_source_url",
+                               hub=self.hub if self.hub_id else None)
+        except outbound.OutboundRefused as exc:
+            return ValidationError(exc.message, code=outbound.CODE)
+        return None
+
     def clean(self):
         errors = {}
         g = self.slot_granularity or 0
@@ -166,6 +197,8 @@ class Equipment(models.Model):
             errors["max_duration"] = _("Maximum duration must not be below the minimum.")
         if self.result_source_kind == self.ResultSourceKind.HTTP and not self.result_source_url:
             errors["result_source_url"] = _("An HTTP result source needs a URL.")
+        elif refused := self._check_source_url():
+            errors["result_source_url"] = refused
         if errors:
             raise ValidationError(errors)
 

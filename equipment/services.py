@@ -1,14 +1,29 @@
-"""Writes to the catalog. Each is a use case that checks who may do it."""
+"""Writes to the catalog. Each is a use case that checks who may do it.
+
+Who acts: an API or portal caller acts for its organisation (``by``), which must operate
+the hub concerned. Platform staff act with no organisation (``by=None``) and name
+themselves with ``staff_user`` (the admin console does this); only an active staff user
+passes that door, so an API caller (which has no staff user to give) keeps the operator
+checks.
+
+The equipment row lock (:func:`lock_equipment`) is the one lock behind invariant 1 and
+the maintenance guarantee: every use case that reads or changes what it protects (booking
+creation and transitions, maintenance windows, status changes) takes it first.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from core.errors import Forbidden, ValidationFailed, Violation
+from core import db
+from core.errors import Forbidden, NotFound, ValidationFailed, Violation
 from organizations.models import Organization
 
 from .models import Equipment, Hub, MaintenanceWindow
@@ -17,10 +32,66 @@ from .signals import equipment_unavailable
 FAR_FUTURE_DAYS = 3650
 
 
+# --- the equipment lock ------------------------------------------------------------------
+
+@cache
+def _lock_sql(vendor: str, for_update: bool) -> str:
+    bounded = db.lock_timeout_clause(vendor)
+    return (f"SELECT {db.columns(Equipment, 'e')}, {db.columns(Hub, 'h')} "  # noqa: S608 - constants and model metadata only
+            "FROM equipment_equipment e JOIN equipment_hub h ON h.id = e.hub_id "
+            "WHERE e.id = %s" + (f" AND {bounded}" if bounded else "")
+            + (" FOR UPDATE OF e" if for_update else ""))
+
+
+def lock_equipment(equipment_id: int, *, timeout_ms: int | None = None) -> Equipment | None:
+    """The equipment (with its hub) as committed, its row locked until the transaction
+    ends; None if there is no such equipment. Waits at most ``timeout_ms`` (default
+    ``settings.DB_LOCK_TIMEOUT_MS``) for the lock, then raises ``core.errors.Busy``; the
+    bound is set for this transaction by the locking statement itself (no extra round
+    trip), never connection-wide.
+
+    Caller holds a transaction. Take this lock before any booking row lock of the same
+    equipment (one order everywhere, so no deadlock). Written in plain SQL: booking
+    creation, the API's busiest write, runs it on every call."""
+    vendor = connection.vendor
+    sql = _lock_sql(vendor, connection.features.has_select_for_update_of)
+    params = [equipment_id]
+    if db.lock_timeout_clause(vendor):
+        params.append(db.lock_timeout_param(timeout_ms))
+    busy = _("The equipment is busy with other changes; retry in a moment.")
+    with db.busy_on_lock_timeout(busy), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    equipment = db.instance(Equipment, row)
+    equipment.hub = db.instance(Hub, row, db.width(Equipment))
+    return equipment
+
+
+# --- who may change the catalog ----------------------------------------------------------
+
 def _require_operator(organization: Organization | None) -> None:
     if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
-        raise Forbidden("Only a hub operator (flagship firm) may change the catalog.",
+        raise Forbidden(_("Only a hub operator (flagship firm) may change the catalog."),
                         code="not_operator")
+
+
+def _require_staff(staff_user) -> None:
+    if not (getattr(staff_user, "is_active", False) and getattr(staff_user, "is_staff", False)):
+        raise Forbidden(_("Only platform staff may act without an organisation."),
+                        code="not_staff")
+
+
+def _require_hub_operator(hub: Hub, *, by: Organization | None, staff_user,
+                          message: str) -> None:
+    """``by`` operates ``hub`` — or, with no organisation, ``staff_user`` is platform staff."""
+    if by is None and staff_user is not None:
+        _require_staff(staff_user)
+        return
+    _require_operator(by)
+    if hub.operator_id != by.pk:
+        raise Forbidden(message, code="not_hub_operator")
 
 
 def _full_clean(instance, exclude: list[str] | None = None) -> None:
@@ -33,6 +104,13 @@ def _full_clean(instance, exclude: list[str] | None = None) -> None:
             for e in errors for message in e.messages
         ]) from None
 
+
+def _cancelled(responses) -> list:
+    """The bookings the ``equipment_unavailable`` listeners say they cancelled."""
+    return [booking for _receiver, answer in responses for booking in (answer or [])]
+
+
+# --- hubs --------------------------------------------------------------------------------
 
 def create_hub(*, operator: Organization, data: dict[str, Any]) -> Hub:
     _require_operator(operator)
@@ -51,11 +129,12 @@ def update_hub(*, hub: Hub, by: Organization, data: dict[str, Any]) -> Hub:
     return hub
 
 
-def create_equipment(*, hub: Hub, by: Organization, data: dict[str, Any],
-                     capabilities=None) -> Equipment:
-    _require_operator(by)
-    if hub.operator_id != by.pk:
-        raise Forbidden("You may add equipment only to hubs you operate.", code="not_hub_operator")
+# --- equipment ---------------------------------------------------------------------------
+
+def create_equipment(*, hub: Hub, by: Organization | None, data: dict[str, Any],
+                     capabilities=None, staff_user=None) -> Equipment:
+    _require_hub_operator(hub, by=by, staff_user=staff_user,
+                          message=_("You may add equipment only to hubs you operate."))
     equipment = Equipment(hub=hub, **data)
     _full_clean(equipment)
     with transaction.atomic():
@@ -65,51 +144,94 @@ def create_equipment(*, hub: Hub, by: Organization, data: dict[str, Any],
     return equipment
 
 
-def update_equipment(*, equipment: Equipment, by: Organization, data: dict[str, Any],
-                     capabilities=None, by_user=None) -> Equipment:
-    """Change equipment the caller operates. Taking it down or retiring it cancels the
-    active bookings from now on (through the ``equipment_unavailable`` signal)."""
-    _require_operator(by)
-    if equipment.hub.operator_id != by.pk:
-        raise Forbidden("You may change only equipment in hubs you operate.",
-                        code="not_hub_operator")
-    was_available = equipment.status == Equipment.Status.AVAILABLE
-    for key, value in data.items():
-        setattr(equipment, key, value)
-    _full_clean(equipment)
+def unavailability_period(now: datetime) -> tuple[datetime, datetime]:
+    """The period a status change to down or retired blocks: from now on."""
+    return now, now + timezone.timedelta(days=FAR_FUTURE_DAYS)
+
+
+# Reasons are recorded data (history, e-mails in both languages, webhooks), kept in one
+# language whatever the actor's, as every recorded reason is.
+def unavailable_reason(status: str) -> str:
+    """The reason recorded on the bookings a status change cancels."""
+    return f"Equipment is {Equipment.Status(status).value}."
+
+
+def update_equipment(*, equipment: Equipment, by: Organization | None, data: dict[str, Any],
+                     capabilities=None, by_user=None, staff_user=None,
+                     lock_timeout_ms: int | None = None) -> Equipment:
+    """Change equipment the caller operates (or, as platform staff, any equipment).
+
+    Equipment moves only between hubs of its own operator. Taking it down or retiring it
+    cancels the requested and confirmed bookings from now on (through the
+    ``equipment_unavailable`` signal), under the equipment lock, so no booking slips in
+    between. The returned equipment carries ``cancelled_bookings``: the ids of the
+    bookings this change cancelled."""
+    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
+                          message=_("You may change only equipment in hubs you operate."))
     with transaction.atomic():
+        current = lock_equipment(equipment.pk, timeout_ms=lock_timeout_ms)
+        if current is None:
+            raise NotFound(_("No such equipment."), code="equipment_not_found")
+        new_hub = data.get("hub")
+        if new_hub is not None and new_hub.pk != current.hub_id \
+                and new_hub.operator_id != current.hub.operator_id:
+            raise NotFound(_("No such hub among the equipment operator's hubs."),
+                           code="hub_not_found")
+        for key, value in data.items():
+            setattr(equipment, key, value)
+        _full_clean(equipment)
         equipment.save()
         if capabilities is not None:
             equipment.capabilities.set(capabilities)
-        if was_available and equipment.status != Equipment.Status.AVAILABLE:
-            now = timezone.now()
-            equipment_unavailable.send(
-                sender=Equipment, equipment=equipment, start=now,
-                end=now + timezone.timedelta(days=FAR_FUTURE_DAYS),
-                reason=f"Equipment is {equipment.get_status_display().lower()}.", by=by_user)
+        cancelled = []
+        if (current.status == Equipment.Status.AVAILABLE
+                and equipment.status != Equipment.Status.AVAILABLE):
+            start, end = unavailability_period(timezone.now())
+            cancelled = _cancelled(equipment_unavailable.send(
+                sender=Equipment, equipment=equipment, start=start, end=end,
+                reason=unavailable_reason(equipment.status), by=by_user or staff_user))
+    equipment.cancelled_bookings = [b.pk for b in cancelled]
     return equipment
 
 
-def create_maintenance_window(*, equipment: Equipment, by: Organization, start, end,
-                              reason: str, by_user=None) -> MaintenanceWindow:
-    """Block the equipment for maintenance; active bookings that overlap are cancelled."""
-    _require_operator(by)
-    if equipment.hub.operator_id != by.pk:
-        raise Forbidden("You may plan maintenance only on equipment you operate.",
-                        code="not_hub_operator")
+# --- maintenance -------------------------------------------------------------------------
+
+def maintenance_reason(reason: str) -> str:
+    """The reason recorded on the bookings a maintenance window cancels."""
+    return f"Maintenance: {reason}"
+
+
+def create_maintenance_window(*, equipment: Equipment, by: Organization | None, start, end,
+                              reason: str, by_user=None, staff_user=None,
+                              lock_timeout_ms: int | None = None) -> MaintenanceWindow:
+    """Block the equipment for maintenance; the requested and confirmed bookings that
+    overlap are cancelled, each with the reason recorded (and so notified). Taken under
+    the equipment lock: a booking being created at the same moment either commits first
+    (and is cancelled here) or sees the window (and is refused). The returned window
+    carries ``cancelled_bookings``: the ids of the bookings it cancelled."""
+    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
+                          message=_("You may plan maintenance only on equipment you operate."))
     window = MaintenanceWindow(equipment=equipment, start=start, end=end, reason=reason,
-                               created_by=by_user)
+                               created_by=by_user or staff_user)
     _full_clean(window)
     with transaction.atomic():
+        if lock_equipment(equipment.pk, timeout_ms=lock_timeout_ms) is None:
+            raise NotFound(_("No such equipment."), code="equipment_not_found")
         window.save()
-        equipment_unavailable.send(sender=Equipment, equipment=equipment, start=start, end=end,
-                                   reason=f"Maintenance: {reason}", by=by_user)
+        cancelled = _cancelled(equipment_unavailable.send(
+            sender=Equipment, equipment=equipment, start=start, end=end,
+            reason=maintenance_reason(reason), by=by_user or staff_user))
+    window.cancelled_bookings = [b.pk for b in cancelled]
     return window
 
 
-def delete_maintenance_window(*, window: MaintenanceWindow, by: Organization) -> None:
-    _require_operator(by)
-    if window.equipment.hub.operator_id != by.pk:
-        raise Forbidden("You may remove maintenance only on equipment you operate.",
-                        code="not_hub_operator")
-    window.delete()
+def delete_maintenance_window(*, window: MaintenanceWindow, by: Organization | None,
+                              staff_user=None, lock_timeout_ms: int | None = None) -> None:
+    """Remove a maintenance window (the period becomes bookable again). Under the
+    equipment lock, like every change to what bookings are checked against."""
+    _require_hub_operator(window.equipment.hub, by=by, staff_user=staff_user,
+                          message=_("You may remove maintenance only on equipment you "
+                                    "operate."))
+    with transaction.atomic():
+        lock_equipment(window.equipment_id, timeout_ms=lock_timeout_ms)
+        window.delete()

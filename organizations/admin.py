@@ -1,6 +1,18 @@
-from django.contrib import admin
+"""The admin console for organisations: every change goes through ``services`` (verifying,
+suspending and reinstating, API keys), so it behaves as the portal and the API do. No
+organisation or API key is deleted here: a deleted organisation would take its bookings
+and trials with it (suspend it instead), a deleted key its audit trail (revoke it)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from core.errors import ValidationFailed
+
+from . import services
 from .models import Invitation, Membership, Organization, OrganizationAPIKey
 
 
@@ -11,21 +23,89 @@ class MembershipInline(admin.TabularInline):
     readonly_fields = ["created"]
 
 
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=services.SUSPENSION_REASON_MAX_LENGTH,
+        help_text=gettext_lazy("Shown to the organisation's members when they open the "
+                               "portal."))
+
+
+class SuspendedFilter(admin.SimpleListFilter):
+    title = gettext_lazy("suspended")
+    parameter_name = "suspended"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(suspended_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(suspended_at__isnull=True)
+        return queryset
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "kind", "credit_code", "verified", "created"]
-    list_filter = ["kind", "verified"]
+    list_display = ["name", "slug", "kind", "credit_code", "verified", "suspended_at",
+                    "created"]
+    list_filter = ["kind", "verified", SuspendedFilter]
     search_fields = ["name", "slug", "credit_code"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created"]
+    readonly_fields = ["created", "suspended_at", "suspension_reason", "suspended_by"]
     date_hierarchy = "created"
     inlines = [MembershipInline]
-    actions = ["mark_verified"]
+    actions = ["mark_verified", "suspend", "reinstate"]
 
-    @admin.action(description="Mark selected organisations as verified")
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=gettext_lazy("Mark selected organisations as verified"))
     def mark_verified(self, request, queryset):
-        updated = queryset.update(verified=True)
-        self.message_user(request, f"{updated} organisation(s) verified.")
+        for organization in queryset:
+            services.verify_organization(organization=organization, by=request.user)
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)d organisation verified.",
+                                            "%(count)d organisations verified.", count)
+                          % {"count": count})
+
+    @admin.action(description=gettext_lazy("Suspend selected organisations (API keys and "
+                                           "portal refused, bookings kept)"))
+    def suspend(self, request, queryset):
+        form = SuspendForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for organization in queryset:
+                try:
+                    services.suspend_organization(organization=organization,
+                                                  reason=form.cleaned_data["reason"],
+                                                  by=request.user)
+                except ValidationFailed as exc:
+                    self.message_user(request, "; ".join(v.message for v in exc.violations),
+                                      messages.ERROR)
+                    return None
+                done += 1
+            self.message_user(request, ngettext("%(count)d organisation suspended.",
+                                                "%(count)d organisations suspended.", done)
+                              % {"count": done})
+            return None
+        return TemplateResponse(request, "admin/organizations/organization/suspend.html", {
+            **self.admin_site.each_context(request),
+            "title": _("Suspend organisations"), "opts": self.model._meta,
+            "organizations": queryset, "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    @admin.action(description=gettext_lazy("Reinstate selected organisations"))
+    def reinstate(self, request, queryset):
+        count = 0
+        for organization in queryset.filter(suspended_at__isnull=False):
+            services.reinstate_organization(organization=organization, by=request.user)
+            count += 1
+        self.message_user(request, ngettext("%(count)d organisation reinstated.",
+                                            "%(count)d organisations reinstated.", count)
+                          % {"count": count})
 
 
 @admin.register(Membership)
@@ -46,7 +126,32 @@ class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
     autocomplete_fields = ["organization"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "last_used_at"]
+        fields = [*super().get_readonly_fields(request, obj), "last_used_at"]
+        if obj is not None:
+            fields.append("organization")  # a key never changes hands
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke it instead: the row stays as the record of its use
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            key, secret = services.create_api_key(organization=obj.organization, name=obj.name,
+                                                  expiry_date=obj.expiry_date)
+            for field in key._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(key, field.attname))
+            obj._state.adding, obj._state.db = False, key._state.db
+            messages.warning(request, _(
+                "The API key for %(name)s is: %(key)s. Store it somewhere safe: it cannot be "
+                "shown again.") % {"name": obj.name, "key": secret})
+            return
+        revoking = "revoked" in form.changed_data and obj.revoked
+        if revoking:
+            obj.revoked = False
+        super().save_model(request, obj, form, change)
+        if revoking:
+            services.revoke_api_key(organization=obj.organization, prefix=obj.prefix)
+            obj.revoked = True
 
 
 @admin.register(Invitation)
@@ -63,3 +168,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+

@@ -11,6 +11,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, throttling
 
 from core import db
@@ -18,6 +19,10 @@ from core import db
 from .models import Organization, OrganizationAPIKey
 
 logger = logging.getLogger(__name__)
+
+SUSPENDED_CODE = "organization_suspended"
+SUSPENDED_MESSAGE = _("Your organisation is suspended by the platform staff; its API keys are "
+                      "refused until it is reinstated. Contact the platform staff.")
 
 # last_used_at is written at most this often per key, so a busy key costs no extra write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -85,6 +90,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # is_valid compares the hash in constant time; revoked and expired keys fail too.
         if api_key is None or api_key.revoked or api_key.has_expired or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+        if api_key.organization.suspended_at is not None:
+            # A valid key of a suspended organisation: say so (403), rather than calling the
+            # key invalid, so its administrators know whom to ask.
+            raise exceptions.PermissionDenied(SUSPENDED_MESSAGE, code=SUSPENDED_CODE)
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
             OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

@@ -103,3 +103,10 @@ class InviteForm(forms.Form):
         (Membership.Role.MEMBER, _("Member: books equipment and sees results")),
         (Membership.Role.ADMIN, _("Administrator: also invites colleagues")),
     ])
+
+
+class ConsentRightsForm(forms.Form):
+    members_may_consent = forms.BooleanField(
+        label=_("Members may consent to sharing their own trials' data"), required=False,
+        help_text=_("Off: only administrators consent. Standing consent for all trials and "
+                    "revoking a consent always need an administrator."))

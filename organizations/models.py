@@ -35,6 +35,25 @@ class Organization(models.Model):
         help_text=_("Set by platform staff once the organisation's identity has been checked. "
                     "Unverified SMEs cannot book."),
     )
+    members_may_consent = models.BooleanField(
+        _("members may consent"),
+        default=False,
+        help_text=_("Whether members (not only administrators) may consent to sharing their own "
+                    "trials' data. Standing consent and revocation always need an administrator."),
+    )
+    suspended_at = models.DateTimeField(
+        _("suspended at"), null=True, blank=True, editable=False,
+        help_text=_("Set while the organisation is suspended: its API keys and portal sessions "
+                    "are refused; its bookings are kept."),
+    )
+    suspension_reason = models.CharField(
+        _("suspension reason"), max_length=500, blank=True, editable=False,
+        help_text=_("Why platform staff suspended the organisation."),
+    )
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+        on_delete=models.SET_NULL, related_name="+",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +61,10 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
     def clean_fields(self, exclude=None):
         if self.credit_code:

@@ -10,17 +10,20 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, Violation
 
 from .models import INVITATION_VALIDITY, Invitation, Membership, Organization, OrganizationAPIKey
 
 
-def create_api_key(*, organization: Organization, name: str) -> tuple[OrganizationAPIKey, str]:
+def create_api_key(*, organization: Organization, name: str,
+                   expiry_date: datetime | None = None) -> tuple[OrganizationAPIKey, str]:
     """Create a key for ``organization``; returns the row and the secret, which is never
     stored in clear and cannot be shown again."""
     with transaction.atomic():
-        return OrganizationAPIKey.objects.create_key(organization=organization, name=name)
+        return OrganizationAPIKey.objects.create_key(organization=organization, name=name,
+                                                     expiry_date=expiry_date)
 
 
 def revoke_api_key(*, organization: Organization, prefix: str) -> OrganizationAPIKey:
@@ -31,6 +34,68 @@ def revoke_api_key(*, organization: Organization, prefix: str) -> OrganizationAP
         key.revoked = True
         key.save(update_fields=["revoked"])
     return key
+
+
+# --- platform staff: verification and suspension ---------------------------------------
+
+SUSPENSION_REASON_MAX_LENGTH = Organization._meta.get_field("suspension_reason").max_length
+
+
+def verify_organization(*, organization: Organization, by) -> Organization:
+    """Platform staff have checked the organisation's identity: it may book."""
+    if not organization.verified:
+        organization.verified = True
+        organization.save(update_fields=["verified"])
+    return organization
+
+
+def suspend_organization(*, organization: Organization, reason: str, by,
+                         now: datetime | None = None) -> Organization:
+    """Platform staff suspend the organisation: its API keys and its members' portal
+    sessions are refused with a message saying so, until it is reinstated. Nothing else
+    changes (its bookings, trials and consents are kept as they are)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed.single("suspension_reason_required", "reason",
+                                      _("Say why the organisation is suspended."))
+    if len(reason) > SUSPENSION_REASON_MAX_LENGTH:
+        raise ValidationFailed.single(
+            "suspension_reason_too_long", "reason",
+            _("At most %(limit)d characters.") % {"limit": SUSPENSION_REASON_MAX_LENGTH})
+    with transaction.atomic():
+        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        locked.suspended_at = locked.suspended_at or now or timezone.now()
+        locked.suspension_reason = reason
+        locked.suspended_by = by if getattr(by, "is_authenticated", False) else None
+        locked.save(update_fields=["suspended_at", "suspension_reason", "suspended_by"])
+    organization.suspended_at = locked.suspended_at
+    organization.suspension_reason = locked.suspension_reason
+    organization.suspended_by = locked.suspended_by
+    return organization
+
+
+def reinstate_organization(*, organization: Organization, by) -> Organization:
+    """Lift a suspension: keys and sessions work again."""
+    with transaction.atomic():
+        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        locked.suspended_at, locked.suspension_reason, locked.suspended_by = None, "", None
+        locked.save(update_fields=["suspended_at", "suspension_reason", "suspended_by"])
+    organization.suspended_at, organization.suspension_reason = None, ""
+    organization.suspended_by = None
+    return organization
+
+
+def set_members_may_consent(*, organization: Organization, allowed: bool,
+                            by_user=None, staff_user=None) -> Organization:
+    """The SME's administrators (or platform staff) decide whether members may consent to
+    sharing their own trials' data; standing consent and revocation stay with the
+    administrators."""
+    if staff_user is None or not staff_user.is_staff:
+        _require_admin(organization, by_user)
+    if organization.members_may_consent != allowed:
+        organization.members_may_consent = allowed
+        organization.save(update_fields=["members_may_consent"])
+    return organization
 
 
 # --- the portal: sign-up and invitations ------------------------------------------------

@@ -7,6 +7,7 @@ app_name = "organizations"
 urlpatterns = [
     path("organisation/", views.organization_page, name="page"),
     path("organisation/invitations/", views.invite, name="invite"),
+    path("organisation/consent-rights/", views.consent_rights, name="consent-rights"),
     path("organisation/invitations/<int:pk>/withdraw/", views.revoke_invitation,
          name="revoke-invitation"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError, NotFound, ValidationFailed
 
 from . import selectors, services
-from .forms import INVITATION_SESSION_KEY, InviteForm
+from .forms import INVITATION_SESSION_KEY, ConsentRightsForm, InviteForm
 from .portal import is_admin, organization_of, sme_required
 
 ERRORS = {
@@ -40,14 +41,17 @@ def _text(exc: DomainError) -> str:
     return str(text) if text is not None else exc.message
 
 
-def _page(request, form: InviteForm, status: int = 200):
+def _page(request, form: InviteForm, status: int = 200, rights_form=None):
     organization = request.organization
     admin = is_admin(request)
+    if rights_form is None:
+        rights_form = ConsentRightsForm(
+            initial={"members_may_consent": organization.members_may_consent})
     return render(request, "organizations/organization.html", {
         "organization": organization,
         "members": selectors.members_of(organization=organization).order_by("user__email"),
         "invitations": selectors.open_invitations(organization=organization) if admin else [],
-        "is_admin": admin, "form": form,
+        "is_admin": admin, "form": form, "rights_form": rights_form,
     }, status=status)
 
 
@@ -96,6 +100,39 @@ def revoke_invitation(request, pk: int):
         messages.success(request, _("The invitation to %(email)s is withdrawn.")
                          % {"email": invitation.email})
     return redirect("organizations:page")
+
+
+@sme_required
+@require_POST
+def consent_rights(request):
+    """An administrator decides whether members may consent to sharing their own trials."""
+    form = ConsentRightsForm(request.POST)
+    if not form.is_valid():
+        return _page(request, InviteForm(), status=400, rights_form=form)
+    allowed = form.cleaned_data["members_may_consent"]
+    try:
+        services.set_members_may_consent(organization=request.organization, allowed=allowed,
+                                         by_user=request.user)
+    except DomainError as exc:
+        messages.error(request, _text(exc))
+        return redirect("organizations:page")
+    messages.success(request, _("Members may now consent to sharing their own trials' data.")
+                     if allowed else _("Only administrators may now consent to sharing."))
+    return redirect("organizations:page")
+
+
+def admin_login(request):
+    """The admin console's login page is allauth's, so its rate limits (and MFA) apply to
+    staff too: Django's own admin login would take unlimited password guesses."""
+    next_url = request.GET.get("next") or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("admin:index")
+    if request.user.is_authenticated:
+        if request.user.is_active and request.user.is_staff:
+            return redirect(next_url)
+        return render(request, "organizations/admin_forbidden.html", status=403)
+    return redirect(f"{reverse('account_login')}?{urlencode({'next': next_url})}")
 
 
 def invitation(request, token: str):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from django.db import transaction
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
-from core import webhooks
+from core import outbound, services
 from core.models import WebhookEndpoint
 from core.serializers import ModelSerializer
 
@@ -35,6 +34,15 @@ class WebhookEndpointSerializer(ModelSerializer):
     event_types = serializers.ListField(child=serializers.CharField(max_length=40),
                                         allow_empty=False, validators=[validate_event_types])
 
+    def validate_url(self, value: str) -> str:
+        """The outbound guard: 400 with a field error for an address Testbed may not
+        call (checked again at every delivery)."""
+        try:
+            outbound.check_url(value, field="url")
+        except outbound.OutboundRefused as exc:
+            raise serializers.ValidationError(exc.message, code=outbound.CODE) from None
+        return value
+
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "description", "event_types", "active", "consecutive_failures",
@@ -60,17 +68,17 @@ class WebhookEndpointViewSet(ActorMixin, viewsets.ModelViewSet):
         self.require_kind(Organization.Kind.FLAGSHIP)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = serializer.save(organization=self.org, secret=webhooks.new_secret())
+        endpoint = services.create_endpoint(organization=self.org,
+                                            data=dict(serializer.validated_data))
         data = self.get_serializer(endpoint).data
         data["secret"] = endpoint.secret
         return Response(data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
-        was_active = serializer.instance.active
-        with transaction.atomic():
-            endpoint = serializer.save()
-            if endpoint.active and not was_active:  # re-enabled by its owner: a fresh start
-                endpoint.disabled_at, endpoint.disabled_reason = None, ""
-                endpoint.consecutive_failures = 0
-                endpoint.save(update_fields=["disabled_at", "disabled_reason",
-                                             "consecutive_failures"])
+        # Re-enabling is a fresh start (failure count reset): the service's rule, the
+        # same in the admin console.
+        serializer.instance = services.update_endpoint(endpoint=serializer.instance,
+                                                       data=dict(serializer.validated_data))
+
+    def perform_destroy(self, instance):
+        services.delete_endpoint(endpoint=instance)

@@ -110,11 +110,14 @@ else:
         # The same backend, with a health check that skips the round trip when the
         # socket shows the connection is fine (core/backends/postgresql).
         DATABASES["default"]["ENGINE"] = "core.backends.postgresql"
-    # A booking waits at most this long for the equipment row lock, then gets a 503 "busy".
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-        f"-c lock_timeout={env.int('DB_LOCK_TIMEOUT_MS', default=5000)}"
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Row locks ---------------------------------------------------------------------------
+# How long a use case waits for the equipment row lock (bookings, maintenance, status
+# changes) before answering 503 "busy" with Retry-After. Set per lock acquisition
+# (``SET LOCAL lock_timeout`` in core.db.set_lock_timeout), never connection-wide.
+DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
+# --- end of row locks --------------------------------------------------------------------
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -158,9 +161,29 @@ STORAGES = {
     },
 }
 
+# The embedded demo prints mail to the console; production sends it (SMTP by default) and
+# refuses a backend that would write password-reset, invitation and confirmation links to
+# the process log or a file, as it refuses to start without a secret key.
 EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend" if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
+NON_DELIVERING_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+}
+if not DEBUG and EMAIL_BACKEND in NON_DELIVERING_EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND={EMAIL_BACKEND} would write mail (with its sign-in and invitation "
+        "links) to the log or a file; set a delivering backend (SMTP) when DEBUG is off."
+    )
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Testbed <noreply@testbed.local>")
 
 REST_FRAMEWORK = {
@@ -223,9 +246,14 @@ TRIAL_SOURCE_TIMEOUT = env.int("TRIAL_SOURCE_TIMEOUT", default=30)
 TRIAL_COLLECT_MAX_ATTEMPTS = env.int("TRIAL_COLLECT_MAX_ATTEMPTS", default=5)
 # Demo endpoints (synthetic equipment gateway, demo university receiver) and the address
 # the demo data uses to reach them.
-DEMO_ENDPOINTS = env.bool("DEMO_ENDPOINTS", default=True)
+DEMO_ENDPOINTS = env.bool("DEMO_ENDPOINTS", default=DEBUG)
 DEMO_BASE_URL = env.str("DEMO_BASE_URL", default="http://127.0.0.1:8000")
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
+# Every request body (JSON, form fields; multipart file parts are streamed to disk and not
+# counted) is refused above this size with a 413: no API document or portal form needs
+# more. The results upload takes a raw CSV/JSON body up to TRIAL_RESULT_MAX_BODY_BYTES and
+# files up to TRIAL_RESULT_MAX_BYTES instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+TRIAL_RESULT_MAX_BODY_BYTES = env.int("TRIAL_RESULT_MAX_BODY_BYTES", default=64 * 1024 * 1024)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -312,8 +340,8 @@ CONTENT_SECURITY_POLICY = {
 
 # Uploads: files above this size are spooled to disk while a request is parsed (the
 # results action caps a file at TRIAL_RESULT_MAX_BYTES, a raw body at
-# DATA_UPLOAD_MAX_MEMORY_SIZE).
-FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+# TRIAL_RESULT_MAX_BODY_BYTES).
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 
 # The API schema documents the problem+json errors of every operation (so clients and
 # the Schemathesis run can hold the API to them).
@@ -328,3 +356,55 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "core.parsers.FormParser",
     "core.parsers.MultiPartParser",
 ]
+
+# Outbound requests (core/outbound.py, invariant 8) ------------------------------------------
+# Every request Testbed makes (result sources, webhooks, agreement endpoints) goes to https
+# only, or also plain http when OUTBOUND_ALLOW_HTTP is on (default: on in the embedded
+# demo, off in production). Addresses that are not public (loopback, private, link-local,
+# reserved …) are refused unless inside OUTBOUND_ALLOWED_NETWORKS (comma-separated CIDRs;
+# default: loopback in the embedded demo, so its demo gateway and demo university work;
+# nothing in production) or inside the networks platform staff allowed for the hub.
+OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=DEBUG)
+OUTBOUND_ALLOWED_NETWORKS = env.list(
+    "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
+
+
+def _check_networks(entries: list[str]) -> None:
+    import ipaddress
+
+    for entry in filter(None, (e.strip() for e in entries)):
+        try:
+            ipaddress.ip_network(entry, strict=True)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"OUTBOUND_ALLOWED_NETWORKS: {entry!r} is not a network in CIDR notation "
+                "(e.g. 10.20.0.0/16, no host bits set).") from None
+
+
+_check_networks(OUTBOUND_ALLOWED_NETWORKS)
+
+# --- Accounts and production defaults (helper "hardening") -------------------------------
+# Client addresses behind the TLS proxy: how many proxies in front of the app append to
+# X-Forwarded-For (0: trust none, use the socket's address). allauth's login rate limits and
+# the API's anonymous throttle both count per real client address with it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+
+# Multi-factor authentication (allauth.mfa): TOTP with recovery codes for every account
+# (staff and operators enrol under /accounts/2fa/), WebAuthn security keys where the
+# browser has one. MFA_REQUIRED_FOR_STAFF sends staff without MFA to enrol before the admin
+# console; off in the embedded demo so its printed logins keep working.
+INSTALLED_APPS += ["allauth.mfa"]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = "Testbed"
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # the demo runs on http://127.0.0.1
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=not DEBUG)
+
+# Suspended organisations: their members' portal sessions see a page saying so (their API
+# keys are refused in organizations.auth); staff MFA enrolment is enforced for /admin/.
+MIDDLEWARE += [
+    "organizations.middleware.SuspendedOrganizationMiddleware",
+    "organizations.middleware.StaffMFAMiddleware",
+]
+# --- end of accounts and production defaults ---------------------------------------------

@@ -6,12 +6,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from bookings.feeds_api import calendar_feed
 from core.api import api_not_found
 from core.views import problem_or_html_404, problem_or_html_500
+from organizations.views import admin_login
 from trials.views import demo_gateway, demo_university_webhook
 
 from .api import extra_urlpatterns, router
 from .health import healthz, readyz
 
 urlpatterns = [
+    # Staff log in through allauth (its rate limits and MFA), not Django's admin form.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include([*extra_urlpatterns, *router.urls])),

@@ -1,12 +1,33 @@
+import os
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
+from hypothesis import settings as hypothesis_settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from rest_framework.test import APIClient
 
 from organizations.services import create_api_key
 
 from .factories import OrganizationFactory
+
+# Property tests (Hypothesis) are replayable: a failure found is replayed, never lost to the
+# next run's luck. "dev" (the default): failing examples are kept in .hypothesis/examples
+# at the repository root (git-ignored, whatever directory pytest runs from) and tried first
+# on the next run until they pass. "ci" (CI set, or HYPOTHESIS_PROFILE=ci): derandomized,
+# the same examples on every run (so no example database: Hypothesis refuses one with
+# derandomize), and a run's result never depends on a seed. Both print a
+# @reproduce_failure blob with a failure, to paste onto the test.
+hypothesis_settings.register_profile(
+    "dev", print_blob=True, database=DirectoryBasedExampleDatabase(
+        Path(__file__).resolve().parent.parent / ".hypothesis" / "examples"))
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True,
+                                     deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev"))
 
 # Shared fixtures: organisations, hub and equipment, and real loopback peers.
 pytest_plugins = ["tests.fixtures.world", "tests.fixtures.peers"]
@@ -45,6 +66,24 @@ def _celery_eager(request):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _outbound_to_loopback_peers(settings):
+    """The peers tests talk to (gateways, receivers: tests/fixtures/peers.py) run on
+    loopback over plain HTTP, as a staging deployment's would: the outbound guard is told
+    so, as such a deployment tells it (OUTBOUND_ALLOWED_NETWORKS). The guard's own tests
+    (tests/security/test_outbound*.py) turn this off."""
+    settings.OUTBOUND_ALLOW_HTTP = True
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.fixture(autouse=True)
+def _staff_mfa_optional(settings):
+    """Production (DEBUG off, as in the PostgreSQL run) sends staff without MFA to enrol
+    before the admin console; tests of the console log staff in directly. The MFA tests
+    turn it back on."""
+    settings.MFA_REQUIRED_FOR_STAFF = False
 
 
 @pytest.fixture(autouse=True)

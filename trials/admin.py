@@ -1,11 +1,16 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
-from core import webhooks
 from core.admin import RecordAdmin, RecordInline
+from core.errors import DomainError, ValidationFailed
 from core.tasks import send_now
 
-from . import services
+from . import packages, services, sharing
 from .models import (
+    AgreementVersion,
     Consent,
     DatasetRelease,
     DeliveryAttempt,
@@ -18,13 +23,35 @@ from .models import (
 from .tasks import collect_trial_results
 
 
+class ReadOnlyRecordAdmin(RecordAdmin):
+    """Records the application writes (trials, readings, consents, releases, deliveries):
+    staff see them and act through the actions (which call services); nobody edits or
+    deletes them here."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _domain_errors(modeladmin, request, label: str, call) -> bool:
+    """Run a service call for one object; say its refusal as a message."""
+    try:
+        call()
+    except DomainError as exc:
+        modeladmin.message_user(request, f"{label}: {exc.message}", messages.ERROR)
+        return False
+    return True
+
+
 class ResultFileInline(RecordInline):
     model = ResultFile
     fields = ["name", "file", "size", "sha256", "uploaded_by", "created"]
 
 
 @admin.register(Trial)
-class TrialAdmin(RecordAdmin):
+class TrialAdmin(ReadOnlyRecordAdmin):
     """Trials open when bookings are confirmed; staff never add one by hand."""
 
     list_display = ["pk", "booking", "status", "measurement_count", "attempts", "collected_at",
@@ -48,7 +75,7 @@ class TrialAdmin(RecordAdmin):
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(RecordAdmin):
+class MeasurementAdmin(ReadOnlyRecordAdmin):
     list_display = ["trial", "ts", "metric", "value", "unit"]
     list_filter = ["metric"]
     search_fields = ["=trial__booking__id", "metric"]
@@ -67,72 +94,180 @@ class ResultFileAdmin(RecordAdmin):
 
 class ConsentInline(RecordInline):
     model = Consent
-    fields = ["trial", "granted_by", "granted_at", "revoked_at", "revoked_by", "standing"]
+    fields = ["trial", "version", "granted_by", "granted_at", "revoked_at", "revoked_by",
+              "standing"]
+
+
+class AgreementVersionInline(RecordInline):
+    model = AgreementVersion
+    fields = ["number", "terms", "created"]
+
+
+class SharingAgreementForm(forms.ModelForm):
+    endpoint_url = forms.URLField(assume_scheme="https", max_length=200,
+                                  help_text=SharingAgreement._meta.get_field("endpoint_url").help_text)
+    license = forms.ChoiceField(choices=[(code, f"{code} – {title}")
+                                         for code, (title, _url) in packages.LICENSES.items()])
+
+    class Meta:
+        model = SharingAgreement
+        fields = ["operator", "university", "hub", "title", "categories", "anonymize",
+                  "shift_timestamps", "embargo_days", "license", "endpoint_url", "valid_from",
+                  "valid_until"]
+
+
+# Fields the console may change on an existing agreement, as the operator's API may.
+UPDATABLE = ("title", "anonymize", "shift_timestamps", "embargo_days", "license",
+             "endpoint_url", "valid_from", "valid_until")
 
 
 @admin.register(SharingAgreement)
 class SharingAgreementAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "operator", "university", "hub", "anonymize", "embargo_days",
-                    "valid_from", "valid_until", "revoked_at"]
+    """Created through ``sharing.create_agreement`` (the signing secret is made there and
+    shown once), changed through ``sharing.update_agreement`` (a change of terms makes a new
+    version and asks the SMEs to consent again), revoked through ``sharing.revoke_agreement``
+    (the 'Revoke' action: releases not delivered are withdrawn, built packages are no longer
+    downloadable). The console holds no rule of its own."""
+
+    form = SharingAgreementForm
+    list_display = ["__str__", "operator", "university", "hub", "version", "anonymize",
+                    "embargo_days", "license", "valid_from", "valid_until", "revoked_at"]
     list_filter = ["operator", "university", "anonymize"]
     list_select_related = ["operator", "university", "hub"]
     search_fields = ["title", "operator__name", "university__name", "hub__name"]
     filter_horizontal = ["categories"]
     date_hierarchy = "created"
-    readonly_fields = ["signing_secret", "created"]
-    inlines = [ConsentInline]
+    readonly_fields = ["version", "revoked_at", "created"]
+    inlines = [AgreementVersionInline, ConsentInline]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        # The operator is who the agreement is from; a revoked agreement never changes.
+        if obj.revoked_at:
+            return [*SharingAgreementForm.Meta.fields, *self.readonly_fields]
+        return ["operator", *self.readonly_fields]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # releases and consents rest on it: revoke instead
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:  # the service refused: nothing was saved (rolled back)
+            self.message_user(request, exc.message, messages.ERROR)
+            if isinstance(exc, ValidationFailed):
+                for field, errors in exc.field_errors().items():
+                    self.message_user(request, f"{field}: {' '.join(errors)}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
-        if not obj.signing_secret:
-            obj.signing_secret = webhooks.new_secret()
-        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        if not change:
+            made = sharing.create_agreement(
+                operator=data["operator"], university=data["university"].slug,
+                hub=data["hub"].slug, categories=[c.slug for c in data["categories"]],
+                endpoint_url=data["endpoint_url"], valid_from=data["valid_from"],
+                valid_until=data["valid_until"], anonymize=data["anonymize"],
+                shift_timestamps=data["shift_timestamps"], embargo_days=data["embargo_days"],
+                license=data["license"], title=data["title"])
+            obj.pk, obj.signing_secret, obj.version = made.pk, made.signing_secret, made.version
+            obj.created = made.created
+            self.message_user(
+                request, _("Signing secret for the university's endpoint (shown once, store it "
+                           "now): %(secret)s") % {"secret": made.signing_secret},
+                messages.WARNING)
+            return
+        changed = set(form.changed_data)
+        made = sharing.update_agreement(
+            agreement=SharingAgreement.objects.get(pk=obj.pk), by=obj.operator,
+            data={field: data[field] for field in UPDATABLE if field in changed},
+            categories=([c.slug for c in data["categories"]] if "categories" in changed
+                        else None),
+            university=data["university"].slug if "university" in changed else None,
+            hub=data["hub"].slug if "hub" in changed else None)
+        obj.version = made.version
+
+    def save_related(self, request, form, formsets, change):
+        # Categories were set by the service (a change of them is a change of terms); the
+        # inlines are read-only records.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description=gettext_lazy(
+        "Revoke the selected agreements (withdraws undelivered releases)"))
+    def revoke(self, request, queryset):
+        done = sum(_domain_errors(self, request, str(agreement), lambda a=agreement:
+                                  sharing.revoke_agreement(agreement=a, by=a.operator))
+                   for agreement in queryset.select_related("operator"))
+        self.message_user(request, ngettext("%(count)d agreement revoked.",
+                                            "%(count)d agreements revoked.", done)
+                          % {"count": done})
 
 
 @admin.register(Consent)
-class ConsentAdmin(RecordAdmin):
+class ConsentAdmin(ReadOnlyRecordAdmin):
     """Consent is the SME's to give; the console only shows it."""
 
-    list_display = ["trial", "agreement", "granted_by", "granted_at", "revoked_at", "standing"]
+    list_display = ["trial", "agreement", "version", "granted_by", "granted_at", "revoked_at",
+                    "standing"]
     list_filter = ["standing", "agreement__university"]
-    list_select_related = ["trial", "agreement", "granted_by"]
+    list_select_related = ["trial", "agreement", "granted_by", "version"]
     search_fields = ["=trial__booking__id", "agreement__university__name"]
     date_hierarchy = "granted_at"
-    readonly_fields = ["trial", "agreement", "granted_by", "granted_at", "revoked_at",
-                       "revoked_by", "standing"]
+    readonly_fields = ["trial", "agreement", "version", "granted_by", "granted_at",
+                       "revoked_at", "revoked_by", "standing"]
 
 
 
 @admin.register(StandingConsent)
-class StandingConsentAdmin(RecordAdmin):
-    list_display = ["organization", "agreement", "granted_at", "revoked_at"]
-    list_select_related = ["organization", "agreement"]
-    readonly_fields = ["organization", "agreement", "granted_by", "granted_at", "revoked_at"]
+class StandingConsentAdmin(ReadOnlyRecordAdmin):
+    list_display = ["organization", "agreement", "version", "granted_at", "revoked_at"]
+    list_select_related = ["organization", "agreement", "version"]
+    readonly_fields = ["organization", "agreement", "version", "granted_by", "granted_at",
+                       "revoked_at"]
 
 
 class DeliveryAttemptInline(RecordInline):
     model = DeliveryAttempt
-    fields = ["at", "webhook_id", "status_code", "ok", "error", "duration_ms"]
+    fields = ["at", "webhook_id", "status_code", "ok", "error", "response_excerpt",
+              "duration_ms"]
 
 
 @admin.register(DatasetRelease)
-class DatasetReleaseAdmin(RecordAdmin):
-    list_display = ["pk", "trial", "agreement", "status", "attempts", "row_count",
-                    "delivered_at", "created"]
-    list_filter = ["status", "agreement__university"]
+class DatasetReleaseAdmin(ReadOnlyRecordAdmin):
+    """Failed deliveries are visible (status, attempts, last error, held) and retried with
+    the 'Retry delivery' action through ``sharing.retry_release``."""
+
+    list_display = ["pk", "trial", "agreement", "status", "held", "attempts", "last_error",
+                    "next_attempt_at", "row_count", "delivered_at", "created"]
+    list_filter = ["status", "held", "agreement__university"]
     list_select_related = ["trial", "agreement", "agreement__university"]
     search_fields = ["=trial__booking__id", "sha256", "webhook_id"]
     date_hierarchy = "created"
-    readonly_fields = ["trial", "agreement", "status", "package", "sha256", "size", "row_count",
-                       "webhook_id", "attempts", "next_attempt_at", "sending_until",
-                       "last_error", "delivered_at", "receipt", "withdrawn_reason", "created"]
+    readonly_fields = ["trial", "agreement", "consent", "status", "held", "terms", "package",
+                       "sha256", "size", "row_count", "webhook_id", "attempts",
+                       "next_attempt_at", "sending_until", "last_error", "delivered_at",
+                       "receipt", "withdrawn_reason", "created"]
     inlines = [DeliveryAttemptInline]
+    actions = ["retry_delivery"]
+
+    @admin.action(description=gettext_lazy(
+        "Retry delivery now (attempts start again from zero)"))
+    def retry_delivery(self, request, queryset):
+        done = sum(_domain_errors(self, request, f"Release #{release.pk}", lambda r=release:
+                                  sharing.retry_release(release_id=r.pk, by_staff=request.user))
+                   for release in queryset)
+        self.message_user(request, ngettext("Delivery retried for %(count)d release.",
+                                            "Delivery retried for %(count)d releases.", done)
+                          % {"count": done})
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(RecordAdmin):
+class DeliveryAttemptAdmin(ReadOnlyRecordAdmin):
     list_display = ["at", "release", "webhook_id", "status_code", "ok", "duration_ms"]
     list_filter = ["ok"]
     date_hierarchy = "at"
     readonly_fields = ["release", "at", "webhook_id", "status_code", "ok", "error",
                        "response_excerpt", "duration_ms"]
-

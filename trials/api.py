@@ -1,20 +1,20 @@
 from __future__ import annotations
 
-import csv
-
 import django_filters
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, parsers, renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import csv as core_csv
 from core.errors import Forbidden, ValidationFailed
 from core.filters import IsoDateTimeFilter
-from core.parsers import MultiPartParser
+from core.parsers import MultiPartParser, read_body
 from core.renderers import CSVRenderer
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
@@ -67,11 +67,6 @@ def _declared_length(request) -> int:
         return 0
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @extend_schema(parameters=[OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH,
     description="The trial's id, which is its booking's id.")])
@@ -99,23 +94,22 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
             renderer_classes=[renderers.JSONRenderer, CSVRenderer])
     def measurements(self, request, pk=None):
         trial = selectors.trial_for(self.org, pk)
-        qs = MeasurementFilter(request.query_params,
-                               queryset=selectors.measurements_of(trial)).qs
+        filters = MeasurementFilter(request.query_params,
+                                    queryset=selectors.measurements_of(trial))
+        if not filters.is_valid():  # a naive or out-of-range time is a 400, not ignored
+            raise translate_validation(filters.errors)
+        qs = filters.qs
         if request.query_params.get("format") == "csv":
             return self._csv(trial, qs)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(MeasurementSerializer(page, many=True).data)
 
     def _csv(self, trial, qs):
-        writer = csv.writer(_Echo())
-
-        def rows():
-            yield writer.writerow(["timestamp", "metric", "value", "unit"])
-            for ts, metric, value, unit in qs.values_list("ts", "metric", "value",
-                                                          "unit").iterator(chunk_size=5000):
-                yield writer.writerow([ts.isoformat(), metric, repr(value), unit])
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        rows = ((ts.isoformat(), metric, value, unit) for ts, metric, value, unit
+                in qs.values_list("ts", "metric", "value", "unit").iterator(chunk_size=5000))
+        response = StreamingHttpResponse(
+            core_csv.stream(["timestamp", "metric", "value", "unit"], rows),
+            content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="trial-{trial.pk}.csv"'
         return response
 
@@ -132,8 +126,9 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
         if self.org.kind != Organization.Kind.FLAGSHIP:
             raise Forbidden("Only the hub operator uploads results.", code="not_operator")
         content_type = request.content_type or ""
-        # A raw body is capped by DATA_UPLOAD_MAX_MEMORY_SIZE; a multipart file is not, so
-        # refuse an oversized one before it is spooled to disk, and again by its size.
+        # A raw body has a limit of its own (TRIAL_RESULT_MAX_BODY_BYTES, above the small
+        # default every other endpoint has); a multipart file is streamed to disk, so refuse
+        # an oversized one before it is spooled, and again by its size.
         limit = settings.TRIAL_RESULT_MAX_BYTES
         if _declared_length(request) > limit + MULTIPART_SLACK:
             raise RequestDataTooBig("The upload is larger than this service accepts.")
@@ -147,7 +142,8 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
             data, filename = upload.read(), upload.name
             content_type = upload.content_type or ""
         else:
-            data, filename = request.body, None
+            data = read_body(request, limit=settings.TRIAL_RESULT_MAX_BODY_BYTES)
+            filename = None
         if not data:
             raise ValidationFailed.single("results_empty", "results", "The upload is empty.")
         services.upload_results(trial=trial, organization=self.org, data=data,

@@ -110,6 +110,10 @@ class SharingAgreement(models.Model):
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(
+        default=1, editable=False,
+        help_text=_("The version of its terms: a new one each time a term changes. Consents "
+                    "stay bound to the version they were given under."))
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -136,6 +140,42 @@ class SharingAgreement(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def terms(self) -> dict:
+        """What an SME consents to (invariant 7): anonymisation, timestamp shift, embargo,
+        licence, scope (hub and categories, by id) and recipient (university id)."""
+        return {"anonymize": self.anonymize, "shift_timestamps": self.shift_timestamps,
+                "embargo_days": self.embargo_days, "license": self.license,
+                "hub": self.hub_id, "university": self.university_id,
+                "categories": sorted(c.pk for c in self.categories.all()) if self.pk else []}
+
+    def current_version(self) -> "AgreementVersion":
+        """The row of the current version. Agreements made by the service have it from the
+        start; one written some other way gets it from its terms the first time it is
+        needed."""
+        version, _created = AgreementVersion.objects.get_or_create(
+            agreement=self, number=self.version, defaults={"terms": self.terms()})
+        return version
+
+
+class AgreementVersion(models.Model):
+    """The terms of an agreement as they stood in one version. Never changed: a change of
+    terms adds a version; consents and releases point at the version they rest on."""
+
+    agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE,
+                                  related_name="versions")
+    number = models.PositiveIntegerField()
+    terms = models.JSONField(help_text=_("anonymize, shift_timestamps, embargo_days, license, "
+                                         "hub, university (ids) and categories (ids)."))
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agreement", "-number"]
+        constraints = [models.UniqueConstraint(fields=["agreement", "number"],
+                                               name="agreement_version_unique")]
+
+    def __str__(self) -> str:
+        return f"Agreement #{self.agreement_id} v{self.number}"
+
 
 class Consent(models.Model):
     """An SME's consent to release one trial under one agreement. Never edited but to
@@ -152,6 +192,9 @@ class Consent(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     standing = models.BooleanField(default=False,
                                    help_text=_("Granted by the SME's standing consent."))
+    version = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, related_name="consents",
+        help_text=_("The version of the agreement's terms consented to."))
 
     class Meta:
         ordering = ["-granted_at"]
@@ -164,6 +207,11 @@ class Consent(models.Model):
     def __str__(self) -> str:
         state = "revoked" if self.revoked_at else "active"
         return f"Consent trial #{self.trial_id} × agreement #{self.agreement_id} ({state})"
+
+    def save(self, *args, **kwargs):
+        if self.version_id is None:  # bound to the terms in force when it is given
+            self.version = self.agreement.current_version()
+        super().save(*args, **kwargs)
 
 
 class StandingConsent(models.Model):
@@ -178,6 +226,10 @@ class StandingConsent(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     granted_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    version = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, related_name="standing_consents",
+        help_text=_("The version of the agreement's terms consented to: it covers only the "
+                    "hub and categories of that version."))
 
     class Meta:
         constraints = [
@@ -188,6 +240,11 @@ class StandingConsent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization} → agreement #{self.agreement_id}"
+
+    def save(self, *args, **kwargs):
+        if self.version_id is None:
+            self.version = self.agreement.current_version()
+        super().save(*args, **kwargs)
 
 
 def package_path(instance: "DatasetRelease", filename: str) -> str:
@@ -224,6 +281,18 @@ class DatasetRelease(models.Model):
     receipt = models.JSONField(default=dict, blank=True,
                                help_text=_("The university's 2xx answer: status and body."))
     withdrawn_reason = models.CharField(max_length=200, blank=True)
+    held = models.CharField(
+        max_length=32, blank=True,
+        help_text=_("Why a pending release is not being delivered: 'embargo', or a change of "
+                    "terms that waits for the SME's consent (license_changed, "
+                    "recipient_changed, scope_changed)."))
+    consent = models.ForeignKey(
+        "Consent", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases",
+        help_text=_("The consent the package was built under."))
+    terms = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("The terms the package was built under: the consented ones, made "
+                    "stricter where the agreement's current terms are."))
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -235,6 +304,11 @@ class DatasetRelease(models.Model):
 
     def __str__(self) -> str:
         return f"Release #{self.pk} trial #{self.trial_id} → {self.agreement.university}"
+
+    @property
+    def delayed(self) -> bool:
+        """Pending, but delivery attempts have failed: what the SME sees as 'delayed'."""
+        return self.status == self.Status.PENDING and bool(self.last_error or self.attempts)
 
 
 class DeliveryAttempt(models.Model):

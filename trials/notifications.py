@@ -1,16 +1,22 @@
 """Notifications about trials: results ready (SME e-mail, operator webhook
-``trial.collected``) and data released to a university (SME e-mail, operator webhook
-``dataset.released``). Queued in the transaction that records the change."""
+``trial.collected``), data released to a university (SME e-mail, operator webhook
+``dataset.released``), an agreement's terms changed (SME admins' e-mail) and a release
+whose delivery failed for good (operator and staff e-mail). Queued in the transaction that
+records the change."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
-from bookings.notifications import sme_recipients
+from bookings.notifications import operator_recipients, sme_recipients
 from core import outbox
 from core.notify import bilingual, line, subject_line
+from organizations.models import Membership
 
-from .models import DatasetRelease, Trial
+from . import packages
+from .models import AgreementVersion, DatasetRelease, SharingAgreement, Trial
 
 
 def _email_sme(trial: Trial, event_type: str, key: str, render) -> None:
@@ -42,7 +48,7 @@ def trial_collected(trial: Trial) -> None:
 
 
 def dataset_released(release: DatasetRelease) -> None:
-    trial, agreement = release.trial, release.agreement
+    trial, agreement, agreed = release.trial, release.agreement, packages.terms_of(release)
     key = f"dataset-released:{release.pk}"
 
     def render() -> tuple[str, str]:
@@ -52,8 +58,8 @@ def dataset_released(release: DatasetRelease) -> None:
                       "consented to."), "",
                     line(_("Trial"), f"#{trial.pk}"),
                     line(_("University"), agreement.university.name),
-                    line(_("Anonymised"), _('yes') if agreement.anonymize else _('no')),
-                    line(_("Licence"), agreement.license),
+                    line(_("Anonymised"), _('yes') if agreed["anonymize"] else _('no')),
+                    line(_("Licence"), agreed["license"]),
                     f"sha256: {release.sha256}"]))
 
     _email_sme(trial, "dataset.released", key, render)
@@ -62,3 +68,71 @@ def dataset_released(release: DatasetRelease) -> None:
         data={"release": release.pk, "trial": trial.pk, "agreement": agreement.pk,
               "university": agreement.university.slug, "sha256": release.sha256,
               "rows": release.row_count})
+
+
+def _sme_admins(organization_id: int) -> list[str]:
+    return list(dict.fromkeys(Membership.objects.filter(
+        organization_id=organization_id, role=Membership.Role.ADMIN,
+    ).exclude(user__email="").values_list("user__email", flat=True)))
+
+
+def _staff_addresses() -> list[str]:
+    superusers = get_user_model().objects.filter(is_superuser=True, is_active=True
+                                                 ).exclude(email="").values_list("email",
+                                                                                 flat=True)
+    return list(dict.fromkeys([*superusers, *(address for _name, address in settings.ADMINS)]))
+
+
+def agreement_terms_changed(*, agreement: SharingAgreement, version: AgreementVersion,
+                            organization_id: int) -> None:
+    """An SME that consented under an earlier version is asked to consent to the new terms
+    (nothing more is released under terms it did not consent to)."""
+    key = f"agreement-terms:{agreement.pk}:v{version.number}:{organization_id}"
+    shown = version.terms
+
+    def render() -> tuple[str, str]:
+        return (subject_line(_("The terms of a data-sharing agreement changed"),
+                             agreement.university.name),
+                "\n".join([
+                    _("The hub operator changed the terms of a data-sharing agreement you "
+                      "consented to. Nothing of your trials is released under the new terms "
+                      "until you consent to them; open the trial's page in the portal to "
+                      "read them and decide."), "",
+                    line(_("Agreement"), str(agreement)),
+                    line(_("University"), agreement.university.name),
+                    line(_("Version"), version.number),
+                    line(_("Anonymised"), _("yes") if shown["anonymize"] else _("no")),
+                    line(_("Timestamps shifted"),
+                         _("yes") if shown["shift_timestamps"] else _("no")),
+                    line(_("Embargo (days)"), shown["embargo_days"]),
+                    line(_("Licence"), shown["license"])]))
+
+    subject, body = bilingual(render)
+    for address in _sme_admins(organization_id):
+        outbox.queue_email(event_type="agreement.terms_changed", dedupe_key=key, to=address,
+                           subject=subject, body=body)
+
+
+def release_failed(release: DatasetRelease, *, error: str, attempt: int) -> None:
+    """After the last delivery attempt: the hub operator's admins and operators, and platform
+    staff, are told once (per run of attempts: a staff retry that fails again tells again)."""
+    agreement = release.agreement
+    key = f"release-failed:{release.pk}:{attempt}"
+
+    def render() -> tuple[str, str]:
+        return (subject_line(_("Dataset delivery failed"), agreement.university.name),
+                "\n".join([
+                    _("A dataset release could not be delivered to the university's endpoint "
+                      "after the last attempt. Platform staff can retry it in the admin "
+                      "console once the endpoint works."), "",
+                    line(_("Release"), f"#{release.pk}"),
+                    line(_("Trial"), f"#{release.trial_id}"),
+                    line(_("University"), agreement.university.name),
+                    line(_("Attempts"), attempt),
+                    line(_("Last error"), error)]))
+
+    subject, body = bilingual(render)
+    for address in dict.fromkeys([*operator_recipients(agreement.operator_id),
+                                  *_staff_addresses()]):
+        outbox.queue_email(event_type="dataset.delivery_failed", dedupe_key=key, to=address,
+                           subject=subject, body=body)

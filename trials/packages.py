@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
+
+from core import csv as core_csv
 
 from .models import DatasetRelease, Measurement
 
@@ -31,10 +32,17 @@ LICENSES = {
 }
 
 
+def terms_of(release: DatasetRelease) -> dict:
+    """The terms the package is built under: those the sharing service worked out from the
+    SME's consent (``release.terms``); a release made some other way has only the
+    agreement's."""
+    return release.terms or release.agreement.terms()
+
+
 def trial_reference(release: DatasetRelease) -> str:
     """The trial's name towards the university: a pseudonym when anonymised (stable per
     agreement, so two releases of one trial cannot be linked across universities)."""
-    if not release.agreement.anonymize:
+    if not terms_of(release)["anonymize"]:
         return f"trial-{release.trial_id}"
     digest = hmac.new(settings.SECRET_KEY.encode(),
                       f"{release.agreement_id}:{release.trial_id}".encode(), hashlib.sha256)
@@ -43,7 +51,7 @@ def trial_reference(release: DatasetRelease) -> str:
 
 def metadata(release: DatasetRelease) -> dict:
     """What the university learns about the trial and equipment (anonymised as agreed)."""
-    agreement, trial = release.agreement, release.trial
+    agreed, trial = terms_of(release), release.trial
     booking = trial.booking
     equipment = booking.equipment
     info = {
@@ -52,9 +60,9 @@ def metadata(release: DatasetRelease) -> dict:
         "equipment": {"name": equipment.name, "category": equipment.category.slug,
                       "hub": equipment.hub.name, "operator": equipment.hub.operator.name},
     }
-    if not agreement.shift_timestamps:
+    if not agreed["shift_timestamps"]:
         info["trial"].update(start=booking.start.isoformat(), end=booking.end.isoformat())
-    if not agreement.anonymize:
+    if not agreed["anonymize"]:
         info["trial"].update(organization=booking.organization.name, purpose=booking.purpose)
     return info
 
@@ -68,17 +76,17 @@ def _license(code: str) -> dict:
 
 
 def descriptor(release: DatasetRelease, created) -> dict:
-    agreement = release.agreement
+    agreement, agreed = release.agreement, terms_of(release)
     booking = release.trial.booking
     equipment = booking.equipment
     ts_field = ({"name": "seconds_from_start", "type": "number",
                  "description": "Seconds since the start of the trial."}
-                if agreement.shift_timestamps else
+                if agreed["shift_timestamps"] else
                 {"name": "timestamp", "type": "datetime", "format": "default",
                  "description": "Time of the reading (UTC)."})
     description = (f"Readings from {equipment.name} ({equipment.category.name}) at "
                    f"{equipment.hub.name}, released under agreement #{agreement.pk}.")
-    if not agreement.anonymize:
+    if not agreed["anonymize"]:
         description += f" Trial by {booking.organization.name}: {booking.purpose}"
     return {
         "profile": "tabular-data-package",
@@ -87,7 +95,7 @@ def descriptor(release: DatasetRelease, created) -> dict:
         "description": description,
         "id": trial_reference(release),
         "created": created.isoformat(),
-        "licenses": [_license(agreement.license)],
+        "licenses": [_license(agreed["license"])],
         "contributors": [{"title": equipment.hub.operator.name, "role": "publisher"}],
         "sources": [{"title": f"{equipment.name}, {equipment.hub.name}"}],
         "keywords": [equipment.category.slug, "smart-manufacturing", "testbed"],
@@ -131,7 +139,7 @@ class BuiltPackage:
 def build(release: DatasetRelease) -> BuiltPackage:
     """The zip for ``release``, spooled to disk when large."""
     trial = release.trial
-    shift = release.agreement.shift_timestamps
+    shift = terms_of(release)["shift_timestamps"]
     start = trial.booking.start
     # Handed to the caller, who stores it and lets it be collected.
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
@@ -141,23 +149,22 @@ def build(release: DatasetRelease) -> BuiltPackage:
         entry.compress_type = zipfile.ZIP_DEFLATED
         with zf.open(entry, "w", force_zip64=True) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            writer = csv.writer(text, lineterminator="\n")
+            writer = core_csv.writer(text, lineterminator="\n")
             writer.writerow(["seconds_from_start" if shift else "timestamp", "metric", "value",
                              "unit"])
             readings = (Measurement.objects.filter(trial=trial).order_by("ts", "metric")
                         .values_list("ts", "metric", "value", "unit").iterator(chunk_size=10000))
             for ts, metric, value, unit in readings:
                 when = round((ts - start).total_seconds(), 3) if shift else ts.isoformat()
-                writer.writerow([when, metric, repr(value), unit])
+                writer.writerow([when, metric, value, unit])
                 rows += 1
             text.flush()
             text.detach()
         summary = io.StringIO()
-        writer = csv.writer(summary, lineterminator="\n")
+        writer = core_csv.writer(summary, lineterminator="\n")
         writer.writerow(["metric", "unit", "count", "min", "max", "mean"])
         for metric, s in sorted(trial.summary.items()):
-            writer.writerow([metric, s["unit"], s["count"], repr(s["min"]), repr(s["max"]),
-                             repr(s["mean"])])
+            writer.writerow([metric, s["unit"], s["count"], s["min"], s["max"], s["mean"]])
         zf.writestr("summary.csv", summary.getvalue())
         zf.writestr("datapackage.json",
                     json.dumps(descriptor(release, timezone.now()), indent=2, ensure_ascii=False))

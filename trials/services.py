@@ -17,6 +17,7 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from bookings.models import Booking
 from core import db
@@ -96,6 +97,11 @@ def record_failure(*, trial_id: int, error: str, final: bool) -> None:
         updated=timezone.now())
 
 
+SOURCE_FORMAT_ERROR = gettext_lazy(
+    "The result source's answer is not valid results (expected CSV with the header "
+    "timestamp,metric,value,unit, or a JSON list); details are in the service log.")
+
+
 def collect_trial_results(*, trial_id: int) -> Outcome:
     """Fetch the trial's results from its equipment's source and load them.
 
@@ -109,17 +115,24 @@ def collect_trial_results(*, trial_id: int) -> Outcome:
     fetch = source_for(equipment.result_source_kind)
     if fetch is None:
         record_failure(trial_id=trial_id, final=True,
-                       error="This equipment has no result source; the operator uploads "
-                             "results.")
+                       error=gettext("This equipment has no result source; the operator "
+                                     "uploads results."))
         return Outcome(T.FAILED, detail="no source")
     try:
         payload = fetch(equipment, booking.start, booking.end)
         return _load(trial_id, payload)
     except TransientSourceError:
         raise
-    except (SourceError, ResultFormatError) as exc:
+    except SourceError as exc:  # our own words (sources never quote the gateway)
         record_failure(trial_id=trial_id, error=str(exc), final=True)
         return Outcome(T.FAILED, detail=str(exc))
+    except ResultFormatError as exc:
+        # The parser quotes the answer; the operator and the SME read last_error, so they
+        # get our words only and staff find the detail in the log.
+        logger.warning("Trial %s: the result source's answer is unusable: %s", trial_id, exc)
+        error = gettext(SOURCE_FORMAT_ERROR)
+        record_failure(trial_id=trial_id, error=error, final=True)
+        return Outcome(T.FAILED, detail=error)
 
 
 # Files an operator may attach to a trial (tables, reports, images, CAD models, archives),

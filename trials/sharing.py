@@ -4,10 +4,21 @@ A trial's data reaches a university only under an active agreement that covers t
 equipment's hub and category, with the SME's un-revoked consent, after the embargo,
 anonymised as agreed; each release is delivered exactly once. Eligibility is checked when
 a release is created and again, under its row lock, right before every delivery attempt.
+
+Consent binds its terms (invariant 7): every change of a term makes a new
+``AgreementVersion``; consents stay bound to the version they were given under, and a
+release is built under the stricter of the consented and the current terms — or held until
+the SME consents again where there is no stricter (licence, recipient, scope); see
+``trials.terms``.
+
+Delivery gives up after ``MAX_DELIVERY_ATTEMPTS``; the release is then FAILED, the operator
+and platform staff are e-mailed once, and staff may ``retry_release`` (attempts start
+again from zero; the log of earlier attempts stays).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,15 +26,17 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from core import webhooks
+from core import outbound, webhooks
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, Violation
 from core.tasks import enqueue_on_commit
 from equipment.models import Category, Hub
-from organizations.models import Organization
+from organizations.models import Membership, Organization
 
-from . import notifications, packages
+from . import notifications, packages, terms
 from .models import (
+    AgreementVersion,
     Consent,
     DatasetRelease,
     DeliveryAttempt,
@@ -32,7 +45,10 @@ from .models import (
     Trial,
 )
 
+logger = logging.getLogger(__name__)
 R = DatasetRelease.Status
+# Term changes a release waits on until the SME consents to the new terms.
+HELD_FOR_CONSENT = (terms.LICENSE_CHANGED, terms.RECIPIENT_CHANGED, terms.SCOPE_CHANGED)
 EVENT_TYPE = "dataset.released"
 MAX_DELIVERY_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
@@ -85,6 +101,10 @@ def create_agreement(*, operator: Organization, university: str, hub: str,
         errors.append(("unknown_category", "categories",
                        f"Unknown categories: {', '.join(missing)}." if missing
                        else "Name at least one equipment category."))
+    try:  # the delivery address passes the outbound guard (under the hub's allowances)
+        outbound.check_url(endpoint_url, hub=hub_row, field="endpoint_url")
+    except outbound.OutboundRefused as exc:
+        errors += [(v.code, v.field, v.message) for v in exc.violations]
     if errors:
         raise ValidationFailed([Violation(*e) for e in errors])
     agreement = SharingAgreement(
@@ -96,27 +116,78 @@ def create_agreement(*, operator: Organization, university: str, hub: str,
     with transaction.atomic():
         agreement.save()
         agreement.categories.set(cats)
+        AgreementVersion.objects.create(agreement=agreement, number=agreement.version,
+                                        terms=agreement.terms())
     return agreement
 
 
 def update_agreement(*, agreement: SharingAgreement, by: Organization, data: dict,
-                     categories: list[str] | None = None) -> SharingAgreement:
+                     categories: list[str] | None = None, university: str | None = None,
+                     hub: str | None = None, now: datetime | None = None) -> SharingAgreement:
+    """Changes the agreement. A change of any term (see ``SharingAgreement.terms``) makes a
+    new version: consents stay bound to theirs, and the SMEs that consented under an
+    earlier version are asked to consent to the new terms. Other fields (title,
+    endpoint, validity) change in place."""
     if agreement.operator_id != by.pk:
         raise NotFound("No such agreement.", code="agreement_not_found")
     if agreement.revoked_at:
         raise Conflict("A revoked agreement cannot change.", code="agreement_revoked")
-    for key, value in data.items():
-        setattr(agreement, key, value)
-    agreement.full_clean()
+    now = now or timezone.now()
+    data = dict(data)
+    errors = []
+    if university is not None:
+        data["university"] = Organization.objects.filter(
+            slug=university, kind=Organization.Kind.UNIVERSITY).first()
+        if data["university"] is None:
+            errors.append(("unknown_university", "university", "No university with this slug."))
+    if hub is not None:
+        data["hub"] = Hub.objects.filter(slug=hub, operator_id=agreement.operator_id).first()
+        if data["hub"] is None:
+            errors.append(("unknown_hub", "hub", "No hub with this slug among the hubs you run."))
+    if errors:
+        raise ValidationFailed([Violation(*e) for e in errors])
+    if "endpoint_url" in data or data.get("hub") is not None:  # the outbound guard
+        outbound.check_url(data.get("endpoint_url", agreement.endpoint_url),
+                           hub=data.get("hub") or agreement.hub, field="endpoint_url")
     with transaction.atomic():
-        agreement.save()
+        locked = SharingAgreement.objects.select_for_update().get(pk=agreement.pk)
+        if locked.revoked_at:
+            raise Conflict("A revoked agreement cannot change.", code="agreement_revoked")
+        before = locked.current_version()
+        for key, value in data.items():
+            setattr(locked, key, value)
+        locked.full_clean()
+        locked.save()
         if categories is not None:
             cats = list(Category.objects.filter(slug__in=categories))
             if len(cats) != len(set(categories)):
                 raise ValidationFailed.single("unknown_category", "categories",
                                               "Unknown category among those given.")
-            agreement.categories.set(cats)
-    return agreement
+            locked.categories.set(cats)
+        after = locked.terms()
+        if terms.changed(before.terms, after):
+            locked.version = before.number + 1
+            locked.save(update_fields=["version"])
+            version = AgreementVersion.objects.create(agreement=locked, number=locked.version,
+                                                      terms=after)
+            _ask_for_new_consent(locked, version)
+            # A release held for new consent may go if the terms are back to the consented
+            # ones; the next attempt decides.
+            DatasetRelease.objects.filter(agreement=locked, status=R.PENDING,
+                                          held__in=HELD_FOR_CONSENT).update(next_attempt_at=now)
+    return locked
+
+
+def _ask_for_new_consent(agreement: SharingAgreement, version: AgreementVersion) -> None:
+    """Tell every SME holding a consent (per trial or standing) under an earlier version."""
+    older = Q(revoked_at__isnull=True, agreement=agreement, version__number__lt=version.number)
+    organization_ids = set(Consent.objects.filter(older).values_list(
+        "trial__booking__organization_id", flat=True))
+    organization_ids |= set(StandingConsent.objects.filter(older).values_list(
+        "organization_id", flat=True))
+    for organization_id in sorted(organization_ids):
+        notifications.agreement_terms_changed(agreement=agreement, version=version,
+                                              organization_id=organization_id)
 
 
 def revoke_agreement(*, agreement: SharingAgreement, by: Organization,
@@ -140,28 +211,60 @@ def _withdraw(releases: QuerySet[DatasetRelease], reason: str) -> int:
 
 # --- consent ---------------------------------------------------------------------------
 
+def may_consent(*, organization: Organization, user, standing: bool) -> bool:
+    """Who decides on sharing for an SME. An API key acts as the organisation (keys are
+    organisation-level, like its administrator); a person needs the administrator role —
+    except for one trial's consent (and its revocation), which members may give when the
+    organisation allows it (``Organization.members_may_consent``)."""
+    if user is None:
+        return True
+    role = (Membership.objects.filter(user=user, organization=organization)
+            .values_list("role", flat=True).first())
+    if role == Membership.Role.ADMIN:
+        return True
+    return role is not None and not standing and organization.members_may_consent
+
+
+def _require_consent_right(organization: Organization, user, *, standing: bool) -> None:
+    if not may_consent(organization=organization, user=user, standing=standing):
+        raise Forbidden(
+            _("Only an administrator of your organisation decides on standing consent.")
+            if standing else
+            _("Only an administrator of your organisation decides on sharing trial results."),
+            code="consent_needs_admin")
+
+
 def grant_consent(*, trial: Trial, agreement_id: int, organization: Organization,
                   by_user=None, now: datetime | None = None, standing: bool = False) -> Consent:
-    """The booking's SME consents to releasing this trial under the agreement."""
+    """The booking's SME consents to releasing this trial under the agreement's current
+    terms. An active consent under an earlier version of the terms is replaced (consent to
+    the new terms); releases held for it are looked at again."""
     now = now or timezone.now()
     if trial.booking.organization_id != organization.pk:
         raise Forbidden("Only the SME that ran the trial may consent.", code="not_trial_owner")
+    _require_consent_right(organization, by_user, standing=False)
     agreement = active_agreements(now).filter(pk=agreement_id).first()
     if agreement is None or not covers(agreement, trial):
         raise ValidationFailed.single(
             "agreement_not_applicable", "agreement",
             "No active agreement with this id covers this trial's equipment.")
+    version = agreement.current_version()
     existing = Consent.objects.filter(trial=trial, agreement=agreement,
                                       revoked_at__isnull=True).first()
-    if existing:
+    if existing and existing.version_id == version.pk:
         return existing
     from .tasks import release_due_datasets  # tasks import this module
 
     try:
         with transaction.atomic():
+            if existing:  # superseded by the consent to the current terms
+                Consent.objects.filter(pk=existing.pk, revoked_at__isnull=True).update(
+                    revoked_at=now, revoked_by=by_user)
             consent = Consent.objects.create(trial=trial, agreement=agreement,
                                              granted_by=by_user, granted_at=now,
-                                             standing=standing)
+                                             standing=standing, version=version)
+            DatasetRelease.objects.filter(trial=trial, agreement=agreement, status=R.PENDING,
+                                          held__in=HELD_FOR_CONSENT).update(next_attempt_at=now)
             # If the embargo is already over, the release goes out without waiting for
             # the sweep.
             enqueue_on_commit(release_due_datasets, trial.pk)
@@ -175,6 +278,7 @@ def revoke_consent(*, consent: Consent, organization: Organization, by_user=None
     """Stops every release of the trial under that agreement not yet delivered."""
     if consent.trial.booking.organization_id != organization.pk:
         raise NotFound("No such consent.", code="consent_not_found")
+    _require_consent_right(organization, by_user, standing=False)
     now = now or timezone.now()
     with transaction.atomic():
         locked = Consent.objects.select_for_update().get(pk=consent.pk)
@@ -189,22 +293,36 @@ def revoke_consent(*, consent: Consent, organization: Organization, by_user=None
 
 def set_standing_consent(*, organization: Organization, agreement_id: int, by_user=None,
                          now: datetime | None = None) -> StandingConsent:
+    """The SME's standing consent under the agreement's current terms: it covers the hub and
+    categories of this version only, never ones added later. A standing consent under an
+    earlier version is replaced."""
     now = now or timezone.now()
     if organization.kind != Organization.Kind.SME:
         raise Forbidden("Standing consent is given by SMEs.", code="not_sme")
+    _require_consent_right(organization, by_user, standing=True)
     agreement = active_agreements(now).filter(pk=agreement_id).first()
     if agreement is None:
         raise NotFound("No such active agreement.", code="agreement_not_found")
-    standing, _ = StandingConsent.objects.get_or_create(
-        organization=organization, agreement=agreement, revoked_at__isnull=True,
-        defaults={"granted_by": by_user, "granted_at": now})
-    return standing
+    version = agreement.current_version()
+    with transaction.atomic():
+        current = (StandingConsent.objects.select_for_update()
+                   .filter(organization=organization, agreement=agreement,
+                           revoked_at__isnull=True).first())
+        if current is not None and current.version_id == version.pk:
+            return current
+        if current is not None:
+            current.revoked_at = now
+            current.save(update_fields=["revoked_at"])
+        return StandingConsent.objects.create(organization=organization, agreement=agreement,
+                                              granted_by=by_user, granted_at=now,
+                                              version=version)
 
 
-def revoke_standing_consent(*, organization: Organization, agreement_id: int,
+def revoke_standing_consent(*, organization: Organization, agreement_id: int, by_user=None,
                             now: datetime | None = None) -> int:
     if organization.kind != Organization.Kind.SME:
         raise Forbidden("Standing consent is given by SMEs.", code="not_sme")
+    _require_consent_right(organization, by_user, standing=True)
     return StandingConsent.objects.filter(organization=organization, agreement_id=agreement_id,
                                           revoked_at__isnull=True).update(
         revoked_at=now or timezone.now())
@@ -213,7 +331,7 @@ def revoke_standing_consent(*, organization: Organization, agreement_id: int,
 # --- releases --------------------------------------------------------------------------
 
 def _eligible(release: DatasetRelease, now: datetime) -> str:
-    """Why the release may not go out now ('' when it may)."""
+    """Why the release may never go out ('' when it may, terms and embargo permitting)."""
     trial, agreement = release.trial, release.agreement
     if not is_active(agreement, now):
         return "agreement not active"
@@ -224,20 +342,36 @@ def _eligible(release: DatasetRelease, now: datetime) -> str:
     if not Consent.objects.filter(trial=trial, agreement=agreement,
                                   revoked_at__isnull=True).exists():
         return "no consent"
-    if now < trial.booking.end + timedelta(days=agreement.embargo_days):
-        return "embargo"
     return ""
 
 
 def _apply_standing_consents(agreement: SharingAgreement, trials: QuerySet[Trial],
                              now: datetime) -> None:
-    orgs = StandingConsent.objects.filter(agreement=agreement, revoked_at__isnull=True
-                                          ).values_list("organization_id", flat=True)
-    # Only trials with no consent row at all: an explicit revocation is never overridden.
-    for trial in trials.filter(booking__organization_id__in=list(orgs)).exclude(
-            consents__agreement=agreement):
-        Consent.objects.get_or_create(trial=trial, agreement=agreement, revoked_at__isnull=True,
-                                      defaults={"granted_at": now, "standing": True})
+    """Consent, on the SME's behalf, to its trials within the scope (hub and categories) of
+    the version its standing consent was given under — never a category added later."""
+    for standing in StandingConsent.objects.filter(
+            agreement=agreement, revoked_at__isnull=True).select_related("version"):
+        scope = standing.version.terms
+        own = trials.filter(booking__organization_id=standing.organization_id,
+                            booking__equipment__hub_id=scope["hub"],
+                            booking__equipment__category_id__in=scope["categories"])
+        # Only trials with no consent row at all: an explicit revocation is never overridden.
+        for trial in own.exclude(consents__agreement=agreement):
+            Consent.objects.get_or_create(
+                trial=trial, agreement=agreement, revoked_at__isnull=True,
+                defaults={"granted_at": now, "standing": True, "version": standing.version,
+                          "granted_by": standing.granted_by})
+        # Consents it gave under an earlier version follow it to the terms it now stands for.
+        for old in Consent.objects.filter(trial__in=own, agreement=agreement, standing=True,
+                                          revoked_at__isnull=True,
+                                          version__number__lt=standing.version.number):
+            with transaction.atomic():
+                if Consent.objects.filter(pk=old.pk, revoked_at__isnull=True).update(
+                        revoked_at=now):
+                    Consent.objects.create(trial_id=old.trial_id, agreement=agreement,
+                                           granted_at=now, standing=True,
+                                           version=standing.version,
+                                           granted_by=standing.granted_by)
 
 
 def schedule_due_releases(*, now: datetime | None = None,
@@ -292,15 +426,33 @@ def _prepare(release_id: int, now: datetime) -> DatasetRelease | DeliveryOutcome
             return DeliveryOutcome(release.status, detail="another delivery is in flight")
         reason = _eligible(release, now)
         if reason:
-            if reason == "embargo":
-                return DeliveryOutcome(release.status, detail=reason)
             release.status, release.withdrawn_reason = R.WITHDRAWN, reason
             release.save(update_fields=["status", "withdrawn_reason"])
             return DeliveryOutcome(R.WITHDRAWN, detail=reason)
+        consent = (Consent.objects.select_related("version")
+                   .get(trial=release.trial, agreement=release.agreement,
+                        revoked_at__isnull=True))
+        equipment = release.trial.booking.equipment
+        bound, hold = terms.binding(consent.version.terms, release.agreement.terms(),
+                                    hub_id=equipment.hub_id, category_id=equipment.category_id)
+        if bound is None:  # waits for the SME's consent to the new terms
+            release.held, release.next_attempt_at = hold, None
+            release.save(update_fields=["held", "next_attempt_at"])
+            return DeliveryOutcome(release.status, detail=hold)
+        release_on = release.trial.booking.end + timedelta(days=bound["embargo_days"])
+        if now < release_on:
+            release.held, release.next_attempt_at = terms.EMBARGO, release_on
+            release.save(update_fields=["held", "next_attempt_at"])
+            return DeliveryOutcome(release.status, detail=terms.EMBARGO)
+        if release.sha256 and release.terms != bound:  # built under other terms: build again
+            release.package.delete(save=False)
+            release.sha256 = ""
         if not release.sha256:
+            release.terms = bound
             built = packages.build(release)
             release.package.save(f"release-{release.pk}.zip", File(built.file), save=False)
             release.sha256, release.size, release.row_count = built.sha256, built.size, built.rows
+        release.consent, release.held = consent, ""
         release.attempts += 1
         release.sending_until = now + LEASE
         release.save()
@@ -316,13 +468,14 @@ def deliver_release(*, release_id: int, now: datetime | None = None) -> Delivery
         return prepared
     release = prepared
     payload = {"release": release.pk, "sha256": release.sha256, "size": release.size,
-               "rows": release.row_count, "license": release.agreement.license,
+               "rows": release.row_count, "license": release.terms["license"],
                "agreement": release.agreement_id,
                "package_url": f"/api/v1/datasets/{release.pk}/package/",
                **packages.metadata(release)}
     result = webhooks.deliver(url=release.agreement.endpoint_url,
                               secret=release.agreement.signing_secret,
-                              msg_id=release.webhook_id, event_type=EVENT_TYPE, data=payload)
+                              msg_id=release.webhook_id, event_type=EVENT_TYPE, data=payload,
+                              hub=release.agreement.hub)
     done = timezone.now()
     with transaction.atomic():
         DeliveryAttempt.objects.create(
@@ -338,14 +491,18 @@ def deliver_release(*, release_id: int, now: datetime | None = None) -> Delivery
             locked.next_attempt_at = None
         elif locked.attempts >= MAX_DELIVERY_ATTEMPTS:
             locked.status, locked.last_error, locked.next_attempt_at = (
-                R.FAILED, result.error, None)
+                R.FAILED, public_error(result), None)
         else:
-            locked.last_error = result.error
+            locked.last_error = public_error(result)
             locked.next_attempt_at = done + delivery_backoff(locked.attempts)
         if locked.status != R.WITHDRAWN:
             locked.save()
         if result.ok:
             notifications.dataset_released(release)
+        elif locked.status == R.FAILED:
+            notifications.release_failed(
+                release, error=locked.last_error,
+                attempt=DeliveryAttempt.objects.filter(release=release).count())
     if result.ok:
         return DeliveryOutcome(R.DELIVERED)
     if locked.status == R.FAILED:
@@ -354,11 +511,45 @@ def deliver_release(*, release_id: int, now: datetime | None = None) -> Delivery
                            detail=result.error)
 
 
+def public_error(result: webhooks.Delivery) -> str:
+    """The failure as tenants may read it: the status code, or the kind of failure — never
+    the remote's words (those stay in the DeliveryAttempt log, for staff)."""
+    if result.status_code:
+        return f"HTTP {result.status_code}"
+    kind = result.error.split(":", 1)[0].strip()
+    return kind[:100] if kind.isidentifier() else "delivery_failed"
+
+
+def retry_release(*, release_id: int, by_staff=None,
+                  now: datetime | None = None) -> DatasetRelease:
+    """Platform staff try a failed (or retrying) delivery again now. Its attempts start
+    again from zero, so it gets the full ``MAX_DELIVERY_ATTEMPTS`` with backoff; the log of
+    earlier attempts stays, as does the last error until a delivery succeeds."""
+    now = now or timezone.now()
+    from .tasks import deliver_dataset_release  # tasks import this module
+
+    with transaction.atomic():
+        release = DatasetRelease.objects.select_for_update().filter(pk=release_id).first()
+        if release is None:
+            raise NotFound("No such release.", code="release_not_found")
+        if release.status in (R.DELIVERED, R.WITHDRAWN):
+            raise Conflict(_("This release is %(status)s; there is nothing to retry.")
+                           % {"status": release.get_status_display()},
+                           code="release_settled")
+        release.status, release.attempts, release.next_attempt_at = R.PENDING, 0, now
+        release.save(update_fields=["status", "attempts", "next_attempt_at"])
+        logger.info("Release %s: delivery retried by %s", release.pk, by_staff)
+        enqueue_on_commit(deliver_dataset_release, release.pk)
+    return release
+
+
 def releases_for_university(organization: Organization | None) -> QuerySet[DatasetRelease]:
-    """A university sees releases to it that are built and not withdrawn."""
+    """A university sees releases to it that are built and not withdrawn, under an
+    agreement that is not revoked (revoking takes back the packages not yet fetched)."""
     if organization is None or organization.kind != Organization.Kind.UNIVERSITY:
         return DatasetRelease.objects.none()
-    return (DatasetRelease.objects.filter(agreement__university=organization)
+    return (DatasetRelease.objects.filter(agreement__university=organization,
+                                          agreement__revoked_at__isnull=True)
             .exclude(status=R.WITHDRAWN).exclude(sha256="")
             .select_related("agreement", "trial__booking__equipment__hub__operator",
                             "trial__booking__equipment__category",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -16,11 +16,24 @@ from core.serializers import AwareDateTimeField, ModelSerializer
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
 
-from . import packages, sharing
+from . import packages, sharing, terms
 from .models import Consent, DatasetRelease, SharingAgreement
 from .selectors import trial_for
 
 OPERATOR = Organization.Kind.FLAGSHIP
+
+
+class TermsSerializer(serializers.Serializer):
+    """The terms a consent binds (one version of an agreement's terms)."""
+
+    anonymize = serializers.BooleanField()
+    shift_timestamps = serializers.BooleanField()
+    embargo_days = serializers.IntegerField()
+    license = serializers.CharField()
+    hub = serializers.CharField(allow_null=True, help_text="The hub's slug.")
+    university = serializers.CharField(allow_null=True, help_text="The university's slug.")
+    categories = serializers.ListField(child=serializers.CharField(),
+                                       help_text="Slugs of the equipment categories in scope.")
 
 
 class AgreementSerializer(ModelSerializer):
@@ -29,6 +42,10 @@ class AgreementSerializer(ModelSerializer):
     hub = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     categories = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     active = serializers.SerializerMethodField()
+    version = serializers.IntegerField(
+        read_only=True, help_text="The version of the terms; a new one each time a term "
+                                  "changes (consents stay bound to theirs).")
+    terms = serializers.SerializerMethodField(help_text="The current version's terms.")
     # Shown only to the agreement's operator (see to_representation). Not read-only only
     # so that the schema marks it optional: this serializer never reads input.
     endpoint_url = serializers.URLField(
@@ -39,11 +56,18 @@ class AgreementSerializer(ModelSerializer):
         model = SharingAgreement
         fields = ["id", "title", "operator", "university", "hub", "categories", "anonymize",
                   "shift_timestamps", "embargo_days", "license", "endpoint_url", "valid_from",
-                  "valid_until", "revoked_at", "active", "created"]
+                  "valid_until", "revoked_at", "active", "version", "terms", "created"]
         read_only_fields = fields
 
     def get_active(self, obj) -> bool:
         return sharing.is_active(obj, timezone.now())
+
+    @extend_schema_field(TermsSerializer)
+    def get_terms(self, obj) -> dict:
+        return {"anonymize": obj.anonymize, "shift_timestamps": obj.shift_timestamps,
+                "embargo_days": obj.embargo_days, "license": obj.license,
+                "hub": obj.hub.slug, "university": obj.university.slug,
+                "categories": sorted(c.slug for c in obj.categories.all())}
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -74,6 +98,9 @@ class AgreementUpdateSerializer(serializers.Serializer):
     anonymize = serializers.BooleanField(required=False)
     shift_timestamps = serializers.BooleanField(required=False)
     embargo_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
+    license = serializers.ChoiceField(choices=sorted(packages.LICENSES), required=False)
+    university = serializers.SlugField(required=False)
+    hub = serializers.SlugField(required=False)
     endpoint_url = serializers.URLField(required=False)
     valid_until = AwareDateTimeField(required=False, allow_null=True)
 
@@ -101,7 +128,10 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         data["signing_secret"] = agreement.signing_secret
         return Response(data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=AgreementUpdateSerializer, responses=AgreementSerializer)
+    @extend_schema(request=AgreementUpdateSerializer, responses=AgreementSerializer,
+                   description="Changing a term (anonymize, shift_timestamps, embargo_days, "
+                               "license, university, hub, categories) makes a new version; "
+                               "consents stay bound to the version they were given under.")
     def partial_update(self, request, pk=None):
         agreement = self.get_object()
         self.require_kind(OPERATOR)
@@ -109,8 +139,10 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         categories = data.pop("categories", None)
+        university, hub = data.pop("university", None), data.pop("hub", None)
         agreement = sharing.update_agreement(agreement=agreement, by=self.org, data=data,
-                                             categories=categories)
+                                             categories=categories, university=university,
+                                             hub=hub)
         return Response(AgreementSerializer(agreement, context={"org": self.org}).data)
 
     @extend_schema(request=None, responses=AgreementSerializer)
@@ -127,7 +159,8 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     def standing_consent(self, request, pk=None):
         agreement = self.get_object()
         if request.method == "DELETE":
-            sharing.revoke_standing_consent(organization=self.org, agreement_id=agreement.pk)
+            sharing.revoke_standing_consent(organization=self.org, agreement_id=agreement.pk,
+                                            by_user=self.actor_user)
         else:
             sharing.set_standing_consent(organization=self.org, agreement_id=agreement.pk,
                                          by_user=self.actor_user)
@@ -138,15 +171,29 @@ class ConsentSerializer(ModelSerializer):
     agreement = serializers.PrimaryKeyRelatedField(read_only=True)
     university = serializers.CharField(source="agreement.university.name", read_only=True)
     active = serializers.SerializerMethodField()
+    agreement_version = serializers.IntegerField(
+        source="version.number", read_only=True,
+        help_text="The version of the agreement's terms this consent was given under.")
+    terms = serializers.SerializerMethodField(help_text="The terms consented to.")
+    current = serializers.SerializerMethodField(
+        help_text="Whether it was given under the agreement's current terms (if not, nothing "
+                  "is released under terms that differ until the SME consents again).")
 
     class Meta:
         model = Consent
         fields = ["id", "trial", "agreement", "university", "granted_at", "revoked_at",
-                  "standing", "active"]
+                  "standing", "active", "agreement_version", "terms", "current"]
         read_only_fields = fields
 
     def get_active(self, obj) -> bool:
         return obj.revoked_at is None
+
+    @extend_schema_field(TermsSerializer)
+    def get_terms(self, obj) -> dict:
+        return terms.describe(obj.version.terms)
+
+    def get_current(self, obj) -> bool:
+        return obj.version.number == obj.agreement.version
 
 
 class ConsentCreateSerializer(serializers.Serializer):
@@ -170,7 +217,8 @@ class ConsentActions:
                                             agreement_id=body.validated_data["agreement"],
                                             by_user=self.actor_user)
             return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
-        rows = trial.consents.select_related("agreement__university").order_by("-granted_at")
+        rows = (trial.consents.select_related("agreement__university", "version")
+                .order_by("-granted_at"))
         return Response(ConsentSerializer(rows, many=True).data)
 
     @extend_schema(request=None, responses={200: ConsentSerializer},

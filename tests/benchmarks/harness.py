@@ -152,7 +152,11 @@ def app_env(url: str) -> dict[str, str]:
                REDIS_URL=redis_url(), DJANGO_SETTINGS_MODULE="testbed.settings",
                PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING",
                # Plain HTTP on loopback: no TLS proxy in front to redirect to.
-               SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
+               SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+               # No mail server here (production refuses console/file backends).
+               EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+               # The ingestion bench's gateway runs on loopback over plain HTTP.
+               OUTBOUND_ALLOW_HTTP="1", OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8,::1/128")
     return env
 
 

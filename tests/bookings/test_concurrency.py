@@ -133,3 +133,134 @@ def test_concurrent_retries_with_one_idempotency_key_get_the_first_response(equi
     assert len({r.json()["id"] for r in results}) == 1
     assert sum(r.get("Idempotent-Replayed") == "true" for r in results) == 7
     assert Booking.objects.filter(equipment=equipment).count() == 1
+
+
+# --- one equipment lock for bookings, maintenance and status changes ----------------------
+
+@on_postgres
+def test_bookings_and_maintenance_racing_never_overlap(hub, category, smes, operator):
+    """16 threads book while 16 plan maintenance on the same equipment: whatever order the
+    lock gives them, no active booking overlaps a maintenance window afterwards."""
+    from core.errors import Busy, ValidationFailed
+    from equipment import services as equipment_services
+    from equipment.models import MaintenanceWindow
+
+    eq = make_equipment(hub, category, "contended", changeover_buffer=0)
+    base = local(3, 0)
+
+    def attempt(i: int):
+        if i % 2 == 0:  # bookings: 16 two-hour slots back to back
+            k = i // 2
+            return services.create_booking(
+                equipment_id=eq.pk, organization=smes[k], start=base + timedelta(hours=2 * k),
+                end=base + timedelta(hours=2 * k + 2), purpose="race")
+        k = i // 2  # maintenance: one hour straddling each slot boundary
+        return equipment_services.create_maintenance_window(
+            equipment=eq, by=operator, start=base + timedelta(hours=2 * k + 1, minutes=30),
+            end=base + timedelta(hours=2 * k + 2, minutes=30), reason=f"race {k}")
+
+    results = race(32, attempt)
+    unexpected = [r for r in results if isinstance(r, Exception)
+                  and not isinstance(r, Busy | Conflict | ValidationFailed)]
+    assert unexpected == []
+    windows = list(MaintenanceWindow.objects.filter(equipment=eq).values_list("start", "end"))
+    assert len(windows) == sum(isinstance(r, MaintenanceWindow) for r in results) > 0
+    active = list(Booking.objects.filter(equipment=eq, status__in=Booking.ACTIVE)
+                  .values_list("pk", "start", "end"))
+    overlaps = [(pk, ws) for pk, bs, be in active for ws, we in windows if bs < we and be > ws]
+    assert overlaps == []
+    assert_no_overlap(eq)
+
+
+@pytest.fixture
+def hold_lock():
+    """``hold_lock(fn)``: run ``fn`` in a transaction of another connection and keep that
+    transaction (and the locks ``fn`` took) open until the test ends."""
+    release, threads = threading.Event(), []
+
+    def hold(fn) -> None:
+        held = threading.Event()
+
+        def run():
+            try:
+                with transaction.atomic():
+                    fn()
+                    held.set()
+                    release.wait(30)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        threads.append(thread)
+        assert held.wait(10), "the lock holder did not get its lock"
+
+    yield hold
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+@on_postgres
+def test_maintenance_waiting_too_long_for_the_equipment_lock_is_503_busy(
+        equipment, operator, hold_lock, settings):
+    from equipment.models import MaintenanceWindow
+    from equipment.services import lock_equipment
+    from tests.fixtures.world import key_client
+
+    settings.DB_LOCK_TIMEOUT_MS = 300
+    hold_lock(lambda: lock_equipment(equipment.pk))
+    response = key_client(operator).post("/api/v1/maintenance-windows/", {
+        "equipment": equipment.pk, "start": local(3, 9).isoformat(),
+        "end": local(3, 11).isoformat(), "reason": "Spindle"}, format="json")
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "busy"
+    assert int(response["Retry-After"]) >= 1
+    assert not MaintenanceWindow.objects.exists()
+
+
+@on_postgres
+def test_status_change_waiting_too_long_for_the_equipment_lock_is_503_busy(
+        equipment, operator, hold_lock, settings):
+    from equipment.services import lock_equipment
+    from tests.fixtures.world import key_client
+
+    settings.DB_LOCK_TIMEOUT_MS = 300
+    hold_lock(lambda: lock_equipment(equipment.pk))
+    response = key_client(operator).patch(f"/api/v1/equipment/{equipment.pk}/",
+                                          {"status": "down"}, format="json")
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "busy" and response["Retry-After"]
+    equipment.refresh_from_db()
+    assert equipment.status == "available"
+
+
+@on_postgres
+def test_a_lock_timeout_outside_the_helper_is_busy_not_unreachable(equipment, sme, hold_lock,
+                                                                   settings):
+    """The booking row (not the equipment) is held: the ORM's own SELECT … FOR UPDATE
+    times out under the transaction's bound, and the API says busy, not 'database
+    unreachable'."""
+    from tests.fixtures.world import key_client
+
+    booking = services.create_booking(equipment_id=equipment.pk, organization=sme,
+                                      start=local(3, 9), end=local(3, 11), purpose="x")
+    settings.DB_LOCK_TIMEOUT_MS = 300
+    hold_lock(lambda: list(Booking.objects.select_for_update().filter(pk=booking.pk)))
+    response = key_client(sme).post(f"/api/v1/bookings/{booking.pk}/cancel/", {},
+                                    format="json")
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "busy"
+    assert response["Retry-After"] == "1"
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+
+
+@on_postgres
+def test_the_lock_timeout_is_set_per_transaction_not_per_connection(equipment, sme):
+    services.create_booking(equipment_id=equipment.pk, organization=sme, start=local(3, 9),
+                            end=local(3, 11), purpose="x")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"

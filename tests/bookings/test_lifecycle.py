@@ -111,9 +111,11 @@ def test_maintenance_window_cancels_overlapping_bookings(confirmed, equipment, o
     confirmed.refresh_from_db()
     later.refresh_from_db()
     assert confirmed.status == S.CANCELLED
-    assert "spindle bearing replacement" in confirmed.decision_reason
     event = confirmed.events.last()
     assert event.code == "booking.cancelled" and event.notified_at is None  # still to notify
+    assert event.reason == "Maintenance: spindle bearing replacement"
+    assert event.actor_organization == operator
+    assert confirmed.decision_reason == ""  # not an approval decision
     assert later.status == S.CONFIRMED
 
 
@@ -122,4 +124,59 @@ def test_equipment_down_cancels_future_bookings(confirmed, equipment, operator):
                                         data={"status": "down"})
     confirmed.refresh_from_db()
     assert confirmed.status == S.CANCELLED
-    assert confirmed.decision_reason == "Equipment is down."
+    assert confirmed.events.last().reason == "Equipment is down."
+    assert confirmed.decision_reason == ""
+
+
+def test_sme_cancelling_keeps_the_operators_decision(requested, operator, sme):
+    """decision_reason/decided_at are the operator's approval; the SME's cancellation
+    reason is its own event's (and the API's cancellation_reason)."""
+    approved = services.approve_booking(booking_id=requested.pk, organization=operator,
+                                        reason="plan looks fine")
+    decided_at = approved.decided_at
+    services.cancel_booking(booking_id=requested.pk, organization=sme,
+                            reason="prototype not ready")
+    requested.refresh_from_db()
+    assert requested.status == S.CANCELLED
+    assert (requested.decision_reason, requested.decided_at) == ("plan looks fine", decided_at)
+    event = requested.events.last()
+    assert (event.code, event.reason, event.actor_organization) == (
+        "booking.cancelled", "prototype not ready", sme)
+
+
+def test_expired_request_keeps_no_decision(requested):
+    services.expire_request(booking_id=requested.pk, reason="Not approved before its start.")
+    requested.refresh_from_db()
+    assert requested.status == S.CANCELLED
+    assert (requested.decision_reason, requested.decided_at) == ("", None)
+    assert requested.events.last().reason == "Not approved before its start."
+
+
+def test_maintenance_and_status_change_report_what_they_cancelled(confirmed, equipment,
+                                                                  operator, sme):
+    later = services.create_booking(equipment_id=equipment.pk, organization=sme,
+                                    start=local(3, 9), end=local(3, 10), purpose="trial")
+    window = equipment_services.create_maintenance_window(
+        equipment=equipment, by=operator, start=local(2, 10), end=local(2, 14), reason="x")
+    assert window.cancelled_bookings == [confirmed.pk]
+    changed = equipment_services.update_equipment(equipment=equipment, by=operator,
+                                                  data={"status": "retired"})
+    assert changed.cancelled_bookings == [later.pk]
+
+
+def test_staff_act_without_organisation_but_api_callers_cannot(equipment, admin_user):
+    with pytest.raises(Forbidden) as info:
+        equipment_services.create_maintenance_window(
+            equipment=equipment, by=None, start=local(2, 10), end=local(2, 14), reason="x")
+    assert info.value.code == "not_operator"
+    admin_user.is_staff = False
+    with pytest.raises(Forbidden) as info:
+        equipment_services.create_maintenance_window(
+            equipment=equipment, by=None, staff_user=admin_user, start=local(2, 10),
+            end=local(2, 14), reason="x")
+    assert info.value.code == "not_staff"
+    admin_user.is_staff = True
+    window = equipment_services.create_maintenance_window(
+        equipment=equipment, by=None, staff_user=admin_user, start=local(2, 10),
+        end=local(2, 14), reason="x")
+    assert window.created_by == admin_user

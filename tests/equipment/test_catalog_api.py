@@ -88,8 +88,10 @@ def test_list_and_detail(sme):
     assert body["specs"] == {"axes": 5}
     assert body["timezone"] == "Asia/Shanghai"
     assert body["policy"]["slot_granularity"] == 30
-    assert body["result_source"] == {"kind": "http", "url": "https://gw.example/x"}
+    # The gateway's address is the hub operator's business (issue 12): an SME sees the kind.
+    assert body["result_source"] == {"kind": "http"}
     assert "top-secret" not in response.content.decode()
+    assert "gw.example" not in response.content.decode()
 
 
 def test_unknown_equipment_is_404_problem(sme):

@@ -22,7 +22,7 @@ from bookings.models import Booking, BookingEvent
 from bookings.tasks import dispatch_pending_events
 from core.models import OutboxMessage
 from core.tasks import deliver_due_outbox
-from tests.fixtures.peers import Reply, results_csv
+from tests.fixtures.peers import LOOPBACK_PEERS, Reply, results_csv
 from tests.fixtures.world import booking_body, key_client, local, make_equipment
 from tests.operations.conftest import member
 from trials.models import Measurement, Trial
@@ -152,7 +152,8 @@ def test_worker_killed_mid_collection_is_finished_once(checked_in, operator, gat
     db = settings.DATABASES["default"]
     env = {**os.environ,
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": settings.SECRET_KEY}
+           "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": settings.SECRET_KEY,
+           **LOOPBACK_PEERS}
     redis.Redis.from_url(settings.REDIS_URL).delete("celery")
     app.conf.task_always_eager = False
     gateway.reply(Reply(body=results_csv(checked_in.start, rows=30), delay=20))

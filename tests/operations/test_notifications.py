@@ -154,7 +154,13 @@ def test_unapproved_requests_expire(approval_equipment, sme, people,
         assert expire_requests() == 1
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CANCELLED
-    assert booking.decision_reason == "Not approved before its start."
+    # The reason is the cancellation event's; decision_reason is the operator's alone.
+    assert booking.events.last().reason == "Not approved before its start."
+    # Its e-mail says so, and that no one but the platform did it.
+    (email,) = [m for m in mail.outbox if m.extra_headers["X-Testbed-Event"]
+                == "booking.cancelled" and m.to == ["lead@sme.example"]]
+    assert "Reason: Not approved before its start." in email.body
+    assert "By: Testbed (automatic)" in email.body
 
 
 @pytest.mark.real_broker

@@ -70,8 +70,11 @@ def test_cancel(client_sme, upcoming, admin_user):
     assert response["Location"] == reverse("bookings:detail", args=[upcoming.pk])
     upcoming.refresh_from_db()
     assert upcoming.status == Booking.Status.CANCELLED
-    assert upcoming.decision_reason == "Parts not ready"
+    # The SME's reason is its cancellation's (event), never the operator's decision_reason.
+    assert upcoming.decision_reason == ""
+    assert upcoming.events.last().reason == "Parts not ready"
     page = client_sme.get(response["Location"])
+    assert b"Cancellation reason" in page.content and b"Parts not ready" in page.content
     assert f"Booking #{upcoming.pk} is cancelled.".encode() in page.content
     assert [str(h["to"]) for h in page.context["history"]] == ["Confirmed", "Cancelled"]
     assert b"Cancel this booking" not in page.content

@@ -80,7 +80,7 @@ def test_an_oversized_request_is_refused_before_it_is_read(world, settings):
 
 
 def test_a_raw_body_over_the_request_limit_is_413(world, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    settings.TRIAL_RESULT_MAX_BODY_BYTES = 1024
     body = b"timestamp,metric,value,unit\n" + b"x" * 2048
     response = world.client("flagship").generic("POST", url(world), body,
                                                  content_type="text/csv")

@@ -12,7 +12,7 @@ import time_machine
 from django.conf import settings
 from django.db import connection
 
-from tests.fixtures.peers import Reply, results_csv
+from tests.fixtures.peers import LOOPBACK_PEERS, Reply, results_csv
 from tests.fixtures.world import key_client
 from trials.models import Measurement, Trial
 
@@ -31,7 +31,8 @@ def worker():
     db = settings.DATABASES["default"]
     env = {**os.environ,
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": settings.SECRET_KEY}
+           "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": settings.SECRET_KEY,
+           **LOOPBACK_PEERS}
     import redis
 
     redis.Redis.from_url(settings.REDIS_URL).delete("celery")  # no stale messages

@@ -1,5 +1,8 @@
 """Consent to share a trial's results with a partner university: the terms of every
-agreement that covers the trial, stated before the SME agrees; grant and revoke."""
+agreement that covers the trial, stated before the SME agrees; grant and revoke. When an
+agreement's terms changed after the SME consented, the page says so, shows the new terms
+and asks for consent to them. Who may decide is the sharing service's rule
+(``sharing.may_consent``); people without the right see the terms and no buttons."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, ValidationFailed
+from organizations.models import Organization
 from organizations.portal import not_found_as_404, sme_required
 
 from .. import sharing
@@ -23,12 +27,15 @@ from ..forms import ConsentForm, StandingConsentForm
 from ..models import Consent, DatasetRelease, SharingAgreement, StandingConsent, Trial
 from ..packages import LICENSES
 from ..selectors import trial_for
+from ..terms import EMBARGO
 
 ERRORS = {
     "agreement_not_applicable": gettext_lazy(
         "This agreement does not cover this trial any more (it may have ended)."),
     "not_trial_owner": gettext_lazy("Only the SME that ran the trial may decide on sharing."),
     "consent_not_found": gettext_lazy("No such consent."),
+    "consent_needs_admin": gettext_lazy(
+        "Only an administrator of your organisation decides on this."),
 }
 
 
@@ -46,17 +53,27 @@ class AgreementPanel:
     consent: Consent | None  # the active one
     release: DatasetRelease | None
     standing: StandingConsent | None  # the SME's active standing consent to the agreement
+    # The terms consented to, when the agreement's terms changed since (else empty).
+    consented_terms: list[Term]
+    standing_outdated: bool  # the standing consent is under an earlier version
+    release_state: str  # the release's state in words, for the SME
 
 
-def terms(agreement: SharingAgreement, trial: Trial) -> list[Term]:
-    """What the SME agrees to, in plain words."""
+def terms(agreement: SharingAgreement, trial: Trial, shown: dict | None = None) -> list[Term]:
+    """What the SME agrees to, in plain words: the agreement's current terms, or ``shown``
+    (the terms of one version, as stored)."""
     a = agreement
-    release_on = trial.booking.end + timedelta(days=a.embargo_days)
+    t = shown or a.terms()
+    embargo_days = t["embargo_days"]
+    release_on = trial.booking.end + timedelta(days=embargo_days)
     when = formats.date_format(timezone.localtime(release_on), "DATE_FORMAT")
-    licence_title, licence_url = LICENSES.get(a.license, (a.license, ""))
+    licence_title, licence_url = LICENSES.get(t["license"], (t["license"], ""))
+    university = (a.university if t["university"] == a.university_id
+                  else Organization.objects.filter(pk=t["university"]).first())
     out = [
         Term(_("Recipient"), _("%(university)s, under an agreement with %(operator)s.")
-             % {"university": a.university.name, "operator": a.operator.name}),
+             % {"university": university.name if university else "—",
+                "operator": a.operator.name}),
         Term(_("What is shared"),
              _("Every measurement of this trial and its per-metric summary, with the "
                "equipment's name, category and hub.")),
@@ -64,25 +81,50 @@ def terms(agreement: SharingAgreement, trial: Trial) -> list[Term]:
              ngettext("Released no earlier than %(days)d day after the trial ended "
                       "(%(date)s).",
                       "Released no earlier than %(days)d days after the trial ended "
-                      "(%(date)s).", a.embargo_days) % {"days": a.embargo_days, "date": when}
-             if a.embargo_days else _("No embargo: released as soon as you consent.")),
+                      "(%(date)s).", embargo_days) % {"days": embargo_days, "date": when}
+             if embargo_days else _("No embargo: released as soon as you consent.")),
         Term(_("Anonymisation"),
              _("Your organisation's name and the trial plan are removed; the trial is named "
-               "by a pseudonym.") if a.anonymize else
+               "by a pseudonym.") if t["anonymize"] else
              _("Not anonymised: your organisation's name and the trial plan are included.")),
         Term(_("Timestamps"),
              _("Shifted: times are given as seconds from the trial's start, without dates.")
-             if a.shift_timestamps else
+             if t["shift_timestamps"] else
              _("Not shifted: readings keep their calendar date and time.")),
-        Term(_("Licence"), f"{licence_title} ({a.license})", licence_url),
+        Term(_("Licence"), f"{licence_title} ({t['license']})", licence_url),
         Term(_("Revoking"),
              _("You can revoke your consent at any time. Data already delivered stays with "
                "the university; nothing more is sent.")),
     ]
-    if a.valid_until:
+    if shown is None and a.valid_until:
         out.append(Term(_("Agreement valid until"), formats.date_format(
             timezone.localtime(a.valid_until), "DATE_FORMAT")))
     return out
+
+
+def release_state(release: DatasetRelease | None) -> str:
+    """The release's state as the SME should read it: never 'pending' forever when
+    delivery keeps failing."""
+    if release is None:
+        return ""
+    status = DatasetRelease.Status
+    if release.status == status.DELIVERED:
+        return _("Delivered on %(date)s.") % {"date": formats.date_format(
+            timezone.localtime(release.delivered_at), "DATE_FORMAT")}
+    if release.status == status.FAILED:
+        return _("Delivery failed: the university's system did not accept the data. The hub "
+                 "operator and the platform team have been told and will retry.")
+    if release.status == status.WITHDRAWN:
+        return _("Withdrawn: nothing was sent.")
+    if release.held in sharing.HELD_FOR_CONSENT:
+        return _("Waiting for your consent to the agreement's new terms: nothing is sent "
+                 "under terms you did not consent to.")
+    if release.delayed:
+        return _("Delivery delayed: the university's system has not accepted the data yet; "
+                 "we keep trying.")
+    if release.held == EMBARGO:
+        return _("Pending: it goes out when the embargo ends.")
+    return _("Pending.")
 
 
 def panels(trial: Trial) -> list[AgreementPanel]:
@@ -93,14 +135,32 @@ def panels(trial: Trial) -> list[AgreementPanel]:
     covering = [a for a in candidates if sharing.covers(a, trial)]
     if not covering:
         return []
-    consents = {c.agreement_id: c for c in trial.consents.filter(revoked_at__isnull=True)}
+    consents = {c.agreement_id: c for c in trial.consents.filter(revoked_at__isnull=True)
+                .select_related("version")}
     releases = {r.agreement_id: r for r in trial.releases.all()}
     standing = {s.agreement_id: s for s in StandingConsent.objects.filter(
         organization_id=trial.booking.organization_id, agreement__in=covering,
-        revoked_at__isnull=True)}
-    return [AgreementPanel(a, terms(a, trial), consents.get(a.pk), releases.get(a.pk),
-                           standing.get(a.pk))
-            for a in covering]
+        revoked_at__isnull=True).select_related("version")}
+    out = []
+    for a in covering:
+        consent, stands = consents.get(a.pk), standing.get(a.pk)
+        outdated = consent is not None and consent.version.number != a.version
+        out.append(AgreementPanel(
+            a, terms(a, trial), consent, releases.get(a.pk), stands,
+            consented_terms=terms(a, trial, consent.version.terms) if outdated else [],
+            standing_outdated=stands is not None and stands.version.number != a.version,
+            release_state=release_state(releases.get(a.pk))))
+    return out
+
+
+def rights(request) -> dict:
+    """What the acting person may decide on (the template shows buttons accordingly)."""
+    return {
+        "may_consent": sharing.may_consent(organization=request.organization,
+                                           user=request.user, standing=False),
+        "may_consent_standing": sharing.may_consent(organization=request.organization,
+                                                    user=request.user, standing=True),
+    }
 
 
 def _back(trial_id: int):
@@ -192,8 +252,16 @@ def revoke_standing(request, pk: int, agreement_id: int):
     trial = _trial(request, pk)
     agreement = SharingAgreement.objects.select_related("university").filter(
         pk=agreement_id).first()
-    if agreement is None or not sharing.revoke_standing_consent(
-            organization=request.organization, agreement_id=agreement_id):
+    if agreement is None:
+        raise Http404("No such standing consent.")
+    try:
+        stopped = sharing.revoke_standing_consent(organization=request.organization,
+                                                  agreement_id=agreement_id,
+                                                  by_user=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+        return _back(trial.pk)
+    if not stopped:
         raise Http404("No such standing consent.")
     messages.success(request, _("Standing consent stopped: no more trials are shared with "
                                 "%(university)s automatically. Consents already given stay "

@@ -3,7 +3,6 @@ measurements as CSV, and the data packages delivered to universities under its c
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,13 +11,14 @@ from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from core import csv as core_csv
 from organizations.portal import not_found_as_404, sme_required
 
 from ..charts import trial_charts
 from ..forms import ConsentForm, StandingConsentForm
 from ..models import DatasetRelease, Trial
 from ..selectors import measurements_of, trial_for, trials_visible_to
-from .consent import panels
+from .consent import panels, rights
 
 TRIALS_PAGE = 20
 
@@ -59,15 +59,10 @@ def trial_detail(request, pk: int):
         "charts": trial_charts(trial, ZoneInfo(hub.timezone), title_for=_chart_title)
         if collected else [],
         "panels": panels(trial), "consent_form": ConsentForm(),
-        "standing_form": StandingConsentForm(),
+        "standing_form": StandingConsentForm(), **rights(request),
         "delivered": trial.releases.filter(status=DatasetRelease.Status.DELIVERED)
         .select_related("agreement__university"),
     })
-
-
-class _Echo:
-    def write(self, value):
-        return value
 
 
 @sme_required
@@ -77,15 +72,12 @@ def measurements_csv(request, pk: int):
     with not_found_as_404():
         trial = trial_for(request.organization, pk)
     tz = ZoneInfo(trial.booking.equipment.hub.timezone)
-    writer = csv.writer(_Echo())
     readings = measurements_of(trial).values_list("ts", "metric", "value", "unit")
-
-    def rows():
-        yield writer.writerow(["timestamp", "metric", "value", "unit"])
-        for ts, metric, value, unit in readings.iterator(chunk_size=5000):
-            yield writer.writerow([ts.astimezone(tz).isoformat(), metric, repr(value), unit])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    rows = ((ts.astimezone(tz).isoformat(), metric, value, unit)
+            for ts, metric, value, unit in readings.iterator(chunk_size=5000))
+    response = StreamingHttpResponse(
+        core_csv.stream(["timestamp", "metric", "value", "unit"], rows),
+        content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="trial-{trial.pk}.csv"'
     return response
 

@@ -277,15 +277,19 @@ AGREEMENTS_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 
 def seed_agreements(orgs: dict[str, Organization], hubs: dict[str, Hub]) -> int:
     """Sharing agreements whose endpoints are the demo university receiver of this very
-    service, so a consented release is delivered and receipted in the demo."""
+    service, so a consented release is delivered and receipted in the demo. The endpoint
+    follows DEMO_BASE_URL (the address the demo is served on: ``make run PORT=8100``)."""
     for title, (operator, hub, university, categories, terms) in AGREEMENTS.items():
-        if SharingAgreement.objects.filter(title=title).exists():
-            continue
-        sharing.create_agreement(
-            operator=orgs[operator], university=university, hub=hub, categories=categories,
-            title=title, valid_from=AGREEMENTS_FROM,
-            endpoint_url=f"{settings.DEMO_BASE_URL}/demo-university/{university}/webhook/",
-            **terms)
+        endpoint_url = f"{settings.DEMO_BASE_URL}/demo-university/{university}/webhook/"
+        agreement = SharingAgreement.objects.filter(title=title).first()
+        if agreement is None:
+            sharing.create_agreement(
+                operator=orgs[operator], university=university, hub=hub,
+                categories=categories, title=title, valid_from=AGREEMENTS_FROM,
+                endpoint_url=endpoint_url, **terms)
+        elif agreement.endpoint_url != endpoint_url and agreement.revoked_at is None:
+            sharing.update_agreement(agreement=agreement, by=orgs[operator],
+                                     data={"endpoint_url": endpoint_url})
     return len(AGREEMENTS)
 
 

@@ -1,0 +1,92 @@
+"""Writes to core's own records: webhook endpoints. Each is a use case every door calls
+(the webhooks API, the admin console); none of them holds a rule of its own.
+
+Who may own an endpoint (an operator organisation, through the API) is the caller's check;
+these functions take the organisation as decided."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+
+from . import webhooks
+from .errors import ValidationFailed, Violation
+from .models import WebhookEndpoint
+
+# Fields a caller may set; the secret, the failure count and the disabling are the
+# service's (and the delivery loop's) to write.
+ENDPOINT_FIELDS = frozenset({"url", "description", "event_types", "active"})
+
+
+def _full_clean(endpoint: WebhookEndpoint) -> None:
+    try:
+        endpoint.full_clean(exclude=["organization", "secret"])
+    except DjangoValidationError as exc:
+        raise ValidationFailed([
+            Violation(e.code or "invalid", field, str(message))
+            for field, errors in exc.error_dict.items()
+            for e in errors for message in e.messages
+        ]) from None
+
+
+def _settable(data: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(data) - ENDPOINT_FIELDS
+    if unknown:
+        raise ValidationFailed([Violation("read_only", name, "This field is not settable.")
+                                for name in sorted(unknown)])
+    return data
+
+
+def create_endpoint(*, organization, data: dict[str, Any]) -> WebhookEndpoint:
+    """A new endpoint of ``organization`` with a fresh signing secret (``whsec_…``), which
+    the caller shows once."""
+    endpoint = WebhookEndpoint(organization=organization, secret=webhooks.new_secret(),
+                               **_settable(data))
+    _full_clean(endpoint)
+    endpoint.save()
+    return endpoint
+
+
+def enable_endpoint(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Turn an endpoint (back) on with a fresh start: no failures counted, no disabling
+    on record, so it gets the full number of attempts before it is disabled again."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.active = True
+        endpoint.consecutive_failures = 0
+        endpoint.disabled_at, endpoint.disabled_reason = None, ""
+        endpoint.save(update_fields=["active", "consecutive_failures", "disabled_at",
+                                     "disabled_reason"])
+    return endpoint
+
+
+def update_endpoint(*, endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookEndpoint:
+    """Change an endpoint. Switching it back on goes through :func:`enable_endpoint` (a
+    fresh start); only the fields given are written, so the delivery loop's failure count
+    is never overwritten with a stale value."""
+    data = dict(_settable(data))
+    active = data.pop("active", None)
+    with transaction.atomic():
+        was_active = (WebhookEndpoint.objects.select_for_update()
+                      .values_list("active", flat=True).get(pk=endpoint.pk))
+        for key, value in data.items():
+            setattr(endpoint, key, value)
+        fields = list(data)
+        if active is False:
+            endpoint.active = False
+            fields.append("active")
+        elif active is True:
+            endpoint.active = was_active  # enable_endpoint below decides
+        _full_clean(endpoint)
+        if fields:
+            endpoint.save(update_fields=fields)
+        if active is True and not was_active:
+            endpoint = enable_endpoint(endpoint=endpoint)
+    return endpoint
+
+
+def delete_endpoint(*, endpoint: WebhookEndpoint) -> None:
+    """Remove an endpoint; its past messages and their delivery log stay (unlinked)."""
+    endpoint.delete()

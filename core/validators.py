@@ -1,0 +1,54 @@
+"""Size limits for free text and JSON documents that organisations write and every tenant
+then reads (descriptions, specs): large enough for any honest use, small enough that no
+one can park megabytes in a page served to everyone."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext_lazy as _
+
+from .parsers import json_depth
+
+# Descriptions of hubs and equipment (plain text, shown in the catalogue).
+DESCRIPTION_MAX_LENGTH = 10_000
+# A technical data sheet as JSON: bytes of its compact encoding, and nesting.
+SPECS_MAX_BYTES = 16 * 1024
+SPECS_MAX_DEPTH = 5
+
+
+@deconstructible
+class JSONObjectValidator:
+    """A JSON object (not null, a list or a scalar) of at most ``max_bytes`` (compact UTF-8
+    encoding) nested at most ``max_depth`` levels."""
+
+    messages = {
+        "json_object": _("Give a JSON object, e.g. {\"axes\": 5}."),
+        "json_too_large": _("At most %(limit)d bytes of JSON."),
+        "json_too_deep": _("At most %(limit)d levels of nesting."),
+    }
+
+    def __init__(self, *, max_bytes: int, max_depth: int):
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+
+    def __call__(self, value) -> None:
+        if not isinstance(value, dict):
+            raise ValidationError(self.messages["json_object"], code="json_object")
+        if json_depth(value) > self.max_depth:
+            raise ValidationError(self.messages["json_too_deep"] % {"limit": self.max_depth},
+                                  code="json_too_deep")
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                              default=str).encode())
+        if size > self.max_bytes:
+            raise ValidationError(self.messages["json_too_large"] % {"limit": self.max_bytes},
+                                  code="json_too_large")
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, JSONObjectValidator) and self.max_bytes == other.max_bytes
+                and self.max_depth == other.max_depth)
+
+
+validate_specs = JSONObjectValidator(max_bytes=SPECS_MAX_BYTES, max_depth=SPECS_MAX_DEPTH)
