@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.admin import RecordAdmin, RecordInline
 from core.errors import DomainError
@@ -124,7 +125,7 @@ class CalendarFeedAdmin(admin.ModelAdmin):
         self.message_user(request, _("The feed's subscription URL, shown this once: "
                                      "%(url)s") % {"url": url}, messages.WARNING)
 
-    @admin.action(description="Revoke selected feeds")
+    @admin.action(description=gettext_lazy("Revoke selected feeds"))
     def revoke(self, request, queryset):
         for feed in queryset:
             feeds.revoke_feed(feed=feed)

@@ -2,11 +2,16 @@
 records a BookingEvent (the history and the record of what must be notified) and
 announces the change with ``booking_status_changed``.
 
-Concurrency (invariant 1): ``create_booking`` locks the equipment row, so bookings of
-one equipment are decided one at a time and the loser of a race sees the winner's row
-and gets a 409; on PostgreSQL the exclusion constraint ``booking_no_overlap`` backs
-this up (a violation is turned into the same 409). On SQLite, write transactions start
-with BEGIN IMMEDIATE and so never interleave.
+Concurrency (invariant 1): every use case here takes the equipment row lock first
+(``equipment.services.lock_equipment``, the one lock that maintenance windows and status
+changes take too), so bookings of one equipment are decided one at a time and the loser
+of a race sees the winner's row and gets a 409; on PostgreSQL the exclusion constraint
+``booking_no_overlap`` backs this up (a violation is turned into the same 409). A lock
+not had within ``DB_LOCK_TIMEOUT_MS`` is a 503 "busy". On SQLite, write transactions
+start with BEGIN IMMEDIATE and so never interleave.
+
+``decision_reason`` (with ``decided_by``/``decided_at``) is the operator's approve or
+reject decision and nothing else; every change's own reason is in its BookingEvent.
 """
 
 from __future__ import annotations

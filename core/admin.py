@@ -5,6 +5,7 @@ for the whole site."""
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import outbox, services
 from .errors import DomainError, ValidationFailed
@@ -134,7 +135,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "The endpoint's signing secret, shown this once: %(secret)s") % {
             "secret": endpoint.secret}, messages.WARNING)
 
-    @admin.action(description="Enable (and reset the failure count)")
+    @admin.action(description=gettext_lazy("Enable (and reset the failure count)"))
     def enable(self, request, queryset):
         for endpoint in queryset:
             services.enable_endpoint(endpoint=endpoint)

@@ -109,8 +109,9 @@ def unavailable_problem() -> Problem:
 
 
 def busy_problem() -> Problem:
-    return Problem(503, Busy.title, "What this request needs is locked by another change "
-                   "right now; nothing was changed. Retry in a moment.", Busy.default_code)
+    return Problem(503, Busy.title, _("What this request needs is locked by another change "
+                                      "right now; nothing was changed. Retry in a moment."),
+                   Busy.default_code)
 
 
 def _retry_after(problem: Problem) -> str:

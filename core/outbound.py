@@ -118,7 +118,13 @@ def validate_network_list(text: str) -> None:
 
 @lru_cache(maxsize=64)
 def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    return tuple(parse_networks(entries))
+    networks = []
+    for entry in entries:
+        try:
+            networks += parse_networks([entry])
+        except ValueError:  # a row written past the validator: allows nothing
+            logger.error("Outbound allowance %r is not a network; ignored", entry)
+    return tuple(networks)
 
 
 def allowed_networks(hub: Hub | None = None) -> tuple[IPNetwork, ...]:
@@ -155,7 +161,7 @@ def is_public(ip: IPAddress) -> bool:
         if int(ip) >> 32 in (0, 0xFFFF):  # ::a.b.c.d, ::ffff:a.b.c.d: the IPv4 address is all
             return True
     return (ip.is_global and not ip.is_multicast and not ip.is_reserved
-            and not ip.is_unspecified and ip not in SHARED)
+            and not ip.is_unspecified and not (ip.version == 4 and ip in SHARED))
 
 
 def address_allowed(ip: IPAddress, networks: Iterable[IPNetwork]) -> bool:

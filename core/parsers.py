@@ -1,8 +1,9 @@
 """DRF parsers for every API view: as DRF's, with three refusals that keep hostile bodies
 a 4xx instead of a 500 or a memory spike:
 
-- a body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is refused (413) before it is read:
-  DRF's own JSON and form parsers read the whole stream whatever Django's limit says;
+- a body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (small: see settings) is refused
+  (413) before it is read (DRF reads JSON and form bodies through ``request.body``, which
+  checks it; the parsers check it again for any other stream they are given);
 - JSON nested deeper than ``MAX_JSON_DEPTH`` is refused (400): no request needs more, and
   ``"[" * 5000`` would otherwise end in a RecursionError;
 - text carrying a NUL character (0x00) is refused (400): no legitimate input contains one,

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from . import webhooks
 from .errors import ValidationFailed, Violation
@@ -34,7 +35,7 @@ def _full_clean(endpoint: WebhookEndpoint) -> None:
 def _settable(data: dict[str, Any]) -> dict[str, Any]:
     unknown = set(data) - ENDPOINT_FIELDS
     if unknown:
-        raise ValidationFailed([Violation("read_only", name, "This field is not settable.")
+        raise ValidationFailed([Violation("read_only", name, _("This field is not settable."))
                                 for name in sorted(unknown)])
     return data
 

@@ -65,12 +65,13 @@ class Delivery:
     duration_ms: int
 
 
-# Delivery errors, stable so that tests, the admin and tenants read the same thing.
-ERROR_REFUSED = "refused: the destination is not allowed (outbound_refused)"
-ERROR_TIMEOUT = "timed out"
-ERROR_CONNECT = "could not connect"
-ERROR_TLS = "TLS handshake or certificate verification failed"
-ERROR_REQUEST = "the request failed"
+# Delivery errors, "<code>: <our words>", stable so that tests, the admin and tenants read
+# the same thing (a failed HTTP answer is "HTTP <status>").
+ERROR_REFUSED = "outbound_refused: the destination is not allowed"
+ERROR_TIMEOUT = "timeout: the receiver did not answer in time"
+ERROR_CONNECT = "connect_failed: could not connect to the receiver"
+ERROR_TLS = "tls_failed: TLS handshake or certificate verification failed"
+ERROR_REQUEST = "request_failed: the request could not be sent"
 
 
 def deliver(*, url: str, secret: str, msg_id: str, event_type: str, data: dict,

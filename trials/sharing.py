@@ -285,9 +285,12 @@ def revoke_consent(*, consent: Consent, organization: Organization, by_user=None
         if locked.revoked_at is None:
             locked.revoked_at, locked.revoked_by = now, by_user
             locked.save(update_fields=["revoked_at", "revoked_by"])
-        _withdraw(DatasetRelease.objects.filter(trial_id=locked.trial_id,
-                                                agreement_id=locked.agreement_id),
-                  "consent revoked")
+        # Revoking a consent already replaced by consent to newer terms leaves that one be.
+        if not Consent.objects.filter(trial_id=locked.trial_id, agreement_id=locked.agreement_id,
+                                      revoked_at__isnull=True).exists():
+            _withdraw(DatasetRelease.objects.filter(trial_id=locked.trial_id,
+                                                    agreement_id=locked.agreement_id),
+                      "consent revoked")
     return locked
 
 

@@ -180,3 +180,25 @@ def test_staff_act_without_organisation_but_api_callers_cannot(equipment, admin_
         equipment=equipment, by=None, staff_user=admin_user, start=local(2, 10),
         end=local(2, 14), reason="x")
     assert window.created_by == admin_user
+
+
+def test_api_keeps_the_decision_and_shows_the_cancellation_reason(requested, operator, sme):
+    from tests.fixtures.world import key_client
+
+    operator_client, sme_client = key_client(operator), key_client(sme)
+    url = f"/api/v1/bookings/{requested.pk}/"
+    response = operator_client.post(f"{url}approve/", {"reason": "plan looks fine"},
+                                    format="json")
+    assert response.status_code == 200, response.content
+    decided_at = response.json()["decided_at"]
+    assert response.json()["cancellation_reason"] is None
+    response = sme_client.post(f"{url}cancel/", {"reason": "prototype not ready"},
+                               format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["decision_reason"], body["decided_at"]) == (
+        "cancelled", "plan looks fine", decided_at)
+    assert body["cancellation_reason"] == "prototype not ready"
+    listed = {b["id"]: b for b in operator_client.get("/api/v1/bookings/").json()["results"]}
+    assert listed[requested.pk]["cancellation_reason"] == "prototype not ready"
+    assert listed[requested.pk]["decision_reason"] == "plan looks fine"

@@ -276,4 +276,35 @@ def test_hub_page_does_not_edit_equipment(admin_client, hub, equipment):
     service)."""
     response = admin_client.get(reverse("admin:equipment_hub_change", args=[hub.pk]))
     assert response.status_code == 200
-    assert b'name="equipment_set-0-status"' not in response.content
+    assert b'name="equipment-0-status"' not in response.content
+    assert b'name="equipment-0-name"' not in response.content
+
+
+def test_admin_adds_equipment_through_the_service(admin_client, hub, category):
+    from equipment.models import Capability
+
+    five_axis = Capability.objects.create(name="5-axis", slug="5-axis")
+    template = Equipment(hub=hub, category=category, name="DMU 50", slug="dmu-50",
+                         hourly_rate="300.00")
+    data = {**form_post(template), "capabilities": [five_axis.pk], **window_inline(),
+            "_save": "Save"}
+    response = admin_client.post(reverse("admin:equipment_equipment_add"), data)
+    assert response.status_code == 302, response.content[:800]
+    created = Equipment.objects.get(slug="dmu-50")
+    assert created.hub == hub and list(created.capabilities.all()) == [five_axis]
+
+    # The service's validation holds in the admin too (granularity 30: 45 is refused).
+    response = admin_client.post(reverse("admin:equipment_equipment_add"), {
+        **data, "slug": "dmu-51", "min_duration": 45})
+    assert not Equipment.objects.filter(slug="dmu-51").exists()
+
+
+def test_admin_changes_a_hub_through_the_service(admin_client, hub):
+    url = reverse("admin:equipment_hub_change", args=[hub.pk])
+    data = {**form_post(hub, name="Yizhuang North"), "equipment-TOTAL_FORMS": "0",
+            "equipment-INITIAL_FORMS": "0", "equipment-MIN_NUM_FORMS": "0",
+            "equipment-MAX_NUM_FORMS": "1000", "_save": "Save"}
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content[:800]
+    hub.refresh_from_db()
+    assert hub.name == "Yizhuang North"

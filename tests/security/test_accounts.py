@@ -5,9 +5,12 @@ organisation can be suspended (API keys and portal refused, bookings kept)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import random
 import subprocess
 import sys
+import uuid
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -18,7 +21,6 @@ from allauth.mfa.totp.internal.auth import (
     hotp_value,
     yield_hotp_counters_from_time,
 )
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -32,21 +34,26 @@ from .test_hardening import PROJECT, production_env
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """allauth counts attempts in the cache; each test starts from none."""
-    cache.clear()
-    yield
-    cache.clear()
+# allauth counts login attempts per address and per account in the cache (Redis in the
+# PostgreSQL run, where counts outlive a test): every test uses addresses and accounts of
+# its own, so no test sees another's attempts and none is slowed by the suite's logins.
+
+def fresh_address() -> str:
+    return str(ipaddress.IPv4Address(random.randint(0x0A000001, 0x0AFFFFFE)))  # 10.x
+
+
+def fresh_email(label: str = "user") -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}@example.test"
 
 
 def verified_user(**fields):
-    user = UserFactory(**fields)
+    user = UserFactory(email=fresh_email(), **fields)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     return user
 
 
 def login(client: Client, email: str, password: str, **extra):
+    extra.setdefault("REMOTE_ADDR", fresh_address())
     return client.post(reverse("account_login"), {"login": email, "password": password},
                        **extra)
 
@@ -100,9 +107,9 @@ def test_a_portal_user_at_the_admin_login_is_told_it_is_for_staff(client):
 @pytest.mark.django_db
 def test_the_eleventh_failed_login_from_one_address_is_refused(client):
     staff = verified_user(is_staff=True, is_superuser=True)
-    address = {"REMOTE_ADDR": "203.0.113.7"}
-    for i in range(10):  # different accounts: only the per-address limit counts
-        response = login(client, f"guess{i}@example.test", "wrong-password", **address)
+    address = {"REMOTE_ADDR": fresh_address()}
+    for _ in range(10):  # different accounts: only the per-address limit counts
+        response = login(client, fresh_email("guess"), "wrong-password", **address)
         assert response.status_code == 200
         assert "too_many_login_attempts" not in str(response.context["form"].errors.as_data())
     # The 11th, even with the right password, is refused without being checked.
@@ -112,8 +119,7 @@ def test_the_eleventh_failed_login_from_one_address_is_refused(client):
     assert client.get("/admin/").status_code == 302
     # Another address is not locked out.
     other = Client()
-    assert login(other, staff.email, TEST_PASSWORD,
-                 REMOTE_ADDR="203.0.113.8").status_code == 302
+    assert login(other, staff.email, TEST_PASSWORD).status_code == 302
 
 
 @pytest.mark.django_db
@@ -122,19 +128,18 @@ def test_behind_the_proxy_each_client_address_is_counted_apart(client, settings)
     not the proxy's (which every request shares)."""
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
     staff = verified_user(is_staff=True, is_superuser=True)
-    proxy = {"REMOTE_ADDR": "10.0.0.2"}
-    for i in range(10):
-        login(client, f"guess{i}@example.test", "wrong",
-              HTTP_X_FORWARDED_FOR="198.51.100.1", **proxy)
+    proxy = {"REMOTE_ADDR": fresh_address()}
+    attacker, colleague = fresh_address(), fresh_address()
+    for _ in range(10):
+        login(client, fresh_email("guess"), "wrong", HTTP_X_FORWARDED_FOR=attacker, **proxy)
     assert b"Too many failed" in login(client, staff.email, TEST_PASSWORD,
-                                       HTTP_X_FORWARDED_FOR="198.51.100.1",
-                                       **proxy).content
+                                       HTTP_X_FORWARDED_FOR=attacker, **proxy).content
     # A spoofed first hop does not help the attacker: the proxy appended the real one.
     spoofed = login(Client(), staff.email, TEST_PASSWORD,
-                    HTTP_X_FORWARDED_FOR="192.0.2.99, 198.51.100.1", **proxy)
+                    HTTP_X_FORWARDED_FOR=f"{fresh_address()}, {attacker}", **proxy)
     assert b"Too many failed" in spoofed.content
     # Another client behind the same proxy logs in.
-    assert login(Client(), staff.email, TEST_PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.2",
+    assert login(Client(), staff.email, TEST_PASSWORD, HTTP_X_FORWARDED_FOR=colleague,
                  **proxy).status_code == 302
 
 
@@ -142,11 +147,12 @@ def test_behind_the_proxy_each_client_address_is_counted_apart(client, settings)
 def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(client, settings):
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 0
     staff = verified_user(is_staff=True, is_superuser=True)
-    for i in range(10):
-        login(client, f"guess{i}@example.test", "wrong", REMOTE_ADDR="203.0.113.9",
-              HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
-    refused = login(Client(), staff.email, TEST_PASSWORD, REMOTE_ADDR="203.0.113.9",
-                    HTTP_X_FORWARDED_FOR="198.51.100.200")
+    address = fresh_address()
+    for _ in range(10):
+        login(client, fresh_email("guess"), "wrong", REMOTE_ADDR=address,
+              HTTP_X_FORWARDED_FOR=fresh_address())
+    refused = login(Client(), staff.email, TEST_PASSWORD, REMOTE_ADDR=address,
+                    HTTP_X_FORWARDED_FOR=fresh_address())
     assert b"Too many failed" in refused.content
 
 

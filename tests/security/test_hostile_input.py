@@ -126,12 +126,13 @@ def test_json_within_the_depth_limit_is_parsed(world):
                                           "application/x-www-form-urlencoded"])
 def test_bodies_over_the_default_limit_are_413(world, settings, content_type):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
-    body = (json.dumps({"purpose": "x" * 2048}) if content_type == "application/json"
-            else "purpose=" + "x" * 2048)
-    response = world.client("sme").generic("POST", "/api/v1/bookings/", body,
-                                           content_type=content_type)
+    body = (json.dumps({"description": "x" * 2048}) if content_type == "application/json"
+            else "description=" + "x" * 2048)
+    response = world.client("flagship").generic("PATCH", equipment_url(world), body,
+                                                content_type=content_type)
     assert response.status_code == 413
     assert response["Content-Type"] == PROBLEM
+    assert Equipment.objects.get(pk=world.a.equipment.pk).description == ""
 
 
 def test_a_lying_content_length_cannot_smuggle_a_large_body(world, settings):

@@ -557,3 +557,25 @@ def test_staff_set_a_hubs_networks_in_the_admin(admin_client, hub, operator):
     hub.refresh_from_db()
     assert outbound.allowed_networks(hub)[-2:] == tuple(
         outbound.parse_networks(["10.20.0.0/16", "fd00::/8"]))
+
+
+def test_the_admin_equipment_form_refuses_an_internal_gateway(no_allowance, rf, admin_user,
+                                                              hub, category):
+    """The console saves through the model's validation, which holds the check."""
+    from django.contrib import admin
+    from django.forms.models import model_to_dict
+
+    eq = make_equipment(hub, category, "gw")
+    request = rf.get("/admin/")
+    request.user = admin_user
+    form_class = admin.site._registry[Equipment].get_form(request, eq, change=True)
+    data = {**model_to_dict(eq), "specs": "{}", "result_source_kind": "http",
+            "result_source_url": "http://169.254.169.254/latest/meta-data/"}
+    form = form_class(data=data, instance=eq)
+    assert not form.is_valid()
+    assert form.errors["result_source_url"] == [REFUSED]
+    hub.outbound_allowed_networks = "169.254.169.254/32"  # staff allowed it for this hub
+    hub.save()
+    eq = Equipment.objects.get(pk=eq.pk)
+    form = form_class(data=data, instance=eq)
+    assert form.is_valid(), form.errors

@@ -341,3 +341,26 @@ def test_the_service_refuses_a_member_with_a_stable_code(collected, operator, sm
                                      by_user=sme_member)
     assert refused.value.code == "consent_needs_admin"
     assert OutboxMessage.objects.filter(event_type="agreement.terms_changed").count() == 0
+
+
+def test_revoking_the_replaced_consent_keeps_the_new_one(
+        collected, operator, sme, hub, university, receiver,
+        django_capture_on_commit_callbacks):
+    agreement = agreement_a(operator, receiver, hub)
+    client = key_client(sme)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = consent(client, collected, agreement["id"])
+    patch(operator, agreement["id"], {"license": "CC0-1.0"})
+    with after_embargo(collected):
+        with django_capture_on_commit_callbacks(execute=True):
+            release_due_datasets()  # held: the licence changed
+        assert DatasetRelease.objects.get().held == terms.LICENSE_CHANGED
+        consent(client, collected, agreement["id"])  # replaces the first (not sent yet)
+        r = client.delete(f"/api/v1/trials/{collected.pk}/consents/{first['id']}/")
+        assert r.status_code == 200
+        assert DatasetRelease.objects.get().status == "pending"
+        with django_capture_on_commit_callbacks(execute=True):
+            release_due_datasets()
+    # The consent to the new licence stands, and the release went out under it.
+    assert DatasetRelease.objects.get().status == "delivered"
+    assert len(receiver.received) == 1
