@@ -15,13 +15,17 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
+from .db import busy_on_lock_timeout, lock_timeout_clause, lock_timeout_param
 from .errors import Conflict, ValidationFailed
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)
+BUSY_MESSAGE = gettext_noop("A request with this Idempotency-Key is still running; "
+                            "retry shortly.")
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -38,9 +42,11 @@ def _replay(row: IdempotencyKey, print_: str) -> tuple[int, dict, bool]:
     return row.response_status, row.response_body, True
 
 
+# INSERT … SELECT … WHERE: on PostgreSQL the WHERE bounds the wait for a concurrent
+# request's row (core.db.lock_timeout_clause) with no statement of its own.
 CLAIM_SQL = (
     "INSERT INTO core_idempotencykey (scope, key, fingerprint, response_status, "
-    "response_body, created) VALUES (%s, %s, %s, 0, '{}', %s) "
+    "response_body, created) SELECT %s, %s, %s, 0, '{{}}', %s WHERE {bounded} "
     "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
 )
 
@@ -48,10 +54,13 @@ CLAIM_SQL = (
 def _claim(scope: str, key: str, print_: str) -> int | None:
     """Insert the key first. The unique index makes a concurrent request with the same key
     wait here until the first one commits (then it replays its response) or rolls back
-    (then it goes ahead itself). Returns the new row's id, or None if the key is taken."""
+    (then it goes ahead itself), for at most the lock timeout (then 503 busy, retry).
+    Returns the new row's id, or None if the key is taken."""
     created = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [scope, key, print_, created])
+    bounded = lock_timeout_clause(connection.vendor)
+    params = [scope, key, print_, created] + ([lock_timeout_param()] if bounded else [])
+    with busy_on_lock_timeout(gettext(BUSY_MESSAGE)), connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL.format(bounded=bounded or "1 = 1"), params)
         row = cursor.fetchone()
     return row[0] if row else None
 

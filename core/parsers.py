@@ -4,8 +4,9 @@ a 4xx instead of a 500 or a memory spike:
 - a body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (small: see settings) is refused
   (413) before it is read (DRF reads JSON and form bodies through ``request.body``, which
   checks it; the parsers check it again for any other stream they are given);
-- JSON nested deeper than ``MAX_JSON_DEPTH`` is refused (400): no request needs more, and
-  ``"[" * 5000`` would otherwise end in a RecursionError;
+- JSON nested deeper than ``MAX_JSON_DEPTH`` is refused (400), in a JSON body and in form
+  or multipart fields that carry JSON text: no request needs more, and ``"[" * 5000``
+  would otherwise end in a RecursionError;
 - text carrying a NUL character (0x00) is refused (400): no legitimate input contains one,
   and PostgreSQL cannot store it (an unchecked one would surface as a database error).
 
@@ -58,6 +59,39 @@ def json_depth(value) -> int:
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return deepest
+
+
+def json_text_depth(text: str) -> int:
+    """How deeply a JSON text nests ``[`` and ``{`` (brackets inside strings not counted),
+    without parsing it: form and multipart fields carry JSON as text that the serializer
+    parses later, where ``"[" * 5000`` would end in a RecursionError."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _check_form_json_depth(fields) -> None:
+    """ParseError (400) for a form value that is JSON nested deeper than the limit."""
+    for values in fields.values():
+        for value in values:
+            if (isinstance(value, str) and value.lstrip()[:1] in ("[", "{")
+                    and json_text_depth(value) > MAX_JSON_DEPTH):
+                raise ParseError(DEPTH_MESSAGE % {"depth": MAX_JSON_DEPTH}, code="too_deep")
 
 
 def check_json_depth(value, *, limit: int = MAX_JSON_DEPTH) -> None:
@@ -126,8 +160,10 @@ class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = get_encoding(parser_context or {})
         data = QueryDict(_read_stream(stream, parser_context), encoding=encoding)
-        if has_nul(dict(data.lists())):
+        fields = dict(data.lists())
+        if has_nul(fields):
             raise ParseError(NUL_MESSAGE)
+        _check_form_json_depth(fields)
         return data
 
 
@@ -139,6 +175,8 @@ class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
         result = super().parse(stream, media_type, parser_context)
         names = [(key, upload.name) for key, upload in result.files.items()]
-        if has_nul(dict(result.data.lists())) or has_nul(names):
+        fields = dict(result.data.lists())
+        if has_nul(fields) or has_nul(names):
             raise ParseError(NUL_MESSAGE)
+        _check_form_json_depth(fields)
         return result

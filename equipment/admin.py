@@ -281,7 +281,7 @@ class MaintenanceWindowAdmin(ThroughServicesAdmin):
 
 
 @admin.register(Qualification)
-class QualificationAdmin(admin.ModelAdmin):
+class QualificationAdmin(ThroughServicesAdmin):
     list_display = ["user", "equipment", "category", "granted_by", "granted", "expires"]
     list_filter = ["category"]
     list_select_related = ["user", "equipment", "category", "granted_by"]
@@ -291,6 +291,11 @@ class QualificationAdmin(admin.ModelAdmin):
     date_hierarchy = "granted"
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.granted_by = request.user
-        super().save_model(request, obj, form, change)
+        data = _model_data(form, services.QUALIFICATION_FIELDS)
+        if change:
+            stored = Qualification.objects.select_related("equipment__hub").get(pk=obj.pk)
+            services.update_qualification(qualification=stored, data=data, by=None,
+                                          staff_user=request.user)
+        else:
+            obj.pk = services.grant_qualification(by=None, staff_user=request.user,
+                                                  **data).pk

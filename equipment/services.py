@@ -26,7 +26,7 @@ from core import db
 from core.errors import Forbidden, NotFound, ValidationFailed, Violation
 from organizations.models import Organization
 
-from .models import Equipment, Hub, MaintenanceWindow
+from .models import Equipment, Hub, MaintenanceWindow, Qualification
 from .signals import equipment_unavailable
 
 FAR_FUTURE_DAYS = 3650
@@ -235,3 +235,49 @@ def delete_maintenance_window(*, window: MaintenanceWindow, by: Organization | N
     with transaction.atomic():
         lock_equipment(window.equipment_id, timeout_ms=lock_timeout_ms)
         window.delete()
+
+
+# --- qualifications ----------------------------------------------------------------------
+
+QUALIFICATION_FIELDS = ("user", "equipment", "category", "expires")
+
+
+def grant_qualification(*, user, equipment: Equipment | None = None, category=None,
+                        expires: datetime | None = None, by: Organization | None,
+                        staff_user=None, granted_by=None) -> Qualification:
+    """``user`` may run trials on ``equipment`` (or any equipment of ``category``) until
+    ``expires``. An operator grants on equipment of its own hubs; only platform staff
+    grant a whole category (it spans every hub)."""
+    if equipment is not None:
+        _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
+                              message=_("You may grant qualifications only on equipment you "
+                                        "operate."))
+    else:
+        _require_staff(staff_user)
+    qualification = Qualification(user=user, equipment=equipment, category=category,
+                                  expires=expires, granted_by=granted_by or staff_user)
+    _full_clean(qualification)
+    qualification.save()
+    return qualification
+
+
+def update_qualification(*, qualification: Qualification, data: dict[str, Any],
+                         by: Organization | None, staff_user=None) -> Qualification:
+    """Change whom or what a qualification covers, or its expiry (``data`` keys among
+    ``QUALIFICATION_FIELDS``); the same rules as granting, for the old and new scope."""
+    scopes = [qualification.equipment]
+    for key, value in data.items():
+        if key not in QUALIFICATION_FIELDS:
+            raise ValidationFailed.single("not_editable", key, _("This field cannot be changed."))
+        setattr(qualification, key, value)
+    scopes.append(qualification.equipment)
+    for equipment in scopes:
+        if equipment is None:
+            _require_staff(staff_user)
+        else:
+            _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
+                                  message=_("You may grant qualifications only on equipment "
+                                            "you operate."))
+    _full_clean(qualification)
+    qualification.save()
+    return qualification

@@ -23,18 +23,6 @@ from .models import (
 from .tasks import collect_trial_results
 
 
-class ReadOnlyRecordAdmin(RecordAdmin):
-    """Records the application writes (trials, readings, consents, releases, deliveries):
-    staff see them and act through the actions (which call services); nobody edits or
-    deletes them here."""
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 def _domain_errors(modeladmin, request, label: str, call) -> bool:
     """Run a service call for one object; say its refusal as a message."""
     try:
@@ -51,7 +39,7 @@ class ResultFileInline(RecordInline):
 
 
 @admin.register(Trial)
-class TrialAdmin(ReadOnlyRecordAdmin):
+class TrialAdmin(RecordAdmin):
     """Trials open when bookings are confirmed; staff never add one by hand."""
 
     list_display = ["pk", "booking", "status", "measurement_count", "attempts", "collected_at",
@@ -75,7 +63,7 @@ class TrialAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(ReadOnlyRecordAdmin):
+class MeasurementAdmin(RecordAdmin):
     list_display = ["trial", "ts", "metric", "value", "unit"]
     list_filter = ["metric"]
     search_fields = ["=trial__booking__id", "metric"]
@@ -207,7 +195,7 @@ class SharingAgreementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(ReadOnlyRecordAdmin):
+class ConsentAdmin(RecordAdmin):
     """Consent is the SME's to give; the console only shows it."""
 
     list_display = ["trial", "agreement", "version", "granted_by", "granted_at", "revoked_at",
@@ -222,7 +210,7 @@ class ConsentAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(StandingConsent)
-class StandingConsentAdmin(ReadOnlyRecordAdmin):
+class StandingConsentAdmin(RecordAdmin):
     list_display = ["organization", "agreement", "version", "granted_at", "revoked_at"]
     list_select_related = ["organization", "agreement", "version"]
     readonly_fields = ["organization", "agreement", "version", "granted_by", "granted_at",
@@ -236,7 +224,7 @@ class DeliveryAttemptInline(RecordInline):
 
 
 @admin.register(DatasetRelease)
-class DatasetReleaseAdmin(ReadOnlyRecordAdmin):
+class DatasetReleaseAdmin(RecordAdmin):
     """Failed deliveries are visible (status, attempts, last error, held) and retried with
     the 'Retry delivery' action through ``sharing.retry_release``."""
 
@@ -265,7 +253,7 @@ class DatasetReleaseAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ReadOnlyRecordAdmin):
+class DeliveryAttemptAdmin(RecordAdmin):
     list_display = ["at", "release", "webhook_id", "status_code", "ok", "duration_ms"]
     list_filter = ["ok"]
     date_hierarchy = "at"

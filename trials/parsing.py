@@ -93,6 +93,8 @@ def parse_json(text: str) -> Iterator[Row]:
     except json.JSONDecodeError as exc:
         raise ResultFormatError(f"Invalid JSON at line {exc.lineno}, column {exc.colno}: "
                                 f"{exc.msg}.") from None
+    except RecursionError:  # e.g. "[" * 5000: hostile, never results
+        raise ResultFormatError("The JSON is nested too deeply to be results.") from None
     if not isinstance(items, list):
         raise ResultFormatError("JSON results must be a list of objects with timestamp, "
                                 "metric, value and unit.")

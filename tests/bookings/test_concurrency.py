@@ -264,3 +264,42 @@ def test_the_lock_timeout_is_set_per_transaction_not_per_connection(equipment, s
     with connection.cursor() as cursor:
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+@on_postgres
+def test_a_retry_waits_for_the_first_request_at_most_the_lock_timeout(equipment, sme, settings):
+    """The Idempotency-Key claim waits for a first request still holding the key, but only
+    for the lock timeout: then 503 busy with Retry-After, and nothing is created."""
+    from core import idempotency
+    from tests.fixtures.world import booking_body, key_client
+
+    settings.DB_LOCK_TIMEOUT_MS = 200
+    body = booking_body(equipment, local(3, 9), local(3, 11))
+    holding, release = threading.Event(), threading.Event()
+
+    def first_request_still_running() -> None:
+        try:
+            with transaction.atomic():
+                assert idempotency._claim(f"org:{sme.pk}", "retry-held", "first") is not None
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=first_request_still_running)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        client = key_client(sme)
+        retry = client.post("/api/v1/bookings/", body, format="json",
+                            HTTP_IDEMPOTENCY_KEY="retry-held")
+        assert retry.status_code == 503, retry.content
+        assert retry.json()["code"] == "busy"
+        assert retry.headers["Retry-After"] == "1"
+        assert Booking.objects.filter(equipment=equipment).count() == 0
+        other = client.post("/api/v1/bookings/", body, format="json",
+                            HTTP_IDEMPOTENCY_KEY="retry-free")
+        assert other.status_code == 201  # another key is not held up
+    finally:
+        release.set()
+        holder.join(10)

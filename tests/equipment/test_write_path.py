@@ -308,3 +308,45 @@ def test_admin_changes_a_hub_through_the_service(admin_client, hub):
     assert response.status_code == 302, response.content[:800]
     hub.refresh_from_db()
     assert hub.name == "Yizhuang North"
+
+
+# --- qualifications ----------------------------------------------------------------------
+
+def test_admin_grants_qualifications_through_the_service(admin_client, admin_user, equipment,
+                                                        category, people):
+    from equipment.models import Qualification
+
+    url = reverse("admin:equipment_qualification_add")
+    response = admin_client.post(url, {"user": people["lead"].pk, "equipment": equipment.pk})
+    assert response.status_code == 302, response.content
+    granted = Qualification.objects.get(user=people["lead"])
+    assert (granted.equipment, granted.granted_by) == (equipment, admin_user)
+
+    # Both an equipment and a category: refused with the model's rule, nothing saved.
+    response = admin_client.post(url, {"user": people["ops"].pk, "equipment": equipment.pk,
+                                       "category": category.pk})
+    assert response.status_code == 200
+    assert not Qualification.objects.filter(user=people["ops"]).exists()
+
+
+def test_operators_grant_qualifications_only_on_their_own_equipment(equipment, operator,
+                                                                   category, people):
+    from core.errors import Forbidden
+    from equipment import services as equipment_services
+    from tests.fixtures.world import make_equipment, make_org
+
+    rival = make_org("rival-works", "flagship")
+    with pytest.raises(Forbidden) as refused:
+        equipment_services.grant_qualification(user=people["lead"], equipment=equipment,
+                                               by=rival)
+    assert refused.value.code == "not_hub_operator"
+    with pytest.raises(Forbidden) as refused:  # a category spans every hub: staff only
+        equipment_services.grant_qualification(user=people["lead"], category=category,
+                                               by=operator)
+    assert refused.value.code == "not_staff"
+    granted = equipment_services.grant_qualification(user=people["lead"], equipment=equipment,
+                                                     by=operator)
+    other = make_equipment(equipment.hub, category, "cnc-2")
+    moved = equipment_services.update_qualification(qualification=granted,
+                                                    data={"equipment": other}, by=operator)
+    assert moved.equipment == other

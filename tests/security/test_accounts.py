@@ -218,6 +218,16 @@ def test_portal_users_can_enrol_totp(client):
     assert b"data:image/svg+xml" in response.content  # the QR code to scan
 
 
+@pytest.mark.django_db
+def test_security_keys_are_offered_beside_totp(client):
+    member = MembershipFactory(user=verified_user()).user
+    assert login(client, member.email, TEST_PASSWORD).status_code == 302
+    response = client.get(reverse("mfa_index"))
+    assert response.status_code == 200
+    assert reverse("mfa_activate_totp").encode() in response.content
+    assert reverse("mfa_add_webauthn").encode() in response.content
+
+
 # --- production settings --------------------------------------------------------------------
 
 SETTINGS_PROBE = (

@@ -114,6 +114,29 @@ def test_deeply_nested_json_is_a_400(world, body):
     assert Booking.objects.count() == before
 
 
+@pytest.mark.parametrize("fmt", ["multipart", "form"])
+@pytest.mark.parametrize("value", ["[" * 5000, '{"a":' * 5000])
+def test_deeply_nested_json_in_form_fields_is_a_400(world, fmt, value):
+    client = world.client("flagship")
+    if fmt == "multipart":
+        response = client.patch(equipment_url(world), {"specs": value}, format="multipart")
+    else:
+        from urllib.parse import urlencode
+
+        response = client.generic("PATCH", equipment_url(world), urlencode({"specs": value}),
+                                  content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "too_deep"
+    assert Equipment.objects.get(pk=world.a.equipment.pk).specs == {}
+
+
+def test_brackets_inside_json_strings_do_not_count(world):
+    specs = json.dumps({"note": "[" * 100})
+    response = world.client("flagship").patch(equipment_url(world), {"specs": specs},
+                                              format="multipart")
+    assert response.status_code == 200, response.content
+
+
 def test_json_within_the_depth_limit_is_parsed(world):
     nested = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     response = world.client("sme").generic("POST", "/api/v1/bookings/", nested,
@@ -159,6 +182,16 @@ def test_results_upload_takes_a_raw_body_above_the_default_limit(world, settings
     response = world.client("flagship").generic(
         "POST", f"/api/v1/trials/{world.a.trial.pk}/results/", body, content_type="text/csv")
     assert response.status_code == 200, response.content
+
+
+def test_deeply_nested_json_results_are_a_400(world):
+    before = Measurement.objects.filter(trial=world.a.trial).count()
+    response = world.client("flagship").generic(
+        "POST", f"/api/v1/trials/{world.a.trial.pk}/results/", "[" * 5000,
+        content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == PROBLEM
+    assert Measurement.objects.filter(trial=world.a.trial).count() == before
 
 
 def test_results_raw_body_has_its_own_limit(world, settings):
