@@ -387,6 +387,17 @@ def test_staff_suspend_and_reinstate_in_the_admin(world, admin_client):
 
 
 @pytest.mark.django_db
+def test_staff_verify_organisations_in_the_admin(admin_client):
+    from tests.factories import OrganizationFactory
+
+    sme = OrganizationFactory(verified=False)
+    response = admin_client.post(reverse("admin:organizations_organization_changelist"),
+                                 {"action": "mark_verified", "_selected_action": [sme.pk]})
+    assert response.status_code == 302
+    assert Organization.objects.get(pk=sme.pk).verified is True
+
+
+@pytest.mark.django_db
 def test_organisations_and_api_keys_cannot_be_deleted_in_the_admin(world, admin_client):
     url = reverse("admin:organizations_organization_delete", args=[world.a.sme.pk])
     assert admin_client.get(url).status_code == 403
