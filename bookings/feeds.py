@@ -49,8 +49,11 @@ def revoke_feed(*, feed: CalendarFeed) -> None:
 
 
 def feed_by_token(token: str) -> CalendarFeed | None:
+    """The live feed with this token; none for a revoked feed or while its organisation is
+    suspended (a feed token is a credential, like the organisation's API keys)."""
     return (CalendarFeed.objects.select_related("organization", "equipment")
-            .filter(token=token, revoked_at__isnull=True).first())
+            .filter(token=token, revoked_at__isnull=True,
+                    organization__suspended_at__isnull=True).first())
 
 
 def feed_bookings(feed: CalendarFeed, now: datetime) -> QuerySet[Booking]:

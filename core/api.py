@@ -70,12 +70,9 @@ def problem_for(exc: Exception) -> Problem | None:
     if isinstance(exc, DomainError):
         return Problem(exc.status, exc.title, exc.message, exc.code, extra=exc.extra)
     if isinstance(exc, DjangoValidationError):
-        errors = (
-            {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
-            if hasattr(exc, "error_dict")
-            else {"non_field_errors": [str(m) for m in exc.messages]}
-        )
-        return Problem(400, "Invalid input", "The input is not valid.", "invalid", errors)
+        failed = ValidationFailed.from_django(exc)
+        return Problem(failed.status, failed.title, failed.message, failed.code,
+                       failed.field_errors())
     if isinstance(exc, RequestDataTooBig):
         return Problem(413, "Payload too large", "The request body is larger than this "
                        "service accepts.", "payload_too_large")

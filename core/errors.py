@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -46,6 +48,19 @@ class ValidationFailed(DomainError):
     @classmethod
     def single(cls, code: str, field: str, message: str) -> ValidationFailed:
         return cls([Violation(code, field, message)])
+
+    @classmethod
+    def from_django(cls, exc: DjangoValidationError, *, rename: dict[str, str] | None = None,
+                    message: str = "The input is not valid.") -> ValidationFailed:
+        """Django's ``ValidationError`` (from ``full_clean`` or a validator) as violations;
+        ``rename`` maps model field names to the input's names."""
+        rename = rename or {}
+        if hasattr(exc, "error_dict"):
+            pairs = [(field, e) for field, errors in exc.error_dict.items() for e in errors]
+        else:
+            pairs = [("non_field_errors", e) for e in exc.error_list]
+        return cls([Violation(e.code or "invalid", rename.get(field, field), str(text))
+                    for field, e in pairs for text in e.messages], message)
 
     def field_errors(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
@@ -103,6 +118,16 @@ class Problem:
             body["errors"] = self.errors
         body.update(self.extra)
         return body
+
+
+def full_clean(instance, *, exclude: list[str] | None = None,
+               rename: dict[str, str] | None = None,
+               message: str = "The input is not valid.") -> None:
+    """``instance.full_clean()``, its errors raised as :class:`ValidationFailed`."""
+    try:
+        instance.full_clean(exclude=exclude)
+    except DjangoValidationError as exc:
+        raise ValidationFailed.from_django(exc, rename=rename, message=message) from None
 
 
 MAX_ID = 2**63 - 1

@@ -100,42 +100,40 @@ def check_json_depth(value, *, limit: int = MAX_JSON_DEPTH) -> None:
         raise ParseError(DEPTH_MESSAGE % {"depth": limit}, code="too_deep")
 
 
-def read_body(request, *, limit: int | None) -> bytes:
-    """The raw body of a Django or DRF request, at most ``limit`` bytes (None: no limit).
-
-    A declared ``Content-Length`` beyond the limit is refused before anything is read; a
-    body longer than it says is cut off at ``limit + 1`` bytes and refused too. Raises
-    ``RequestDataTooBig`` (the API answers 413 problem+json)."""
-    django_request = getattr(request, "_request", request)
-    if hasattr(django_request, "_body"):
-        data = django_request._body
-    else:
-        try:
-            declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if limit is not None and declared > limit:
-            raise RequestDataTooBig(TOO_BIG_MESSAGE)
-        data = django_request.read() if limit is None else django_request.read(limit + 1)
-    if limit is not None and len(data) > limit:
+def _bounded_read(read, meta, limit: int | None) -> bytes:
+    """``read(n)`` at most ``limit`` bytes (None: no limit). A declared ``Content-Length``
+    (in ``meta``) beyond the limit is refused before anything is read; a body longer than
+    it says is cut off at ``limit + 1`` bytes and refused too."""
+    if limit is None:
+        return read()
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise RequestDataTooBig(TOO_BIG_MESSAGE)
+    data = read(limit + 1)
+    if len(data) > limit:
         raise RequestDataTooBig(TOO_BIG_MESSAGE)
     return data
+
+
+def read_body(request, *, limit: int | None) -> bytes:
+    """The raw body of a Django or DRF request, at most ``limit`` bytes (None: no limit).
+    Raises ``RequestDataTooBig`` (the API answers 413 problem+json)."""
+    django_request = getattr(request, "_request", request)
+    if hasattr(django_request, "_body"):  # already read (and bounded) by Django
+        if limit is not None and len(django_request._body) > limit:
+            raise RequestDataTooBig(TOO_BIG_MESSAGE)
+        return django_request._body
+    return _bounded_read(django_request.read, django_request.META, limit)
 
 
 def _read_stream(stream, parser_context) -> bytes:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    """A parser's stream, at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes."""
     request = (parser_context or {}).get("request")
-    if request is not None:
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if limit is not None and declared > limit:
-            raise RequestDataTooBig(TOO_BIG_MESSAGE)
-    data = stream.read() if limit is None else stream.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise RequestDataTooBig(TOO_BIG_MESSAGE)
-    return data
+    return _bounded_read(stream.read, request.META if request is not None else {},
+                         settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
 class JSONParser(parsers.JSONParser):

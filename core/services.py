@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from . import webhooks
-from .errors import ValidationFailed, Violation
+from .errors import ValidationFailed, Violation, full_clean
 from .models import WebhookEndpoint
 
 # Fields a caller may set; the secret, the failure count and the disabling are the
@@ -22,14 +21,7 @@ ENDPOINT_FIELDS = frozenset({"url", "description", "event_types", "active"})
 
 
 def _full_clean(endpoint: WebhookEndpoint) -> None:
-    try:
-        endpoint.full_clean(exclude=["organization", "secret"])
-    except DjangoValidationError as exc:
-        raise ValidationFailed([
-            Violation(e.code or "invalid", field, str(message))
-            for field, errors in exc.error_dict.items()
-            for e in errors for message in e.messages
-        ]) from None
+    full_clean(endpoint, exclude=["organization", "secret"])
 
 
 def _settable(data: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import db
-from core.errors import Forbidden, NotFound, ValidationFailed, Violation
+from core.errors import Forbidden, NotFound, ValidationFailed, full_clean
 from organizations.models import Organization
 
 from .models import Equipment, Hub, MaintenanceWindow, Qualification
@@ -94,17 +93,6 @@ def _require_hub_operator(hub: Hub, *, by: Organization | None, staff_user,
         raise Forbidden(message, code="not_hub_operator")
 
 
-def _full_clean(instance, exclude: list[str] | None = None) -> None:
-    try:
-        instance.full_clean(exclude=exclude)
-    except DjangoValidationError as exc:
-        raise ValidationFailed([
-            Violation(e.code or "invalid", field, str(message))
-            for field, errors in exc.error_dict.items()
-            for e in errors for message in e.messages
-        ]) from None
-
-
 def _cancelled(responses) -> list:
     """The bookings the ``equipment_unavailable`` listeners say they cancelled."""
     return [booking for _receiver, answer in responses for booking in (answer or [])]
@@ -115,7 +103,7 @@ def _cancelled(responses) -> list:
 def create_hub(*, operator: Organization, data: dict[str, Any]) -> Hub:
     _require_operator(operator)
     hub = Hub(operator=operator, **data)
-    _full_clean(hub)
+    full_clean(hub)
     hub.save()
     return hub
 
@@ -124,7 +112,7 @@ def update_hub(*, hub: Hub, by: Organization, data: dict[str, Any]) -> Hub:
     _require_operator(by)
     for key, value in data.items():
         setattr(hub, key, value)
-    _full_clean(hub)
+    full_clean(hub)
     hub.save()
     return hub
 
@@ -136,7 +124,7 @@ def create_equipment(*, hub: Hub, by: Organization | None, data: dict[str, Any],
     _require_hub_operator(hub, by=by, staff_user=staff_user,
                           message=_("You may add equipment only to hubs you operate."))
     equipment = Equipment(hub=hub, **data)
-    _full_clean(equipment)
+    full_clean(equipment)
     with transaction.atomic():
         equipment.save()
         if capabilities is not None:
@@ -179,7 +167,7 @@ def update_equipment(*, equipment: Equipment, by: Organization | None, data: dic
                            code="hub_not_found")
         for key, value in data.items():
             setattr(equipment, key, value)
-        _full_clean(equipment)
+        full_clean(equipment)
         equipment.save()
         if capabilities is not None:
             equipment.capabilities.set(capabilities)
@@ -213,7 +201,7 @@ def create_maintenance_window(*, equipment: Equipment, by: Organization | None, 
                           message=_("You may plan maintenance only on equipment you operate."))
     window = MaintenanceWindow(equipment=equipment, start=start, end=end, reason=reason,
                                created_by=by_user or staff_user)
-    _full_clean(window)
+    full_clean(window)
     with transaction.atomic():
         if lock_equipment(equipment.pk, timeout_ms=lock_timeout_ms) is None:
             raise NotFound(_("No such equipment."), code="equipment_not_found")
@@ -256,7 +244,7 @@ def grant_qualification(*, user, equipment: Equipment | None = None, category=No
         _require_staff(staff_user)
     qualification = Qualification(user=user, equipment=equipment, category=category,
                                   expires=expires, granted_by=granted_by or staff_user)
-    _full_clean(qualification)
+    full_clean(qualification)
     qualification.save()
     return qualification
 
@@ -278,6 +266,6 @@ def update_qualification(*, qualification: Qualification, data: dict[str, Any],
             _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
                                   message=_("You may grant qualifications only on equipment "
                                             "you operate."))
-    _full_clean(qualification)
+    full_clean(qualification)
     qualification.save()
     return qualification

@@ -4,7 +4,6 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -12,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, Violation
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, full_clean
 
 from .models import INVITATION_VALIDITY, Invitation, Membership, Organization, OrganizationAPIKey
 
@@ -120,17 +119,8 @@ def check_new_sme(*, name: str, credit_code: str = "") -> Organization:
                                       "Give your organisation's name.")
     org = Organization(kind=Organization.Kind.SME, name=name, slug=_unique_slug(name),
                        credit_code=credit_code.strip() or None, verified=False)
-    try:
-        org.full_clean()
-    except DjangoValidationError as exc:
-        violations = []
-        for field, errors in exc.error_dict.items():
-            for error in errors:
-                violations.append(Violation(
-                    error.code or "invalid",
-                    "organization_name" if field == "name" else field,
-                    " ".join(error.messages)))
-        raise ValidationFailed(violations, "The organisation cannot be registered.") from None
+    full_clean(org, rename={"name": "organization_name"},
+               message="The organisation cannot be registered.")
     return org
 
 

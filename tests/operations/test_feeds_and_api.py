@@ -122,3 +122,17 @@ def test_one_log_line_per_request_with_request_id(client, caplog):
     line = JsonFormatter("%(levelname)s %(message)s %(request_id)s").format(record)
     assert json.loads(line)["request_id"] == "trace-42"
     assert timedelta(0) <= timedelta(milliseconds=record.duration_ms)
+
+
+def test_a_suspended_organisations_feeds_answer_404_until_reinstated(equipment, sme, api_client,
+                                                                      admin_user):
+    from organizations import services as org_services
+
+    services.create_booking(equipment_id=equipment.pk, organization=sme, start=local(2, 9),
+                            end=local(2, 10), purpose="x")
+    url = key_client(sme).post("/api/v1/calendar-feeds/", {}, format="json").json()["url"]
+    assert api_client.get(url).status_code == 200
+    org_services.suspend_organization(organization=sme, reason="unpaid", by=admin_user)
+    assert api_client.get(url).status_code == 404
+    org_services.reinstate_organization(organization=sme, by=admin_user)
+    assert api_client.get(url).status_code == 200
