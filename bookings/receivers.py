@@ -9,10 +9,12 @@ from .services import cancel_overlapping
 
 
 @receiver(equipment_unavailable, dispatch_uid="bookings.cancel_on_unavailable")
-def cancel_on_unavailable(sender, *, equipment, start, end, reason, by=None, **kwargs):
+def cancel_on_unavailable(sender, *, equipment, start, end, reason, by=None,
+                          refuse_in_progress=False, **kwargs):
     # The equipment service reports what was cancelled (API response, console message).
+    # Maintenance refuses to overlap a trial in progress (a Conflict, raised through).
     return cancel_overlapping(equipment=equipment, start=start, end=end, reason=reason,
-                              by_user=by)
+                              by_user=by, refuse_in_progress=refuse_in_progress)
 
 
 @receiver(equipment_unavailable_preview, dispatch_uid="bookings.preview_unavailable")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.contrib.postgres.fields.ranges import DateTimeTZRange
 from django.db import connection
-from django.db.models import CharField, Func, QuerySet, Value
+from django.db.models import CharField, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from core import db
@@ -50,6 +50,17 @@ def bookings_visible_to(organization: Organization | None) -> QuerySet[Booking]:
     if organization.kind == Organization.Kind.FLAGSHIP:
         return qs.filter(equipment__hub__operator=organization)
     return qs.none()
+
+
+def bookings_actable_by(organization: Organization | None) -> QuerySet[Booking]:
+    """The bookings ``organization`` may act on at all: its own (as the SME that booked)
+    and those on the hubs it operates (``services`` decides which move each may make).
+    Read before any lock is taken, so a caller never waits for, or locks, what another
+    tenant holds."""
+    if organization is None:
+        return Booking.objects.none()
+    return Booking.objects.filter(Q(organization=organization)
+                                  | Q(equipment__hub__operator=organization))
 
 
 def booking_for(organization: Organization | None, booking_id) -> Booking:
@@ -252,6 +263,15 @@ def cancellable_overlapping(*, equipment_id: int, start: datetime,
             .filter(equipment_id=equipment_id,
                     status__in=(Booking.Status.REQUESTED, Booking.Status.CONFIRMED),
                     start__lt=end, end__gt=start)
+            .order_by("start", "pk"))
+
+
+def in_progress_overlapping(*, equipment_id: int, start: datetime,
+                            end: datetime) -> QuerySet[Booking]:
+    """The checked-in bookings (trials in progress) of one equipment overlapping
+    [start, end): what a maintenance window may not be planned over."""
+    return (Booking.objects.filter(equipment_id=equipment_id, status=Booking.Status.CHECKED_IN,
+                                   start__lt=end, end__gt=start)
             .order_by("start", "pk"))
 
 

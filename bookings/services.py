@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core import db
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -32,7 +33,12 @@ from organizations.models import Organization
 
 from . import policy
 from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingEvent
-from .selectors import cancellable_overlapping, neighbours
+from .selectors import (
+    bookings_actable_by,
+    cancellable_overlapping,
+    in_progress_overlapping,
+    neighbours,
+)
 from .signals import booking_status_changed
 
 S = Booking.Status
@@ -200,15 +206,19 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
     operator's decision (approve or reject) and only that; any other move's reason lives
     in its BookingEvent."""
     now = now or timezone.now()
-    equipment_id = (Booking.objects.filter(pk=booking_id)
+    # Who may see it first, with a plain read: another tenant's booking is "not found"
+    # before any lock is waited for, so no one can lock (or, by a 503, detect) a row of
+    # someone else's. The roles are checked again under the lock.
+    visible = Booking.objects if system else bookings_actable_by(organization)
+    equipment_id = (visible.filter(pk=booking_id)
                     .values_list("equipment_id", flat=True).first())
     if equipment_id is None:
         raise NotFound("No such booking.", code="booking_not_found")
     with transaction.atomic():
         lock_equipment(equipment_id)
-        booking = (Booking.objects.select_for_update(of=("self",))
-                   .select_related("equipment", "equipment__hub", "organization")
-                   .filter(pk=booking_id).first())
+        booking = db.locked_one(
+            Booking.objects.select_related("equipment", "equipment__hub", "organization")
+            .filter(pk=booking_id), of=("self",))
         roles = {"system"} if system else _actor_roles(booking, organization) if booking else set()
         if booking is None or not roles:
             raise NotFound("No such booking.", code="booking_not_found")
@@ -303,17 +313,35 @@ def expire_request(*, booking_id: int, reason: str, now=None) -> Booking:
 
 
 def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, reason: str,
-                       by_user=None, now: datetime | None = None) -> list[Booking]:
+                       by_user=None, now: datetime | None = None,
+                       refuse_in_progress: bool = False) -> list[Booking]:
     """Cancel every requested or confirmed booking of ``equipment`` overlapping
     [start, end) (``selectors.cancellable_overlapping``, the query the console's preview
     shows), each with ``reason`` recorded in its BookingEvent (and so queued for
-    notification), as the hub operator's act. A trial already checked in is left for the
-    operator to complete. Returns the cancelled bookings. Caller holds a transaction and
-    the equipment lock."""
+    notification), as the hub operator's act. Returns the cancelled bookings. Caller
+    holds a transaction and the equipment lock.
+
+    A trial already checked in is never cancelled here (it is running; the operator
+    completes it). With ``refuse_in_progress`` (a maintenance window) one that overlaps
+    makes the whole change a Conflict (409, ``maintenance_overlaps_trial_in_progress``),
+    nothing cancelled; without it (equipment going down or retired: an emergency during a
+    running trial is legitimate) the trial is left checked in."""
     now = now or timezone.now()
+    if refuse_in_progress:
+        running = list(in_progress_overlapping(equipment_id=equipment.pk, start=start,
+                                               end=end).values_list("pk", flat=True))
+        if running:
+            ids = ", ".join(f"#{pk}" for pk in running)
+            raise Conflict(
+                ngettext("Booking %(ids)s is checked in (a trial in progress) during this "
+                         "period; complete it before planning maintenance over it.",
+                         "Bookings %(ids)s are checked in (trials in progress) during this "
+                         "period; complete them before planning maintenance over them.",
+                         len(running)) % {"ids": ids},
+                code="maintenance_overlaps_trial_in_progress", extra={"bookings": running})
     cancelled = []
-    for booking in (cancellable_overlapping(equipment_id=equipment.pk, start=start, end=end)
-                    .select_for_update(of=("self",))):
+    for booking in db.locked(cancellable_overlapping(equipment_id=equipment.pk, start=start,
+                                                     end=end), of=("self",)):
         from_status = booking.status
         booking.status = S.CANCELLED
         booking.save(update_fields=["status", "updated"])

@@ -17,6 +17,7 @@ from rest_framework.views import exception_handler
 
 from .db import is_lock_timeout
 from .errors import Busy, DomainError, Problem, ValidationFailed
+from .parsers import TOO_BIG_MESSAGE
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,7 @@ def problem_for(exc: Exception) -> Problem | None:
         return Problem(failed.status, failed.title, failed.message, failed.code,
                        failed.field_errors())
     if isinstance(exc, RequestDataTooBig):
-        return Problem(413, "Payload too large", "The request body is larger than this "
-                       "service accepts.", "payload_too_large")
+        return Problem(413, "Payload too large", str(TOO_BIG_MESSAGE), "payload_too_large")
     if isinstance(exc, Http404):
         return Problem(404, "Not found", "Not found.", "not_found")
     if isinstance(exc, DjangoPermissionDenied):

@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from functools import cache
 
 from django.db import OperationalError, connection, models
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from .errors import Busy
 
@@ -158,3 +161,40 @@ def busy_on_lock_timeout(message: str):
         if is_lock_timeout(exc):
             raise Busy(message) from exc
         raise
+
+
+def _bounded(queryset, timeout_ms: int | None):
+    """``queryset`` with :func:`lock_timeout_clause` ANDed into its WHERE (PostgreSQL), so
+    the statement that takes its row locks bounds their wait itself."""
+    clause = lock_timeout_clause(connection.vendor)
+    if not clause:
+        return queryset
+    return queryset.filter(RawSQL(clause, [lock_timeout_param(timeout_ms)],  # noqa: S611 - a constant clause, its value a parameter
+                                  output_field=BooleanField()))
+
+
+def locked(queryset, *, of: tuple[str, ...] = (), timeout_ms: int | None = None,
+           busy_message: str | None = None) -> list:
+    """The rows of ``queryset``, each locked (``SELECT … FOR UPDATE``, ``of`` as Django's
+    ``select_for_update(of=…)``) until the transaction ends, evaluated now. The wait for
+    the locks is bounded by ``timeout_ms`` (default ``settings.DB_LOCK_TIMEOUT_MS``), set
+    by the locking statement itself for the rest of the transaction (no extra round trip,
+    never connection-wide); a wait that runs out raises ``core.errors.Busy`` (503 "busy"
+    with Retry-After at every door). Caller holds a transaction.
+
+    Every request-path row lock goes through this (or, for the equipment row,
+    ``equipment.services.lock_equipment``, which does the same in plain SQL)."""
+    message = busy_message or gettext(
+        "What this request needs is locked by another change right now; nothing was "
+        "changed. Retry in a moment.")
+    with busy_on_lock_timeout(message):
+        return list(_bounded(queryset.select_for_update(of=of), timeout_ms))
+
+
+def locked_one(queryset, *, of: tuple[str, ...] = (), timeout_ms: int | None = None,
+               busy_message: str | None = None):
+    """The first row of ``queryset`` (in its order), locked as :func:`locked` locks; None
+    when there is none. Filter ``queryset`` to one row (e.g. by primary key): every row
+    it matches is locked."""
+    rows = locked(queryset, of=of, timeout_ms=timeout_ms, busy_message=busy_message)
+    return rows[0] if rows else None

@@ -347,5 +347,6 @@ def request(method: str, url: str, *, hub: Hub | None = None,
         adapter = PinnedAdapter(target)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+        kwargs.setdefault("verify", settings.OUTBOUND_CA_BUNDLE or True)
         with session.request(method, url, allow_redirects=False, **kwargs) as response:
             yield response

@@ -27,7 +27,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import webhooks
+from . import db, webhooks
+from .errors import Busy
 from .models import DeliveryLog, OutboxMessage, WebhookEndpoint
 from .tasks import deliver_outbox_message, enqueue_on_commit
 
@@ -134,10 +135,21 @@ class Attempt:
 
 def _claim(message_id: int, now: datetime) -> OutboxMessage | str:
     """The message, leased for one attempt; or why not: "skipped" (not pending, being sent,
-    endpoint gone) or "waiting" (an earlier message of its ordering is still pending)."""
+    endpoint gone) or "waiting" (an earlier message of its ordering is still pending).
+
+    The row lock is waited for at most ``DB_LOCK_TIMEOUT_MS`` (``core.db.locked``): whoever
+    holds it is sending or settling the message, so a wait that runs out is "skipped" too
+    (a message left pending is sent by the next nudge or the sweep)."""
+    try:
+        return _claim_locked(message_id, now)
+    except Busy:
+        return "skipped"
+
+
+def _claim_locked(message_id: int, now: datetime) -> OutboxMessage | str:
     with transaction.atomic():
-        message = (OutboxMessage.objects.select_for_update(of=("self",))
-                   .select_related("endpoint").filter(pk=message_id).first())
+        message = db.locked_one(OutboxMessage.objects.select_related("endpoint")
+                                .filter(pk=message_id), of=("self",))
         if message is None or message.status != M.PENDING:
             return "skipped"
         if message.sending_until and message.sending_until > now:

@@ -17,6 +17,8 @@ and its own explicit limit.
 
 from __future__ import annotations
 
+from json import JSONDecodeError
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import QueryDict
@@ -31,7 +33,9 @@ NUL_MESSAGE = _("Text may not contain NUL (0x00) characters.")
 # Deep enough for every document the API takes (specs, opening hours, result JSON).
 MAX_JSON_DEPTH = 32
 DEPTH_MESSAGE = _("The JSON document is nested too deeply (at most %(depth)d levels).")
-TOO_BIG_MESSAGE = "The request body is larger than this service accepts."
+TOO_BIG_MESSAGE = _("The request body is larger than this service accepts.")
+NOT_JSON_MESSAGE = _("The request body is not valid JSON.")
+NOT_JSON_AT_MESSAGE = _("The request body is not valid JSON (line %(line)d, column %(column)d).")
 
 
 def has_nul(value) -> bool:
@@ -146,8 +150,11 @@ class JSONParser(parsers.JSONParser):
             data = json.loads(text, parse_constant=parse_constant)
         except RecursionError:
             raise ParseError(DEPTH_MESSAGE % {"depth": MAX_JSON_DEPTH}, code="too_deep") from None
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-            raise ParseError(f"JSON parse error - {exc}") from None
+        except JSONDecodeError as exc:
+            raise ParseError(NOT_JSON_AT_MESSAGE % {"line": exc.lineno, "column": exc.colno},
+                             code="not_json") from None
+        except ValueError:  # undecodable bytes, or a constant strict JSON refuses (NaN)
+            raise ParseError(NOT_JSON_MESSAGE, code="not_json") from None
         check_json_depth(data)
         if has_nul(data):
             raise ParseError(NUL_MESSAGE)

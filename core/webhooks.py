@@ -74,6 +74,22 @@ ERROR_TLS = "tls_failed: TLS handshake or certificate verification failed"
 ERROR_REQUEST = "request_failed: the request could not be sent"
 
 
+EXCERPT_BYTES = 2048
+EXCERPT_CHARS = 500
+
+
+def _excerpt(response, *, deadline: float) -> str:
+    """The start of the receiver's answer: at most ``EXCERPT_BYTES``, read while time is
+    left before ``deadline`` — an endless or trickling body never holds a worker."""
+    received = bytearray()
+    while len(received) < EXCERPT_BYTES and time.monotonic() < deadline:
+        chunk = response.raw.read1(EXCERPT_BYTES - len(received))
+        if not chunk:
+            break
+        received += chunk
+    return bytes(received).decode(response.encoding or "utf-8", "replace")[:EXCERPT_CHARS]
+
+
 def deliver(*, url: str, secret: str, msg_id: str, event_type: str, data: dict,
             timeout: float = 10.0, hub=None) -> Delivery:
     """POST one signed message through the outbound guard (``hub``: whose allowed
@@ -88,9 +104,9 @@ def deliver(*, url: str, secret: str, msg_id: str, event_type: str, data: dict,
 
     try:
         with outbound.request("POST", url, hub=hub, data=body.encode(), timeout=timeout,
-                              headers=signed_headers(secret=secret, msg_id=msg_id,
-                                                     body=body)) as response:
-            excerpt = response.text[:500]
+                              stream=True, headers=signed_headers(
+                                  secret=secret, msg_id=msg_id, body=body)) as response:
+            excerpt = _excerpt(response, deadline=started + timeout)
             ok = 200 <= response.status_code < 300
             return Delivery(ok, response.status_code, excerpt,
                             "" if ok else f"HTTP {response.status_code}",

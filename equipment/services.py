@@ -149,37 +149,47 @@ def update_equipment(*, equipment: Equipment, by: Organization | None, data: dic
                      lock_timeout_ms: int | None = None) -> Equipment:
     """Change equipment the caller operates (or, as platform staff, any equipment).
 
+    ``data`` (model field → value) is applied to the row as read under the equipment
+    lock, and only its fields are written: ``equipment`` is the caller's copy, possibly
+    read before a concurrent change committed (a status change, say), and none of its
+    other values are written back. Returns the equipment as saved (a new instance).
+
     Equipment moves only between hubs of its own operator. Taking it down or retiring it
     cancels the requested and confirmed bookings from now on (through the
     ``equipment_unavailable`` signal), under the equipment lock, so no booking slips in
-    between. The returned equipment carries ``cancelled_bookings``: the ids of the
-    bookings this change cancelled."""
-    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
-                          message=_("You may change only equipment in hubs you operate."))
+    between. A trial already checked in is not cancelled: taking equipment down during a
+    running trial is a legitimate emergency, and the operator completes the trial. The
+    returned equipment carries ``cancelled_bookings``: the ids of the bookings this
+    change cancelled."""
+    message = _("You may change only equipment in hubs you operate.")
+    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user, message=message)
     with transaction.atomic():
         current = lock_equipment(equipment.pk, timeout_ms=lock_timeout_ms)
         if current is None:
             raise NotFound(_("No such equipment."), code="equipment_not_found")
+        # Again on the row as locked (its hub may have moved since the caller read it).
+        _require_hub_operator(current.hub, by=by, staff_user=staff_user, message=message)
         new_hub = data.get("hub")
         if new_hub is not None and new_hub.pk != current.hub_id \
                 and new_hub.operator_id != current.hub.operator_id:
             raise NotFound(_("No such hub among the equipment operator's hubs."),
                            code="hub_not_found")
+        was = current.status
+        fields = {Equipment._meta.get_field(key).name for key in data}
         for key, value in data.items():
-            setattr(equipment, key, value)
-        full_clean(equipment)
-        equipment.save()
+            setattr(current, key, value)
+        full_clean(current)
+        current.save(update_fields=sorted(fields | {"updated"}))
         if capabilities is not None:
-            equipment.capabilities.set(capabilities)
+            current.capabilities.set(capabilities)
         cancelled = []
-        if (current.status == Equipment.Status.AVAILABLE
-                and equipment.status != Equipment.Status.AVAILABLE):
+        if was == Equipment.Status.AVAILABLE and current.status != Equipment.Status.AVAILABLE:
             start, end = unavailability_period(timezone.now())
             cancelled = _cancelled(equipment_unavailable.send(
-                sender=Equipment, equipment=equipment, start=start, end=end,
-                reason=unavailable_reason(equipment.status), by=by_user or staff_user))
-    equipment.cancelled_bookings = [b.pk for b in cancelled]
-    return equipment
+                sender=Equipment, equipment=current, start=start, end=end,
+                reason=unavailable_reason(current.status), by=by_user or staff_user))
+    current.cancelled_bookings = [b.pk for b in cancelled]
+    return current
 
 
 # --- maintenance -------------------------------------------------------------------------
@@ -196,7 +206,10 @@ def create_maintenance_window(*, equipment: Equipment, by: Organization | None, 
     overlap are cancelled, each with the reason recorded (and so notified). Taken under
     the equipment lock: a booking being created at the same moment either commits first
     (and is cancelled here) or sees the window (and is refused). The returned window
-    carries ``cancelled_bookings``: the ids of the bookings it cancelled."""
+    carries ``cancelled_bookings``: the ids of the bookings it cancelled.
+
+    A window over a trial in progress (a checked-in booking) is refused, whichever door:
+    Conflict (409) ``maintenance_overlaps_trial_in_progress``, naming the booking."""
     _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
                           message=_("You may plan maintenance only on equipment you operate."))
     window = MaintenanceWindow(equipment=equipment, start=start, end=end, reason=reason,
@@ -208,7 +221,8 @@ def create_maintenance_window(*, equipment: Equipment, by: Organization | None, 
         window.save()
         cancelled = _cancelled(equipment_unavailable.send(
             sender=Equipment, equipment=equipment, start=start, end=end,
-            reason=maintenance_reason(reason), by=by_user or staff_user))
+            reason=maintenance_reason(reason), by=by_user or staff_user,
+            refuse_in_progress=True))
     window.cancelled_bookings = [b.pk for b in cancelled]
     return window
 

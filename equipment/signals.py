@@ -8,8 +8,10 @@ service, which reports them).
 
 from django.dispatch import Signal
 
-# sender=Equipment, equipment=…, start=…, end=…, reason=…, by=<user or None>
-# Listeners return a list of the bookings they cancelled.
+# sender=Equipment, equipment=…, start=…, end=…, reason=…, by=<user or None>,
+# refuse_in_progress=<bool> (maintenance: a listener raises a Conflict rather than let the
+# period overlap something in progress). Listeners return a list of the bookings they
+# cancelled.
 equipment_unavailable = Signal()
 
 # sender=Equipment, equipment=…, start=…, end=…: a read, never a write. Listeners return

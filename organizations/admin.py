@@ -61,6 +61,20 @@ class OrganizationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # Verification goes through its action (the service); an organisation's kind is
+        # what its bookings, agreements and keys were made under, so it never changes.
+        fields = [*self.readonly_fields, "verified"]
+        return [*fields, "kind"] if obj is not None else fields
+
+    def save_model(self, request, obj, form, change):
+        allowed = obj.members_may_consent
+        if change:
+            obj.members_may_consent = Organization.objects.get(pk=obj.pk).members_may_consent
+        super().save_model(request, obj, form, change)  # name, slug, credit code (validated)
+        services.set_members_may_consent(organization=obj, allowed=allowed,
+                                         staff_user=request.user)
+
     @admin.action(description=gettext_lazy("Mark selected organisations as verified"))
     def mark_verified(self, request, queryset):
         for organization in queryset:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from core import db
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, full_clean
 
 from .models import INVITATION_VALIDITY, Invitation, Membership, Organization, OrganizationAPIKey
@@ -62,7 +63,7 @@ def suspend_organization(*, organization: Organization, reason: str, by,
             "suspension_reason_too_long", "reason",
             _("At most %(limit)d characters.") % {"limit": SUSPENSION_REASON_MAX_LENGTH})
     with transaction.atomic():
-        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        locked = db.locked_one(Organization.objects.filter(pk=organization.pk))
         locked.suspended_at = locked.suspended_at or now or timezone.now()
         locked.suspension_reason = reason
         locked.suspended_by = by if getattr(by, "is_authenticated", False) else None
@@ -76,7 +77,7 @@ def suspend_organization(*, organization: Organization, reason: str, by,
 def reinstate_organization(*, organization: Organization, by) -> Organization:
     """Lift a suspension: keys and sessions work again."""
     with transaction.atomic():
-        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        locked = db.locked_one(Organization.objects.filter(pk=organization.pk))
         locked.suspended_at, locked.suspension_reason, locked.suspended_by = None, "", None
         locked.save(update_fields=["suspended_at", "suspension_reason", "suspended_by"])
     organization.suspended_at, organization.suspension_reason = None, ""

@@ -382,12 +382,17 @@ def _check_networks(entries: list[str]) -> None:
 
 
 _check_networks(OUTBOUND_ALLOWED_NETWORKS)
+# Certificates of outbound https destinations are checked against the system's CA store
+# (certifi); a hub's gateway behind an internal CA needs that CA's bundle file here.
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 # --- Accounts and production defaults (helper "hardening") -------------------------------
 # Client addresses behind the TLS proxy: how many proxies in front of the app append to
 # X-Forwarded-For (0: trust none, use the socket's address). allauth's login rate limits and
-# the API's anonymous throttle both count per real client address with it.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# the API's anonymous throttle both count per real client address with it. Production
+# already assumes the TLS proxy (SECURE_PROXY_SSL_HEADER), so it defaults to that one proxy;
+# without it every client would share the proxy's address (and its rate limits).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 

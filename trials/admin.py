@@ -28,7 +28,8 @@ def _domain_errors(modeladmin, request, label: str, call) -> bool:
     try:
         call()
     except DomainError as exc:
-        modeladmin.message_user(request, f"{label}: {exc.message}", messages.ERROR)
+        modeladmin.message_user(request, _("%(object)s: %(error)s")
+                                % {"object": label, "error": exc.message}, messages.ERROR)
         return False
     return True
 
@@ -53,13 +54,15 @@ class TrialAdmin(RecordAdmin):
     inlines = [ResultFileInline]
     actions = ["collect_now"]
 
-    @admin.action(description="Collect results now")
+    @admin.action(description=gettext_lazy("Collect results now"))
     def collect_now(self, request, queryset):
         sent = 0
         for trial in queryset:
             services.retry_collection(trial=trial)
             sent += send_now(collect_trial_results, trial.pk)
-        self.message_user(request, f"Collection enqueued for {sent} trial(s).")
+        self.message_user(request, ngettext("Collection enqueued for %(count)d trial.",
+                                            "Collection enqueued for %(count)d trials.", sent)
+                          % {"count": sent})
 
 
 @admin.register(Measurement)
@@ -147,7 +150,9 @@ class SharingAgreementAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             if isinstance(exc, ValidationFailed):
                 for field, errors in exc.field_errors().items():
-                    self.message_user(request, f"{field}: {' '.join(errors)}", messages.ERROR)
+                    self.message_user(request, _("%(field)s: %(errors)s")
+                                      % {"field": field, "errors": " ".join(errors)},
+                                      messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
@@ -228,14 +233,14 @@ class DatasetReleaseAdmin(RecordAdmin):
     """Failed deliveries are visible (status, attempts, last error, held) and retried with
     the 'Retry delivery' action through ``sharing.retry_release``."""
 
-    list_display = ["pk", "trial", "agreement", "status", "held", "attempts", "last_error",
-                    "next_attempt_at", "row_count", "delivered_at", "created"]
-    list_filter = ["status", "held", "agreement__university"]
-    list_select_related = ["trial", "agreement", "agreement__university"]
+    list_display = ["pk", "trial", "agreement", "recipient", "status", "held", "attempts",
+                    "last_error", "next_attempt_at", "row_count", "delivered_at", "created"]
+    list_filter = ["status", "held", "recipient"]
+    list_select_related = ["trial", "agreement", "recipient"]
     search_fields = ["=trial__booking__id", "sha256", "webhook_id"]
     date_hierarchy = "created"
-    readonly_fields = ["trial", "agreement", "consent", "status", "held", "terms", "package",
-                       "sha256", "size", "row_count", "webhook_id", "attempts",
+    readonly_fields = ["trial", "agreement", "recipient", "consent", "status", "held", "terms",
+                       "package", "sha256", "size", "row_count", "webhook_id", "attempts",
                        "next_attempt_at", "sending_until", "last_error", "delivered_at",
                        "receipt", "withdrawn_reason", "created"]
     inlines = [DeliveryAttemptInline]
@@ -244,7 +249,9 @@ class DatasetReleaseAdmin(RecordAdmin):
     @admin.action(description=gettext_lazy(
         "Retry delivery now (attempts start again from zero)"))
     def retry_delivery(self, request, queryset):
-        done = sum(_domain_errors(self, request, f"Release #{release.pk}", lambda r=release:
+        done = sum(_domain_errors(self, request,
+                                  _("Release #%(release)s") % {"release": release.pk},
+                                  lambda r=release:
                                   sharing.retry_release(release_id=r.pk, by_staff=request.user))
                    for release in queryset)
         self.message_user(request, ngettext("Delivery retried for %(count)d release.",

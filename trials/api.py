@@ -4,6 +4,7 @@ import django_filters
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -124,7 +125,7 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
     def results(self, request, pk=None):
         trial = selectors.trial_for(self.org, pk)
         if self.org.kind != Organization.Kind.FLAGSHIP:
-            raise Forbidden("Only the hub operator uploads results.", code="not_operator")
+            raise Forbidden(_("Only the hub operator uploads results."), code="not_operator")
         content_type = request.content_type or ""
         # A raw body has a limit of its own (TRIAL_RESULT_MAX_BODY_BYTES, above the small
         # default every other endpoint has); a multipart file is streamed to disk, so refuse
@@ -136,7 +137,7 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
             upload = request.FILES.get("file")
             if upload is None:
                 raise ValidationFailed.single("file_required", "file",
-                                              "Attach the results as 'file'.")
+                                              _("Attach the results as 'file'."))
             if upload.size > limit:
                 raise RequestDataTooBig("The upload is larger than this service accepts.")
             data, filename = upload.read(), upload.name
@@ -145,7 +146,8 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
             data = read_body(request, limit=settings.TRIAL_RESULT_MAX_BODY_BYTES)
             filename = None
         if not data:
-            raise ValidationFailed.single("results_empty", "results", "The upload is empty.")
+            raise ValidationFailed.single("results_empty", "results",
+                                          _("The upload is empty."))
         services.upload_results(trial=trial, organization=self.org, data=data,
                                 content_type=content_type, filename=filename,
                                 by_user=self.actor_user)

@@ -264,6 +264,11 @@ class DatasetRelease(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="releases")
     agreement = models.ForeignKey(SharingAgreement, on_delete=models.PROTECT,
                                   related_name="releases")
+    recipient = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="dataset_releases_received",
+        limit_choices_to={"kind": Organization.Kind.UNIVERSITY},
+        help_text=_("The university the SME consented to release this trial to: the only one "
+                    "that ever sees the release, whatever the agreement says later."))
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     package = models.FileField(upload_to=package_path, blank=True)
@@ -303,7 +308,14 @@ class DatasetRelease(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Release #{self.pk} trial #{self.trial_id} → {self.agreement.university}"
+        return _("Release #%(release)s trial #%(trial)s → %(university)s") % {
+            "release": self.pk, "trial": self.trial_id, "university": self.recipient}
+
+    def save(self, *args, **kwargs):
+        if self.recipient_id is None:  # bound to the recipient consented to when it is made
+            self.recipient_id = (self.consent.version.terms["university"] if self.consent_id
+                                 else self.agreement.university_id)
+        super().save(*args, **kwargs)
 
     @property
     def delayed(self) -> bool:

@@ -49,15 +49,16 @@ def trial_collected(trial: Trial) -> None:
 
 def dataset_released(release: DatasetRelease) -> None:
     trial, agreement, agreed = release.trial, release.agreement, packages.terms_of(release)
+    recipient = release.recipient  # the university consented to, not the agreement's now
     key = f"dataset-released:{release.pk}"
 
     def render() -> tuple[str, str]:
-        return (subject_line(_("Trial data released"), agreement.university.name),
+        return (subject_line(_("Trial data released"), recipient.name),
                 "\n".join([
                     _("Data of your trial was released under the sharing agreement you "
                       "consented to."), "",
                     line(_("Trial"), f"#{trial.pk}"),
-                    line(_("University"), agreement.university.name),
+                    line(_("University"), recipient.name),
                     line(_("Anonymised"), _('yes') if agreed["anonymize"] else _('no')),
                     line(_("Licence"), agreed["license"]),
                     f"sha256: {release.sha256}"]))
@@ -66,7 +67,7 @@ def dataset_released(release: DatasetRelease) -> None:
     outbox.queue_webhooks(
         organization_id=agreement.operator_id, event_type="dataset.released", dedupe_key=key,
         data={"release": release.pk, "trial": trial.pk, "agreement": agreement.pk,
-              "university": agreement.university.slug, "sha256": release.sha256,
+              "university": recipient.slug, "sha256": release.sha256,
               "rows": release.row_count})
 
 
@@ -116,18 +117,18 @@ def agreement_terms_changed(*, agreement: SharingAgreement, version: AgreementVe
 def release_failed(release: DatasetRelease, *, error: str, attempt: int) -> None:
     """After the last delivery attempt: the hub operator's admins and operators, and platform
     staff, are told once (per run of attempts: a staff retry that fails again tells again)."""
-    agreement = release.agreement
+    agreement, recipient = release.agreement, release.recipient
     key = f"release-failed:{release.pk}:{attempt}"
 
     def render() -> tuple[str, str]:
-        return (subject_line(_("Dataset delivery failed"), agreement.university.name),
+        return (subject_line(_("Dataset delivery failed"), recipient.name),
                 "\n".join([
                     _("A dataset release could not be delivered to the university's endpoint "
                       "after the last attempt. Platform staff can retry it in the admin "
                       "console once the endpoint works."), "",
                     line(_("Release"), f"#{release.pk}"),
                     line(_("Trial"), f"#{release.trial_id}"),
-                    line(_("University"), agreement.university.name),
+                    line(_("University"), recipient.name),
                     line(_("Attempts"), attempt),
                     line(_("Last error"), error)]))
 

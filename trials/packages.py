@@ -34,9 +34,16 @@ LICENSES = {
 
 def terms_of(release: DatasetRelease) -> dict:
     """The terms the package is built under: those the sharing service worked out from the
-    SME's consent (``release.terms``); a release made some other way has only the
-    agreement's."""
-    return release.terms or release.agreement.terms()
+    SME's consent (``release.terms``). Never the agreement's current terms, which may have
+    been loosened since: a release without recorded terms (made some other way) is treated
+    as strictly as there is — anonymised, timestamps shifted — under the terms of the
+    version its consent was given under, or else the agreement's first version."""
+    if release.terms:
+        return release.terms
+    version = (release.consent.version if release.consent_id else
+               release.agreement.versions.order_by("number").first())
+    base = version.terms if version is not None else release.agreement.terms()
+    return {**base, "anonymize": True, "shift_timestamps": True}
 
 
 def trial_reference(release: DatasetRelease) -> str:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings.models import Booking
 from core.errors import NotFound, valid_id
@@ -34,7 +35,7 @@ def trial_for(organization: Organization | None, trial_id) -> Trial:
     pk = valid_id(trial_id)
     trial = trials_visible_to(organization).filter(pk=pk).first() if pk else None
     if trial is None:
-        raise NotFound("No such trial.", code="trial_not_found")
+        raise NotFound(_("No such trial."), code="trial_not_found")
     return trial
 
 

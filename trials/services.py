@@ -164,8 +164,11 @@ def check_result_file(*, filename: str, content_type: str) -> None:
     if allowed is None or (media not in allowed and media not in UNTYPED):
         raise ValidationFailed.single(
             "file_type_not_allowed", "file",
-            f"Files of this type ({extension or 'no extension'}, {media or 'no content type'})"
-            f" are not accepted; allowed: {', '.join(sorted(RESULT_FILE_TYPES))}.")
+            gettext("Files of this type (%(extension)s, %(media)s) are not accepted; "
+                    "allowed: %(allowed)s.")
+            % {"extension": extension or gettext("no extension"),
+               "media": media or gettext("no content type"),
+               "allowed": ", ".join(sorted(RESULT_FILE_TYPES))})
 
 
 def upload_results(*, trial: Trial, organization: Organization, data: bytes,
@@ -173,9 +176,10 @@ def upload_results(*, trial: Trial, organization: Organization, data: bytes,
     """An operator's upload: CSV/JSON results are loaded (replacing earlier ones); a file
     (``filename`` given) of an allowed type is also kept as a ResultFile with its sha256."""
     if trial.booking.equipment.hub.operator_id != organization.pk:
-        raise NotFound("No such trial.", code="trial_not_found")
+        raise NotFound(gettext("No such trial."), code="trial_not_found")
     if trial.booking.status not in (Booking.Status.CHECKED_IN, Booking.Status.COMPLETED):
-        raise Conflict("Results can be uploaded once the trial has started (checked in).",
+        raise Conflict(gettext("Results can be uploaded once the trial has started "
+                               "(checked in)."),
                        code="trial_not_started")
     is_table = (content_type.split(";")[0].strip().lower() in TABLE_TYPES
                 or (filename or "").lower().endswith((".csv", ".json")))
@@ -184,8 +188,8 @@ def upload_results(*, trial: Trial, organization: Organization, data: bytes,
     elif not is_table:
         raise ValidationFailed.single(
             "results_type_not_allowed", "results",
-            "Send results as text/csv or application/json, or attach a file as 'file' "
-            "(multipart/form-data).")
+            gettext("Send results as text/csv or application/json, or attach a file as "
+                    "'file' (multipart/form-data)."))
     count = trial.measurement_count
     with transaction.atomic():
         locked = Trial.objects.select_for_update().get(pk=trial.pk)

@@ -87,20 +87,21 @@ def create_agreement(*, operator: Organization, university: str, hub: str,
     """The operator offers a university its hub's trial data; returns the agreement with
     its freshly made signing secret (shown to the operator once)."""
     if operator.kind != Organization.Kind.FLAGSHIP:
-        raise Forbidden("Only hub operators make sharing agreements.", code="not_operator")
+        raise Forbidden(_("Only hub operators make sharing agreements."), code="not_operator")
     errors = []
     uni = Organization.objects.filter(slug=university, kind=Organization.Kind.UNIVERSITY).first()
     if uni is None:
-        errors.append(("unknown_university", "university", "No university with this slug."))
+        errors.append(("unknown_university", "university", _("No university with this slug.")))
     hub_row = Hub.objects.filter(slug=hub, operator=operator).first()
     if hub_row is None:
-        errors.append(("unknown_hub", "hub", "No hub with this slug among the hubs you run."))
+        errors.append(("unknown_hub", "hub", _("No hub with this slug among the hubs you run.")))
     cats = list(Category.objects.filter(slug__in=categories))
     missing = sorted(set(categories) - {c.slug for c in cats})
     if missing or not categories:
         errors.append(("unknown_category", "categories",
-                       f"Unknown categories: {', '.join(missing)}." if missing
-                       else "Name at least one equipment category."))
+                       _("Unknown categories: %(categories)s.")
+                       % {"categories": ", ".join(missing)} if missing
+                       else _("Name at least one equipment category.")))
     try:  # the delivery address passes the outbound guard (under the hub's allowances)
         outbound.check_url(endpoint_url, hub=hub_row, field="endpoint_url")
     except outbound.OutboundRefused as exc:
@@ -129,9 +130,9 @@ def update_agreement(*, agreement: SharingAgreement, by: Organization, data: dic
     earlier version are asked to consent to the new terms. Other fields (title,
     endpoint, validity) change in place."""
     if agreement.operator_id != by.pk:
-        raise NotFound("No such agreement.", code="agreement_not_found")
+        raise NotFound(_("No such agreement."), code="agreement_not_found")
     if agreement.revoked_at:
-        raise Conflict("A revoked agreement cannot change.", code="agreement_revoked")
+        raise Conflict(_("A revoked agreement cannot change."), code="agreement_revoked")
     now = now or timezone.now()
     data = dict(data)
     errors = []
@@ -139,11 +140,12 @@ def update_agreement(*, agreement: SharingAgreement, by: Organization, data: dic
         data["university"] = Organization.objects.filter(
             slug=university, kind=Organization.Kind.UNIVERSITY).first()
         if data["university"] is None:
-            errors.append(("unknown_university", "university", "No university with this slug."))
+            errors.append(("unknown_university", "university", _("No university with this slug.")))
     if hub is not None:
         data["hub"] = Hub.objects.filter(slug=hub, operator_id=agreement.operator_id).first()
         if data["hub"] is None:
-            errors.append(("unknown_hub", "hub", "No hub with this slug among the hubs you run."))
+            errors.append(("unknown_hub", "hub",
+                           _("No hub with this slug among the hubs you run.")))
     if errors:
         raise ValidationFailed([Violation(*e) for e in errors])
     if "endpoint_url" in data or data.get("hub") is not None:  # the outbound guard
@@ -152,7 +154,7 @@ def update_agreement(*, agreement: SharingAgreement, by: Organization, data: dic
     with transaction.atomic():
         locked = SharingAgreement.objects.select_for_update().get(pk=agreement.pk)
         if locked.revoked_at:
-            raise Conflict("A revoked agreement cannot change.", code="agreement_revoked")
+            raise Conflict(_("A revoked agreement cannot change."), code="agreement_revoked")
         before = locked.current_version()
         for key, value in data.items():
             setattr(locked, key, value)
@@ -162,7 +164,7 @@ def update_agreement(*, agreement: SharingAgreement, by: Organization, data: dic
             cats = list(Category.objects.filter(slug__in=categories))
             if len(cats) != len(set(categories)):
                 raise ValidationFailed.single("unknown_category", "categories",
-                                              "Unknown category among those given.")
+                                              _("Unknown category among those given."))
             locked.categories.set(cats)
         after = locked.terms()
         if terms.changed(before.terms, after):
@@ -194,7 +196,7 @@ def revoke_agreement(*, agreement: SharingAgreement, by: Organization,
                      now: datetime | None = None) -> SharingAgreement:
     """Ends the agreement; releases not yet delivered are withdrawn."""
     if agreement.operator_id != by.pk:
-        raise NotFound("No such agreement.", code="agreement_not_found")
+        raise NotFound(_("No such agreement."), code="agreement_not_found")
     now = now or timezone.now()
     with transaction.atomic():
         if agreement.revoked_at is None:
@@ -211,25 +213,42 @@ def _withdraw(releases: QuerySet[DatasetRelease], reason: str) -> int:
 
 # --- consent ---------------------------------------------------------------------------
 
-def may_consent(*, organization: Organization, user, standing: bool) -> bool:
+def may_consent(*, organization: Organization, user, standing: bool = False,
+                trial: Trial | None = None) -> bool:
     """Who decides on sharing for an SME. An API key acts as the organisation (keys are
     organisation-level, like its administrator); a person needs the administrator role —
-    except for one trial's consent (and its revocation), which members may give when the
-    organisation allows it (``Organization.members_may_consent``)."""
+    except for consent to one trial of their own (one they requested or lead), which a
+    member may give when the organisation allows it (``Organization.members_may_consent``).
+    Standing consent and revoking a consent always need the administrator: call with
+    ``standing=True`` for those (and with ``trial=None`` for the general right, which a
+    member never has)."""
     if user is None:
         return True
     role = (Membership.objects.filter(user=user, organization=organization)
             .values_list("role", flat=True).first())
     if role == Membership.Role.ADMIN:
         return True
-    return role is not None and not standing and organization.members_may_consent
+    if role is None or standing or trial is None or not organization.members_may_consent:
+        return False
+    booking = trial.booking
+    return user.pk in (booking.requested_by_id, booking.trial_lead_id)
 
 
-def _require_consent_right(organization: Organization, user, *, standing: bool) -> None:
-    if not may_consent(organization=organization, user=user, standing=standing):
+def may_revoke(*, organization: Organization, user) -> bool:
+    """Revoking a consent needs the SME's administrator (or its API key), as standing
+    consent does — whoever gave the consent."""
+    return may_consent(organization=organization, user=user, standing=True)
+
+
+def _require_consent_right(organization: Organization, user, *, standing: bool,
+                           trial: Trial | None = None, revoking: bool = False) -> None:
+    allowed = (may_revoke(organization=organization, user=user) if revoking else
+               may_consent(organization=organization, user=user, standing=standing, trial=trial))
+    if not allowed:
         raise Forbidden(
             _("Only an administrator of your organisation decides on standing consent.")
             if standing else
+            _("Only an administrator of your organisation revokes a consent.") if revoking else
             _("Only an administrator of your organisation decides on sharing trial results."),
             code="consent_needs_admin")
 
@@ -241,22 +260,26 @@ def grant_consent(*, trial: Trial, agreement_id: int, organization: Organization
     the new terms); releases held for it are looked at again."""
     now = now or timezone.now()
     if trial.booking.organization_id != organization.pk:
-        raise Forbidden("Only the SME that ran the trial may consent.", code="not_trial_owner")
-    _require_consent_right(organization, by_user, standing=False)
-    agreement = active_agreements(now).filter(pk=agreement_id).first()
-    if agreement is None or not covers(agreement, trial):
-        raise ValidationFailed.single(
-            "agreement_not_applicable", "agreement",
-            "No active agreement with this id covers this trial's equipment.")
-    version = agreement.current_version()
-    existing = Consent.objects.filter(trial=trial, agreement=agreement,
-                                      revoked_at__isnull=True).first()
-    if existing and existing.version_id == version.pk:
-        return existing
+        raise Forbidden(_("Only the SME that ran the trial may consent."), code="not_trial_owner")
+    _require_consent_right(organization, by_user, standing=False, trial=trial)
     from .tasks import release_due_datasets  # tasks import this module
 
     try:
         with transaction.atomic():
+            # The agreement's row lock (as ``update_agreement`` takes it) while the version
+            # is read and the consent made: a change of terms either comes first (this
+            # consent is to the new terms) or sees this consent (and asks for new consent).
+            agreement = (active_agreements(now).select_for_update()
+                         .filter(pk=agreement_id).first())
+            if agreement is None or not covers(agreement, trial):
+                raise ValidationFailed.single(
+                    "agreement_not_applicable", "agreement",
+                    _("No active agreement with this id covers this trial's equipment."))
+            version = agreement.current_version()
+            existing = Consent.objects.filter(trial=trial, agreement=agreement,
+                                              revoked_at__isnull=True).first()
+            if existing and existing.version_id == version.pk:
+                return existing
             if existing:  # superseded by the consent to the current terms
                 Consent.objects.filter(pk=existing.pk, revoked_at__isnull=True).update(
                     revoked_at=now, revoked_by=by_user)
@@ -275,10 +298,11 @@ def grant_consent(*, trial: Trial, agreement_id: int, organization: Organization
 
 def revoke_consent(*, consent: Consent, organization: Organization, by_user=None,
                    now: datetime | None = None) -> Consent:
-    """Stops every release of the trial under that agreement not yet delivered."""
+    """Stops every release of the trial under that agreement not yet delivered. Revoking
+    needs the SME's administrator (or its API key), as standing consent does."""
     if consent.trial.booking.organization_id != organization.pk:
-        raise NotFound("No such consent.", code="consent_not_found")
-    _require_consent_right(organization, by_user, standing=False)
+        raise NotFound(_("No such consent."), code="consent_not_found")
+    _require_consent_right(organization, by_user, standing=False, revoking=True)
     now = now or timezone.now()
     with transaction.atomic():
         locked = Consent.objects.select_for_update().get(pk=consent.pk)
@@ -301,13 +325,14 @@ def set_standing_consent(*, organization: Organization, agreement_id: int, by_us
     earlier version is replaced."""
     now = now or timezone.now()
     if organization.kind != Organization.Kind.SME:
-        raise Forbidden("Standing consent is given by SMEs.", code="not_sme")
+        raise Forbidden(_("Standing consent is given by SMEs."), code="not_sme")
     _require_consent_right(organization, by_user, standing=True)
-    agreement = active_agreements(now).filter(pk=agreement_id).first()
-    if agreement is None:
-        raise NotFound("No such active agreement.", code="agreement_not_found")
-    version = agreement.current_version()
     with transaction.atomic():
+        # Under the agreement's row lock, as in ``grant_consent``.
+        agreement = active_agreements(now).select_for_update().filter(pk=agreement_id).first()
+        if agreement is None:
+            raise NotFound(_("No such active agreement."), code="agreement_not_found")
+        version = agreement.current_version()
         current = (StandingConsent.objects.select_for_update()
                    .filter(organization=organization, agreement=agreement,
                            revoked_at__isnull=True).first())
@@ -324,7 +349,7 @@ def set_standing_consent(*, organization: Organization, agreement_id: int, by_us
 def revoke_standing_consent(*, organization: Organization, agreement_id: int, by_user=None,
                             now: datetime | None = None) -> int:
     if organization.kind != Organization.Kind.SME:
-        raise Forbidden("Standing consent is given by SMEs.", code="not_sme")
+        raise Forbidden(_("Standing consent is given by SMEs."), code="not_sme")
     _require_consent_right(organization, by_user, standing=True)
     return StandingConsent.objects.filter(organization=organization, agreement_id=agreement_id,
                                           revoked_at__isnull=True).update(
@@ -390,14 +415,18 @@ def schedule_due_releases(*, now: datetime | None = None,
         if trial_id is not None:
             trials = trials.filter(pk=trial_id)
         _apply_standing_consents(agreement, trials, now)
-        due = trials.filter(consents__agreement=agreement, consents__revoked_at__isnull=True
-                            ).exclude(releases__agreement=agreement)
-        for trial_pk in due.values_list("pk", flat=True).distinct():
+        due = Consent.objects.filter(
+            agreement=agreement, revoked_at__isnull=True, trial__in=trials
+        ).exclude(trial__releases__agreement=agreement).select_related("version")
+        for given in due:
             try:
                 with transaction.atomic():
-                    DatasetRelease.objects.create(trial_id=trial_pk, agreement=agreement,
-                                                  webhook_id=webhooks.new_message_id(),
-                                                  next_attempt_at=now)
+                    # Bound to the recipient the SME consented to, never to whoever the
+                    # agreement names later.
+                    DatasetRelease.objects.create(
+                        trial_id=given.trial_id, agreement=agreement, consent=given,
+                        recipient_id=given.version.terms["university"],
+                        webhook_id=webhooks.new_message_id(), next_attempt_at=now)
             except IntegrityError:
                 pass  # created concurrently: the unique (trial, agreement) holds
     return list(DatasetRelease.objects.filter(
@@ -447,6 +476,10 @@ def _prepare(release_id: int, now: datetime) -> DatasetRelease | DeliveryOutcome
             release.held, release.next_attempt_at = terms.EMBARGO, release_on
             release.save(update_fields=["held", "next_attempt_at"])
             return DeliveryOutcome(release.status, detail=terms.EMBARGO)
+        if release.recipient_id != bound["university"]:
+            # Never delivered (that is settled above): the SME's consent to new terms
+            # names another university; the release goes to that one only, built afresh.
+            release.recipient_id = bound["university"]
         if release.sha256 and release.terms != bound:  # built under other terms: build again
             release.package.delete(save=False)
             release.sha256 = ""
@@ -534,7 +567,7 @@ def retry_release(*, release_id: int, by_staff=None,
     with transaction.atomic():
         release = DatasetRelease.objects.select_for_update().filter(pk=release_id).first()
         if release is None:
-            raise NotFound("No such release.", code="release_not_found")
+            raise NotFound(_("No such release."), code="release_not_found")
         if release.status in (R.DELIVERED, R.WITHDRAWN):
             raise Conflict(_("This release is %(status)s; there is nothing to retry.")
                            % {"status": release.get_status_display()},
@@ -547,11 +580,12 @@ def retry_release(*, release_id: int, by_staff=None,
 
 
 def releases_for_university(organization: Organization | None) -> QuerySet[DatasetRelease]:
-    """A university sees releases to it that are built and not withdrawn, under an
-    agreement that is not revoked (revoking takes back the packages not yet fetched)."""
+    """A university sees releases to it — it is their recipient, the university the SME
+    consented to, whoever the agreement names now — that are built and not withdrawn, under
+    an agreement that is not revoked (revoking takes back the packages not yet fetched)."""
     if organization is None or organization.kind != Organization.Kind.UNIVERSITY:
         return DatasetRelease.objects.none()
-    return (DatasetRelease.objects.filter(agreement__university=organization,
+    return (DatasetRelease.objects.filter(recipient=organization,
                                           agreement__revoked_at__isnull=True)
             .exclude(status=R.WITHDRAWN).exclude(sha256="")
             .select_related("agreement", "trial__booking__equipment__hub__operator",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -169,7 +170,8 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
 
 class ConsentSerializer(ModelSerializer):
     agreement = serializers.PrimaryKeyRelatedField(read_only=True)
-    university = serializers.CharField(source="agreement.university.name", read_only=True)
+    university = serializers.SerializerMethodField(
+        help_text="The university consented to (by name): the one in the consented terms.")
     active = serializers.SerializerMethodField()
     agreement_version = serializers.IntegerField(
         source="version.number", read_only=True,
@@ -184,6 +186,10 @@ class ConsentSerializer(ModelSerializer):
         fields = ["id", "trial", "agreement", "university", "granted_at", "revoked_at",
                   "standing", "active", "agreement_version", "terms", "current"]
         read_only_fields = fields
+
+    def get_university(self, obj) -> str:
+        return (Organization.objects.filter(pk=obj.version.terms["university"])
+                .values_list("name", flat=True).first() or "")
 
     def get_active(self, obj) -> bool:
         return obj.revoked_at is None
@@ -228,9 +234,9 @@ class ConsentActions:
         trial = trial_for(self.org, pk)
         consent = trial.consents.filter(pk=consent_id).first()
         if consent is None:
-            raise NotFound("No such consent.", code="consent_not_found")
+            raise NotFound(_("No such consent."), code="consent_not_found")
         if trial.booking.organization_id != self.org.pk:
-            raise Forbidden("Only the SME that ran the trial may revoke consent.",
+            raise Forbidden(_("Only the SME that ran the trial may revoke consent."),
                             code="not_trial_owner")
         consent = sharing.revoke_consent(consent=consent, organization=self.org,
                                          by_user=self.actor_user)

@@ -274,16 +274,17 @@ def test_production_defaults_for_accounts():
     assert s["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
     assert s["DEMO_ENDPOINTS"] is False
     assert s["MFA_REQUIRED_FOR_STAFF"] is True
-    assert s["ALLAUTH_TRUSTED_PROXY_COUNT"] == 0
+    # Behind the one TLS proxy production assumes: its address is not everybody's.
+    assert s["ALLAUTH_TRUSTED_PROXY_COUNT"] == 1
     assert s["DATA_UPLOAD_MAX_MEMORY_SIZE"] <= 2 * 1024 * 1024
 
 
 def test_production_settings_follow_the_environment():
-    result = settings_of(production_env(TRUSTED_PROXY_COUNT="1", DEMO_ENDPOINTS="true",
+    result = settings_of(production_env(TRUSTED_PROXY_COUNT="2", DEMO_ENDPOINTS="true",
                                         MFA_REQUIRED_FOR_STAFF="false"))
     assert result.returncode == 0, result.stderr
     s = json.loads(result.stdout.strip().splitlines()[-1])
-    assert s["ALLAUTH_TRUSTED_PROXY_COUNT"] == 1
+    assert s["ALLAUTH_TRUSTED_PROXY_COUNT"] == 2
     assert s["DEMO_ENDPOINTS"] is True and s["MFA_REQUIRED_FOR_STAFF"] is False
 
 
@@ -458,3 +459,24 @@ def test_staff_set_consent_rights_in_the_admin(world, admin_client):
     response = admin_client.get(url)
     assert response.status_code == 200
     assert b'name="members_may_consent"' in response.content
+
+
+@pytest.mark.django_db
+def test_the_organisation_change_form_leaves_verification_and_kind_to_their_rules(
+        admin_client):
+    from django.forms.models import model_to_dict
+
+    from tests.factories import OrganizationFactory
+
+    sme = OrganizationFactory(verified=False, kind=Organization.Kind.SME)
+    url = reverse("admin:organizations_organization_change", args=[sme.pk])
+    form = {k: v for k, v in model_to_dict(sme).items() if v is not None}
+    form.update({"name": "Renamed SME", "verified": "on", "kind": "flagship",
+                 "members_may_consent": "on",
+                 "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0})
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content
+    sme.refresh_from_db()
+    assert sme.name == "Renamed SME"
+    assert sme.members_may_consent is True  # through the service
+    assert (sme.verified, sme.kind) == (False, Organization.Kind.SME)

@@ -326,3 +326,20 @@ def test_billing_report_uses_the_same_writer():
     text = reports._write(["name"], [[FORMULA], ["-2"], [-2]])
     assert _rows(text) == [["name"], ["'" + FORMULA], ["'-2"], ["-2"]]
     assert core_csv.neutralise("\tx") == "'\tx"
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_a_translated_400_naming_where(settings):
+    from organizations.models import Organization
+    from tests.fixtures.world import key_client
+
+    sme = Organization.objects.create(slug="json-sme", name="Json SME", kind="sme")
+    client = key_client(sme)
+    response = client.post("/api/v1/bookings/", data='{"equipment": 1,\n "start": }',
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The request body is not valid JSON (line 2, column 12)."
+    chinese = client.post("/api/v1/bookings/", data="{", content_type="application/json",
+                          HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert chinese.status_code == 400
+    assert "JSON" in chinese.json()["detail"] and "line" not in chinese.json()["detail"]

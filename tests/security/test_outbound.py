@@ -579,3 +579,56 @@ def test_the_admin_equipment_form_refuses_an_internal_gateway(no_allowance, rf, 
     eq = Equipment.objects.get(pk=eq.pk)
     form = form_class(data=data, instance=eq)
     assert form.is_valid(), form.errors
+
+
+def test_the_ca_bundle_setting_verifies_gateways_behind_an_internal_ca(settings, serve, fake_dns,
+                                                                       tmp_path):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    ca = trustme.CA()
+    ca_file = tmp_path / "hub-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    fake_dns({"gateway.example": ["127.0.0.1"]})
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("gateway.example").configure_cert(tls)
+    peer = serve("127.0.0.1", tls=tls)
+    url = peer.url("gateway.example", "/hook", "https")
+
+    settings.OUTBOUND_CA_BUNDLE = ""  # the standard store does not know the hub's CA
+    assert post(url).error == webhooks.ERROR_TLS
+    settings.OUTBOUND_CA_BUNDLE = str(ca_file)
+    assert post(url).ok
+
+
+@pytest.fixture
+def endless_receiver():
+    """A receiver that answers 200 and then sends its body forever, a little at a time."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"x" * 1024)
+                except OSError:
+                    return
+                stop.wait(0.05)
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    stop.set()
+    listener.close()
+
+
+def test_an_endless_answer_is_read_only_as_far_as_the_excerpt(settings, endless_receiver):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    result = webhooks.deliver(url=endless_receiver, secret=webhooks.new_secret(),
+                              msg_id="msg_endless", event_type="booking.requested",
+                              data={"booking": 1}, timeout=2)
+    assert result.ok and result.status_code == 200
+    assert result.response_excerpt == "x" * webhooks.EXCERPT_CHARS
+    # Bounded by the delivery's own timeout, not by the receiver (which never stops).
+    assert result.duration_ms < 10_000

@@ -153,11 +153,15 @@ def panels(trial: Trial) -> list[AgreementPanel]:
     return out
 
 
-def rights(request) -> dict:
-    """What the acting person may decide on (the template shows buttons accordingly)."""
+def rights(request, trial: Trial) -> dict:
+    """What the acting person may decide on for this trial (the template shows buttons
+    accordingly): a member consents only to a trial of their own, and only where the
+    organisation allows it; revoking and standing consent are the administrator's."""
     return {
         "may_consent": sharing.may_consent(organization=request.organization,
-                                           user=request.user, standing=False),
+                                           user=request.user, trial=trial),
+        "may_revoke": sharing.may_revoke(organization=request.organization,
+                                         user=request.user),
         "may_consent_standing": sharing.may_consent(organization=request.organization,
                                                     user=request.user, standing=True),
     }

@@ -59,9 +59,9 @@ def trial_detail(request, pk: int):
         "charts": trial_charts(trial, ZoneInfo(hub.timezone), title_for=_chart_title)
         if collected else [],
         "panels": panels(trial), "consent_form": ConsentForm(),
-        "standing_form": StandingConsentForm(), **rights(request),
+        "standing_form": StandingConsentForm(), **rights(request, trial),
         "delivered": trial.releases.filter(status=DatasetRelease.Status.DELIVERED)
-        .select_related("agreement__university"),
+        .select_related("recipient"),
     })
 
 
