@@ -11,11 +11,12 @@ PORT   ?= 8000
 DEMO_HOST := $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
 DEMO_BASE_URL ?= http://$(DEMO_HOST):$(PORT)
 
-.PHONY: help install run test test-sqlite test-postgres lint format worker beat bench loadtest migrate seed clean
+.PHONY: help install run test test-fast test-sqlite test-postgres lint format worker beat bench loadtest migrate seed clean
 
 help:
 	@echo "make run     - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite, eager tasks)"
 	@echo "make test    - install and run the whole test suite (DATABASE_URL/REDIS_URL select the services)"
+	@echo "make test-fast - the suite without the slow tests (Schemathesis, browser): the inner loop"
 	@echo "make lint    - ruff"
 	@echo "make worker  - Celery worker on REDIS_URL;  make beat - Celery beat"
 	@echo "make bench   - benchmarks against PostgreSQL (prints a markdown table)"
@@ -41,8 +42,13 @@ seed: migrate
 run: seed
 	DEMO_BASE_URL=$(DEMO_BASE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Everything, slow tests included (CI runs this).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the tests marked slow (Schemathesis fuzzing, browsers).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ from django.dispatch import receiver
 from equipment.signals import equipment_unavailable, equipment_unavailable_preview
 
 from .selectors import cancellable_overlapping
-from .services import cancel_overlapping
+from .services import cancel_overlapping, refuse_maintenance_over_trials
 
 
 @receiver(equipment_unavailable, dispatch_uid="bookings.cancel_on_unavailable")
@@ -18,5 +18,8 @@ def cancel_on_unavailable(sender, *, equipment, start, end, reason, by=None,
 
 
 @receiver(equipment_unavailable_preview, dispatch_uid="bookings.preview_unavailable")
-def preview_unavailable(sender, *, equipment, start, end, **kwargs):
+def preview_unavailable(sender, *, equipment, start, end, refuse_in_progress=False,
+                        **kwargs):
+    if refuse_in_progress:
+        refuse_maintenance_over_trials(equipment_id=equipment.pk, start=start, end=end)
     return list(cancellable_overlapping(equipment_id=equipment.pk, start=start, end=end))

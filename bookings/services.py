@@ -6,8 +6,10 @@ Concurrency (invariant 1): every use case here takes the equipment row lock firs
 (``equipment.services.lock_equipment``, the one lock that maintenance windows and status
 changes take too), so bookings of one equipment are decided one at a time and the loser
 of a race sees the winner's row and gets a 409; on PostgreSQL the exclusion constraint
-``booking_no_overlap`` backs this up (a violation is turned into the same 409). A lock
-not had within ``DB_LOCK_TIMEOUT_MS`` is a 503 "busy". On SQLite, write transactions
+``booking_no_overlap`` backs this up (a violation is turned into the same 409). Booking
+rows are locked through ``core.db.locked`` after it; a lock not had within
+``DB_LOCK_TIMEOUT_MS`` is a 503 "busy". Who may act is read (unlocked) before any lock is
+waited for. On SQLite, write transactions
 start with BEGIN IMMEDIATE and so never interleave.
 
 ``decision_reason`` (with ``decided_by``/``decided_at``) is the operator's approve or
@@ -312,6 +314,24 @@ def expire_request(*, booking_id: int, reason: str, now=None) -> Booking:
                        reason=reason, now=now, system=True)
 
 
+def refuse_maintenance_over_trials(*, equipment_id: int, start: datetime,
+                                   end: datetime) -> None:
+    """Conflict (409, ``maintenance_overlaps_trial_in_progress``, naming the bookings) when
+    a checked-in booking (a trial in progress) overlaps [start, end): maintenance is not
+    planned over a running trial. The console's preview asks this too, before saving."""
+    running = list(in_progress_overlapping(equipment_id=equipment_id, start=start, end=end)
+                   .values_list("pk", flat=True))
+    if running:
+        ids = ", ".join(f"#{pk}" for pk in running)
+        raise Conflict(
+            ngettext("Booking %(ids)s is checked in (a trial in progress) during this "
+                     "period; complete it before planning maintenance over it.",
+                     "Bookings %(ids)s are checked in (trials in progress) during this "
+                     "period; complete them before planning maintenance over them.",
+                     len(running)) % {"ids": ids},
+            code="maintenance_overlaps_trial_in_progress", extra={"bookings": running})
+
+
 def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, reason: str,
                        by_user=None, now: datetime | None = None,
                        refuse_in_progress: bool = False) -> list[Booking]:
@@ -328,17 +348,7 @@ def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, 
     running trial is legitimate) the trial is left checked in."""
     now = now or timezone.now()
     if refuse_in_progress:
-        running = list(in_progress_overlapping(equipment_id=equipment.pk, start=start,
-                                               end=end).values_list("pk", flat=True))
-        if running:
-            ids = ", ".join(f"#{pk}" for pk in running)
-            raise Conflict(
-                ngettext("Booking %(ids)s is checked in (a trial in progress) during this "
-                         "period; complete it before planning maintenance over it.",
-                         "Bookings %(ids)s are checked in (trials in progress) during this "
-                         "period; complete them before planning maintenance over them.",
-                         len(running)) % {"ids": ids},
-                code="maintenance_overlaps_trial_in_progress", extra={"bookings": running})
+        refuse_maintenance_over_trials(equipment_id=equipment.pk, start=start, end=end)
     cancelled = []
     for booking in db.locked(cancellable_overlapping(equipment_id=equipment.pk, start=start,
                                                      end=end), of=("self",)):

@@ -22,11 +22,11 @@ S = Booking.Status
 
 
 def no_show_grace() -> timedelta:
-    return timedelta(minutes=getattr(settings, "BOOKING_NO_SHOW_GRACE_MINUTES", 15))
+    return timedelta(minutes=settings.BOOKING_NO_SHOW_GRACE_MINUTES)
 
 
 def reminder_lead() -> timedelta:
-    return timedelta(hours=getattr(settings, "BOOKING_REMINDER_HOURS", 24))
+    return timedelta(hours=settings.BOOKING_REMINDER_HOURS)
 
 
 @shared_task(acks_late=True, name="bookings.dispatch_booking_event")

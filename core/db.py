@@ -110,7 +110,8 @@ def field_converter(model: type[models.Model], name: str):
 # the statement that takes it for the rest of its transaction (``set_config(…, true)``,
 # i.e. ``SET LOCAL``), never for the whole connection: other transactions on a pooled
 # connection keep PostgreSQL's own default. A wait that runs out is a "busy, retry" (503
-# with Retry-After), not a lost database.
+# with Retry-After), not a lost database. Request paths lock rows with :func:`locked` /
+# :func:`locked_one` (the equipment row with ``equipment.services.lock_equipment``).
 
 # PostgreSQL: lock_not_available (lock_timeout ran out), deadlock_detected (the server
 # broke a lock cycle; the transaction may simply be retried).

@@ -43,11 +43,12 @@ class ThroughServicesAdmin(admin.ModelAdmin):
         return []
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if request.method == "POST" and CONFIRM not in request.POST:
-            bookings = self.pending_cancellations(request, object_id)
-            if bookings:
-                return self.confirmation_page(request, object_id, bookings)
         try:
+            if request.method == "POST" and CONFIRM not in request.POST:
+                # A change the service would refuse is refused before any preview.
+                bookings = self.pending_cancellations(request, object_id)
+                if bookings:
+                    return self.confirmation_page(request, object_id, bookings)
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as exc:
             self.message_user(request, _refusal(exc), messages.ERROR)
@@ -192,7 +193,7 @@ class EquipmentAdmin(ThroughServicesAdmin):
                     continue
                 for b in selectors.bookings_cancelled_by_unavailability(
                         equipment=stored, start=f.cleaned_data["start"],
-                        end=f.cleaned_data["end"]):
+                        end=f.cleaned_data["end"], maintenance=True):
                     found[b.pk] = b
         return sorted(found.values(), key=lambda b: (b.start, b.pk))
 
@@ -261,7 +262,7 @@ class MaintenanceWindowAdmin(ThroughServicesAdmin):
             return []
         d = form.cleaned_data
         return selectors.bookings_cancelled_by_unavailability(
-            equipment=d["equipment"], start=d["start"], end=d["end"])
+            equipment=d["equipment"], start=d["start"], end=d["end"], maintenance=True)
 
     def save_model(self, request, obj, form, change):
         d = form.cleaned_data

@@ -47,12 +47,14 @@ def maintenance_windows_for_operator(
 
 
 def bookings_cancelled_by_unavailability(*, equipment: Equipment, start: datetime,
-                                         end: datetime) -> list:
+                                         end: datetime, maintenance: bool = False) -> list:
     """The bookings that making ``equipment`` unavailable over [start, end) would cancel
     now: the very query the cancelling service runs (the bookings layer answers it), for
-    the console's preview before it saves."""
+    the console's preview before it saves. With ``maintenance``, the refusal the service
+    would give (a window over a trial in progress) is raised here already."""
     responses = equipment_unavailable_preview.send(sender=Equipment, equipment=equipment,
-                                                   start=start, end=end)
+                                                   start=start, end=end,
+                                                   refuse_in_progress=maintenance)
     return [booking for _receiver, answer in responses for booking in (answer or [])]
 
 

@@ -14,7 +14,8 @@ from django.dispatch import Signal
 # cancelled.
 equipment_unavailable = Signal()
 
-# sender=Equipment, equipment=…, start=…, end=…: a read, never a write. Listeners return
-# the bookings that ``equipment_unavailable`` with the same arguments would cancel now
-# (the console's preview before it saves).
+# sender=Equipment, equipment=…, start=…, end=…, refuse_in_progress=<bool>: a read, never
+# a write. Listeners return the bookings that ``equipment_unavailable`` with the same
+# arguments would cancel now, or raise the refusal it would raise (the console's preview
+# before it saves).
 equipment_unavailable_preview = Signal()

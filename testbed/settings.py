@@ -4,8 +4,13 @@ No environment at all gives the embedded default: an SQLite file, Celery tasks r
 in-process (eager), DEBUG on and a development-only secret key. Setting
 ``DATABASE_URL`` (the production shape) turns DEBUG off by default, and then the
 process refuses to start without a real ``SECRET_KEY``.
+
+One section per concern, each setting declared once with its default (several defaults
+follow DEBUG: the embedded demo on one side, production on the other). Add a setting to
+the section of its concern, never by re-assigning one further down.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -19,6 +24,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# --- Core (Django) -----------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=not DATABASE_URL)
 
 INSECURE_SECRET_KEY = "django-insecure-testbed-development-only"
@@ -58,6 +64,9 @@ INSTALLED_APPS = [
     "bookings",
     "trials",
     "testbed",  # the wiring layer: cross-app management commands (seed_demo)
+    "django_htmx",  # the portal's partial updates
+    "csp",  # Content-Security-Policy header (security section)
+    "allauth.mfa",  # second factors (auth section)
 ]
 
 MIDDLEWARE = [
@@ -73,6 +82,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "core.api.DatabaseUnavailableMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Suspended organisations: their members' portal sessions see a page saying so (their
+    # API keys are refused in organizations.auth); staff MFA enrolment is enforced for
+    # /admin/ (MFA_REQUIRED_FOR_STAFF).
+    "organizations.middleware.SuspendedOrganizationMiddleware",
+    "organizations.middleware.StaffMFAMiddleware",
 ]
 
 ROOT_URLCONF = "testbed.urls"
@@ -89,11 +105,13 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "organizations.context_processors.portal",
             ],
         },
     },
 ]
 
+# --- Database ----------------------------------------------------------------------------
 DATABASES = {
     "default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
@@ -112,19 +130,19 @@ else:
         DATABASES["default"]["ENGINE"] = "core.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Row locks ---------------------------------------------------------------------------
 # How long a use case waits for the equipment row lock (bookings, maintenance, status
 # changes) before answering 503 "busy" with Retry-After. Set per lock acquisition
 # (``SET LOCAL lock_timeout`` in core.db.set_lock_timeout), never connection-wide.
 DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
-# --- end of row locks --------------------------------------------------------------------
 
+# --- Cache -------------------------------------------------------------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Authentication, accounts (django-allauth) and MFA -----------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -135,12 +153,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+LOGIN_REDIRECT_URL = "/catalog/"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
-LOGIN_REDIRECT_URL = "/admin/"
+ACCOUNT_FORMS = {"signup": "organizations.forms.SignupForm"}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Testbed] "
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip",
+                       "signup": "20/m/ip"}
 
+# Client addresses behind the TLS proxy: how many proxies in front of the app append to
+# X-Forwarded-For (0: trust none, use the socket's address). allauth's login rate limits and
+# the API's anonymous throttle (REST_FRAMEWORK["NUM_PROXIES"]) both count per real client
+# address with it. Production already assumes the TLS proxy (SECURE_PROXY_SSL_HEADER), so it
+# defaults to that one proxy; without it every client would share the proxy's address (and
+# its rate limits).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
+# Multi-factor authentication (allauth.mfa): TOTP with recovery codes for every account
+# (staff and operators enrol under /accounts/2fa/), WebAuthn security keys where the
+# browser has one. MFA_REQUIRED_FOR_STAFF sends staff without MFA to enrol before the admin
+# console; off in the embedded demo so its printed logins keep working.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = "Testbed"
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # the demo runs on http://127.0.0.1
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=not DEBUG)
+
+# --- Internationalisation ----------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
@@ -148,8 +188,10 @@ USE_I18N = True
 USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
+# --- Static files, media, request bodies and uploads -------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
@@ -160,7 +202,15 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Every request body (JSON, form fields; multipart file parts are streamed to disk and not
+# counted) is refused above this size with a 413: no API document or portal form needs
+# more. The results upload takes a raw CSV/JSON body up to TRIAL_RESULT_MAX_BODY_BYTES and
+# files up to TRIAL_RESULT_MAX_BYTES instead (trials section).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+# Uploads: files above this size are spooled to disk while a request is parsed.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 
+# --- E-mail ------------------------------------------------------------------------------
 # The embedded demo prints mail to the console; production sends it (SMTP by default) and
 # refuses a backend that would write password-reset, invitation and confirmation links to
 # the process log or a file, as it refuses to start without a secret key.
@@ -186,16 +236,24 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Testbed <noreply@testbed.local>")
 
+# --- API (Django REST framework, drf-spectacular) ----------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["organizations.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Parsers refuse text with NUL characters (PostgreSQL cannot store them) with a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "core.parsers.FormParser",
+        "core.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["organizations.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_THROTTLE_RATE", default="6000/min")},
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # auth section
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -209,8 +267,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema documents the problem+json errors of every operation (so clients and the
+    # Schemathesis run can hold the API to them).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.add_problem_responses",
+    ],
 }
 
+# --- Celery and periodic schedules -------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -236,32 +301,89 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {"task": "bookings.send_reminders", "schedule": 900.0},
 }
 
-# Bookings: no-show grace after the start, reminder lead time.
+# --- Domain: bookings --------------------------------------------------------------------
+# Check-in opens this many minutes before the start (DESIGN.md); a booking not checked in
+# this long after its start is a no-show; reminders go this many hours ahead.
+BOOKING_CHECK_IN_OPENS_MINUTES = env.int("BOOKING_CHECK_IN_OPENS_MINUTES", default=30)
 BOOKING_NO_SHOW_GRACE_MINUTES = env.int("BOOKING_NO_SHOW_GRACE_MINUTES", default=15)
 BOOKING_REMINDER_HOURS = env.int("BOOKING_REMINDER_HOURS", default=24)
 
-# Trial results
+# --- Domain: trial results ---------------------------------------------------------------
+# Largest result file (bytes; multipart or collected from a source), gateway timeout (s),
+# collection attempts, and the results upload's own limit for a raw CSV/JSON body.
 TRIAL_RESULT_MAX_BYTES = env.int("TRIAL_RESULT_MAX_BYTES", default=256 * 1024 * 1024)
 TRIAL_SOURCE_TIMEOUT = env.int("TRIAL_SOURCE_TIMEOUT", default=30)
 TRIAL_COLLECT_MAX_ATTEMPTS = env.int("TRIAL_COLLECT_MAX_ATTEMPTS", default=5)
+TRIAL_RESULT_MAX_BODY_BYTES = env.int("TRIAL_RESULT_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+
+# --- Domain: outbound requests (core/outbound.py, invariant 8) ---------------------------
+# Every request Testbed makes (result sources, webhooks, agreement endpoints) goes to https
+# only, or also plain http when OUTBOUND_ALLOW_HTTP is on (default: on in the embedded
+# demo, off in production). Addresses that are not public (loopback, private, link-local,
+# reserved …) are refused unless inside OUTBOUND_ALLOWED_NETWORKS (comma-separated CIDRs;
+# default: loopback in the embedded demo, so its demo gateway and demo university work;
+# nothing in production) or inside the networks platform staff allowed for the hub.
+OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=DEBUG)
+OUTBOUND_ALLOWED_NETWORKS = env.list(
+    "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
+for _network in filter(None, (entry.strip() for entry in OUTBOUND_ALLOWED_NETWORKS)):
+    try:
+        ipaddress.ip_network(_network, strict=True)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"OUTBOUND_ALLOWED_NETWORKS: {_network!r} is not a network in CIDR notation "
+            "(e.g. 10.20.0.0/16, no host bits set).") from None
+# Certificates of outbound https destinations are checked against the system's CA store
+# (certifi); a hub's gateway behind an internal CA needs that CA's bundle file here.
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+
+# --- Domain: demo ------------------------------------------------------------------------
 # Demo endpoints (synthetic equipment gateway, demo university receiver) and the address
 # the demo data uses to reach them.
 DEMO_ENDPOINTS = env.bool("DEMO_ENDPOINTS", default=DEBUG)
 DEMO_BASE_URL = env.str("DEMO_BASE_URL", default="http://127.0.0.1:8000")
-# Every request body (JSON, form fields; multipart file parts are streamed to disk and not
-# counted) is refused above this size with a 413: no API document or portal form needs
-# more. The results upload takes a raw CSV/JSON body up to TRIAL_RESULT_MAX_BODY_BYTES and
-# files up to TRIAL_RESULT_MAX_BYTES instead.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
-TRIAL_RESULT_MAX_BODY_BYTES = env.int("TRIAL_RESULT_MAX_BODY_BYTES", default=64 * 1024 * 1024)
 
+# --- Security headers, cookies and HTTPS -------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if not DEBUG:
+    # Production sits behind a TLS-terminating proxy that sends X-Forwarded-Proto: plain
+    # HTTP is redirected, browsers are told to stay on HTTPS (HSTS), cookies are secure.
+    # The health probes answer on plain HTTP for the load balancer. `manage.py check
+    # --deploy` is clean with these defaults; each can be overridden from the environment
+    # (a loopback harness without the proxy sets SECURE_SSL_REDIRECT=0). The embedded demo
+    # (DEBUG on, plain http://127.0.0.1) keeps Django's defaults: none of this.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # The preload directive only consents to the browsers' preload lists; nothing is
+    # submitted. Turn it off for a host that must stay reachable over plain HTTP.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# Content Security Policy for the portal (django-csp): scripts only from our own static
+# files; inline styles stay allowed (a few templates and htmx's indicator styles use
+# them); no framing. API docs run under it too (their init script is a separate file).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# --- Logging -----------------------------------------------------------------------------
 # One JSON line per request and per task (request id / task id on every line); plain
 # text for the embedded demo. LOG_FORMAT=json|text overrides.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
@@ -289,127 +411,3 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
     },
 }
-
-# Portal (server-rendered pages for SME staff; htmx for partial updates)
-INSTALLED_APPS += ["django_htmx"]
-MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
-TEMPLATES[0]["OPTIONS"]["context_processors"] += ["organizations.context_processors.portal"]
-STATICFILES_DIRS = [BASE_DIR / "static"]
-LOGIN_REDIRECT_URL = "/catalog/"
-ACCOUNT_FORMS = {"signup": "organizations.forms.SignupForm"}
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Testbed] "
-ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login": "30/m/ip", "signup": "20/m/ip"}
-
-# Security hardening ----------------------------------------------------------------------
-# Production sits behind a TLS-terminating proxy (SECURE_PROXY_SSL_HEADER above): plain
-# HTTP is redirected, browsers are told to stay on HTTPS (HSTS), cookies are secure. The
-# health probes answer on plain HTTP for the load balancer. `manage.py check --deploy`
-# is clean with these defaults; each can be overridden from the environment (a loopback
-# harness without the proxy sets SECURE_SSL_REDIRECT=0).
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-if not DEBUG:
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    # The preload directive only consents to the browsers' preload lists; nothing is
-    # submitted. Turn it off for a host that must stay reachable over plain HTTP.
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-
-# Content Security Policy for the portal (django-csp): scripts only from our own static
-# files; inline styles stay allowed (a few templates and htmx's indicator styles use
-# them); no framing. API docs run under it too (their init script is a separate file).
-INSTALLED_APPS += ["csp"]
-MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "frame-ancestors": ["'none'"],
-        "form-action": ["'self'"],
-    },
-}
-
-# Uploads: files above this size are spooled to disk while a request is parsed (the
-# results action caps a file at TRIAL_RESULT_MAX_BYTES, a raw body at
-# TRIAL_RESULT_MAX_BODY_BYTES).
-FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
-
-# The API schema documents the problem+json errors of every operation (so clients and
-# the Schemathesis run can hold the API to them).
-SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
-    "drf_spectacular.hooks.postprocess_schema_enums",
-    "core.schema.add_problem_responses",
-]
-
-# API parsers refuse text with NUL characters (PostgreSQL cannot store them) with a 400.
-REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "core.parsers.JSONParser",
-    "core.parsers.FormParser",
-    "core.parsers.MultiPartParser",
-]
-
-# Outbound requests (core/outbound.py, invariant 8) ------------------------------------------
-# Every request Testbed makes (result sources, webhooks, agreement endpoints) goes to https
-# only, or also plain http when OUTBOUND_ALLOW_HTTP is on (default: on in the embedded
-# demo, off in production). Addresses that are not public (loopback, private, link-local,
-# reserved …) are refused unless inside OUTBOUND_ALLOWED_NETWORKS (comma-separated CIDRs;
-# default: loopback in the embedded demo, so its demo gateway and demo university work;
-# nothing in production) or inside the networks platform staff allowed for the hub.
-OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=DEBUG)
-OUTBOUND_ALLOWED_NETWORKS = env.list(
-    "OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else [])
-
-
-def _check_networks(entries: list[str]) -> None:
-    import ipaddress
-
-    for entry in filter(None, (e.strip() for e in entries)):
-        try:
-            ipaddress.ip_network(entry, strict=True)
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"OUTBOUND_ALLOWED_NETWORKS: {entry!r} is not a network in CIDR notation "
-                "(e.g. 10.20.0.0/16, no host bits set).") from None
-
-
-_check_networks(OUTBOUND_ALLOWED_NETWORKS)
-# Certificates of outbound https destinations are checked against the system's CA store
-# (certifi); a hub's gateway behind an internal CA needs that CA's bundle file here.
-OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
-
-# --- Accounts and production defaults (helper "hardening") -------------------------------
-# Client addresses behind the TLS proxy: how many proxies in front of the app append to
-# X-Forwarded-For (0: trust none, use the socket's address). allauth's login rate limits and
-# the API's anonymous throttle both count per real client address with it. Production
-# already assumes the TLS proxy (SECURE_PROXY_SSL_HEADER), so it defaults to that one proxy;
-# without it every client would share the proxy's address (and its rate limits).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
-ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
-REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
-
-# Multi-factor authentication (allauth.mfa): TOTP with recovery codes for every account
-# (staff and operators enrol under /accounts/2fa/), WebAuthn security keys where the
-# browser has one. MFA_REQUIRED_FOR_STAFF sends staff without MFA to enrol before the admin
-# console; off in the embedded demo so its printed logins keep working.
-INSTALLED_APPS += ["allauth.mfa"]
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
-MFA_TOTP_ISSUER = "Testbed"
-MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # the demo runs on http://127.0.0.1
-MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=not DEBUG)
-
-# Suspended organisations: their members' portal sessions see a page saying so (their API
-# keys are refused in organizations.auth); staff MFA enrolment is enforced for /admin/.
-MIDDLEWARE += [
-    "organizations.middleware.SuspendedOrganizationMiddleware",
-    "organizations.middleware.StaffMFAMiddleware",
-]
-# --- end of accounts and production defaults ---------------------------------------------

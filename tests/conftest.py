@@ -34,14 +34,20 @@ pytest_plugins = ["tests.fixtures.world", "tests.fixtures.peers"]
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests about PostgreSQL or Redis run only where those are configured (CI)."""
+    """The one way to say a test needs a service: ``@pytest.mark.postgres`` (PostgreSQL:
+    row locks, exclusion constraints, a second connection) or ``@pytest.mark.redis`` (a
+    real broker or cache). Such tests are skipped, with the reason, where the service is
+    not configured (SQLite, no REDIS_URL); CI's second run configures both. No
+    ``skipif(connection.vendor …)`` copies."""
     on_postgres = connection.vendor == "postgresql"
-    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://…)")
-    skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL=redis://…)")
+    skip_pg = pytest.mark.skip(
+        reason=f"needs PostgreSQL (runs on {connection.vendor}; set DATABASE_URL=postgres://…)")
+    skip_redis = pytest.mark.skip(reason="needs Redis (REDIS_URL is not set; "
+                                         "set REDIS_URL=redis://…)")
     for item in items:
-        if "postgres" in item.keywords and not on_postgres:
+        if item.get_closest_marker("postgres") and not on_postgres:
             item.add_marker(skip_pg)
-        if "redis" in item.keywords and not settings.REDIS_URL:
+        if item.get_closest_marker("redis") and not settings.REDIS_URL:
             item.add_marker(skip_redis)
 
 

@@ -4,6 +4,7 @@ test cares about."""
 from __future__ import annotations
 
 import copy
+import math
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,10 +13,17 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from bookings.models import Booking, BookingEvent
+from bookings.policy import price_quote
+from core import webhooks
+from core.models import WebhookEndpoint
 from equipment.hours import ALWAYS_OPEN
 from equipment.models import Capability, Category, Equipment, Hub, MaintenanceWindow, Qualification
-from organizations.models import Membership, Organization
+from organizations.models import Membership, Organization, OrganizationAPIKey
+from organizations.services import create_api_key
 from organizations.validators import USCC_ALPHABET, uscc_check_character
+from trials import ingest
+from trials.models import AgreementVersion, Consent, Measurement, SharingAgreement, Trial
 
 TEST_PASSWORD = "test-pass-123"
 
@@ -146,3 +154,158 @@ class QualificationFactory(DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     equipment = factory.SubFactory(EquipmentFactory)
     category = None
+
+
+def api_key_for(organization: Organization, name: str = "test") -> str:
+    """A fresh API key of ``organization`` (through the service, as the admin and the
+    command make them); returns the secret to send as ``Authorization: Bearer …``."""
+    return create_api_key(organization=organization, name=name)[1]
+
+
+class OrganizationAPIKeyFactory(DjangoModelFactory):
+    """The key row; its secret is in ``key._secret`` (use ``api_key_for`` when only the
+    secret matters)."""
+
+    class Meta:
+        model = OrganizationAPIKey
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = "test"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        key, secret = create_api_key(**kwargs)
+        key._secret = secret
+        return key
+
+
+class BookingFactory(DjangoModelFactory):
+    """A booking row as ``create_booking`` writes it: ``blocked_until`` is the end plus the
+    equipment's changeover buffer, the price is the quote; confirmed, two hours, tomorrow
+    by default. Rows in the past (which the service refuses) are written directly; pass
+    ``status`` and the timestamps the status implies (``checked_in_at``, ``completed_at``…).
+    ``events=True`` also records the event of reaching the status."""
+
+    class Meta:
+        model = Booking
+        skip_postgeneration_save = True
+
+    equipment = factory.SubFactory(EquipmentFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    start = factory.LazyFunction(next_hour)
+    end = factory.LazyAttribute(lambda o: o.start + timedelta(hours=2))
+    blocked_until = factory.LazyAttribute(
+        lambda o: o.end + timedelta(minutes=o.equipment.changeover_buffer))
+    status = Booking.Status.CONFIRMED
+    purpose = "Trial plan"
+    price = factory.LazyAttribute(lambda o: price_quote(o.equipment, o.start, o.end))
+
+    @factory.post_generation
+    def events(self, create, extracted, **kwargs):
+        if create and extracted:
+            BookingEventFactory(booking=self, at=self.start - timedelta(days=1),
+                                actor_organization=self.organization,
+                                actor_user=self.requested_by)
+
+
+class BookingEventFactory(DjangoModelFactory):
+    """The booking reaching its current status (as the service's ``_record`` writes it)."""
+
+    class Meta:
+        model = BookingEvent
+
+    booking = factory.SubFactory(BookingFactory)
+    code = factory.LazyAttribute(lambda o: f"booking.{o.booking.status}")
+    from_status = ""
+    to_status = factory.LazyAttribute(lambda o: o.booking.status)
+    at = factory.LazyFunction(timezone.now)
+
+
+def _add_readings(trial: Trial, create: bool, readings: int | None,
+                  metrics=("spindle_load", "vibration_rms")) -> None:
+    """``readings`` measurements per metric spread over the booking, and their summary."""
+    if not (create and readings):
+        return
+    step = (trial.booking.end - trial.booking.start) / readings
+    Measurement.objects.bulk_create([
+        Measurement(trial=trial, ts=trial.booking.start + i * step, metric=metric,
+                    value=50 + 10 * math.sin(i / 7) + j, unit="%" if j == 0 else "mm/s")
+        for j, metric in enumerate(metrics) for i in range(readings)])
+    trial.summary = ingest.summarize(trial)
+    trial.measurement_count = readings * len(metrics)
+    trial.save()
+
+
+class TrialFactory(DjangoModelFactory):
+    """A pending trial of a completed booking (three days ago). ``TrialFactory(collected=
+    True)`` is collected: 30 readings per metric spread over the booking and their summary,
+    as a collection writes them (``measurements=N``, ``measurements__metrics=(…)`` for
+    others)."""
+
+    class Meta:
+        model = Trial
+        skip_postgeneration_save = True
+
+    class Params:
+        collected = False
+
+    booking = factory.SubFactory(
+        BookingFactory, status=Booking.Status.COMPLETED,
+        start=factory.LazyFunction(lambda: next_hour(-72)))
+    status = factory.Maybe("collected", Trial.Status.COLLECTED, Trial.Status.PENDING)
+    collected_at = factory.Maybe("collected", factory.LazyAttribute(lambda o: o.booking.end),
+                                 None)
+    measurements = factory.Maybe(
+        "collected",
+        factory.PostGeneration(lambda trial, create, extracted, **kw: _add_readings(
+            trial, create, 30 if extracted is None else extracted, **kw)),
+        factory.PostGeneration(_add_readings))
+
+
+class SharingAgreementFactory(DjangoModelFactory):
+    """An agreement as ``create_agreement`` makes it: a fresh signing secret, its
+    categories (``categories=[…]``; default: one new category) and version 1 of its terms
+    (an ``AgreementVersion`` row)."""
+
+    class Meta:
+        model = SharingAgreement
+        skip_postgeneration_save = True
+
+    operator = factory.SubFactory(OrganizationFactory, flagship=True)
+    university = factory.SubFactory(OrganizationFactory, university=True)
+    hub = factory.SubFactory(HubFactory, operator=factory.SelfAttribute("..operator"))
+    title = factory.Sequence(lambda n: f"Agreement {n}")
+    endpoint_url = "https://university.example/hooks/testbed"
+    signing_secret = factory.LazyFunction(webhooks.new_secret)
+    valid_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=365))
+
+    @factory.post_generation
+    def categories(self, create, extracted, **kwargs):
+        if not create:
+            return
+        self.categories.set(extracted if extracted is not None else [CategoryFactory()])
+        AgreementVersion.objects.create(agreement=self, number=self.version,
+                                        terms=self.terms())
+
+
+class ConsentFactory(DjangoModelFactory):
+    """An active consent, bound to the agreement's current version (as the model does)."""
+
+    class Meta:
+        model = Consent
+
+    trial = factory.SubFactory(TrialFactory)
+    agreement = factory.SubFactory(SharingAgreementFactory)
+    granted_at = factory.LazyFunction(timezone.now)
+
+
+class WebhookEndpointFactory(DjangoModelFactory):
+    """An operator's endpoint for every booking event, with a fresh signing secret."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    organization = factory.SubFactory(OrganizationFactory, flagship=True)
+    url = "https://operator.example/hooks/testbed"
+    event_types = factory.LazyFunction(lambda: ["booking.*"])
+    secret = factory.LazyFunction(webhooks.new_secret)

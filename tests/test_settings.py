@@ -88,3 +88,49 @@ def test_readyz_reports_redis(client):
     body = client.get("/readyz").json()
     assert body["checks"]["broker"]["mode"] == "redis"
     assert body["checks"]["broker"]["ok"] is True
+
+
+SETTINGS_FILE = PROJECT / "testbed" / "settings.py"
+
+
+def test_every_setting_is_declared_once():
+    """One section per concern: a setting re-assigned further down (or patched with ``+=``
+    or ``SETTING[key] = …``) hides its real value from whoever reads the first one."""
+    import ast
+
+    assigned: list[str] = []
+    for node in ast.walk(ast.parse(SETTINGS_FILE.read_text())):
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign)
+                   else [])
+        for target in targets:
+            while isinstance(target, ast.Subscript | ast.Attribute):
+                target = target.value  # DATABASES["default"][…] = … patches DATABASES
+            if isinstance(target, ast.Name) and target.id.isupper():
+                assigned.append(target.id)
+    # DATABASES is completed per engine (SQLite options or PostgreSQL pooling), SECRET_KEY
+    # falls back to the development key: both are decided in one place, in one section.
+    repeated = {name for name in assigned if assigned.count(name) > 1} - {"DATABASES",
+                                                                          "SECRET_KEY", "CACHES"}
+    assert repeated == set()
+
+
+def test_every_environment_variable_is_documented():
+    """Each variable settings.py reads appears in .env.example, with a comment above it."""
+    import re
+
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', SETTINGS_FILE.read_text()))
+    example = (PROJECT / ".env.example").read_text().splitlines()
+    documented = {line.split("=", 1)[0] for line in example if re.match(r"[A-Z0-9_]+=", line)}
+    assert read - documented == set()
+    assert read >= {"DATABASE_URL", "SECRET_KEY", "BOOKING_CHECK_IN_OPENS_MINUTES"}
+    for i, line in enumerate(example):
+        if re.match(r"[A-Z0-9_]+=", line):
+            above = next(prev for prev in reversed(example[:i])
+                         if not re.match(r"[A-Z0-9_]+=", prev))
+            assert above.startswith("#"), f"{line} has no comment above it"
+
+
+def test_check_in_window_is_a_declared_setting(settings):
+    """DESIGN.md: check-in opens 30 minutes before the start."""
+    assert settings.BOOKING_CHECK_IN_OPENS_MINUTES == 30

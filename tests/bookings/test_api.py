@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from bookings import services
 from bookings.models import Booking, BookingEvent
 from core.models import IdempotencyKey
+from tests.factories import OrganizationFactory
 from tests.fixtures.world import booking_body, key_client, local, make_equipment
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ def problem(response, status):
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
-    assert {"type", "title", "status", "detail"} <= set(body)
+    assert {"type", "title", "status", "detail"} <= set(body)  # plus code, errors, extras
     assert body["status"] == status
     return body
 
@@ -28,18 +29,28 @@ def test_create_returns_201_with_contract_fields(sme_client, equipment, sme):
     r = sme_client.post(URL, booking_body(equipment, local(2, 9), local(2, 11)), format="json")
     assert r.status_code == 201, r.content
     body = r.json()
-    assert {"id", "equipment", "organization", "start", "end", "status", "purpose", "price",
-            "created"} <= set(body)
-    assert body["status"] == "confirmed" and body["organization"] == sme.slug
-    assert body["start"].endswith("+08:00")  # shown in the hub's time zone
-    assert body["price"] == "800.00"
+    booking = Booking.objects.get()
+    assert body == {
+        "id": booking.pk, "equipment": equipment.pk, "equipment_name": "DMU 50",
+        "hub": "yizhuang", "organization": sme.slug,
+        # shown in the hub's time zone
+        "start": local(2, 9).isoformat(), "end": local(2, 11).isoformat(),
+        "status": "confirmed", "purpose": "Trial: titanium bracket roughing",
+        "price": "800.00", "trial_lead": None, "decision_reason": "", "decided_at": None,
+        "checked_in_at": None, "completed_at": None, "created": body["created"],
+        "trial": booking.pk, "cancellation_reason": None}
+    assert body["start"].endswith("+08:00")
+    assert body["created"] == booking.created.astimezone(local(0, 0).tzinfo).isoformat()
 
 
 def test_policy_violations_are_400_with_every_rule(sme_client, equipment):
     r = sme_client.post(URL, booking_body(equipment, local(2, 9, 10), local(2, 9, 40)),
                         format="json")
     body = problem(r, 400)
-    assert set(body["errors"]) == {"start", "end"}
+    assert body["errors"] == {
+        "start": ["Bookings start and end on 30 min steps (e.g. :00, :30) in the hub's time "
+                  "zone."],
+        "end": ["A booking lasts at least 1 h."]}
     assert Booking.objects.count() == 0
 
 
@@ -91,9 +102,8 @@ def test_malformed_json(sme_client):
 
 
 def test_operator_and_university_cannot_book(operator_client, equipment, db):
-    from organizations.models import Organization
 
-    uni = Organization.objects.create(slug="uni", name="Uni", kind="university", verified=True)
+    uni = OrganizationFactory(university=True, slug="uni", name="Uni")
     for client in (operator_client, key_client(uni)):
         r = client.post(URL, booking_body(equipment, local(2, 9), local(2, 11)), format="json")
         problem(r, 403)
@@ -232,5 +242,5 @@ def test_hand_written_representation_matches_the_declared_schema(sme_client, equ
     from bookings.api import BookingSerializer
 
     r = sme_client.post(URL, booking_body(equipment, local(2, 9), local(2, 11)), format="json")
-    assert set(r.json()) == set(BookingSerializer().fields)
+    assert list(r.json()) == list(BookingSerializer().fields)  # the same fields, in order
     assert r.json()["created"].endswith("+08:00")

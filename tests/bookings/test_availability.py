@@ -15,6 +15,7 @@ from bookings.selectors import free_intervals
 from core.errors import DomainError
 from equipment.hours import open_intervals
 from equipment.models import MaintenanceWindow
+from tests.factories import MaintenanceWindowFactory
 from tests.fixtures.world import local, make_equipment
 
 pytestmark = pytest.mark.django_db
@@ -91,8 +92,8 @@ def test_property_free_means_bookable(hub, category, sme, other_sme, hours, buff
                         booking_horizon=30)
     for day, half, length in windows:
         start = local(day, 0) + timedelta(minutes=30 * half)
-        MaintenanceWindow.objects.create(equipment=eq, start=start,
-                                         end=start + timedelta(minutes=30 * length), reason="m")
+        MaintenanceWindowFactory(equipment=eq, start=start,
+                                 end=start + timedelta(minutes=30 * length))
     for day, half, length in bookings:
         start = local(day, 0) + timedelta(minutes=30 * half)
         with contextlib.suppress(DomainError):  # a refused request leaves the slot free

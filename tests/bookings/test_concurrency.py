@@ -303,3 +303,143 @@ def test_a_retry_waits_for_the_first_request_at_most_the_lock_timeout(equipment,
     finally:
         release.set()
         holder.join(10)
+
+
+def wait_until_blocked(timeout: float = 10.0) -> None:
+    """Until another connection of this database waits for a lock."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError("nobody waited for the lock")
+
+
+@on_postgres
+def test_a_stale_copy_waiting_for_the_lock_does_not_revert_a_status_change(equipment, operator,
+                                                                           sme):
+    """A description change from a copy read before the equipment went down waits for the
+    status change's lock, then writes only the description: the equipment stays down and
+    the cancelled booking stays cancelled."""
+    from equipment import services as equipment_services
+    from equipment.models import Equipment
+
+    booking = services.create_booking(equipment_id=equipment.pk, organization=sme,
+                                      start=local(3, 9), end=local(3, 11), purpose="x")
+    stale = Equipment.objects.select_related("hub").get(pk=equipment.pk)
+    locked_down, release = threading.Event(), threading.Event()
+    results: dict = {}
+
+    def take_it_down() -> None:
+        try:
+            with transaction.atomic():
+                equipment_services.update_equipment(
+                    equipment=Equipment.objects.select_related("hub").get(pk=equipment.pk),
+                    by=operator, data={"status": "down"})
+                locked_down.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def describe() -> None:
+        try:
+            results["saved"] = equipment_services.update_equipment(
+                equipment=stale, by=operator, data={"description": "New manual"})
+        except Exception as exc:  # noqa: BLE001 - inspected below
+            results["saved"] = exc
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=take_it_down)
+    first.start()
+    assert locked_down.wait(10)
+    second = threading.Thread(target=describe)
+    second.start()
+    try:
+        wait_until_blocked()
+    finally:
+        release.set()
+        first.join(10)
+        second.join(10)
+    assert not isinstance(results["saved"], Exception), results
+    equipment.refresh_from_db()
+    assert (equipment.status, equipment.description) == ("down", "New manual")
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+
+
+@on_postgres
+@pytest.mark.parametrize("intruder", ["other_sme", "other_operator"])
+def test_another_tenants_transition_is_not_found_without_waiting_for_the_lock(
+        equipment, sme, hold_lock, settings, request, intruder):
+    """Another organisation's cancel is 404 before any lock is waited for: it neither
+    locks the equipment nor learns, from a 503 under contention, that the booking exists."""
+    from core.errors import NotFound
+    from equipment.services import lock_equipment
+    from tests.fixtures.world import key_client
+
+    booking = services.create_booking(equipment_id=equipment.pk, organization=sme,
+                                      start=local(3, 9), end=local(3, 11), purpose="x")
+    org = request.getfixturevalue(intruder)
+    settings.DB_LOCK_TIMEOUT_MS = 300
+    hold_lock(lambda: lock_equipment(equipment.pk))
+    with pytest.raises(NotFound) as caught:
+        services.cancel_booking(booking_id=booking.pk, organization=org)
+    assert caught.value.code == "booking_not_found"
+    response = key_client(org).post(f"/api/v1/bookings/{booking.pk}/cancel/", {},
+                                    format="json")
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "booking_not_found"
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+
+
+@on_postgres
+def test_suspending_an_organisation_whose_row_is_locked_is_503_busy(sme, admin_client,
+                                                                    hold_lock, settings):
+    """A row lock outside the equipment lock waits at most the lock timeout too: the
+    admin's suspend action answers 503 busy, and nothing changes."""
+    import time
+
+    from django.urls import reverse
+
+    from organizations.models import Organization
+
+    settings.DB_LOCK_TIMEOUT_MS = 300
+    hold_lock(lambda: list(Organization.objects.select_for_update().filter(pk=sme.pk)))
+    started = time.monotonic()
+    response = admin_client.post(reverse("admin:organizations_organization_changelist"), {
+        "action": "suspend", "apply": "1", "_selected_action": [sme.pk],
+        "reason": "Identity documents withdrawn"})
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503, response.content[:300]
+    assert response["Retry-After"] == "1"
+    assert Organization.objects.get(pk=sme.pk).suspended_at is None
+
+
+@on_postgres
+def test_an_outbox_message_being_settled_elsewhere_is_skipped_within_the_lock_timeout(
+        hold_lock, settings):
+    """The worker's claim waits for a message row at most the lock timeout; whoever holds
+    it is sending or settling it, so the attempt is skipped (the sweep comes back)."""
+    import time
+
+    from core import outbox
+    from core.models import OutboxMessage
+
+    message = OutboxMessage.objects.create(
+        channel="email", event_type="booking.confirmed", dedupe_key="held-1",
+        recipient="lead@sme.example", message_id="m-held-1",
+        payload={"subject": "Confirmed", "body": "x"})
+    settings.DB_LOCK_TIMEOUT_MS = 300
+    hold_lock(lambda: list(OutboxMessage.objects.select_for_update().filter(pk=message.pk)))
+    started = time.monotonic()
+    assert outbox.deliver(message_id=message.pk) == "skipped"
+    assert time.monotonic() - started < 5
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxMessage.Status.PENDING, 0)

@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from equipment.hours import ALWAYS_OPEN
-from equipment.models import Hub, MaintenanceWindow
+from tests.factories import HubFactory, MaintenanceWindowFactory
 from tests.fixtures.world import booking_body, make_equipment
 
 pytestmark = pytest.mark.django_db
@@ -32,16 +31,15 @@ def q(moment: datetime) -> str:
 
 @pytest.fixture
 def berlin_press(operator, category):
-    hub = Hub.objects.create(operator=operator, name="Berlin", slug="berlin",
-                             timezone="Europe/Berlin", opening_hours=ALWAYS_OPEN)
+    hub = HubFactory(operator=operator, name="Berlin", slug="berlin", timezone="Europe/Berlin")
     return make_equipment(hub, category, "press-2h", slot_granularity=120, min_duration=120,
                           max_duration=480)
 
 
 def test_free_periods_on_the_spring_forward_night_are_on_the_grid_and_bookable(
         berlin_press, sme_client):
-    MaintenanceWindow.objects.create(equipment=berlin_press, start=berlin(2026, 3, 29, 3, 30),
-                                     end=berlin(2026, 3, 29, 6, 0), reason="calibration")
+    MaintenanceWindowFactory(equipment=berlin_press, start=berlin(2026, 3, 29, 3, 30),
+                             end=berlin(2026, 3, 29, 6, 0), reason="calibration")
     with time_machine.travel(berlin(2026, 3, 20, 12, 0), tick=False):
         r = sme_client.get(URL.format(berlin_press.pk)
                            + f"?start={q(berlin(2026, 3, 28, 22, 0))}"

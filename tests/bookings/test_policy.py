@@ -4,15 +4,14 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from bookings import policy
 from bookings.models import Booking
 from bookings.services import create_booking
 from core.errors import ValidationFailed
-from equipment.models import Equipment, MaintenanceWindow, Qualification
-from organizations.models import Membership
+from equipment.models import Equipment
+from tests.factories import MaintenanceWindowFactory, MembershipFactory, QualificationFactory
 from tests.fixtures.world import local, make_equipment
 
 pytestmark = pytest.mark.django_db
@@ -124,22 +123,19 @@ def test_opening_hours_across_midnight(hub, category, sme):
 
 
 def test_maintenance(equipment, sme):
-    MaintenanceWindow.objects.create(equipment=equipment, start=local(2, 10), end=local(2, 12),
-                                     reason="spindle service")
+    MaintenanceWindowFactory(equipment=equipment, start=local(2, 10), end=local(2, 12))
     assert codes_for(equipment_id=equipment.pk, organization=sme, start=local(2, 11),
                      end=local(2, 13)) == {policy.MAINTENANCE}
 
 
 def test_qualification(hub, category, sme):
     eq = make_equipment(hub, category, "laser", qualification_required=True)
-    user = get_user_model().objects.create_user("lead@precision.example",
-                                                email="lead@precision.example")
-    Membership.objects.create(user=user, organization=sme, role="member")
+    user = MembershipFactory(organization=sme, user__email="lead@precision.example").user
     kwargs = dict(equipment_id=eq.pk, organization=sme, start=local(2, 9), end=local(2, 10))
     assert codes_for(**kwargs) == {policy.TRIAL_LEAD_REQUIRED}
     assert codes_for(trial_lead_email=user.email, **kwargs) == {policy.QUALIFICATION_REQUIRED}
-    q = Qualification.objects.create(user=user, category=category,
-                                     expires=timezone.now() - timedelta(days=1))
+    q = QualificationFactory(user=user, equipment=None, category=category,
+                             expires=timezone.now() - timedelta(days=1))
     assert codes_for(trial_lead_email=user.email, **kwargs) == {policy.QUALIFICATION_REQUIRED}
     q.expires = timezone.now() + timedelta(days=30)
     q.save()

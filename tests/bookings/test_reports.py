@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from operator import attrgetter
 from zoneinfo import ZoneInfo
@@ -20,11 +20,12 @@ import time_machine
 from django.urls import reverse
 
 from bookings import reports
-from bookings.models import Booking, BookingEvent
+from bookings.models import Booking
 from bookings.reports_admin import billing_chart
 from equipment.hours import ALWAYS_OPEN
 from equipment.models import Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization
+from tests.factories import BookingEventFactory, BookingFactory, HubFactory
 from tests.fixtures.world import SHANGHAI, key_client, make_equipment, make_org
 
 S = Booking.Status
@@ -42,25 +43,21 @@ def t(text: str, tz=SHANGHAI) -> datetime:
 def book(equipment, org, start: str, end: str, status: str, price: str | None = None,
          tz=SHANGHAI) -> Booking:
     """A past booking written directly (the services refuse past times)."""
-    s, e = t(start, tz), t(end, tz)
-    if price is None:
-        price = equipment.hourly_rate * Decimal((e - s) / timedelta(hours=1))
-    return Booking.objects.create(equipment=equipment, organization=org, start=s, end=e,
-                                  blocked_until=e, status=status, price=Decimal(price),
-                                  purpose="report fixture")
+    extra = {} if price is None else {"price": Decimal(price)}  # default: the quote
+    return BookingFactory(equipment=equipment, organization=org, start=t(start, tz),
+                          end=t(end, tz), status=status, purpose="report fixture", **extra)
 
 
 def cancelled(equipment, org, start: str, end: str, *, at: str, by, price: str) -> Booking:
     booking = book(equipment, org, start, end, S.CANCELLED, price)
-    BookingEvent.objects.create(booking=booking, code="booking.cancelled",
-                                from_status=S.CONFIRMED, to_status=S.CANCELLED,
-                                actor_organization=by, at=t(at))
+    BookingEventFactory(booking=booking, from_status=S.CONFIRMED, actor_organization=by,
+                        at=t(at))
     return booking
 
 
 def make_hub(operator, slug: str, hours=ALWAYS_OPEN, tz: str = "Asia/Shanghai") -> Hub:
-    return Hub.objects.create(operator=operator, name=slug.title(), slug=slug, timezone=tz,
-                              opening_hours=hours)
+    return HubFactory(operator=operator, name=slug.title(), slug=slug, timezone=tz,
+                      opening_hours=hours)
 
 
 @pytest.fixture

@@ -32,11 +32,12 @@ from tests.factories import (  # noqa: E402
     OrganizationFactory,
     UserFactory,
 )
-from tests.portal.conftest import collected_trial, local, make_booking  # noqa: E402
+from tests.fixtures.world import collected_trial, local, make_booking  # noqa: E402
 from trials import sharing  # noqa: E402
 from trials.models import Consent  # noqa: E402
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Slow (a real browser): `make test` and CI run them, `make test-fast` leaves them out.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -350,3 +350,106 @@ def test_operators_grant_qualifications_only_on_their_own_equipment(equipment, o
     moved = equipment_services.update_qualification(qualification=granted,
                                                     data={"equipment": other}, by=operator)
     assert moved.equipment == other
+
+
+# --- a stale copy never reverts a concurrent change ------------------------------------------
+
+def test_a_stale_copy_does_not_revert_a_concurrent_status_change(equipment, operator, book):
+    """A description change made from a copy read before the equipment went down (and its
+    bookings were cancelled) leaves it down: only the changed field is written, on the
+    row as locked."""
+    from equipment import services
+
+    booking = book(2, 9, 11)
+    stale = Equipment.objects.select_related("hub").get(pk=equipment.pk)
+    fresh = Equipment.objects.select_related("hub").get(pk=equipment.pk)
+    down = services.update_equipment(equipment=fresh, by=operator, data={"status": "down"})
+    assert down.cancelled_bookings == [booking.pk]
+
+    saved = services.update_equipment(equipment=stale, by=operator,
+                                      data={"description": "New operating manual"})
+    assert saved.cancelled_bookings == []
+    assert (saved.status, saved.description) == ("down", "New operating manual")
+    equipment.refresh_from_db()
+    assert (equipment.status, equipment.description) == ("down", "New operating manual")
+    booking.refresh_from_db()
+    assert booking.status == S.CANCELLED
+
+
+# --- maintenance never overlaps a trial in progress ------------------------------------------
+
+@pytest.fixture
+def checked_in(equipment, operator, book):
+    booking = book(2, 9, 11)
+    return booking_services.check_in_booking(booking_id=booking.pk, organization=operator,
+                                             now=local(2, 9))
+
+
+def test_api_refuses_maintenance_over_a_trial_in_progress(equipment, operator, checked_in,
+                                                          book):
+    later = book(2, 13, 14)  # would be cancelled, but the whole window is refused
+    response = key_client(operator).post(WINDOWS, {
+        "equipment": equipment.pk, "start": local(2, 10).isoformat(),
+        "end": local(2, 14).isoformat(), "reason": "Spindle"}, format="json")
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["code"] == "maintenance_overlaps_trial_in_progress"
+    assert f"#{checked_in.pk}" in body["detail"]
+    assert body["bookings"] == [checked_in.pk]
+    assert not MaintenanceWindow.objects.exists()
+    checked_in.refresh_from_db()
+    later.refresh_from_db()
+    assert (checked_in.status, later.status) == (S.CHECKED_IN, S.CONFIRMED)
+
+
+def test_admin_refuses_maintenance_over_a_trial_in_progress(admin_client, equipment,
+                                                            checked_in):
+    (sd, st), (ed, et) = split(local(2, 10)), split(local(2, 12))
+    response = admin_client.post(reverse("admin:equipment_maintenancewindow_add"), {
+        "equipment": equipment.pk, "start_0": sd, "start_1": st, "end_0": ed, "end_1": et,
+        "reason": "Spindle", "_save": "Save"})
+    assert response.status_code == 302
+    assert any(f"#{checked_in.pk}" in m and "checked in" in m for m in messages_of(response))
+    assert not MaintenanceWindow.objects.exists()
+
+
+def test_admin_refuses_before_previewing_cancellations_it_would_not_make(
+        admin_client, equipment, checked_in, book):
+    """A window over a trial in progress and a confirmed booking: refused at once, not
+    after a preview offering to cancel the confirmed one."""
+    later = book(2, 13, 14)
+    (sd, st), (ed, et) = split(local(2, 10)), split(local(2, 14))
+    response = admin_client.post(reverse("admin:equipment_maintenancewindow_add"), {
+        "equipment": equipment.pk, "start_0": sd, "start_1": st, "end_0": ed, "end_1": et,
+        "reason": "Spindle", "_save": "Save"})
+    assert response.status_code == 302
+    assert any(f"#{checked_in.pk}" in m for m in messages_of(response))
+    assert not MaintenanceWindow.objects.exists()
+    later.refresh_from_db()
+    assert later.status == S.CONFIRMED
+
+
+def test_admin_inline_refuses_maintenance_over_a_trial_in_progress(admin_client, equipment,
+                                                                   checked_in):
+    url = reverse("admin:equipment_equipment_change", args=[equipment.pk])
+    response = admin_client.post(url, {
+        **form_post(equipment, name="Renamed"),
+        **window_inline((local(2, 8), local(2, 10), "Coolant")), "_save": "Save"})
+    assert response.status_code == 302
+    assert any(f"#{checked_in.pk}" in m for m in messages_of(response))
+    assert not MaintenanceWindow.objects.exists()
+    equipment.refresh_from_db()
+    assert equipment.name != "Renamed"  # the whole save is refused
+
+
+def test_equipment_goes_down_during_a_trial_in_progress_and_leaves_it_running(
+        equipment, operator, checked_in, book):
+    """An emergency during a running trial: allowed; what is to come is cancelled, the
+    trial in progress is left for the operator to complete."""
+    later = book(3, 9, 11)
+    response = key_client(operator).patch(f"/api/v1/equipment/{equipment.pk}/",
+                                          {"status": "down"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["cancelled_bookings"] == [later.pk]
+    checked_in.refresh_from_db()
+    assert checked_in.status == S.CHECKED_IN

@@ -31,9 +31,6 @@ from trials.tasks import collect_due_trials
 from .proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-on_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
-                                 reason="needs PostgreSQL (CI)")
-with_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (CI)")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -51,7 +48,7 @@ def db_through_proxy():
     proxy.refuse()
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_database_refusing_is_503_then_recovers_once(equipment, sme, db_through_proxy):
     client = key_client(sme)
     body = booking_body(equipment, local(2, 9), local(2, 11))
@@ -73,7 +70,7 @@ def test_database_refusing_is_503_then_recovers_once(equipment, sme, db_through_
     assert Booking.objects.count() == 1
 
 
-@with_redis
+@pytest.mark.redis
 @pytest.mark.real_broker
 def test_redis_down_during_booking_traffic_nothing_lost(hub, category, sme, operator, broker_at,
                                                          django_capture_on_commit_callbacks):
@@ -140,8 +137,8 @@ def _worker(env) -> subprocess.Popen:
         stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-@on_postgres
-@with_redis
+@pytest.mark.postgres
+@pytest.mark.redis
 @pytest.mark.real_broker
 def test_worker_killed_mid_collection_is_finished_once(checked_in, operator, gateway):
     import redis

@@ -1,9 +1,6 @@
-from django.contrib.auth import get_user_model
-
-from organizations.models import Membership
+from tests.factories import MembershipFactory, UserFactory
 
 
 def member(org, email: str, role: str):
-    user = get_user_model().objects.create_user(email, email=email)
-    Membership.objects.create(user=user, organization=org, role=role)
-    return user
+    """A user with ``email``, member of ``org`` in ``role``."""
+    return MembershipFactory(user=UserFactory(email=email), organization=org, role=role).user

@@ -18,9 +18,10 @@ from standardwebhooks import Webhook
 from bookings.models import BookingEvent
 from bookings.notifications import dispatch_event
 from bookings.tasks import dispatch_new_events
-from core import outbox, webhooks
-from core.models import OutboxMessage, WebhookEndpoint
+from core import outbox
+from core.models import OutboxMessage
 from core.tasks import deliver_due_outbox
+from tests.factories import WebhookEndpointFactory
 from tests.fixtures.world import booking_body, local, make_equipment
 
 from .conftest import member
@@ -42,8 +43,7 @@ def people(sme, operator):
 
 @pytest.fixture
 def endpoint(operator, receiver):
-    return WebhookEndpoint.objects.create(organization=operator, url=receiver.url,
-                                          secret=webhooks.new_secret(),
+    return WebhookEndpointFactory(organization=operator, url=receiver.url,
                                           event_types=["booking.*"])
 
 

@@ -15,9 +15,10 @@ from bookings import services
 from bookings.models import Booking, BookingEvent
 from bookings.notifications import dispatch_event
 from bookings.tasks import dispatch_pending_events, expire_requests, mark_no_shows, send_reminders
-from core import outbox, webhooks
-from core.models import OutboxMessage, WebhookEndpoint
+from core import outbox
+from core.models import OutboxMessage
 from core.tasks import deliver_due_outbox
+from tests.factories import WebhookEndpointFactory
 from tests.fixtures.world import local, make_equipment
 
 from .conftest import member
@@ -34,16 +35,14 @@ def people(sme, operator):
 
 @pytest.fixture
 def endpoints(operator, other_operator, receiver):
-    make = WebhookEndpoint.objects.create
+    make = WebhookEndpointFactory
     return {
-        "all_bookings": make(organization=operator, url=receiver.url, secret=webhooks.new_secret(),
-                             event_types=["booking.*"]),
-        "trials_only": make(organization=operator, url=receiver.url, secret=webhooks.new_secret(),
+        "all_bookings": make(organization=operator, url=receiver.url, event_types=["booking.*"]),
+        "trials_only": make(organization=operator, url=receiver.url,
                             event_types=["trial.collected"]),
-        "inactive": make(organization=operator, url=receiver.url, secret=webhooks.new_secret(),
-                         event_types=["*"], active=False),
+        "inactive": make(organization=operator, url=receiver.url, event_types=["*"], active=False),
         "someone_else": make(organization=other_operator, url=receiver.url,
-                             secret=webhooks.new_secret(), event_types=["*"]),
+                             event_types=["*"]),
     }
 
 
@@ -195,8 +194,7 @@ def test_broker_down_nothing_lost(approval_equipment, sme, operator, people, end
 def test_failing_endpoint_is_retried_then_disabled_and_owner_told(
         equipment, sme, operator, people, receiver, django_capture_on_commit_callbacks):
     receiver.statuses = [500]
-    endpoint = WebhookEndpoint.objects.create(organization=operator, url=receiver.url,
-                                              secret=webhooks.new_secret(),
+    endpoint = WebhookEndpointFactory(organization=operator, url=receiver.url,
                                               event_types=["booking.*"])
     for day in range(2, 2 + outbox.DISABLE_AFTER_FAILURES):
         with django_capture_on_commit_callbacks(execute=True):

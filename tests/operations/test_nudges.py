@@ -17,8 +17,7 @@ from bookings.models import BookingEvent
 from core.tasks import CoalescedSweep
 from tests.fixtures.world import booking_body, key_client, local
 
-with_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (CI)")
-pytestmark = [pytest.mark.django_db, with_redis, pytest.mark.real_broker]
+pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.real_broker]
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
 

@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import CategoryFactory, OrganizationFactory
+from tests.factories import CategoryFactory, OrganizationFactory, TrialFactory
 from trials import charts, sharing
-from trials.models import Consent, DatasetRelease, StandingConsent, Trial
+from trials.models import Consent, DatasetRelease, StandingConsent
 
 from .conftest import collected_trial, local, make_booking
 
@@ -88,7 +88,7 @@ def test_csv_download(client_sme, trial):
 
 def test_pending_trial_says_so(client_sme, equipment, sme):
     booking = make_booking(equipment, sme, local(2, 9), local(2, 10))
-    Trial.objects.create(booking=booking)
+    TrialFactory(booking=booking)
     response = client_sme.get(reverse("trials:detail", args=[booking.pk]))
     assert b"No results yet" in response.content and b"<svg" not in response.content
 
@@ -97,7 +97,7 @@ def test_trial_list_queries_do_not_grow(client_sme, equipment, sme):
     def add(n, offset):
         for i in range(n):
             b = make_booking(equipment, sme, local(-offset - i, 9), local(-offset - i, 10))
-            Trial.objects.create(booking=b)
+            TrialFactory(booking=b)
 
     def count():
         with CaptureQueriesContext(connection) as ctx:

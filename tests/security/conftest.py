@@ -27,12 +27,22 @@ from rest_framework.test import APIClient
 from bookings.models import Booking, CalendarFeed
 from core import webhooks
 from core.models import WebhookEndpoint
-from equipment.hours import ALWAYS_OPEN
 from equipment.models import Category, Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization
-from organizations.services import create_api_key
-from trials import ingest, packages
-from trials.models import Consent, DatasetRelease, Measurement, SharingAgreement, Trial
+from tests.factories import (
+    BookingFactory,
+    ConsentFactory,
+    EquipmentFactory,
+    HubFactory,
+    MaintenanceWindowFactory,
+    OrganizationFactory,
+    SharingAgreementFactory,
+    TrialFactory,
+    WebhookEndpointFactory,
+    api_key_for,
+)
+from trials import packages
+from trials.models import Consent, DatasetRelease, SharingAgreement, Trial
 
 KINDS = ("flagship", "sme", "university")
 # Nothing listens on the discard port: deliveries fail fast and stay on this machine.
@@ -106,43 +116,27 @@ class World:
 
 
 def _booking(equipment, sme, start, hours, status, **extra) -> Booking:
-    end = start + timedelta(hours=hours)
-    return Booking.objects.create(
-        equipment=equipment, organization=sme, start=start, end=end, blocked_until=end,
-        status=status, purpose=f"Trial plan of {sme.slug}", price=Decimal("400.00") * hours,
-        **extra)
-
-
-def _measurements(trial: Trial, start: datetime, rows: int = 12) -> None:
-    Measurement.objects.bulk_create(
-        Measurement(trial=trial, ts=start + timedelta(minutes=i), metric=metric,
-                    value=base + i, unit=unit)
-        for i in range(rows)
-        for metric, base, unit in (("spindle_load", 60.0, "%"), ("vibration_rms", 1.5, "mm/s")))
-    trial.summary = ingest.summarize(trial)
-    trial.measurement_count = rows * 2
-    trial.status = Trial.Status.COLLECTED
-    trial.collected_at = trial.booking.end
-    trial.save()
+    return BookingFactory(equipment=equipment, organization=sme, start=start,
+                          end=start + timedelta(hours=hours), status=status,
+                          purpose=f"Trial plan of {sme.slug}", **extra)
 
 
 def _side(name: str, category: Category, now: datetime) -> Side:
-    operator = Organization.objects.create(kind="flagship", name=f"Operator {name}",
-                                           slug=f"operator-{name}", verified=True)
-    sme = Organization.objects.create(kind="sme", name=f"SME {name}", slug=f"sme-{name}",
-                                      verified=True)
-    university = Organization.objects.create(kind="university", name=f"University {name}",
-                                             slug=f"university-{name}", verified=True)
-    keys = {kind: create_api_key(organization=org, name="security")[1]
+    operator = OrganizationFactory(flagship=True, name=f"Operator {name}",
+                                   slug=f"operator-{name}")
+    sme = OrganizationFactory(sme=True, name=f"SME {name}", slug=f"sme-{name}")
+    university = OrganizationFactory(university=True, name=f"University {name}",
+                                      slug=f"university-{name}")
+    keys = {kind: api_key_for(org, name="security")
             for kind, org in (("flagship", operator), ("sme", sme), ("university", university))}
-    hub = Hub.objects.create(operator=operator, name=f"Hub {name}", slug=f"hub-{name}",
-                             timezone="Asia/Shanghai", opening_hours=ALWAYS_OPEN)
+    hub = HubFactory(operator=operator, name=f"Hub {name}", slug=f"hub-{name}",
+                     timezone="Asia/Shanghai")
     policy = dict(slot_granularity=30, min_duration=60, max_duration=480, lead_time=0,
                   booking_horizon=60, changeover_buffer=0, hourly_rate=Decimal("400.00"))
-    equipment = Equipment.objects.create(hub=hub, category=category, name=f"CNC {name}",
-                                         slug=f"cnc-{name}", **policy)
-    approval = Equipment.objects.create(hub=hub, category=category, name=f"Robot {name}",
-                                        slug=f"robot-{name}", approval_required=True, **policy)
+    equipment = EquipmentFactory(hub=hub, category=category, name=f"CNC {name}",
+                                 slug=f"cnc-{name}", **policy)
+    approval = EquipmentFactory(hub=hub, category=category, name=f"Robot {name}",
+                                slug=f"robot-{name}", approval_required=True, **policy)
     S = Booking.Status
     requested = _booking(approval, sme, now + timedelta(days=2), 2, S.REQUESTED)
     confirmed = _booking(equipment, sme, now + timedelta(days=2), 2, S.CONFIRMED,
@@ -157,16 +151,14 @@ def _side(name: str, category: Category, now: datetime) -> Side:
                          checked_in_at=now - timedelta(days=2),
                          completed_at=now - timedelta(days=2) + timedelta(hours=2))
     for booking in (confirmed, due, checked_in):
-        Trial.objects.create(booking=booking)
-    trial = Trial.objects.create(booking=completed)
-    _measurements(trial, completed.start)
+        TrialFactory(booking=booking)
+    trial = TrialFactory(booking=completed, collected=True, measurements=12)
 
-    agreement = SharingAgreement.objects.create(
+    agreement = SharingAgreementFactory(
         operator=operator, university=university, hub=hub, title=f"Agreement {name}",
-        embargo_days=0, endpoint_url=DEAD_END, signing_secret=webhooks.new_secret(),
-        valid_from=now - timedelta(days=365))
-    agreement.categories.set([category])
-    consent = Consent.objects.create(trial=trial, agreement=agreement, granted_at=now)
+        embargo_days=0, endpoint_url=DEAD_END, valid_from=now - timedelta(days=365),
+        categories=[category])
+    consent = ConsentFactory(trial=trial, agreement=agreement, granted_at=now)
     release = DatasetRelease.objects.create(
         trial=trial, agreement=agreement, status=DatasetRelease.Status.DELIVERED,
         webhook_id=webhooks.new_message_id(), delivered_at=now, attempts=1)
@@ -175,13 +167,8 @@ def _side(name: str, category: Category, now: datetime) -> Side:
     release.sha256, release.size, release.row_count = built.sha256, built.size, built.rows
     release.save()
 
-    window = MaintenanceWindow.objects.create(equipment=equipment,
-                                              start=now + timedelta(days=10),
-                                              end=now + timedelta(days=10, hours=2),
-                                              reason="Spindle service")
-    webhook = WebhookEndpoint.objects.create(organization=operator, url=DEAD_END,
-                                             event_types=["booking.*"],
-                                             secret=webhooks.new_secret())
+    window = MaintenanceWindowFactory(equipment=equipment, start=now + timedelta(days=10))
+    webhook = WebhookEndpointFactory(organization=operator, url=DEAD_END)
     feeds = {kind: CalendarFeed.objects.create(organization=org, name=f"feed {kind}",
                                                token=f"token-{name}-{kind}")
              for kind, org in (("flagship", operator), ("sme", sme), ("university", university))}

@@ -330,10 +330,10 @@ def test_billing_report_uses_the_same_writer():
 
 @pytest.mark.django_db
 def test_malformed_json_is_a_translated_400_naming_where(settings):
-    from organizations.models import Organization
+    from tests.factories import OrganizationFactory
     from tests.fixtures.world import key_client
 
-    sme = Organization.objects.create(slug="json-sme", name="Json SME", kind="sme")
+    sme = OrganizationFactory(slug="json-sme", name="Json SME")
     client = key_client(sme)
     response = client.post("/api/v1/bookings/", data='{"equipment": 1,\n "start": }',
                            content_type="application/json")

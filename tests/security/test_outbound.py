@@ -22,7 +22,8 @@ from bookings import services as booking_services
 from core import outbound, outbox, webhooks
 from core.models import OutboxMessage, WebhookEndpoint
 from equipment.models import Equipment, Hub
-from tests.fixtures.peers import complete, results_csv
+from tests.factories import HubFactory
+from tests.fixtures.peers import POLL, complete, results_csv
 from tests.fixtures.world import key_client, local, make_equipment
 from trials.models import Trial
 
@@ -88,7 +89,7 @@ def serve():
             tls.sni_callback = lambda sock, name, ctx: peer.sni.append(name)
             server.socket = tls.wrap_socket(server.socket, server_side=True)
         peer.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs=POLL, daemon=True).start()
         servers.append(server)
         return peer
 
@@ -310,9 +311,8 @@ def gateway_peer(serve):
 
 @pytest.fixture
 def other_hub(other_operator):
-    return Hub.objects.create(operator=other_operator, name="Changping", slug="changping",
-                              timezone="Asia/Shanghai",
-                              opening_hours=Hub._meta.get_field("opening_hours").default())
+    return HubFactory(operator=other_operator, name="Changping", slug="changping",
+                      opening_hours=Hub._meta.get_field("opening_hours").default())
 
 
 def test_redirect_from_the_gateway_fails_the_trial(settings, serve, hub, category, sme,

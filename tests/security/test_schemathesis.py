@@ -147,6 +147,7 @@ def _fuzz(operation, headers: dict) -> str | None:
     return None
 
 
+@pytest.mark.slow  # fuzzes every operation: `make test` and CI run it, `make test-fast` not
 def test_api_conforms_to_its_schema(api_schema):
     schema, headers, media = api_schema
     failures, operations = [], 0
@@ -169,6 +170,7 @@ def test_the_schema_is_valid_openapi(client):
     assert set(problem["required"]) >= {"type", "title", "status", "detail"}
 
 
+@pytest.mark.slow  # a fresh interpreter generating the schema: `make test` and CI run it
 def test_schema_generation_is_free_of_warnings(tmp_path):
     """drf-spectacular's own validation, failing on any warning (untyped parameters …)."""
     result = subprocess.run(

@@ -298,17 +298,30 @@ def test_a_member_sees_the_terms_but_the_admin_decides(collected, operator, sme,
     assert not Consent.objects.exists() and not StandingConsent.objects.exists()
 
 
-def test_members_may_consent_to_a_trial_when_the_organisation_allows(
+def test_members_may_consent_to_their_own_trials_when_the_organisation_allows(
         collected, operator, sme, sme_member, sme_admin, hub, receiver):
     sme.members_may_consent = True
     sme.save(update_fields=["members_may_consent"])
     agreement = agreement_a(operator, receiver, hub)
     client = portal(sme_member)
+    grant = reverse("trials:grant", args=[collected.pk])
+    # A colleague's trial (here: booked with the organisation's API key): no button, and
+    # the consent is refused.
+    section = sharing_section(client, collected)
+    assert f'id="agree-{agreement["id"]}"' not in section
+    assert "Your organisation's administrator decides" in section
+    response = client.post(grant, {"agreement": agreement["id"], "agree": "on"}, follow=True)
+    assert b"Only an administrator of your organisation" in response.content
+    assert not Consent.objects.exists()
+
+    # The member's own trial (they lead it): they may consent to it.
+    booking = collected.booking
+    booking.trial_lead = sme_member
+    booking.save(update_fields=["trial_lead"])
     section = sharing_section(client, collected)
     assert f'id="agree-{agreement["id"]}"' in section
     assert f'id="standing-{agreement["id"]}"' not in section  # standing stays the admin's
-    client.post(reverse("trials:grant", args=[collected.pk]),
-                {"agreement": agreement["id"], "agree": "on"})
+    client.post(grant, {"agreement": agreement["id"], "agree": "on"})
     given = Consent.objects.get()
     assert given.granted_by == sme_member
     response = client.post(reverse("trials:standing-grant", args=[collected.pk]),
@@ -322,9 +335,63 @@ def test_members_may_consent_to_a_trial_when_the_organisation_allows(
                                    args=[collected.pk, agreement["id"]]), follow=True)
     assert b"Only an administrator of your organisation" in response.content
     assert StandingConsent.objects.get().revoked_at is None
-    client.post(reverse("trials:revoke", args=[collected.pk, given.pk]))
+    # Revoking a consent is the administrator's, even the member's own: no button, refused.
+    revoke = reverse("trials:revoke", args=[collected.pk, given.pk])
+    section = sharing_section(client, collected)
+    assert revoke not in section
+    assert "Only your organisation's administrator can revoke a consent" in section
+    response = client.post(revoke, follow=True)
+    assert b"Only an administrator of your organisation" in response.content
     given.refresh_from_db()
-    assert given.revoked_at is not None and given.revoked_by == sme_member
+    assert given.revoked_at is None
+    admin = portal(sme_admin)
+    assert revoke in sharing_section(admin, collected)
+    admin.post(revoke)
+    given.refresh_from_db()
+    assert given.revoked_at is not None and given.revoked_by == sme_admin
+
+
+def test_a_member_consents_only_to_trials_they_requested_or_lead(
+        collected, operator, sme, sme_member, sme_admin, hub, receiver):
+    """The service itself (as every door calls it): with the organisation's permission a
+    member consents to a trial they requested or lead, never to a colleague's, and never
+    revokes."""
+    from core.errors import Forbidden
+
+    sme.members_may_consent = True
+    sme.save(update_fields=["members_may_consent"])
+    agreement = agreement_a(operator, receiver, hub)
+    colleague = UserFactory(email="colleague@precision.test")
+    Membership.objects.create(user=colleague, organization=sme, role=Membership.Role.MEMBER)
+    booking = collected.booking
+    booking.requested_by, booking.trial_lead = colleague, colleague
+    booking.save(update_fields=["requested_by", "trial_lead"])
+    with pytest.raises(Forbidden) as refused:
+        sharing.grant_consent(trial=collected, agreement_id=agreement["id"], organization=sme,
+                              by_user=sme_member)
+    assert refused.value.code == "consent_needs_admin"
+    assert not Consent.objects.exists()
+
+    booking.requested_by = sme_member  # requested by the member, led by the colleague
+    booking.save(update_fields=["requested_by"])
+    given = sharing.grant_consent(trial=collected, agreement_id=agreement["id"],
+                                  organization=sme, by_user=sme_member)
+    assert given.granted_by == sme_member
+    for member in (sme_member, colleague):
+        with pytest.raises(Forbidden) as refused:
+            sharing.revoke_consent(consent=given, organization=sme, by_user=member)
+        assert refused.value.code == "consent_needs_admin"
+    given.refresh_from_db()
+    assert given.revoked_at is None
+    # Without the organisation's permission, not even their own trial.
+    sme.members_may_consent = False
+    sme.save(update_fields=["members_may_consent"])
+    with pytest.raises(Forbidden):
+        sharing.grant_consent(trial=collected, agreement_id=agreement["id"], organization=sme,
+                              by_user=colleague)
+    sharing.revoke_consent(consent=given, organization=sme, by_user=sme_admin)
+    given.refresh_from_db()
+    assert given.revoked_at is not None
 
 
 def test_the_service_refuses_a_member_with_a_stable_code(collected, operator, sme, sme_member,

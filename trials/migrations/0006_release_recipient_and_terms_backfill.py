@@ -14,6 +14,11 @@ def backfill(apps, schema_editor):
     DatasetRelease = apps.get_model("trials", "DatasetRelease")
     AgreementVersion = apps.get_model("trials", "AgreementVersion")
     Consent = apps.get_model("trials", "Consent")
+    postgres = schema_editor.connection.vendor == "postgresql"
+    if postgres:
+        # The new column's index and foreign key are made at the end of this migration, in
+        # its transaction: no deferred constraint check may be pending by then.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     for release in DatasetRelease.objects.select_related("agreement").iterator():
         fields = []
         if release.consent_id is None:
@@ -41,6 +46,8 @@ def backfill(apps, schema_editor):
             fields.append("recipient")
         if fields:
             release.save(update_fields=fields)
+    if postgres:
+        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class Migration(migrations.Migration):
