@@ -241,7 +241,7 @@ class AvailabilityView(ActorMixin, APIView):
             raise NotFound("No such equipment.", code="equipment_not_found")
         tz = ZoneInfo(equipment.hub.timezone)
         free = selectors.free_intervals(equipment=equipment, start=query.validated_data["start"],
-                                        end=query.validated_data["end"])
+                                        end=query.validated_data["end"], organization=self.org)
         return Response({
             "equipment": equipment.pk,
             "timezone": equipment.hub.timezone,

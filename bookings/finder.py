@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from equipment.models import Equipment
+from organizations.models import Organization
 
 from .selectors import free_intervals
 
@@ -34,14 +35,17 @@ class FreeSearch:
 
 
 def free_between(candidates: QuerySet[Equipment], start: datetime, end: datetime,
-                 *, now: datetime | None = None) -> FreeSearch:
-    """``candidates`` (with hubs loaded) that have a bookable period within [start, end)."""
+                 *, organization: Organization | None = None,
+                 now: datetime | None = None) -> FreeSearch:
+    """``candidates`` (with hubs loaded) that have a bookable period within [start, end)
+    (for ``organization``, the SME asking, if given: see ``free_intervals``)."""
     now = now or timezone.now()
     rows = list(candidates.filter(status=Equipment.Status.AVAILABLE)[:MAX_CANDIDATES + 1])
     truncated = len(rows) > MAX_CANDIDATES
     matches = []
     for equipment in rows[:MAX_CANDIDATES]:
-        periods = free_intervals(equipment=equipment, start=start, end=end, now=now)
+        periods = free_intervals(equipment=equipment, start=start, end=end,
+                                 organization=organization, now=now)
         if periods:
             matches.append(FreeMatch(equipment, periods[:PERIODS_SHOWN],
                                      max(0, len(periods) - PERIODS_SHOWN)))

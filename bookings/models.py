@@ -66,10 +66,6 @@ class Booking(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.equipment} {self.start:%Y-%m-%d %H:%M} ({self.status})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
-
 
 class BookingEvent(models.Model):
     """Every status change of a booking: who, when, why. Also the record of what must be

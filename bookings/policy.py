@@ -157,9 +157,16 @@ def check_qualification(p: PolicyInput) -> Violation | None:
     return None
 
 
+def open_bookings_limit_reached(equipment: Equipment, open_bookings: int) -> bool:
+    """An SME holding ``open_bookings`` active bookings of ``equipment`` may book no more
+    (availability asks this too)."""
+    limit = equipment.max_open_bookings_per_sme
+    return limit is not None and open_bookings >= limit
+
+
 def check_open_bookings_limit(p: PolicyInput) -> Violation | None:
     limit = p.equipment.max_open_bookings_per_sme
-    if limit is not None and p.open_bookings >= limit:
+    if open_bookings_limit_reached(p.equipment, p.open_bookings):
         return Violation(OPEN_BOOKINGS_LIMIT, "equipment",
                          f"Your organisation already holds {p.open_bookings} open booking(s) on "
                          f"this equipment; the limit is {limit}.")

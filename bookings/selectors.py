@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from django.contrib.postgres.fields import DateTimeRangeField
-from django.contrib.postgres.fields.ranges import DateTimeTZRange
 from django.db import connection
-from django.db.models import CharField, Func, Q, QuerySet, Value
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core import db
@@ -20,23 +19,9 @@ from equipment.models import Equipment, MaintenanceWindow
 from organizations.models import Organization
 
 from .models import Booking
+from .policy import open_bookings_limit_reached
 
 MAX_AVAILABILITY_RANGE = timedelta(days=31)
-
-
-class TsTzRange(Func):
-    function = "TSTZRANGE"
-    output_field = DateTimeRangeField()
-
-
-def overlapping(bookings: QuerySet[Booking], start: datetime, end: datetime) -> QuerySet[Booking]:
-    """Bookings whose blocked range [start, blocked_until) meets [start, end). On PostgreSQL
-    written as a range overlap, so the exclusion constraint's GiST index answers it
-    without reading the equipment's whole history."""
-    if connection.vendor == "postgresql":
-        return bookings.alias(period=TsTzRange("start", "blocked_until", Value("[)"))).filter(
-            period__overlap=DateTimeTZRange(start, end, "[)"))
-    return bookings.filter(start__lt=end, blocked_until__gt=start)
 
 
 def bookings_visible_to(organization: Organization | None) -> QuerySet[Booking]:
@@ -71,73 +56,118 @@ def booking_for(organization: Organization | None, booking_id) -> Booking:
     return booking
 
 
+# --- What is around a slot ---------------------------------------------------------------
+#
+# The one read of what may block a period of an equipment, used by booking creation (under
+# the equipment lock), availability and the catalogue's "free between" search, so a rule
+# stored in the database is read once and both sides agree. A new database-backed rule (a
+# hub closure, a weekly hours cap) is a new named part of this query and a field of
+# ``Surroundings``. On PostgreSQL the exclusion constraint ``booking_no_overlap`` (migration
+# 0002) states the same booking rule: active bookings (``Booking.ACTIVE``, a guard test
+# compares its predicate) whose [start, blocked_until) ranges overlap.
+
+
 @dataclass(frozen=True)
-class Neighbours:
-    """What the database holds around a requested period, fetched in one query."""
+class Surroundings:
+    """What the database holds around [start, end) of one equipment, read in one query."""
 
-    conflicts: list[tuple[datetime, datetime, datetime]]  # (start, end, blocked_until)
+    # Active bookings whose blocked range [start, blocked_until) meets [start, end + buffer):
+    # (start, end, blocked_until), sorted.
+    bookings: list[tuple[datetime, datetime, datetime]]
+    # Maintenance windows overlapping [start, end): (start, end), sorted.
     maintenance: list[tuple[datetime, datetime]]
+    # The asking organisation's active bookings on the equipment, counted up to its limit
+    # of open bookings per SME (0 when no organisation asked or there is no limit).
     own_open: int
+    buffer: timedelta  # the equipment's changeover buffer
+
+    def taken(self) -> list[tuple[datetime, datetime]]:
+        """The periods a new booking may not overlap. A new booking [a, b) clashes with an
+        existing one iff a < its blocked_until and its start < b + buffer, so the existing
+        one takes [start - buffer, blocked_until); a maintenance window takes itself."""
+        return sorted([(s - self.buffer, blocked) for s, _e, blocked in self.bookings]
+                      + self.maintenance)
+
+    def overlapping(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime,
+                                                                          datetime]]:
+        """The bookings whose own [start, end) overlaps [start, end) (the rest are only too
+        close: within the changeover buffer)."""
+        return [b for b in self.bookings if b[0] < end and b[1] > start]
 
 
-_ACTIVE_SQL = ", ".join(f"'{status}'" for status in Booking.ACTIVE)
-_NEIGHBOURS_SQL = {
-    # The blocked range as the exclusion constraint's GiST index has it, so the index
-    # answers the overlap without reading the equipment's history.
-    "postgresql": "tstzrange(b.start, b.blocked_until, '[)') && tstzrange(%s, %s, '[)')",
-    "default": "b.start < %s AND b.blocked_until > %s",
+# The booked range as the exclusion constraint's GiST index has it, so the index answers
+# the overlap without reading the equipment's history.
+_OVERLAP = {
+    "postgresql": ("tstzrange({start}, {blocked_until}, '[)') "
+                   "&& tstzrange(%(start)s, %(end_with_buffer)s, '[)')"),
+    "default": "{start} < %(end_with_buffer)s AND {blocked_until} > %(start)s",
 }
+# The part each row comes from (the query's first column).
+_BOOKING, _MAINTENANCE, _OWN_OPEN = 1, 2, 3
 
 
 @cache
-def _neighbours_sql(vendor: str, limited: bool) -> tuple[str, bool]:
-    overlap = _NEIGHBOURS_SQL.get(vendor, _NEIGHBOURS_SQL["default"])
-    sql = (
-        'SELECT 1, b.start, b."end", b.blocked_until FROM bookings_booking b '  # noqa: S608 - constants and model metadata only
-        f"WHERE b.equipment_id = %s AND b.status IN ({_ACTIVE_SQL}) AND {overlap} "
-        "UNION ALL "
-        'SELECT 2, m.start, m."end", m."end" FROM equipment_maintenancewindow m '
-        'WHERE m.equipment_id = %s AND m.start < %s AND m."end" > %s')
+def _around_sql(vendor: str, limited: bool) -> str:
+    """The named parts of the read, UNION ALL-ed, with named parameters: ``equipment``,
+    the period ``start``/``end``, ``end_with_buffer`` (the end widened by the changeover
+    buffer) and, ``limited``, ``organization`` and ``limit``. Table and column names come
+    from the models' metadata."""
+    b = functools.partial(db.column, Booking, alias="b")
+    m = functools.partial(db.column, MaintenanceWindow, alias="m")
+    # Literal values, not parameters: the planner must see that the predicate implies the
+    # exclusion constraint's partial index (``status IN (…active…)``).
+    active = ", ".join(f"'{status}'" for status in Booking.ACTIVE)
+    is_active = f"{b('equipment')} = %(equipment)s AND {b('status')} IN ({active})"
+    overlap = _OVERLAP.get(vendor, _OVERLAP["default"]).format(
+        start=b("start"), blocked_until=b("blocked_until"))
+    parts = {
+        "bookings": (
+            f"SELECT {_BOOKING}, {b('start')}, {b('end')}, {b('blocked_until')} "  # noqa: S608 - model metadata and constants only
+            f"FROM {db.table(Booking)} b WHERE {is_active} AND {overlap}"),
+        "maintenance": (
+            f"SELECT {_MAINTENANCE}, {m('start')}, {m('end')}, {m('end')} "  # noqa: S608 - model metadata and constants only
+            f"FROM {db.table(MaintenanceWindow)} m WHERE {m('equipment')} = %(equipment)s "
+            f"AND {m('start')} < %(end)s AND {m('end')} > %(start)s"),
+    }
     if limited:
         # Only whether the limit is reached matters: at most ``limit`` rows, however many
         # bookings the SME holds.
-        sql += (' UNION ALL SELECT 3, o.start, o."end", o.blocked_until FROM ('  # noqa: S608 - constants and model metadata only
-                'SELECT b.start, b."end", b.blocked_until FROM bookings_booking b '
-                f"WHERE b.equipment_id = %s AND b.status IN ({_ACTIVE_SQL}) "
-                "AND b.organization_id = %s LIMIT %s) o")
-    return sql, vendor == "postgresql"
+        parts["own_open"] = (
+            f"SELECT {_OWN_OPEN}, o.s, o.e, o.e FROM (SELECT {b('start')} AS s, {b('end')} AS e "  # noqa: S608 - model metadata and constants only
+            f"FROM {db.table(Booking)} b WHERE {is_active} "
+            f"AND {b('organization')} = %(organization)s LIMIT %(limit)s) o")
+    return " UNION ALL ".join(parts.values())
 
 
-def neighbours(*, equipment: Equipment, organization: Organization, start: datetime,
-               end: datetime) -> Neighbours:
-    """Active bookings whose blocked range meets [start, end + buffer), maintenance windows
-    overlapping [start, end), and — where the equipment limits them — how many active
-    bookings ``organization`` holds on it (counted up to the limit). One UNION ALL query,
-    written out: the create path's query budget is tight, and compiling the ORM's union
-    cost more than running it."""
-    ops = connection.ops
-    buffer_end = end + timedelta(minutes=equipment.changeover_buffer)
+def around_slot(*, equipment: Equipment, start: datetime, end: datetime,
+                organization: Organization | None = None) -> Surroundings:
+    """What is around [start, end) of ``equipment``: active bookings whose blocked range
+    meets [start, end + buffer), maintenance windows overlapping [start, end) and — where
+    ``organization`` is given and the equipment limits open bookings per SME — how many
+    active bookings it holds there (counted up to the limit). One query, written out: the
+    create path's query budget is tight, and compiling the ORM's union cost more than
+    running it."""
+    adapt = connection.ops.adapt_datetimefield_value
+    buffer = timedelta(minutes=equipment.changeover_buffer)
     limit = equipment.max_open_bookings_per_sme
-    sql, range_first = _neighbours_sql(connection.vendor, limit is not None)
-    lo, hi = ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)
-    params = [equipment.pk, *((lo, ops.adapt_datetimefield_value(buffer_end)) if range_first
-                              else (ops.adapt_datetimefield_value(buffer_end), lo)),
-              equipment.pk, hi, lo]
-    if limit is not None:
-        params += [equipment.pk, organization.pk, limit]
+    limited = organization is not None and limit is not None
+    params = {"equipment": equipment.pk, "start": adapt(start), "end": adapt(end),
+              "end_with_buffer": adapt(end + buffer)}
+    if limited:
+        params |= {"organization": organization.pk, "limit": limit}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_around_sql(connection.vendor, limited), params)
         rows = cursor.fetchall()
     to_datetime = db.field_converter(Booking, "start")
-    conflicts, maintenance, own_open = [], [], 0
-    for kind, s, e, blocked in rows:
-        if kind == 1:
-            conflicts.append((to_datetime(s), to_datetime(e), to_datetime(blocked)))
-        elif kind == 2:
+    bookings, maintenance, own_open = [], [], 0
+    for part, s, e, blocked in rows:
+        if part == _BOOKING:
+            bookings.append((to_datetime(s), to_datetime(e), to_datetime(blocked)))
+        elif part == _MAINTENANCE:
             maintenance.append((to_datetime(s), to_datetime(e)))
         else:
             own_open += 1
-    return Neighbours(sorted(conflicts), sorted(maintenance), own_open)
+    return Surroundings(sorted(bookings), sorted(maintenance), own_open, buffer)
 
 
 # The slot grid: local wall-clock multiples of the granularity from local midnight (the
@@ -210,11 +240,14 @@ def _floor_to_grid(moment: datetime, granularity: int, tz: ZoneInfo) -> datetime
 
 
 def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
+                   organization: Organization | None = None,
                    now: datetime | None = None) -> list[tuple[datetime, datetime]]:
-    """Bookable periods of ``equipment`` within [start, end): opening hours, minus
-    maintenance, minus active bookings widened by the changeover buffer, clipped to the
-    lead time and horizon, cut to the slot grid, each at least the minimum duration.
-    Any sub-period on the grid of one of them, of an allowed duration, can be booked.
+    """Bookable periods of ``equipment`` within [start, end): opening hours, minus what is
+    around the slot (``around_slot``: maintenance, active bookings widened by the changeover
+    buffer), clipped to the lead time and horizon, cut to the slot grid, each at least the
+    minimum duration; none when the equipment is not available or ``organization`` (the
+    SME asking, if given) already holds as many open bookings there as it may. Any
+    sub-period on the grid of one of them, of an allowed duration, can be booked.
 
     ``equipment.hub`` should be loaded; costs one query."""
     now = now or timezone.now()
@@ -225,22 +258,12 @@ def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
         minutes=equipment.max_duration))
     if lo >= hi or equipment.status != Equipment.Status.AVAILABLE:
         return []
-    buffer = timedelta(minutes=equipment.changeover_buffer)
-    kind = CharField()
-    bookings = overlapping(
-        Booking.objects.filter(equipment=equipment, status__in=Booking.ACTIVE).order_by(),
-        lo, hi + buffer).values_list(
-        Value("b", output_field=kind), "start", "blocked_until")
-    windows = MaintenanceWindow.objects.filter(
-        equipment=equipment, start__lt=hi, end__gt=lo).order_by().values_list(
-        Value("m", output_field=kind), "start", "end")
-    taken = [
-        # A new booking [a, b) clashes with an existing one iff a < its blocked_until and
-        # its start < b + buffer: so the existing one takes [start - buffer, blocked_until).
-        (s - buffer, e) if k == "b" else (s, e)
-        for k, s, e in bookings.union(windows, all=True)
-    ]
-    free = subtract(open_intervals(hub.opening_hours, hub.timezone, lo, hi), taken)
+    # The open-bookings limit is per SME: only an SME's own bookings count against it.
+    booker = organization if organization and organization.kind == Organization.Kind.SME else None
+    around = around_slot(equipment=equipment, start=lo, end=hi, organization=booker)
+    if booker is not None and open_bookings_limit_reached(equipment, around.own_open):
+        return []
+    free = subtract(open_intervals(hub.opening_hours, hub.timezone, lo, hi), around.taken())
     g = equipment.slot_granularity
     latest_start = now + timedelta(days=equipment.booking_horizon)
     out = []

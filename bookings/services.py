@@ -36,10 +36,11 @@ from organizations.models import Organization
 from . import policy
 from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingEvent
 from .selectors import (
+    Surroundings,
+    around_slot,
     bookings_actable_by,
     cancellable_overlapping,
     in_progress_overlapping,
-    neighbours,
 )
 from .signals import booking_status_changed
 
@@ -154,7 +155,7 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
     equipment = lock_equipment(equipment_id)
     if equipment is None:
         return ValidationFailed.single("equipment_not_found", "equipment", "No such equipment.")
-    around = neighbours(equipment=equipment, organization=organization, start=start, end=end)
+    around = around_slot(equipment=equipment, start=start, end=end, organization=organization)
     qualified = None
     if equipment.qualification_required and lead is not None:
         qualified = _is_qualified(lead, equipment, now)
@@ -163,8 +164,8 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
         maintenance=around.maintenance, open_bookings=around.own_open, qualified=qualified))
     if violations:
         return ValidationFailed(violations, "The booking breaks the equipment's rules.")
-    if around.conflicts:
-        return _slot_taken(equipment, around.conflicts, start, end)
+    if around.bookings:
+        return _slot_taken(equipment, around, start, end)
     booking = db.insert(Booking(
         equipment=equipment, organization=organization, requested_by=by_user, trial_lead=lead,
         start=start, end=end, blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
@@ -175,15 +176,15 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
     return booking
 
 
-def _slot_taken(equipment: Equipment, conflicts, start, end) -> Conflict:
-    core = [c for c in conflicts if c[0] < end and c[1] > start]
+def _slot_taken(equipment: Equipment, around: Surroundings, start, end) -> Conflict:
+    core = around.overlapping(start, end)
     code = "slot_taken" if core else "changeover_buffer"
     message = ("This slot is already taken." if core else
                f"The equipment needs {equipment.changeover_buffer} min of changeover between "
                "bookings; this period is too close to another booking.")
     return Conflict(message, code=code, extra={"conflicts": [
         {"start": s.isoformat(), "end": e.isoformat(), "blocked_until": b.isoformat()}
-        for s, e, b in conflicts]})
+        for s, e, b in around.bookings]})
 
 
 def _actor_roles(booking: Booking, organization: Organization | None) -> set[str]:

@@ -55,7 +55,8 @@ def catalog(request):
         equipment = equipment.filter(capabilities=data["capability"]).distinct()
     context = {"form": form, "window": form.window, "query": _query_without_page(request)}
     if form.window:
-        context["free"] = free_between(equipment, *form.window)
+        context["free"] = free_between(equipment, *form.window,
+                                       organization=request.organization)
     else:
         context["page"] = Paginator(equipment, CATALOG_PAGE).get_page(request.GET.get("page"))
     return render(request, "bookings/catalog.html", context)
@@ -93,7 +94,8 @@ def calendar(request, pk: int):
     last = (now + timedelta(days=equipment.booking_horizon)).astimezone(tz).date()
     first = _first_day(request.GET.get("from"), today, last)
     start, end = week_bounds(first, tz)
-    free = free_intervals(equipment=equipment, start=start, end=end, now=now)
+    free = free_intervals(equipment=equipment, start=start, end=end,
+                          organization=request.organization, now=now)
     week = build_week(equipment=equipment, first_day=first, free=free, now=now)
     context = {"equipment": equipment, "hub": equipment.hub, "week": week,
                "previous": max(first - timedelta(days=DAYS), today) if first > today else None,

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from .db import is_lock_timeout
-from .errors import Busy, DomainError, Problem, ValidationFailed
+from .errors import FORBIDDEN, NOT_FOUND, Busy, DomainError, Problem, ValidationFailed
 from .parsers import TOO_BIG_MESSAGE
 
 logger = logging.getLogger(__name__)
@@ -71,15 +71,13 @@ def problem_for(exc: Exception) -> Problem | None:
     if isinstance(exc, DomainError):
         return Problem(exc.status, exc.title, exc.message, exc.code, extra=exc.extra)
     if isinstance(exc, DjangoValidationError):
-        failed = ValidationFailed.from_django(exc)
-        return Problem(failed.status, failed.title, failed.message, failed.code,
-                       failed.field_errors())
+        return problem_for(ValidationFailed.from_django(exc))
     if isinstance(exc, RequestDataTooBig):
         return Problem(413, "Payload too large", str(TOO_BIG_MESSAGE), "payload_too_large")
     if isinstance(exc, Http404):
-        return Problem(404, "Not found", "Not found.", "not_found")
+        return problem_for(NOT_FOUND.error())
     if isinstance(exc, DjangoPermissionDenied):
-        return Problem(403, "Forbidden", "You may not do this.", "forbidden")
+        return problem_for(FORBIDDEN.error())
     if isinstance(exc, exceptions.APIException):
         code = exc.status_code
         if isinstance(exc, exceptions.ValidationError):

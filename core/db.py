@@ -59,6 +59,19 @@ def _select_list(model: type[models.Model], alias: str) -> tuple[str, tuple[str,
             tuple(f.attname for f in fields))
 
 
+def table(model: type[models.Model]) -> str:
+    """The quoted table name of ``model``, from its metadata: app SQL never spells a
+    table by hand."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def column(model: type[models.Model], name: str, alias: str = "") -> str:
+    """The quoted column of field ``name`` of ``model`` (``alias."col"`` with ``alias``),
+    from its metadata: app SQL never spells a column by hand."""
+    quoted = connection.ops.quote_name(model._meta.get_field(name).column)
+    return f"{alias}.{quoted}" if alias else quoted
+
+
 def columns(model: type[models.Model], alias: str) -> str:
     """``alias."col", …`` for every concrete field of ``model``, in field order (what
     :func:`instance` reads back)."""

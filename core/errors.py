@@ -1,8 +1,14 @@
-"""One exception hierarchy for domain errors.
+"""One exception hierarchy for domain errors, and the catalogue of their codes.
 
 Services raise these; the API exception handler (``core.api``) and the portal turn
 them into responses. Each carries a stable ``code`` that tests and clients match on,
 a human ``message``, and ``extra`` data (e.g. field errors or the conflicting slot).
+
+Every code is defined once (:func:`define`, in the ``errors`` module of the app that
+raises it) with its status (the ``DomainError`` class), the input field it concerns and
+its translatable message; the raise site fills in the message's parameters
+(``SLOT_TAKEN.error(extra=…)``, ``TOO_SHORT.violation(d="1 h")``). Views and forms show
+the error's own message: no door re-maps codes to words of its own (Zulip's pattern).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,69 @@ class Busy(DomainError):
     default_code = "busy"
 
 
+class ErrorCode(str):
+    """One catalogued error code. It is the bare code string (so it compares, hashes and
+    serialises as the code clients match on) and knows its ``kind`` (the DomainError class,
+    hence the HTTP status), the input ``field`` a violation of it concerns by default, and
+    its ``message``: a translatable text whose ``%(name)s`` parameters the raise site fills
+    in, translated into the active language when the error is made."""
+
+    kind: type[DomainError]
+    field: str
+    message: Any
+
+    def __new__(cls, code: str, kind: type[DomainError], message: Any, field: str = ""):
+        self = super().__new__(cls, code)
+        self.kind, self.message, self.field = kind, message, field
+        return self
+
+    def __reduce__(self):
+        return (catalogued, (str(self),))
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    def text(self, **params: Any) -> str:
+        """The message in the active language, its parameters filled in."""
+        text = str(self.message)
+        return text % params if params else text
+
+    def violation(self, field: str | None = None, **params: Any) -> Violation:
+        return Violation(str(self), field or self.field, self.text(**params))
+
+    def error(self, *, field: str | None = None, extra: dict | None = None,
+              **params: Any) -> DomainError:
+        """The exception to raise: a one-violation ValidationFailed for input errors, else
+        the code's DomainError with its message and ``extra``."""
+        if issubclass(self.kind, ValidationFailed):
+            return ValidationFailed([self.violation(field, **params)])
+        return self.kind(self.text(**params), code=str(self), extra=extra)
+
+
+CATALOGUE: dict[str, ErrorCode] = {}
+
+
+def define(code: str, kind: type[DomainError], message: Any, *, field: str = "") -> ErrorCode:
+    """Add ``code`` to the catalogue, once: a second definition of a code is a mistake."""
+    if code in CATALOGUE:
+        raise ValueError(f"Error code {code!r} is defined twice.")
+    CATALOGUE[code] = ErrorCode(code, kind, message, field)
+    return CATALOGUE[code]
+
+
+def catalogued(code: str) -> ErrorCode:
+    return CATALOGUE[code]
+
+
+def error_text(exc: DomainError) -> str:
+    """What the portal shows for a refusal: the error's own (translated) message, or, for
+    invalid input, its violations' messages."""
+    if isinstance(exc, ValidationFailed):
+        return " ".join(v.message for v in exc.violations)
+    return exc.message
+
+
 @dataclass
 class Problem:
     """An RFC 9457 problem document."""
@@ -141,3 +211,22 @@ def valid_id(value) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if 0 < number <= MAX_ID else None
+
+
+# The codes of core's own mechanisms, and those every app shares (periods).
+NOT_FOUND = define("not_found", NotFound, _("Not found."))
+FORBIDDEN = define("forbidden", Forbidden, _("You may not do this."))
+IDEMPOTENCY_KEY_INVALID = define(
+    "idempotency_key", ValidationFailed,
+    _("Idempotency-Key must be 1 to %(max)d characters."), field="Idempotency-Key")
+IDEMPOTENCY_KEY_REUSED = define(
+    "idempotency_key_reused", Conflict,
+    _("This Idempotency-Key was used with a different request."))
+READ_ONLY = define("read_only", ValidationFailed, _("This field is not settable."))
+NAIVE_DATETIME = define(
+    "naive_datetime", ValidationFailed,
+    _("Give the time zone offset, e.g. 2026-12-01T09:00:00+08:00."))
+END_BEFORE_START = define("end_before_start", ValidationFailed,
+                          _("The end must be after the start."), field="end")
+RANGE_TOO_LONG = define("range_too_long", ValidationFailed,
+                        _("Ask for at most %(days)d days at a time."), field="end")

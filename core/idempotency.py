@@ -9,16 +9,19 @@ a 409. Errors are not stored: nothing was created, so a retry is evaluated afres
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
+from . import db
 from .db import busy_on_lock_timeout, lock_timeout_clause, lock_timeout_param
-from .errors import Conflict, ValidationFailed
+from .errors import IDEMPOTENCY_KEY_INVALID, IDEMPOTENCY_KEY_REUSED
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -37,18 +40,22 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 def _replay(row: IdempotencyKey, print_: str) -> tuple[int, dict, bool]:
     if row.fingerprint != print_:
-        raise Conflict("This Idempotency-Key was used with a different request.",
-                       code="idempotency_key_reused")
+        raise IDEMPOTENCY_KEY_REUSED.error()
     return row.response_status, row.response_body, True
 
 
 # INSERT … SELECT … WHERE: on PostgreSQL the WHERE bounds the wait for a concurrent
 # request's row (core.db.lock_timeout_clause) with no statement of its own.
-CLAIM_SQL = (
-    "INSERT INTO core_idempotencykey (scope, key, fingerprint, response_status, "
-    "response_body, created) SELECT %s, %s, %s, 0, '{{}}', %s WHERE {bounded} "
-    "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
-)
+@cache
+def _claim_sql(vendor: str) -> str:
+    """The claim, its table and column names from ``IdempotencyKey``'s metadata."""
+    col = functools.partial(db.column, IdempotencyKey)
+    return (f"INSERT INTO {db.table(IdempotencyKey)} ({col('scope')}, {col('key')}, "  # noqa: S608 - model metadata and constants only
+            f"{col('fingerprint')}, {col('response_status')}, {col('response_body')}, "
+            f"{col('created')}) SELECT %s, %s, %s, 0, '{{}}', %s "
+            f"WHERE {db.lock_timeout_clause(vendor) or '1 = 1'} "
+            f"ON CONFLICT ({col('scope')}, {col('key')}) DO NOTHING "
+            f"RETURNING {col('id')}")
 
 
 def _claim(scope: str, key: str, print_: str) -> int | None:
@@ -60,7 +67,7 @@ def _claim(scope: str, key: str, print_: str) -> int | None:
     bounded = lock_timeout_clause(connection.vendor)
     params = [scope, key, print_, created] + ([lock_timeout_param()] if bounded else [])
     with busy_on_lock_timeout(gettext(BUSY_MESSAGE)), connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL.format(bounded=bounded or "1 = 1"), params)
+        cursor.execute(_claim_sql(connection.vendor), params)
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -69,8 +76,7 @@ def run_idempotent(*, scope: str, key: str, print_: str,
                    produce: Callable[[], tuple[int, dict]]) -> tuple[int, dict, bool]:
     """Run ``produce`` once per (scope, key); returns (status, body, replayed)."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValidationFailed.single("idempotency_key", HEADER,
-                                      f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+        raise IDEMPOTENCY_KEY_INVALID.error(max=MAX_KEY_LENGTH)
     with transaction.atomic():
         claimed = _claim(scope, key, print_)
         if claimed is None:

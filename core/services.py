@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from . import webhooks
-from .errors import ValidationFailed, Violation, full_clean
+from .errors import READ_ONLY, ValidationFailed, full_clean
 from .models import WebhookEndpoint
 
 # Fields a caller may set; the secret, the failure count and the disabling are the
@@ -27,8 +26,7 @@ def _full_clean(endpoint: WebhookEndpoint) -> None:
 def _settable(data: dict[str, Any]) -> dict[str, Any]:
     unknown = set(data) - ENDPOINT_FIELDS
     if unknown:
-        raise ValidationFailed([Violation("read_only", name, _("This field is not settable."))
-                                for name in sorted(unknown)])
+        raise ValidationFailed([READ_ONLY.violation(name) for name in sorted(unknown)])
     return data
 
 

@@ -5,11 +5,14 @@ one can park megabytes in a page served to everyone."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
+from .errors import END_BEFORE_START, NAIVE_DATETIME, RANGE_TOO_LONG
 from .parsers import json_depth
 
 # Descriptions of hubs and equipment (plain text, shown in the catalogue).
@@ -52,3 +55,18 @@ class JSONObjectValidator:
 
 
 validate_specs = JSONObjectValidator(max_bytes=SPECS_MAX_BYTES, max_depth=SPECS_MAX_DEPTH)
+
+
+def validate_period(start, end, *, max_range: timedelta | None = None,
+                    fields: tuple[str, str] = ("start", "end")) -> None:
+    """The one check of a period ``[start, end)``, for every door (API, portal, console,
+    services): both ends carry a time zone (invariant 5: a naive time is refused, never
+    guessed), the end is after the start, and the period is at most ``max_range`` long.
+    ``fields`` names the two ends in the caller's input. Raises ValidationFailed."""
+    for name, value in zip(fields, (start, end), strict=True):
+        if timezone.is_naive(value):
+            raise NAIVE_DATETIME.error(field=name)
+    if end <= start:
+        raise END_BEFORE_START.error(field=fields[1])
+    if max_range is not None and end - start > max_range:
+        raise RANGE_TOO_LONG.error(field=fields[1], days=max_range.days)

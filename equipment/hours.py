@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 
@@ -76,10 +76,6 @@ def validate_timezone(value: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationError("%(tz)s is not an IANA time zone (e.g. Asia/Shanghai).",
                               code="timezone", params={"tz": value}) from None
-
-
-def timezone_choices() -> list[tuple[str, str]]:
-    return [(z, z) for z in sorted(available_timezones())]
 
 
 def _local(day: date, clock_minutes: int, tz: ZoneInfo) -> datetime:

@@ -22,9 +22,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import db
-from core.errors import Forbidden, NotFound, ValidationFailed, full_clean
+from core.errors import full_clean
+from organizations.errors import NOT_OPERATOR
 from organizations.models import Organization
 
+from . import errors
 from .models import Equipment, Hub, MaintenanceWindow, Qualification
 from .signals import equipment_unavailable
 
@@ -37,8 +39,9 @@ FAR_FUTURE_DAYS = 3650
 def _lock_sql(vendor: str, for_update: bool) -> str:
     bounded = db.lock_timeout_clause(vendor)
     return (f"SELECT {db.columns(Equipment, 'e')}, {db.columns(Hub, 'h')} "  # noqa: S608 - constants and model metadata only
-            "FROM equipment_equipment e JOIN equipment_hub h ON h.id = e.hub_id "
-            "WHERE e.id = %s" + (f" AND {bounded}" if bounded else "")
+            f"FROM {db.table(Equipment)} e JOIN {db.table(Hub)} h "
+            f"ON {db.column(Hub, 'id', 'h')} = {db.column(Equipment, 'hub', 'e')} "
+            f"WHERE {db.column(Equipment, 'id', 'e')} = %s" + (f" AND {bounded}" if bounded else "")
             + (" FOR UPDATE OF e" if for_update else ""))
 
 
@@ -72,25 +75,22 @@ def lock_equipment(equipment_id: int, *, timeout_ms: int | None = None) -> Equip
 
 def _require_operator(organization: Organization | None) -> None:
     if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
-        raise Forbidden(_("Only a hub operator (flagship firm) may change the catalog."),
-                        code="not_operator")
+        raise NOT_OPERATOR.error()
 
 
 def _require_staff(staff_user) -> None:
     if not (getattr(staff_user, "is_active", False) and getattr(staff_user, "is_staff", False)):
-        raise Forbidden(_("Only platform staff may act without an organisation."),
-                        code="not_staff")
+        raise errors.NOT_STAFF.error()
 
 
-def _require_hub_operator(hub: Hub, *, by: Organization | None, staff_user,
-                          message: str) -> None:
+def _require_hub_operator(hub: Hub, *, by: Organization | None, staff_user) -> None:
     """``by`` operates ``hub`` — or, with no organisation, ``staff_user`` is platform staff."""
     if by is None and staff_user is not None:
         _require_staff(staff_user)
         return
     _require_operator(by)
     if hub.operator_id != by.pk:
-        raise Forbidden(message, code="not_hub_operator")
+        raise errors.NOT_HUB_OPERATOR.error()
 
 
 def _cancelled(responses) -> list:
@@ -121,8 +121,7 @@ def update_hub(*, hub: Hub, by: Organization, data: dict[str, Any]) -> Hub:
 
 def create_equipment(*, hub: Hub, by: Organization | None, data: dict[str, Any],
                      capabilities=None, staff_user=None) -> Equipment:
-    _require_hub_operator(hub, by=by, staff_user=staff_user,
-                          message=_("You may add equipment only to hubs you operate."))
+    _require_hub_operator(hub, by=by, staff_user=staff_user)
     equipment = Equipment(hub=hub, **data)
     full_clean(equipment)
     with transaction.atomic():
@@ -161,19 +160,17 @@ def update_equipment(*, equipment: Equipment, by: Organization | None, data: dic
     running trial is a legitimate emergency, and the operator completes the trial. The
     returned equipment carries ``cancelled_bookings``: the ids of the bookings this
     change cancelled."""
-    message = _("You may change only equipment in hubs you operate.")
-    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user, message=message)
+    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user)
     with transaction.atomic():
         current = lock_equipment(equipment.pk, timeout_ms=lock_timeout_ms)
         if current is None:
-            raise NotFound(_("No such equipment."), code="equipment_not_found")
+            raise errors.EQUIPMENT_NOT_FOUND.error()
         # Again on the row as locked (its hub may have moved since the caller read it).
-        _require_hub_operator(current.hub, by=by, staff_user=staff_user, message=message)
+        _require_hub_operator(current.hub, by=by, staff_user=staff_user)
         new_hub = data.get("hub")
         if new_hub is not None and new_hub.pk != current.hub_id \
                 and new_hub.operator_id != current.hub.operator_id:
-            raise NotFound(_("No such hub among the equipment operator's hubs."),
-                           code="hub_not_found")
+            raise errors.HUB_NOT_FOUND.error()
         was = current.status
         fields = {Equipment._meta.get_field(key).name for key in data}
         for key, value in data.items():
@@ -210,14 +207,13 @@ def create_maintenance_window(*, equipment: Equipment, by: Organization | None, 
 
     A window over a trial in progress (a checked-in booking) is refused, whichever door:
     Conflict (409) ``maintenance_overlaps_trial_in_progress``, naming the booking."""
-    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
-                          message=_("You may plan maintenance only on equipment you operate."))
+    _require_hub_operator(equipment.hub, by=by, staff_user=staff_user)
     window = MaintenanceWindow(equipment=equipment, start=start, end=end, reason=reason,
                                created_by=by_user or staff_user)
     full_clean(window)
     with transaction.atomic():
         if lock_equipment(equipment.pk, timeout_ms=lock_timeout_ms) is None:
-            raise NotFound(_("No such equipment."), code="equipment_not_found")
+            raise errors.EQUIPMENT_NOT_FOUND.error()
         window.save()
         cancelled = _cancelled(equipment_unavailable.send(
             sender=Equipment, equipment=equipment, start=start, end=end,
@@ -231,9 +227,7 @@ def delete_maintenance_window(*, window: MaintenanceWindow, by: Organization | N
                               staff_user=None, lock_timeout_ms: int | None = None) -> None:
     """Remove a maintenance window (the period becomes bookable again). Under the
     equipment lock, like every change to what bookings are checked against."""
-    _require_hub_operator(window.equipment.hub, by=by, staff_user=staff_user,
-                          message=_("You may remove maintenance only on equipment you "
-                                    "operate."))
+    _require_hub_operator(window.equipment.hub, by=by, staff_user=staff_user)
     with transaction.atomic():
         lock_equipment(window.equipment_id, timeout_ms=lock_timeout_ms)
         window.delete()
@@ -251,9 +245,7 @@ def grant_qualification(*, user, equipment: Equipment | None = None, category=No
     ``expires``. An operator grants on equipment of its own hubs; only platform staff
     grant a whole category (it spans every hub)."""
     if equipment is not None:
-        _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
-                              message=_("You may grant qualifications only on equipment you "
-                                        "operate."))
+        _require_hub_operator(equipment.hub, by=by, staff_user=staff_user)
     else:
         _require_staff(staff_user)
     qualification = Qualification(user=user, equipment=equipment, category=category,
@@ -270,16 +262,14 @@ def update_qualification(*, qualification: Qualification, data: dict[str, Any],
     scopes = [qualification.equipment]
     for key, value in data.items():
         if key not in QUALIFICATION_FIELDS:
-            raise ValidationFailed.single("not_editable", key, _("This field cannot be changed."))
+            raise errors.NOT_EDITABLE.error(field=key)
         setattr(qualification, key, value)
     scopes.append(qualification.equipment)
     for equipment in scopes:
         if equipment is None:
             _require_staff(staff_user)
         else:
-            _require_hub_operator(equipment.hub, by=by, staff_user=staff_user,
-                                  message=_("You may grant qualifications only on equipment "
-                                            "you operate."))
+            _require_hub_operator(equipment.hub, by=by, staff_user=staff_user)
     full_clean(qualification)
     qualification.save()
     return qualification

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from core.errors import Forbidden
-
+from .errors import WRONG_ORGANIZATION_KIND
 from .models import Organization
 from .selectors import acting_organization, acting_user
 
@@ -26,9 +25,7 @@ class ActorMixin:
     def require_kind(self, *kinds: str) -> Organization:
         org = self.org
         if org is None or org.kind not in kinds:
-            raise Forbidden(
-                f"This is for {' or '.join(kinds)} organisations.", code="wrong_organization_kind"
-            )
+            raise WRONG_ORGANIZATION_KIND.error(kinds=" / ".join(kinds))
         return org
 
 

@@ -55,8 +55,10 @@ class OrganizationPrincipal:
 @cache
 def _key_sql(vendor: str) -> str:
     return (f"SELECT {db.columns(OrganizationAPIKey, 'k')}, {db.columns(Organization, 'o')} "  # noqa: S608 - constants and model metadata only
-            "FROM organizations_organizationapikey k "
-            "JOIN organizations_organization o ON o.id = k.organization_id WHERE k.prefix = %s")
+            f"FROM {db.table(OrganizationAPIKey)} k JOIN {db.table(Organization)} o "
+            f"ON {db.column(Organization, 'id', 'o')} = "
+            f"{db.column(OrganizationAPIKey, 'organization', 'k')} "
+            f"WHERE {db.column(OrganizationAPIKey, 'prefix', 'k')} = %s")
 
 
 def _key_with_organization(prefix: str) -> OrganizationAPIKey | None:

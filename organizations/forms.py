@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ValidationFailed
+from core.forms import add_errors
 
 from . import services
 from .models import Invitation, Membership
@@ -17,23 +18,6 @@ from .selectors import invitation_by_token
 
 # The invitation a visitor opened before signing up (its token), kept in their session.
 INVITATION_SESSION_KEY = "portal_invitation_token"
-
-ERRORS = {
-    "organization_name_required": _(
-        "Give your organisation's name, or sign up with the address your organisation "
-        "invited."),
-    "credit_code_length": _("A unified social credit code has 18 characters."),
-    "credit_code_characters": _(
-        "A unified social credit code uses digits and capital letters except I, O, Z, S and "
-        "V."),
-    "credit_code_region": _(
-        "Characters 3–8 of a unified social credit code are the region code (digits)."),
-    "credit_code_checksum": _(
-        "The check character of this code is wrong (a character was probably mistyped)."),
-    "unique": _("This organisation is already registered. Ask its administrator to invite "
-                "you."),
-    "max_length": _("This is too long."),
-}
 
 
 def pending_invitation(request) -> Invitation | None:
@@ -79,10 +63,7 @@ class SignupForm(AllauthSignupForm):
             services.check_new_sme(name=data.get("organization_name") or "",
                                    credit_code=data.get("credit_code") or "")
         except ValidationFailed as exc:
-            for violation in exc.violations:
-                field = violation.field if violation.field in self.fields else None
-                text = ERRORS.get(violation.code)
-                self.add_error(field, str(text) if text is not None else violation.message)
+            add_errors(self, exc)
         return data
 
     def save(self, request):

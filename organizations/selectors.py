@@ -34,19 +34,6 @@ def members_of(*, organization: Organization) -> QuerySet[Membership]:
     return Membership.objects.filter(organization=organization).select_related("user")
 
 
-def organization_by_slug(slug: str, *, kind: str | None = None) -> Organization | None:
-    qs = Organization.objects.filter(slug=slug)
-    if kind:
-        qs = qs.filter(kind=kind)
-    return qs.first()
-
-
-def membership_of(user, organization: Organization | None) -> Membership | None:
-    if organization is None or not getattr(user, "is_authenticated", False):
-        return None
-    return Membership.objects.filter(user=user, organization=organization).first()
-
-
 def open_invitations(*, organization: Organization) -> QuerySet[Invitation]:
     """Invitations of ``organization`` neither accepted, revoked nor expired."""
     return (Invitation.objects.filter(organization=organization, accepted_at__isnull=True,

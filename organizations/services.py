@@ -9,11 +9,11 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
-from django.utils.translation import gettext_lazy as _
 
 from core import db
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, full_clean
+from core.errors import NOT_FOUND, full_clean
 
+from . import errors
 from .models import INVITATION_VALIDITY, Invitation, Membership, Organization, OrganizationAPIKey
 
 
@@ -29,7 +29,7 @@ def create_api_key(*, organization: Organization, name: str,
 def revoke_api_key(*, organization: Organization, prefix: str) -> OrganizationAPIKey:
     key = OrganizationAPIKey.objects.filter(organization=organization, prefix=prefix).first()
     if key is None:
-        raise NotFound("No such API key.")
+        raise NOT_FOUND.error()
     if not key.revoked:
         key.revoked = True
         key.save(update_fields=["revoked"])
@@ -56,12 +56,9 @@ def suspend_organization(*, organization: Organization, reason: str, by,
     changes (its bookings, trials and consents are kept as they are)."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed.single("suspension_reason_required", "reason",
-                                      _("Say why the organisation is suspended."))
+        raise errors.SUSPENSION_REASON_REQUIRED.error()
     if len(reason) > SUSPENSION_REASON_MAX_LENGTH:
-        raise ValidationFailed.single(
-            "suspension_reason_too_long", "reason",
-            _("At most %(limit)d characters.") % {"limit": SUSPENSION_REASON_MAX_LENGTH})
+        raise errors.SUSPENSION_REASON_TOO_LONG.error(limit=SUSPENSION_REASON_MAX_LENGTH)
     with transaction.atomic():
         locked = db.locked_one(Organization.objects.filter(pk=organization.pk))
         locked.suspended_at = locked.suspended_at or now or timezone.now()
@@ -116,10 +113,11 @@ def check_new_sme(*, name: str, credit_code: str = "") -> Organization:
     ``organization_name``, ``credit_code``) when it cannot be registered."""
     name = name.strip()
     if not name:
-        raise ValidationFailed.single("organization_name_required", "organization_name",
-                                      "Give your organisation's name.")
+        raise errors.ORGANIZATION_NAME_REQUIRED.error()
     org = Organization(kind=Organization.Kind.SME, name=name, slug=_unique_slug(name),
                        credit_code=credit_code.strip() or None, verified=False)
+    if org.credit_code and Organization.objects.filter(credit_code=org.credit_code).exists():
+        raise errors.ORGANIZATION_REGISTERED.error()
     full_clean(org, rename={"name": "organization_name"},
                message="The organisation cannot be registered.")
     return org
@@ -139,7 +137,7 @@ def register_sme(*, user, name: str, credit_code: str = "") -> Membership:
 def _require_admin(organization: Organization, user) -> None:
     if user is None or not Membership.objects.filter(
             organization=organization, user=user, role=Membership.Role.ADMIN).exists():
-        raise Forbidden("Only the organisation's administrators may do this.", code="not_admin")
+        raise errors.NOT_ADMIN.error()
 
 
 def invite_member(*, organization: Organization, email: str, role: str, by_user,
@@ -149,10 +147,9 @@ def invite_member(*, organization: Organization, email: str, role: str, by_user,
     _require_admin(organization, by_user)
     email = email.strip().lower()
     if role not in INVITABLE_ROLES:
-        raise ValidationFailed.single("role_invalid", "role", "Invite as administrator or member.")
+        raise errors.ROLE_INVALID.error()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
-        raise ValidationFailed.single("already_member", "email",
-                                      "This person is already a member of your organisation.")
+        raise errors.ALREADY_MEMBER.error()
     now = now or timezone.now()
     with transaction.atomic():
         invitation = (Invitation.objects.select_for_update()
@@ -185,7 +182,7 @@ def revoke_invitation(*, organization: Organization, invitation_id: int, by_user
     _require_admin(organization, by_user)
     invitation = Invitation.objects.filter(organization=organization, pk=invitation_id).first()
     if invitation is None:
-        raise NotFound("No such invitation.", code="invitation_not_found")
+        raise errors.INVITATION_NOT_FOUND.error()
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = now or timezone.now()
         invitation.save(update_fields=["revoked_at"])
@@ -200,14 +197,12 @@ def accept_invitation(*, token: str, user, now: datetime | None = None) -> Membe
         invitation = (Invitation.objects.select_for_update().select_related("organization")
                       .filter(token=token).first())
         if invitation is None or not invitation.is_open(now):
-            raise NotFound("This invitation is not valid any more.", code="invitation_invalid")
+            raise errors.INVITATION_INVALID.error()
         if (user.email or "").lower() != invitation.email.lower():
-            raise Forbidden("This invitation was sent to another e-mail address.",
-                            code="invitation_other_email")
+            raise errors.INVITATION_OTHER_EMAIL.error()
         current = Membership.objects.filter(user=user).select_related("organization").first()
         if current is not None and current.organization_id != invitation.organization_id:
-            raise Conflict("You already belong to another organisation.",
-                           code="already_in_organization")
+            raise errors.ALREADY_IN_ORGANIZATION.error()
         membership = current or Membership.objects.create(
             user=user, organization=invitation.organization, role=invitation.role)
         invitation.accepted_at, invitation.accepted_by = now, user

@@ -2,6 +2,15 @@
 
 from django.core.exceptions import ValidationError
 
+from core.errors import ErrorCode
+
+from .errors import (
+    CREDIT_CODE_CHARACTERS,
+    CREDIT_CODE_CHECKSUM,
+    CREDIT_CODE_LENGTH,
+    CREDIT_CODE_REGION,
+)
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -13,30 +22,19 @@ def uscc_check_character(first17: str) -> str:
 
 
 def validate_credit_code(value: str) -> None:
-    """Raise a ValidationError with a specific code for each way a code can be wrong."""
+    """Raise a ValidationError with a specific code (and the catalogue's message) for each
+    way a code can be wrong."""
     if len(value) != 18:
-        raise ValidationError(
-            "A unified social credit code has 18 characters; this one has %(n)d.",
-            code="credit_code_length",
-            params={"n": len(value)},
-        )
-    bad = sorted({c for c in value if c not in USCC_ALPHABET})
-    if bad:
-        raise ValidationError(
-            "A unified social credit code uses digits and capital letters except I, O, Z, S "
-            "and V; found %(bad)s.",
-            code="credit_code_characters",
-            params={"bad": ", ".join(bad)},
-        )
+        raise _invalid(CREDIT_CODE_LENGTH)
+    if any(c not in USCC_ALPHABET for c in value):
+        raise _invalid(CREDIT_CODE_CHARACTERS)
     if not value[2:8].isdigit():
-        raise ValidationError(
-            "Characters 3–8 of a unified social credit code are the region code (digits).",
-            code="credit_code_region",
-        )
-    expected = uscc_check_character(value[:17])
-    if value[17] != expected:
-        raise ValidationError(
-            "The check character of this unified social credit code is wrong "
-            "(a character was probably mistyped).",
-            code="credit_code_checksum",
-        )
+        raise _invalid(CREDIT_CODE_REGION)
+    if value[17] != uscc_check_character(value[:17]):
+        raise _invalid(CREDIT_CODE_CHECKSUM)
+
+
+def _invalid(code: ErrorCode) -> ValidationError:
+    # A model field validator speaks Django's ValidationError; core.errors.full_clean turns
+    # it back into the catalogued violation.
+    return ValidationError(code.text(), code=str(code))

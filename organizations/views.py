@@ -10,35 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, NotFound, ValidationFailed
+from core.errors import DomainError, ValidationFailed, error_text
+from core.forms import add_errors
 
 from . import selectors, services
 from .forms import INVITATION_SESSION_KEY, ConsentRightsForm, InviteForm
-from .portal import is_admin, organization_of, sme_required
-
-ERRORS = {
-    "not_admin": gettext_lazy("Only your organisation's administrators may do this."),
-    "already_member": gettext_lazy("This person is already a member of your organisation."),
-    "role_invalid": gettext_lazy("Invite as administrator or member."),
-    "invitation_not_found": gettext_lazy("No such invitation."),
-    "invitation_invalid": gettext_lazy(
-        "This invitation is not valid any more: it was accepted, withdrawn or has expired. "
-        "Ask for a new one."),
-    "invitation_other_email": gettext_lazy(
-        "This invitation was sent to another e-mail address. Log in with that address to "
-        "accept it."),
-    "already_in_organization": gettext_lazy(
-        "You already belong to another organisation; a portal account acts for one "
-        "organisation."),
-}
-
-
-def _text(exc: DomainError) -> str:
-    text = ERRORS.get(exc.code)
-    return str(text) if text is not None else exc.message
+from .portal import is_admin, not_found_as_404, organization_of, sme_required
 
 
 def _page(request, form: InviteForm, status: int = 200, rights_form=None):
@@ -75,12 +54,10 @@ def invite(request):
             organization=request.organization, email=form.cleaned_data["email"],
             role=form.cleaned_data["role"], by_user=request.user, accept_url=accept_url)
     except ValidationFailed as exc:
-        for violation in exc.violations:
-            field = violation.field if violation.field in form.fields else None
-            form.add_error(field, ERRORS.get(violation.code, violation.message))
+        add_errors(form, exc)
         return _page(request, form)
     except DomainError as exc:
-        messages.error(request, _text(exc))
+        messages.error(request, error_text(exc))
         return redirect("organizations:page")
     messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
     return redirect("organizations:page")
@@ -90,12 +67,11 @@ def invite(request):
 @require_POST
 def revoke_invitation(request, pk: int):
     try:
-        invitation = services.revoke_invitation(organization=request.organization,
-                                                invitation_id=pk, by_user=request.user)
-    except NotFound:
-        raise Http404("No such invitation.") from None
+        with not_found_as_404():
+            invitation = services.revoke_invitation(organization=request.organization,
+                                                    invitation_id=pk, by_user=request.user)
     except DomainError as exc:
-        messages.error(request, _text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("The invitation to %(email)s is withdrawn.")
                          % {"email": invitation.email})
@@ -114,7 +90,7 @@ def consent_rights(request):
         services.set_members_may_consent(organization=request.organization, allowed=allowed,
                                          by_user=request.user)
     except DomainError as exc:
-        messages.error(request, _text(exc))
+        messages.error(request, error_text(exc))
         return redirect("organizations:page")
     messages.success(request, _("Members may now consent to sharing their own trials' data.")
                      if allowed else _("Only administrators may now consent to sharing."))
@@ -158,7 +134,7 @@ def accept_invitation(request, token: str):
     try:
         membership = services.accept_invitation(token=token, user=request.user)
     except DomainError as exc:
-        messages.error(request, _text(exc))
+        messages.error(request, error_text(exc))
         return redirect("organizations:invitation", token=token)
     request.session.pop(INVITATION_SESSION_KEY, None)
     messages.success(request, _("Welcome to %(organization)s.")

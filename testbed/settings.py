@@ -130,9 +130,11 @@ else:
         DATABASES["default"]["ENGINE"] = "core.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# How long a use case waits for the equipment row lock (bookings, maintenance, status
-# changes) before answering 503 "busy" with Retry-After. Set per lock acquisition
-# (``SET LOCAL lock_timeout`` in core.db.set_lock_timeout), never connection-wide.
+# How long a request waits for a row lock (the equipment lock of bookings, maintenance and
+# status changes; every other request-path lock) before answering 503 "busy" with
+# Retry-After. Set per lock acquisition, in the locking statement itself
+# (core.db.lock_timeout_clause, used by lock_equipment and core.db.locked), never
+# connection-wide.
 DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
 
 # --- Cache -------------------------------------------------------------------------------
