@@ -69,6 +69,13 @@ class ValidationFailed(DomainError):
         return cls([Violation(e.code or "invalid", rename.get(field, field), str(text))
                     for field, e in pairs for text in e.messages], message)
 
+    def as_django(self) -> DjangoValidationError:
+        """For a model's ``clean``, which speaks Django's ValidationError."""
+        errors: dict[str, list[DjangoValidationError]] = {}
+        for v in self.violations:
+            errors.setdefault(v.field, []).append(DjangoValidationError(v.message, code=v.code))
+        return DjangoValidationError(errors)
+
     def field_errors(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         for v in self.violations:
@@ -127,8 +134,14 @@ class ErrorCode(str):
 
     def text(self, **params: Any) -> str:
         """The message in the active language, its parameters filled in."""
-        text = str(self.message)
-        return text % params if params else text
+        # ``message % params`` on the lazy text: a plural (ngettext_lazy with a named
+        # number) picks its form from the parameters.
+        return str(self.message % params) if params else str(self.message)
+
+    def variant(self, message: Any) -> ErrorCode:
+        """The same code with another wording for a special case (e.g. a lead time of
+        zero: "the start is in the past"), defined next to the code itself."""
+        return ErrorCode(str(self), self.kind, message, self.field)
 
     def violation(self, field: str | None = None, **params: Any) -> Violation:
         return Violation(str(self), field or self.field, self.text(**params))

@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core import outbound
+from core.errors import ValidationFailed
+from core.validators import validate_period
 from organizations.models import Organization
 
 from .hours import OFFICE_HOURS, validate_opening_hours, validate_timezone
@@ -225,8 +227,11 @@ class MaintenanceWindow(models.Model):
         return f"{self.equipment}: {self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M}"
 
     def clean(self):
-        if self.start and self.end and self.end <= self.start:
-            raise ValidationError({"end": _("The end must be after the start.")})
+        if self.start and self.end:
+            try:
+                validate_period(self.start, self.end)
+            except ValidationFailed as exc:
+                raise exc.as_django() from None
 
 
 class Qualification(models.Model):
