@@ -16,21 +16,25 @@ from zoneinfo import ZoneInfo
 from core.errors import Violation
 from equipment.hours import open_intervals
 from equipment.models import Equipment
+from equipment.wording import duration
 from organizations.models import Organization
 
-# Stable codes: clients and tests match on these.
-EQUIPMENT_UNAVAILABLE = "equipment_unavailable"
-ORGANIZATION_UNVERIFIED = "organization_unverified"
-MISALIGNED = "misaligned"
-TOO_SHORT = "too_short"
-TOO_LONG = "too_long"
-LEAD_TIME = "lead_time"
-TOO_FAR_AHEAD = "too_far_ahead"
-OUTSIDE_OPENING_HOURS = "outside_opening_hours"
-MAINTENANCE = "maintenance"
-QUALIFICATION_REQUIRED = "qualification_required"
-TRIAL_LEAD_REQUIRED = "trial_lead_required"
-OPEN_BOOKINGS_LIMIT = "open_bookings_limit"
+# Stable codes (clients and tests match on these), each with its message, in the catalogue.
+from .errors import (
+    EQUIPMENT_UNAVAILABLE,
+    LEAD_TIME,
+    MAINTENANCE,
+    MISALIGNED,
+    OPEN_BOOKINGS_LIMIT,
+    ORGANIZATION_UNVERIFIED,
+    OUTSIDE_OPENING_HOURS,
+    QUALIFICATION_REQUIRED,
+    START_IN_PAST,
+    TOO_FAR_AHEAD,
+    TOO_LONG,
+    TOO_SHORT,
+    TRIAL_LEAD_REQUIRED,
+)
 
 
 @dataclass(frozen=True)
@@ -45,28 +49,18 @@ class PolicyInput:
     qualified: bool | None  # None: no trial lead known
 
 
-def _fmt(minutes: int) -> str:
-    hours, mins = divmod(minutes, 60)
-    if hours and mins:
-        return f"{hours} h {mins} min"
-    return f"{hours} h" if hours else f"{mins} min"
-
-
 def check_equipment_status(p: PolicyInput) -> Violation | None:
     """The equipment must be available (not down or retired)."""
     if p.equipment.status != Equipment.Status.AVAILABLE:
-        return Violation(EQUIPMENT_UNAVAILABLE, "equipment",
-                         f"This equipment is {p.equipment.get_status_display().lower()} "
-                         "and cannot be booked.")
+        return EQUIPMENT_UNAVAILABLE.violation(
+            status=p.equipment.get_status_display().lower())
     return None
 
 
 def check_organization_verified(p: PolicyInput) -> Violation | None:
     """Only SMEs verified by platform staff may book."""
     if not p.organization.verified:
-        return Violation(ORGANIZATION_UNVERIFIED, "organization",
-                         "Your organisation has not been verified yet; platform staff check new "
-                         "organisations before they can book.")
+        return ORGANIZATION_UNVERIFIED.violation()
     return None
 
 
@@ -82,25 +76,21 @@ def check_alignment(p: PolicyInput) -> Violation | None:
     g = p.equipment.slot_granularity
     tz = ZoneInfo(p.equipment.hub.timezone)
     if not (is_aligned(p.start, g, tz) and is_aligned(p.end, g, tz)):
-        return Violation(MISALIGNED, "start",
-                         f"Bookings start and end on {_fmt(g)} steps (e.g. :00, :{g % 60:02d}) "
-                         "in the hub's time zone.")
+        return MISALIGNED.violation(step=duration(g), tz=p.equipment.hub.timezone)
     return None
 
 
 def check_min_duration(p: PolicyInput) -> Violation | None:
     minutes = (p.end - p.start) / timedelta(minutes=1)
     if minutes < p.equipment.min_duration:
-        return Violation(TOO_SHORT, "end",
-                         f"A booking lasts at least {_fmt(p.equipment.min_duration)}.")
+        return TOO_SHORT.violation(d=duration(p.equipment.min_duration))
     return None
 
 
 def check_max_duration(p: PolicyInput) -> Violation | None:
     minutes = (p.end - p.start) / timedelta(minutes=1)
     if minutes > p.equipment.max_duration:
-        return Violation(TOO_LONG, "end",
-                         f"A booking lasts at most {_fmt(p.equipment.max_duration)}.")
+        return TOO_LONG.violation(d=duration(p.equipment.max_duration))
     return None
 
 
@@ -109,18 +99,15 @@ def check_lead_time(p: PolicyInput) -> Violation | None:
     earliest = p.now + timedelta(minutes=p.equipment.lead_time)
     if p.start < earliest:
         if p.equipment.lead_time:
-            msg = f"Book at least {_fmt(p.equipment.lead_time)} before the start."
-        else:
-            msg = "The start is in the past."
-        return Violation(LEAD_TIME, "start", msg)
+            return LEAD_TIME.violation(d=duration(p.equipment.lead_time))
+        return START_IN_PAST.violation()
     return None
 
 
 def check_horizon(p: PolicyInput) -> Violation | None:
     latest = p.now + timedelta(days=p.equipment.booking_horizon)
     if p.start > latest:
-        return Violation(TOO_FAR_AHEAD, "start",
-                         f"Bookings open {p.equipment.booking_horizon} days ahead at most.")
+        return TOO_FAR_AHEAD.violation(days=p.equipment.booking_horizon)
     return None
 
 
@@ -129,17 +116,13 @@ def check_opening_hours(p: PolicyInput) -> Violation | None:
     hub = p.equipment.hub
     spans = open_intervals(hub.opening_hours, hub.timezone, p.start, p.end)
     if not (len(spans) == 1 and spans[0] == (p.start, p.end)):
-        return Violation(OUTSIDE_OPENING_HOURS, "start",
-                         "The hub is closed during part of this period; see its opening hours.")
+        return OUTSIDE_OPENING_HOURS.violation()
     return None
 
 
 def check_maintenance(p: PolicyInput) -> Violation | None:
     if p.maintenance:
-        s, e = min(p.maintenance)
-        return Violation(MAINTENANCE, "start",
-                         f"The equipment is under maintenance from {s.isoformat()} "
-                         f"to {e.isoformat()}.")
+        return MAINTENANCE.violation()
     return None
 
 
@@ -148,12 +131,9 @@ def check_qualification(p: PolicyInput) -> Violation | None:
     if not p.equipment.qualification_required:
         return None
     if p.qualified is None:
-        return Violation(TRIAL_LEAD_REQUIRED, "trial_lead",
-                         "This equipment needs a qualified operator: name the trial lead "
-                         "(an SME member's e-mail).")
+        return TRIAL_LEAD_REQUIRED.violation()
     if not p.qualified:
-        return Violation(QUALIFICATION_REQUIRED, "trial_lead",
-                         "The trial lead holds no valid qualification for this equipment.")
+        return QUALIFICATION_REQUIRED.violation()
     return None
 
 
@@ -167,9 +147,7 @@ def open_bookings_limit_reached(equipment: Equipment, open_bookings: int) -> boo
 def check_open_bookings_limit(p: PolicyInput) -> Violation | None:
     limit = p.equipment.max_open_bookings_per_sme
     if open_bookings_limit_reached(p.equipment, p.open_bookings):
-        return Violation(OPEN_BOOKINGS_LIMIT, "equipment",
-                         f"Your organisation already holds {p.open_bookings} open booking(s) on "
-                         f"this equipment; the limit is {limit}.")
+        return OPEN_BOOKINGS_LIMIT.violation(limit=limit)
     return None
 
 

@@ -25,15 +25,18 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import ngettext
 
 from core import db
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.errors import Conflict, ValidationFailed
+from core.validators import validate_period
+from equipment.errors import EQUIPMENT_NOT_FOUND
 from equipment.models import Equipment, Qualification
 from equipment.services import lock_equipment
+from equipment.wording import duration
+from organizations.errors import NOT_SME
 from organizations.models import Organization
 
-from . import policy
+from . import errors, policy
 from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingEvent
 from .selectors import (
     Surroundings,
@@ -70,12 +73,6 @@ EVENT_CODES = {
 }
 
 
-def _require_aware(value: datetime, field: str) -> None:
-    if timezone.is_naive(value):
-        raise ValidationFailed.single("naive_datetime", field,
-                                      "Give the time zone offset, e.g. 2026-12-01T09:00:00+08:00.")
-
-
 def _trial_lead(organization: Organization, by_user, trial_lead_email: str | None):
     """The person who will run the trial: the named SME member, else the requester."""
     if not trial_lead_email:
@@ -85,8 +82,7 @@ def _trial_lead(organization: Organization, by_user, trial_lead_email: str | Non
         Q(email__iexact=trial_lead_email) | Q(username__iexact=trial_lead_email),
         memberships__organization=organization).first())
     if user is None:
-        raise ValidationFailed.single("trial_lead_unknown", "trial_lead",
-                                      "The trial lead must be a member of your organisation.")
+        raise errors.TRIAL_LEAD_UNKNOWN.error()
     return user
 
 
@@ -119,15 +115,11 @@ def create_booking(*, equipment_id: int, organization: Organization, start: date
     """Book ``[start, end)`` of an equipment for an SME. Confirmed at once unless the
     equipment needs approval. Raises ValidationFailed with every broken rule, Conflict
     (409) when the slot is taken, Forbidden when the organisation is not an SME."""
-    _require_aware(start, "start")
-    _require_aware(end, "end")
-    if end <= start:
-        raise ValidationFailed.single("end_before_start", "end", "The end must be after the start.")
+    validate_period(start, end)
     if organization.kind != Organization.Kind.SME:
-        raise Forbidden("Only SMEs book equipment.", code="not_sme")
+        raise NOT_SME.error()
     if not purpose or not purpose.strip():
-        raise ValidationFailed.single("purpose_required", "purpose",
-                                      "Describe the trial plan (purpose).")
+        raise errors.PURPOSE_REQUIRED.error()
     now = now or timezone.now()
     lead = _trial_lead(organization, by_user, trial_lead_email)
     try:
@@ -140,8 +132,7 @@ def create_booking(*, equipment_id: int, organization: Organization, start: date
                                          by_user=by_user, lead=lead, now=now)
     except IntegrityError as exc:
         if NO_OVERLAP_CONSTRAINT in str(exc):
-            raise Conflict("This slot was just taken by another booking.",
-                           code="slot_taken") from exc
+            raise errors.SLOT_TAKEN.error() from exc
         raise
     if isinstance(outcome, Exception):
         raise outcome
@@ -154,7 +145,7 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
     transaction."""
     equipment = lock_equipment(equipment_id)
     if equipment is None:
-        return ValidationFailed.single("equipment_not_found", "equipment", "No such equipment.")
+        return ValidationFailed([EQUIPMENT_NOT_FOUND.violation()])
     around = around_slot(equipment=equipment, start=start, end=end, organization=organization)
     qualified = None
     if equipment.qualification_required and lead is not None:
@@ -178,13 +169,13 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
 
 def _slot_taken(equipment: Equipment, around: Surroundings, start, end) -> Conflict:
     core = around.overlapping(start, end)
-    code = "slot_taken" if core else "changeover_buffer"
-    message = ("This slot is already taken." if core else
-               f"The equipment needs {equipment.changeover_buffer} min of changeover between "
-               "bookings; this period is too close to another booking.")
-    return Conflict(message, code=code, extra={"conflicts": [
+    conflicts = {"conflicts": [
         {"start": s.isoformat(), "end": e.isoformat(), "blocked_until": b.isoformat()}
-        for s, e, b in around.bookings]})
+        for s, e, b in around.bookings]}
+    if core:
+        return errors.SLOT_TAKEN.error(extra=conflicts)
+    return errors.CHANGEOVER_BUFFER.error(extra=conflicts,
+                                          d=duration(equipment.changeover_buffer))
 
 
 def _actor_roles(booking: Booking, organization: Organization | None) -> set[str]:
@@ -216,7 +207,7 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
     equipment_id = (visible.filter(pk=booking_id)
                     .values_list("equipment_id", flat=True).first())
     if equipment_id is None:
-        raise NotFound("No such booking.", code="booking_not_found")
+        raise errors.BOOKING_NOT_FOUND.error()
     with transaction.atomic():
         lock_equipment(equipment_id)
         booking = db.locked_one(
@@ -224,15 +215,14 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
             .filter(pk=booking_id), of=("self",))
         roles = {"system"} if system else _actor_roles(booking, organization) if booking else set()
         if booking is None or not roles:
-            raise NotFound("No such booking.", code="booking_not_found")
+            raise errors.BOOKING_NOT_FOUND.error()
         allowed = TRANSITIONS.get((booking.status, to))
         if allowed is None:
-            raise Conflict(f"A {booking.get_status_display().lower()} booking cannot become "
-                           f"{S(to).label.lower()}.", code="illegal_transition",
-                           extra={"current_status": booking.status})
+            raise errors.ILLEGAL_TRANSITION.error(
+                extra={"current_status": booking.status},
+                status=booking.get_status_display().lower(), target=S(to).label.lower())
         if not roles & allowed:
-            raise Forbidden(f"Only the {' or '.join(sorted(allowed - {'system'}))} may do this.",
-                            code="not_allowed")
+            raise errors.NOT_ALLOWED.error(extra={"allowed": sorted(allowed - {"system"})})
         if guard:
             guard(booking, now, roles)
         from_status = booking.status
@@ -268,8 +258,7 @@ def reject_booking(*, booking_id: int, organization: Organization, reason: str =
 def _cancel_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
     # The SME may cancel until the start; the operator at any time before check-in.
     if "operator" not in roles and now >= booking.start:
-        raise Conflict("The booking has started; ask the hub operator to cancel it.",
-                       code="cancel_too_late")
+        raise errors.CANCEL_TOO_LATE.error()
 
 
 def cancel_booking(*, booking_id: int, organization: Organization, reason: str = "",
@@ -280,9 +269,7 @@ def cancel_booking(*, booking_id: int, organization: Organization, reason: str =
 
 def _check_in_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
     if now < booking.start - CHECK_IN_OPENS:
-        minutes = int(CHECK_IN_OPENS.total_seconds() // 60)
-        raise Conflict(f"Check-in opens {minutes} minutes before the start.",
-                       code="check_in_not_open")
+        raise errors.CHECK_IN_NOT_OPEN.error(minutes=int(CHECK_IN_OPENS.total_seconds() // 60))
 
 
 def check_in_booking(*, booking_id: int, organization: Organization, reason: str = "",
@@ -293,8 +280,7 @@ def check_in_booking(*, booking_id: int, organization: Organization, reason: str
 
 def _complete_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
     if now < booking.start:
-        raise Conflict("A booking can be completed only after its start.",
-                       code="complete_too_early")
+        raise errors.COMPLETE_TOO_EARLY.error()
 
 
 def complete_booking(*, booking_id: int, organization: Organization, reason: str = "",
@@ -324,13 +310,8 @@ def refuse_maintenance_over_trials(*, equipment_id: int, start: datetime,
                    .values_list("pk", flat=True))
     if running:
         ids = ", ".join(f"#{pk}" for pk in running)
-        raise Conflict(
-            ngettext("Booking %(ids)s is checked in (a trial in progress) during this "
-                     "period; complete it before planning maintenance over it.",
-                     "Bookings %(ids)s are checked in (trials in progress) during this "
-                     "period; complete them before planning maintenance over them.",
-                     len(running)) % {"ids": ids},
-            code="maintenance_overlaps_trial_in_progress", extra={"bookings": running})
+        raise errors.MAINTENANCE_OVERLAPS_TRIAL_IN_PROGRESS.error(
+            extra={"bookings": running}, ids=ids, count=len(running))
 
 
 def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, reason: str,

@@ -338,7 +338,7 @@ def test_malformed_json_is_a_translated_400_naming_where(settings):
     response = client.post("/api/v1/bookings/", data='{"equipment": 1,\n "start": }',
                            content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["detail"] == "The request body is not valid JSON (line 2, column 12)."
+    assert response.json()["detail"] == "The request body is not valid JSON (line 2, column 11)."
     chinese = client.post("/api/v1/bookings/", data="{", content_type="application/json",
                           HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert chinese.status_code == 400
