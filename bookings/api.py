@@ -1,20 +1,20 @@
 from __future__ import annotations
 
-import json
 from zoneinfo import ZoneInfo
 
 import django_filters
 from django.db.models import OuterRef, Subquery
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import idempotency
-from core.errors import NotFound, ValidationFailed
 from core.filters import IdFilter, IsoDateTimeFilter
+from core.idempotency import idempotent
 from core.serializers import AwareDateTimeField
+from core.validators import validate_period
+from equipment.errors import EQUIPMENT_NOT_FOUND
 from equipment.models import Equipment
 from organizations.api import ActorMixin, HasOrganization
 
@@ -33,8 +33,7 @@ class BookingCreateSerializer(serializers.Serializer):
                   "where the equipment requires a qualification).")
 
     def validate(self, attrs):
-        if attrs["end"] <= attrs["start"]:
-            raise serializers.ValidationError({"end": "The end must be after the start."})
+        validate_period(attrs["start"], attrs["end"])
         return attrs
 
 
@@ -161,35 +160,17 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         return (selectors.bookings_visible_to(self.org)
                 .annotate(ended_reason=Subquery(last_end)).order_by("start", "pk"))
 
-    @extend_schema(
-        request=BookingCreateSerializer, responses={201: BookingSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
-                                     description="Repeat-safe creation: a retry with the same "
-                                                 "key and body returns the first response.")])
+    @extend_schema(request=BookingCreateSerializer, responses={201: BookingSerializer})
+    @idempotent
     def create(self, request):
-        org = self.org
-        key = request.headers.get(idempotency.HEADER)
-
-        def produce():
-            body = BookingCreateSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            d = body.validated_data
-            booking = services.create_booking(
-                equipment_id=d["equipment"], organization=org, start=d["start"], end=d["end"],
-                purpose=d["purpose"], by_user=self.actor_user,
-                trial_lead_email=d.get("trial_lead") or None)
-            return status.HTTP_201_CREATED, BookingSerializer(booking).data
-
-        if key is None:
-            code, body = produce()
-            return Response(body, status=code)
-        canonical = json.dumps(request.data, sort_keys=True, default=str).encode()
-        code, body, replayed = idempotency.run_idempotent(
-            scope=f"org:{org.pk}", key=key,
-            print_=idempotency.fingerprint(request.method, request.path, canonical),
-            produce=produce)
-        return Response(body, status=code,
-                        headers={"Idempotent-Replayed": "true"} if replayed else None)
+        body = BookingCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        booking = services.create_booking(
+            equipment_id=d["equipment"], organization=self.org, start=d["start"], end=d["end"],
+            purpose=d["purpose"], by_user=self.actor_user,
+            trial_lead_email=d.get("trial_lead") or None)
+        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
     approve = action(detail=True, methods=["post"])(
         _transition_action("approve", services.approve_booking, "Approve a requested booking"))
@@ -208,12 +189,7 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     end = AwareDateTimeField()
 
     def validate(self, attrs):
-        if attrs["end"] <= attrs["start"]:
-            raise serializers.ValidationError({"end": "The end must be after the start."})
-        if attrs["end"] - attrs["start"] > selectors.MAX_AVAILABILITY_RANGE:
-            raise ValidationFailed.single(
-                "range_too_long", "end",
-                f"Ask for at most {selectors.MAX_AVAILABILITY_RANGE.days} days at a time.")
+        validate_period(attrs["start"], attrs["end"], max_range=selectors.MAX_AVAILABILITY_RANGE)
         return attrs
 
 
@@ -238,7 +214,7 @@ class AvailabilityView(ActorMixin, APIView):
         query.is_valid(raise_exception=True)
         equipment = Equipment.objects.select_related("hub").filter(pk=pk).first()
         if equipment is None:
-            raise NotFound("No such equipment.", code="equipment_not_found")
+            raise EQUIPMENT_NOT_FOUND.error()
         tz = ZoneInfo(equipment.hub.timezone)
         free = selectors.free_intervals(equipment=equipment, start=query.validated_data["start"],
                                         end=query.validated_data["end"], organization=self.org)

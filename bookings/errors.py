@@ -64,7 +64,8 @@ CHANGEOVER_BUFFER = define(
 # The lifecycle.
 BOOKING_NOT_FOUND = define("booking_not_found", NotFound, _("No such booking."))
 ILLEGAL_TRANSITION = define("illegal_transition", Conflict,
-                            _("A %(status)s booking cannot become %(target)s."))
+                            _("This booking cannot be %(target)s in its current state "
+                              "(%(status)s)."))
 NOT_ALLOWED = define("not_allowed", Forbidden, _("You may not do this."))
 CANCEL_TOO_LATE = define("cancel_too_late", Conflict,
                          _("The booking has started; ask the hub operator to cancel it."))

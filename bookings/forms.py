@@ -1,6 +1,7 @@
 """Portal forms for finding and booking equipment. They parse input only: every booking
 rule is the service's (``services.create_booking``), whose refusals are shown next to the
-fields they concern, in the reader's language (by their stable codes)."""
+fields they concern with their own messages (``core.forms.add_errors``), translated where
+the errors are defined (``bookings.errors``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.errors import DomainError, Violation
+from core.errors import ValidationFailed
+from core.forms import add_errors
 from core.serializers import AwareDateTimeField
+from core.validators import validate_period
 from equipment.models import Capability, Category, Equipment, Hub
-from equipment.wording import duration
 
-from . import policy
 from .selectors import MAX_AVAILABILITY_RANGE
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -81,11 +82,11 @@ class CatalogSearchForm(forms.Form):
             field = "free_until" if start else "free_from"
             self.add_error(field, _("Give both ends of the period to look for free time."))
         elif start and end:
-            if end <= start:
-                self.add_error("free_until", _("The end of the period must be after its start."))
-            elif end - start > MAX_AVAILABILITY_RANGE:
-                self.add_error("free_until", _("Look at most %(days)d days ahead at a time.")
-                               % {"days": MAX_AVAILABILITY_RANGE.days})
+            try:
+                validate_period(start, end, max_range=MAX_AVAILABILITY_RANGE,
+                                fields=("free_from", "free_until"))
+            except ValidationFailed as exc:
+                add_errors(self, exc)
         return data
 
     @property
@@ -117,84 +118,7 @@ class BookingForm(forms.Form):
         self.fields["trial_lead"].choices = [
             (m.user.email, m.user.get_full_name() or m.user.email) for m in members]
 
-    def add_violations(self, violations: list[Violation]) -> None:
-        for violation in violations:
-            field = violation.field if violation.field in self.fields else None
-            self.add_error(field, booking_error_text(violation.code, violation.message,
-                                                     self.equipment))
-
 
 class CancelForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason (optional)"), required=False,
                              max_length=2000, widget=forms.TextInput())
-
-
-def booking_error_text(code: str, default: str, equipment: Equipment | None = None) -> str:
-    """A booking refusal (policy violation or domain error code) in the reader's language;
-    the service's own message for a code the portal does not know."""
-    e = equipment
-    if e is not None:
-        text = _equipment_text(code, e)
-        if text is not None:
-            return text
-    fixed = FIXED_MESSAGES.get(code)
-    return str(fixed) if fixed is not None else default
-
-
-def _equipment_text(code: str, e: Equipment) -> str | None:
-    """Refusals whose wording names the equipment's own limits."""
-    if code == policy.MISALIGNED:
-        return _("Bookings start and end on %(step)s steps in the hub's time zone (%(tz)s).") % {
-            "step": duration(e.slot_granularity), "tz": e.hub.timezone}
-    if code == policy.TOO_SHORT:
-        return _("A booking lasts at least %(d)s.") % {"d": duration(e.min_duration)}
-    if code == policy.TOO_LONG:
-        return _("A booking lasts at most %(d)s.") % {"d": duration(e.max_duration)}
-    if code == policy.LEAD_TIME:
-        if e.lead_time:
-            return _("Book at least %(d)s before the start.") % {"d": duration(e.lead_time)}
-        return _("The start is in the past.")
-    if code == policy.TOO_FAR_AHEAD:
-        return _("Bookings open %(days)d days ahead at most.") % {"days": e.booking_horizon}
-    if code == policy.EQUIPMENT_UNAVAILABLE:
-        return _("This equipment is %(status)s and cannot be booked.") % {
-            "status": e.get_status_display().lower()}
-    if code == "changeover_buffer":
-        return _("The equipment needs %(d)s of changeover between bookings; this period is "
-                 "too close to another booking.") % {"d": duration(e.changeover_buffer)}
-    if code == policy.OPEN_BOOKINGS_LIMIT and e.max_open_bookings_per_sme is not None:
-        return _("Your organisation already holds the most open bookings allowed on this "
-                 "equipment (%(limit)d).") % {"limit": e.max_open_bookings_per_sme}
-    return None
-
-
-FIXED_MESSAGES = {
-    policy.ORGANIZATION_UNVERIFIED: gettext_lazy(
-        "Your organisation has not been verified yet. Platform staff check new organisations "
-        "before they can book; you can browse and plan in the meantime."),
-    policy.OUTSIDE_OPENING_HOURS: gettext_lazy(
-        "The hub is closed during part of this period; see its opening hours."),
-    policy.MAINTENANCE: gettext_lazy(
-        "The equipment is under maintenance during part of this period."),
-    policy.QUALIFICATION_REQUIRED: gettext_lazy(
-        "The trial lead holds no valid qualification for this equipment."),
-    policy.TRIAL_LEAD_REQUIRED: gettext_lazy(
-        "This equipment needs a qualified trial lead: choose who runs the trial."),
-    "slot_taken": gettext_lazy("This slot is already taken. Pick another free slot."),
-    "end_before_start": gettext_lazy("The end must be after the start."),
-    "purpose_required": gettext_lazy("Describe the trial plan (purpose)."),
-    "trial_lead_unknown": gettext_lazy("The trial lead must be a member of your organisation."),
-    "naive_datetime": gettext_lazy("Give a complete date and time."),
-    "equipment_not_found": gettext_lazy("No such equipment."),
-    "not_sme": gettext_lazy("Only SMEs book equipment."),
-    "busy": gettext_lazy("The equipment is busy with other bookings; try again in a moment."),
-    "cancel_too_late": gettext_lazy(
-        "The booking has started; ask the hub operator to cancel it."),
-    "illegal_transition": gettext_lazy("This booking cannot be cancelled in its current state."),
-    "not_allowed": gettext_lazy("You may not do this."),
-    "booking_not_found": gettext_lazy("No such booking."),
-}
-
-
-def domain_error_text(exc: DomainError, equipment: Equipment | None = None) -> str:
-    return booking_error_text(exc.code, exc.message, equipment)

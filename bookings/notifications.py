@@ -30,16 +30,30 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core import outbox
-from core.models import WebhookEndpoint
-from core.notify import bilingual, line, subject_line
-from organizations.models import Membership, Organization
+from core import events, outbox
+from core.notify import bilingual, line
+from organizations.models import Membership
+from organizations.selectors import operator_recipients
 
 from .models import Booking, BookingEvent
+
+# The event types bookings announce to operators' webhook endpoints (core's registry).
+EVENT_TYPES = {
+    "booking.requested": gettext_lazy("A booking was requested (it waits for approval)."),
+    "booking.confirmed": gettext_lazy("A booking was confirmed."),
+    "booking.rejected": gettext_lazy("The hub operator rejected a booking request."),
+    "booking.cancelled": gettext_lazy("A booking was cancelled."),
+    "booking.checked_in": gettext_lazy("The SME checked in for its booking."),
+    "booking.completed": gettext_lazy("A booking was completed."),
+    "booking.no_show": gettext_lazy("Nobody checked in: the booking became a no-show."),
+    "booking.reminder": gettext_lazy("A booking starts soon (reminder; no change)."),
+}
+for _event_type, _description in EVENT_TYPES.items():
+    events.register(_event_type, _description)
 
 # Which events e-mail whom: "sme" (the requester, the trial lead, else the SME's admins),
 # "operator" (the hub operator's admins and operators).
@@ -168,13 +182,6 @@ def sme_recipients(booking: Booking) -> list[str]:
     return list(dict.fromkeys(people))
 
 
-def operator_recipients(organization_id: int) -> list[str]:
-    return list(dict.fromkeys(Membership.objects.filter(
-        organization_id=organization_id,
-        role__in=(Membership.Role.ADMIN, Membership.Role.OPERATOR),
-    ).exclude(user__email="").values_list("user__email", flat=True)))
-
-
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
@@ -252,23 +259,4 @@ def pending_events(*, older_than: timedelta = timedelta(seconds=30)):
     return BookingEvent.objects.filter(notified_at__isnull=True,
                                        at__lt=timezone.now() - older_than).order_by("at")
 
-
-@receiver(outbox.endpoint_disabled, dispatch_uid="bookings.endpoint_disabled")
-def tell_owner_endpoint_disabled(sender, *, endpoint: WebhookEndpoint, **kwargs):
-    """The endpoint's organisation hears that its endpoint was switched off."""
-    org = Organization.objects.get(pk=endpoint.organization_id)
-
-    def one_language() -> tuple[str, str]:
-        return (subject_line(_("Webhook endpoint disabled"), endpoint.url),
-                _("After %(n)d failed deliveries in a row, %(url)s was disabled. Fix it and "
-                  "re-enable it through the API (PATCH /api/v1/webhooks/%(id)d/ "
-                  "{\"active\": true}).") % {"n": endpoint.consecutive_failures,
-                                             "url": endpoint.url, "id": endpoint.pk})
-
-    subject, body = bilingual(one_language)
-    for address in operator_recipients(org.pk):
-        outbox.queue_email(event_type="webhook.disabled",
-                           dedupe_key=f"endpoint-disabled:{endpoint.pk}:"
-                                      f"{endpoint.disabled_at:%Y%m%d%H%M%S}",
-                           to=address, subject=subject, body=body)
 

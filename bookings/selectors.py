@@ -13,11 +13,12 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core import db
-from core.errors import NotFound, valid_id
+from core.errors import valid_id
 from equipment.hours import open_intervals, subtract
 from equipment.models import Equipment, MaintenanceWindow
 from organizations.models import Organization
 
+from .errors import BOOKING_NOT_FOUND
 from .models import Booking
 from .policy import open_bookings_limit_reached
 
@@ -52,7 +53,7 @@ def booking_for(organization: Organization | None, booking_id) -> Booking:
     pk = valid_id(booking_id)
     booking = bookings_visible_to(organization).filter(pk=pk).first() if pk else None
     if booking is None:
-        raise NotFound("No such booking.", code="booking_not_found")
+        raise BOOKING_NOT_FOUND.error()
     return booking
 
 

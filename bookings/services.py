@@ -49,7 +49,6 @@ from .signals import booking_status_changed
 
 S = Booking.Status
 
-CHECK_IN_OPENS = timedelta(minutes=getattr(settings, "BOOKING_CHECK_IN_OPENS_MINUTES", 30))
 
 # Legal transitions: (from, to) → who may make it ("operator", "owner").
 TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -268,8 +267,9 @@ def cancel_booking(*, booking_id: int, organization: Organization, reason: str =
 
 
 def _check_in_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
-    if now < booking.start - CHECK_IN_OPENS:
-        raise errors.CHECK_IN_NOT_OPEN.error(minutes=int(CHECK_IN_OPENS.total_seconds() // 60))
+    opens = settings.BOOKING_CHECK_IN_OPENS_MINUTES
+    if now < booking.start - timedelta(minutes=opens):
+        raise errors.CHECK_IN_NOT_OPEN.error(minutes=opens)
 
 
 def check_in_booking(*, booking_id: int, organization: Organization, reason: str = "",

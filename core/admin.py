@@ -62,13 +62,13 @@ class IdempotencyKeyAdmin(RecordAdmin):
 
 class DeliveryLogInline(RecordInline):
     model = DeliveryLog
-    fields = ["at", "ok", "status_code", "error", "duration_ms"]
+    fields = ["at", "ok", "status_code", "error", "response_excerpt", "duration_ms"]
 
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(RecordAdmin):
     list_display = ["created", "channel", "event_type", "recipient", "status", "attempts",
-                    "sent_at"]
+                    "last_error", "next_attempt_at", "sent_at"]
     list_filter = ["status", "channel", "event_type"]
     search_fields = ["recipient", "event_type", "dedupe_key", "message_id"]
     date_hierarchy = "created"
@@ -79,14 +79,12 @@ class OutboxMessageAdmin(RecordAdmin):
     actions = ["retry_now"]
 
 
-    @admin.action(description="Retry now")
+    @admin.action(description=gettext_lazy("Retry now (attempts start again from zero)"))
     def retry_now(self, request, queryset):
-        from .tasks import deliver_outbox_message, send_now
-
-        for message in queryset:
-            outbox.retry(message)
-            send_now(deliver_outbox_message, message.pk)
-        self.message_user(request, f"{queryset.count()} message(s) re-queued.")
+        """The outbox's retry, for every channel (a dataset release's message included:
+        its eligibility is checked again before the attempt)."""
+        done = sum(outbox.retry(message) for message in queryset)
+        self.message_user(request, _("%(n)d message(s) re-queued.") % {"n": done})
 
 
 def _refusal(exc: DomainError) -> str:

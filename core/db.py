@@ -7,7 +7,10 @@ still go through Django's connection (transactions, ``on_commit``, query logging
 ``CaptureQueriesContext`` see them) and values are converted by the fields themselves.
 
 They are for plain models (no multi-table inheritance) and skip ``pre_save``/``post_save``
-signals; the models they serve have no receivers on those.
+signals; the models they serve have no receivers on those (a guard test,
+``tests/bookings/test_slot_guards.py``, fails if one is attached). SQL written by hand
+takes its table and column names from the models' metadata (:func:`table`, :func:`column`,
+:func:`columns`), never typed out.
 """
 
 from __future__ import annotations

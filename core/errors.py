@@ -146,6 +146,11 @@ class ErrorCode(str):
     def violation(self, field: str | None = None, **params: Any) -> Violation:
         return Violation(str(self), field or self.field, self.text(**params))
 
+    def django(self, **params: Any) -> DjangoValidationError:
+        """For a model field validator or ``clean``, which speak Django's ValidationError
+        (``full_clean`` turns it back into this code's violation)."""
+        return DjangoValidationError(self.text(**params), code=str(self))
+
     def error(self, *, field: str | None = None, extra: dict | None = None,
               **params: Any) -> DomainError:
         """The exception to raise: a one-violation ValidationFailed for input errors, else
@@ -239,6 +244,10 @@ READ_ONLY = define("read_only", ValidationFailed, _("This field is not settable.
 NAIVE_DATETIME = define(
     "naive_datetime", ValidationFailed,
     _("Give the time zone offset, e.g. 2026-12-01T09:00:00+08:00."))
+JSON_OBJECT = define("json_object", ValidationFailed, _("Give a JSON object, e.g. {\"axes\": 5}."))
+JSON_TOO_LARGE = define("json_too_large", ValidationFailed, _("At most %(limit)d bytes of JSON."))
+JSON_TOO_DEEP = define("json_too_deep", ValidationFailed,
+                       _("At most %(limit)d levels of nesting."))
 END_BEFORE_START = define("end_before_start", ValidationFailed,
                           _("The end must be after the start."), field="end")
 RANGE_TOO_LONG = define("range_too_long", ValidationFailed,

@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 
 from . import db
 from .db import busy_on_lock_timeout, lock_timeout_clause, lock_timeout_param
 from .errors import IDEMPOTENCY_KEY_INVALID, IDEMPOTENCY_KEY_REUSED
 from .models import IdempotencyKey
+from .parsers import read_body
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -92,3 +98,112 @@ def purge_expired(*, now=None) -> int:
     cutoff = (now or timezone.now()) - RETENTION
     deleted, _ = IdempotencyKey.objects.filter(created__lt=cutoff).delete()
     return deleted
+
+
+# --- the API door: one decorator for every creating POST --------------------------------
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Documented on every creating POST of the schema (drf-spectacular).
+PARAMETER = OpenApiParameter(
+    HEADER, str, OpenApiParameter.HEADER, required=False,
+    description="Repeat-safe creation: a retry with the same key and body returns the first "
+                f"response (with `{REPLAYED_HEADER}: true`) and creates nothing; the same key "
+                "with another body is a 409 `idempotency_key_reused`. Keys are kept 24 hours.")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+class _NotStored(Exception):
+    """The view answered without creating anything (an error response): roll the key's
+    claim back and send that answer, like a raised error."""
+
+    def __init__(self, response):
+        super().__init__()
+        self.response = response
+
+
+def _uploaded(value):
+    if not isinstance(value, UploadedFile):
+        return value
+    digest = hashlib.sha256()
+    for chunk in value.chunks():
+        digest.update(chunk)
+    value.seek(0)
+    return {"file": value.name, "size": value.size, "sha256": digest.hexdigest()}
+
+
+def request_body(request, *, raw_limit: int | None = None) -> bytes:
+    """What a repeat must match, in canonical form: JSON as parsed (key order does not
+    matter), forms and multipart uploads as their fields plus each file's name, size and
+    sha256 (the multipart boundary does not matter), any other body as its bytes — read
+    once, at most ``raw_limit`` bytes, and left for the view to read again."""
+    media_type = (request.content_type or "").split(";")[0].strip().lower()
+    if media_type in FORM_TYPES:
+        fields = sorted((name, [_uploaded(v) for v in values])
+                        for name, values in request.data.lists())
+        return json.dumps(fields, default=str).encode()
+    if raw_limit is not None and media_type and not media_type.endswith("json"):
+        django_request = request._request
+        django_request._body = read_body(request, limit=raw_limit)
+        return django_request._body
+    return json.dumps(request.data, sort_keys=True, default=str).encode()
+
+
+def idempotent(view_method=None, *, raw_limit: Callable[[], int] | None = None,
+               precheck: Callable | None = None):
+    """Decorate a viewset's creating method (``create``, or a POST action: put this above
+    ``@action``) so that it honours ``Idempotency-Key`` (in the caller's organisation's key
+    space) and documents the header. ``precheck(request)`` runs first (e.g. refuse an
+    oversized upload before it is parsed to fingerprint it); ``raw_limit()`` bounds a raw
+    (non-JSON, non-form) body read for the fingerprint. Without the header the method runs
+    as it is."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, request, *args, **kwargs):
+            key = request.headers.get(HEADER)
+            if key is None or request.method != "POST":
+                return method(self, request, *args, **kwargs)
+            if precheck is not None:
+                precheck(request)
+            body = request_body(request, raw_limit=raw_limit() if raw_limit else None)
+            first = {}
+
+            def produce() -> tuple[int, dict]:
+                response = method(self, request, *args, **kwargs)
+                if not 200 <= response.status_code < 300:
+                    raise _NotStored(response)
+                first["response"] = response
+                return response.status_code, json.loads(JSONRenderer().render(response.data))
+
+            try:
+                code, stored, replayed = run_idempotent(
+                    scope=_scope(self, request), key=key,
+                    print_=fingerprint(request.method, request.path, body), produce=produce)
+            except _NotStored as answered:
+                return answered.response
+            if not replayed:
+                return first["response"]
+            return Response(stored, status=code, headers={REPLAYED_HEADER: "true"})
+
+        wrapper.idempotent = True
+        # Above ``@action`` (whose attributes ``functools.wraps`` carries over), so that the
+        # schema extension lands in the action's own kwargs.
+        return extend_schema(methods=["POST"], parameters=[PARAMETER])(wrapper)
+
+    return decorate(view_method) if view_method is not None else decorate
+
+
+def _scope(view, request) -> str:
+    organization = getattr(view, "org", None)
+    if organization is not None:
+        return f"org:{organization.pk}"
+    return f"user:{request.user.pk}"
+
+
+class IdempotentCreate:
+    """Viewset mixin: the (``CreateModelMixin``) ``create`` honours ``Idempotency-Key``.
+    A viewset with a ``create`` of its own decorates it with :func:`idempotent` instead."""
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)

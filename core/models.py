@@ -1,6 +1,5 @@
 from fnmatch import fnmatchcase
 
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -62,18 +61,19 @@ class WebhookEndpoint(models.Model):
             try:
                 outbound.check_url(self.url, field="url")
             except outbound.OutboundRefused as exc:
-                raise ValidationError({"url": ValidationError(exc.message,
-                                                              code=outbound.CODE)}) from None
+                raise exc.as_django() from None
 
 
 class OutboxMessage(models.Model):
     """A notification to send (an e-mail or a webhook), written in the transaction that
     decided it must go out. ``dedupe_key`` is unique: the same notification is never
-    queued twice, however often the code that queues it runs."""
+    queued twice, however often the code that queues it runs. ``prepared`` messages are
+    worked out at send time by the app that emits them (see ``core.outbox``)."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
         WEBHOOK = "webhook", "Webhook"
+        PREPARED = "prepared", "Webhook prepared at send time"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -122,7 +122,7 @@ class DeliveryLog(models.Model):
     """Every attempt to send an outbox message: when, and what the other side said."""
 
     message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="log")
-    at = models.DateTimeField()
+    at = models.DateTimeField(db_index=True)
     ok = models.BooleanField(default=False)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)

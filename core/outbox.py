@@ -11,6 +11,15 @@ Messages about one subject (e.g. the events of one booking) can be ordered: queu
 endpoint) receives them in sequence order. A message waits while an earlier one of its
 subject to its destination is still pending (being retried included); once that one is
 sent, or given up after the last attempt, the next goes (and is nudged at once).
+
+Some messages are worked out at send time by the app that emits them (a dataset release
+to a university: eligibility re-checked and the package built under the release's row lock
+right before each attempt). They are queued with ``queue_prepared`` on the channel
+``prepared``; the app registers a ``Preparer`` for the event type (from its AppConfig, so
+core imports no app) whose ``prepare`` runs inside the claim, under the message's row lock,
+and whose ``settle`` records the attempt's outcome in the app's own rows, in the
+transaction that logs the attempt. The lease, the backoff, the attempt log (DeliveryLog)
+and the retry are this module's, for every channel.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -44,9 +54,12 @@ DISABLE_AFTER_FAILURES = 10
 endpoint_disabled = Signal()
 
 
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … capped at 1 hour."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+def backoff(attempts: int, *, first: timedelta = timedelta(seconds=30),
+            cap: timedelta = timedelta(hours=1)) -> timedelta:
+    """The wait after attempt number ``attempts``: ``first``, then doubling, capped (by
+    default 30 s, 1 min, 2 min … 1 hour). The one retry curve of the project: outbox
+    messages, and Celery tasks that retry (``countdown``)."""
+    return min(first * 2 ** max(attempts - 1, 0), cap)
 
 
 # (subject, sequence): e.g. ("booking:42", <event id>); see the module docstring.
@@ -78,6 +91,61 @@ def queue_email(*, event_type: str, dedupe_key: str, to: str, subject: str,
                   message_id=webhooks.new_message_id(),
                   payload={"subject": subject, "body": body},
                   **_ordering_fields(ordering, f"email:{to.lower()}"))
+
+
+def queue_prepared(*, event_type: str, dedupe_key: str, recipient: str, message_id: str,
+                   payload: dict, nudge: bool = True,
+                   now: datetime | None = None) -> OutboxMessage | None:
+    """A message whose content and destination the ``Preparer`` registered for
+    ``event_type`` works out at send time (``payload``: what it needs to find its rows),
+    due ``now``. ``nudge=False``: the caller sends it itself (e.g. a sweep that sends what
+    is due)."""
+    fields = {"channel": OutboxMessage.Channel.PREPARED, "event_type": event_type,
+              "dedupe_key": f"prepared:{dedupe_key}", "recipient": recipient,
+              "message_id": message_id, "payload": payload}
+    if nudge:
+        return _queue(**fields)
+    message, created = OutboxMessage.objects.get_or_create(
+        dedupe_key=fields.pop("dedupe_key"),
+        defaults={**fields, "next_attempt_at": now or timezone.now()})
+    return message if created else None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What to send now: a signed webhook (``hub``: whose allowed networks apply)."""
+
+    url: str
+    secret: str
+    data: dict
+    hub: Any = None
+
+
+@dataclass(frozen=True)
+class NotNow:
+    """No attempt now. ``cancel`` (a reason): nothing will ever be sent; otherwise the
+    message waits until ``until`` (None: until the app sets ``next_attempt_at`` again)."""
+
+    until: datetime | None = None
+    cancel: str = ""
+
+
+class Preparer(Protocol):
+    def prepare(self, message: OutboxMessage, now: datetime) -> Prepared | NotNow:
+        """Caller holds the message's row lock, in the claim's transaction. May raise
+        ``Busy`` (a bounded lock ran out): the message is left for a later attempt."""
+
+    def settle(self, message: OutboxMessage, attempt: Attempt, *, final: bool,
+               now: datetime) -> None:
+        """In the transaction that logs the attempt; ``final``: it failed and was the
+        last one."""
+
+
+_preparers: dict[str, Preparer] = {}
+
+
+def register_preparer(event_type: str, preparer: Preparer) -> None:
+    _preparers[event_type] = preparer
 
 
 def subscribed_endpoints(organization_id: int, event_type: str) -> list[WebhookEndpoint]:
@@ -133,7 +201,13 @@ class Attempt:
     duration_ms: int = 0
 
 
-def _claim(message_id: int, now: datetime) -> OutboxMessage | str:
+@dataclass(frozen=True)
+class Claimed:
+    message: OutboxMessage
+    prepared: Prepared | None = None
+
+
+def _claim(message_id: int, now: datetime) -> Claimed | str:
     """The message, leased for one attempt; or why not: "skipped" (not pending, being sent,
     endpoint gone) or "waiting" (an earlier message of its ordering is still pending).
 
@@ -146,7 +220,7 @@ def _claim(message_id: int, now: datetime) -> OutboxMessage | str:
         return "skipped"
 
 
-def _claim_locked(message_id: int, now: datetime) -> OutboxMessage | str:
+def _claim_locked(message_id: int, now: datetime) -> Claimed | str:
     with transaction.atomic():
         message = db.locked_one(OutboxMessage.objects.select_related("endpoint")
                                 .filter(pk=message_id), of=("self",))
@@ -161,10 +235,21 @@ def _claim_locked(message_id: int, now: datetime) -> OutboxMessage | str:
             return "skipped"
         if _waits_for_earlier(message):
             return "waiting"  # sent when the earlier one is done (``_nudge_next``)
+        prepared = None
+        if message.channel == OutboxMessage.Channel.PREPARED:
+            prepared = _preparers[message.event_type].prepare(message, now)
+            if isinstance(prepared, NotNow):
+                if prepared.cancel:
+                    message.status, message.next_attempt_at = M.CANCELLED, None
+                    message.last_error = prepared.cancel
+                else:
+                    message.next_attempt_at = prepared.until
+                message.save(update_fields=["status", "next_attempt_at", "last_error"])
+                return "skipped"
         message.attempts += 1
         message.sending_until = now + LEASE
         message.save(update_fields=["attempts", "sending_until"])
-        return message
+        return Claimed(message, prepared)
 
 
 def _send_email(message: OutboxMessage) -> Attempt:
@@ -182,10 +267,13 @@ def _send_email(message: OutboxMessage) -> Attempt:
                        duration_ms=int((time.monotonic() - started) * 1000))
 
 
-def _send_webhook(message: OutboxMessage) -> Attempt:
-    result = webhooks.deliver(url=message.endpoint.url, secret=message.endpoint.secret,
+def _send_webhook(message: OutboxMessage, prepared: Prepared | None) -> Attempt:
+    if prepared is None:
+        prepared = Prepared(message.endpoint.url, message.endpoint.secret,
+                            message.payload["data"])
+    result = webhooks.deliver(url=prepared.url, secret=prepared.secret,
                               msg_id=message.message_id, event_type=message.event_type,
-                              data=message.payload["data"])
+                              data=prepared.data, hub=prepared.hub)
     return Attempt(result.ok, result.status_code, result.error, result.response_excerpt,
                    result.duration_ms)
 
@@ -193,11 +281,12 @@ def _send_webhook(message: OutboxMessage) -> Attempt:
 def deliver(*, message_id: int, now: datetime | None = None) -> str:
     """One attempt at sending a message; returns its status afterwards ("skipped" or
     "waiting" when no attempt was made, see ``_claim``)."""
-    message = _claim(message_id, now or timezone.now())
-    if isinstance(message, str):
-        return message
+    claimed = _claim(message_id, now or timezone.now())
+    if isinstance(claimed, str):
+        return claimed
+    message = claimed.message
     attempt = (_send_email(message) if message.channel == OutboxMessage.Channel.EMAIL
-               else _send_webhook(message))
+               else _send_webhook(message, claimed.prepared))
     done = timezone.now()
     with transaction.atomic():
         DeliveryLog.objects.create(message=message, at=done, ok=attempt.ok,
@@ -213,6 +302,9 @@ def deliver(*, message_id: int, now: datetime | None = None) -> str:
             fields.update(last_error=attempt.error,
                           next_attempt_at=done + backoff(message.attempts))
         OutboxMessage.objects.filter(pk=message.pk).update(**fields)
+        if message.channel == OutboxMessage.Channel.PREPARED:
+            _preparers[message.event_type].settle(
+                message, attempt, final=fields.get("status") == M.FAILED, now=done)
         if message.endpoint_id:
             _account_endpoint(message.endpoint_id, attempt.ok, done)
         if "status" in fields:
@@ -252,13 +344,29 @@ def due_messages(*, now: datetime | None = None) -> QuerySet[OutboxMessage]:
 
 def stuck_messages(*, now: datetime | None = None,
                    older_than: timedelta = timedelta(minutes=15)) -> QuerySet[OutboxMessage]:
-    """Pending for long, or given up: what an operator of the platform should look at."""
+    """Pending for long, or given up: what an operator of the platform should look at.
+    A message never tried and not due (a dataset release held for its embargo or for the
+    SME's consent: ``NotNow``) is waiting on purpose, not stuck."""
     now = now or timezone.now()
+    held = Q(attempts=0) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__gt=now))
     return OutboxMessage.objects.filter(
-        Q(status=M.FAILED) | Q(status=M.PENDING, created__lt=now - older_than))
+        Q(status=M.FAILED) | (Q(status=M.PENDING, created__lt=now - older_than) & ~held))
 
 
-def retry(message: OutboxMessage) -> None:
-    """Put a failed (or stuck) message back in the queue, due now."""
-    OutboxMessage.objects.filter(pk=message.pk, status__in=(M.FAILED, M.PENDING)).update(
-        status=M.PENDING, next_attempt_at=timezone.now(), sending_until=None)
+def retry(message: OutboxMessage) -> bool:
+    """Put a failed (or stuck) message back in the queue, due now, with its attempts
+    starting again from zero (the log of earlier attempts stays); it is sent after
+    commit. False when the message is sent or cancelled (nothing to retry)."""
+    if not OutboxMessage.objects.filter(pk=message.pk, status__in=(M.FAILED, M.PENDING)).update(
+            status=M.PENDING, attempts=0, next_attempt_at=timezone.now(), sending_until=None):
+        return False
+    enqueue_on_commit(deliver_outbox_message, message.pk)
+    return True
+
+
+def purge_delivery_logs(*, now: datetime | None = None) -> int:
+    """Delete delivery-log rows older than ``OUTBOX_LOG_RETENTION_DAYS``; returns how
+    many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_LOG_RETENTION_DAYS)
+    deleted, _ = DeliveryLog.objects.filter(at__lt=cutoff).delete()
+    return deleted

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.db import transaction
 
-from . import webhooks
-from .errors import READ_ONLY, ValidationFailed, full_clean
+from . import db, webhooks
+from .errors import NOT_FOUND, READ_ONLY, ValidationFailed, full_clean
 from .models import WebhookEndpoint
 
 # Fields a caller may set; the secret, the failure count and the disabling are the
@@ -30,6 +30,14 @@ def _settable(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _locked(endpoint_id: int) -> WebhookEndpoint:
+    """The endpoint's row, locked (bounded wait: ``Busy``); NotFound when it is gone."""
+    endpoint = db.locked_one(WebhookEndpoint.objects.filter(pk=endpoint_id))
+    if endpoint is None:
+        raise NOT_FOUND.error()
+    return endpoint
+
+
 def create_endpoint(*, organization, data: dict[str, Any]) -> WebhookEndpoint:
     """A new endpoint of ``organization`` with a fresh signing secret (``whsec_…``), which
     the caller shows once."""
@@ -44,7 +52,7 @@ def enable_endpoint(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """Turn an endpoint (back) on with a fresh start: no failures counted, no disabling
     on record, so it gets the full number of attempts before it is disabled again."""
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint = _locked(endpoint.pk)
         endpoint.active = True
         endpoint.consecutive_failures = 0
         endpoint.disabled_at, endpoint.disabled_reason = None, ""
@@ -60,8 +68,7 @@ def update_endpoint(*, endpoint: WebhookEndpoint, data: dict[str, Any]) -> Webho
     data = dict(_settable(data))
     active = data.pop("active", None)
     with transaction.atomic():
-        was_active = (WebhookEndpoint.objects.select_for_update()
-                      .values_list("active", flat=True).get(pk=endpoint.pk))
+        was_active = _locked(endpoint.pk).active
         for key, value in data.items():
             setattr(endpoint, key, value)
         fields = list(data)

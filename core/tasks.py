@@ -102,3 +102,19 @@ def deliver_due_outbox() -> int:
     for message_id in due:
         send_now(deliver_outbox_message, message_id)
     return len(due)
+
+
+@shared_task(name="core.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Beat sweep: forget idempotency keys past their retention."""
+    from . import idempotency
+
+    return idempotency.purge_expired()
+
+
+@shared_task(name="core.purge_delivery_logs")
+def purge_delivery_logs() -> int:
+    """Beat sweep: delete outbox delivery-log rows past ``OUTBOX_LOG_RETENTION_DAYS``."""
+    from . import outbox
+
+    return outbox.purge_delivery_logs()

@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
-from django.utils.translation import gettext_lazy as _
 
-from .errors import END_BEFORE_START, NAIVE_DATETIME, RANGE_TOO_LONG
+from .errors import (
+    END_BEFORE_START,
+    JSON_OBJECT,
+    JSON_TOO_DEEP,
+    JSON_TOO_LARGE,
+    NAIVE_DATETIME,
+    RANGE_TOO_LONG,
+)
 from .parsers import json_depth
 
 # Descriptions of hubs and equipment (plain text, shown in the catalogue).
@@ -27,27 +32,19 @@ class JSONObjectValidator:
     """A JSON object (not null, a list or a scalar) of at most ``max_bytes`` (compact UTF-8
     encoding) nested at most ``max_depth`` levels."""
 
-    messages = {
-        "json_object": _("Give a JSON object, e.g. {\"axes\": 5}."),
-        "json_too_large": _("At most %(limit)d bytes of JSON."),
-        "json_too_deep": _("At most %(limit)d levels of nesting."),
-    }
-
     def __init__(self, *, max_bytes: int, max_depth: int):
         self.max_bytes = max_bytes
         self.max_depth = max_depth
 
     def __call__(self, value) -> None:
         if not isinstance(value, dict):
-            raise ValidationError(self.messages["json_object"], code="json_object")
+            raise JSON_OBJECT.django()
         if json_depth(value) > self.max_depth:
-            raise ValidationError(self.messages["json_too_deep"] % {"limit": self.max_depth},
-                                  code="json_too_deep")
+            raise JSON_TOO_DEEP.django(limit=self.max_depth)
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":"),
                               default=str).encode())
         if size > self.max_bytes:
-            raise ValidationError(self.messages["json_too_large"] % {"limit": self.max_bytes},
-                                  code="json_too_large")
+            raise JSON_TOO_LARGE.django(limit=self.max_bytes)
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, JSONObjectValidator) and self.max_bytes == other.max_bytes

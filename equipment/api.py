@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
 from core.errors import ValidationFailed, Violation
+from core.idempotency import IdempotentCreate, idempotent
 from core.serializers import ModelSerializer
 from core.validators import DESCRIPTION_MAX_LENGTH, validate_specs
 from organizations.api import ActorMixin, HasOrganization
@@ -138,7 +139,7 @@ class EquipmentFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Hubs"))
-class HubViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+class HubViewSet(IdempotentCreate, ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                  mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
     serializer_class = HubSerializer
     permission_classes = [HasOrganization]
@@ -160,8 +161,8 @@ class HubViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                                                   data=serializer.validated_data)
 
 
-class EquipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                       mixins.CreateModelMixin, mixins.UpdateModelMixin,
+class EquipmentViewSet(IdempotentCreate, ActorMixin, mixins.ListModelMixin,
+                       mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
                        viewsets.GenericViewSet):
     serializer_class = EquipmentSerializer
     permission_classes = [HasOrganization]
@@ -217,6 +218,7 @@ class MaintenanceWindowViewSet(ActorMixin, mixins.ListModelMixin, mixins.Retriev
             serializer.fields["equipment"].queryset = selectors.equipment_operated_by(self.org)
         return serializer
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         # Before the body is validated: an SME gets 403, not a 400 about equipment it
         # cannot see.

@@ -1,6 +1,6 @@
 """Portal catalog pages: one piece of equipment (specs, rate, rules in plain words) and
 one hub (address, opening hours, its equipment). The search page, which also asks the
-booking engine for free time, is ``bookings.views.catalog``."""
+booking engine for free time, is ``bookings.portal.views.catalog``."""
 
 from __future__ import annotations
 

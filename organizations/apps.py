@@ -6,4 +6,5 @@ class OrganizationsConfig(AppConfig):
     verbose_name = "Organisations"
 
     def ready(self):
-        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        # The OpenAPI auth extension; the receiver telling owners of disabled endpoints.
+        from . import schema, webhooks  # noqa: F401

@@ -44,3 +44,12 @@ def open_invitations(*, organization: Organization) -> QuerySet[Invitation]:
 def invitation_by_token(token: str) -> Invitation | None:
     return (Invitation.objects.select_related("organization", "invited_by")
             .filter(token=token).first())
+
+
+def operator_recipients(organization_id: int) -> list[str]:
+    """E-mail addresses of the organisation's administrators and operators (who hear about
+    its hubs' bookings, releases and webhook endpoints)."""
+    return list(dict.fromkeys(Membership.objects.filter(
+        organization_id=organization_id,
+        role__in=(Membership.Role.ADMIN, Membership.Role.OPERATOR),
+    ).exclude(user__email="").values_list("user__email", flat=True)))

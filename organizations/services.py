@@ -4,13 +4,12 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
-from core import db
+from core import db, outbox
 from core.errors import NOT_FOUND, full_clean
 
 from . import errors
@@ -152,9 +151,9 @@ def invite_member(*, organization: Organization, email: str, role: str, by_user,
         raise errors.ALREADY_MEMBER.error()
     now = now or timezone.now()
     with transaction.atomic():
-        invitation = (Invitation.objects.select_for_update()
-                      .filter(organization=organization, email__iexact=email,
-                              accepted_at__isnull=True, revoked_at__isnull=True).first())
+        invitation = db.locked_one(Invitation.objects.filter(
+            organization=organization, email__iexact=email, accepted_at__isnull=True,
+            revoked_at__isnull=True))
         if invitation is None:
             invitation = Invitation.objects.create(
                 organization=organization, email=email, role=role, invited_by=by_user,
@@ -163,18 +162,21 @@ def invite_member(*, organization: Organization, email: str, role: str, by_user,
             invitation.role, invitation.invited_by = role, by_user
             invitation.expires = now + INVITATION_VALIDITY
             invitation.save(update_fields=["role", "invited_by", "expires"])
-        link = accept_url(invitation.token)
-        transaction.on_commit(lambda: _send_invitation(invitation, link))
+        _queue_invitation(invitation, accept_url(invitation.token))
     return invitation
 
 
-def _send_invitation(invitation: Invitation, link: str) -> None:
+def _queue_invitation(invitation: Invitation, link: str) -> None:
+    """The invitation e-mail, queued in the outbox in the invitation's transaction (sent,
+    and retried, by the outbox; once per renewal of the invitation)."""
     context = {"invitation": invitation, "link": link,
                "organization": invitation.organization,
                "inviter": invitation.invited_by}
     subject = render_to_string("organizations/email/invitation_subject.txt", context)
     body = render_to_string("organizations/email/invitation_message.txt", context)
-    send_mail(" ".join(subject.split()), body, None, [invitation.email])
+    outbox.queue_email(event_type="organization.invitation",
+                       dedupe_key=f"invitation:{invitation.pk}:{invitation.expires:%Y%m%d%H%M%S%f}",
+                       to=invitation.email, subject=" ".join(subject.split()), body=body)
 
 
 def revoke_invitation(*, organization: Organization, invitation_id: int, by_user,
@@ -194,8 +196,8 @@ def accept_invitation(*, token: str, user, now: datetime | None = None) -> Membe
     to the user's address; a portal user belongs to one organisation."""
     now = now or timezone.now()
     with transaction.atomic():
-        invitation = (Invitation.objects.select_for_update().select_related("organization")
-                      .filter(token=token).first())
+        invitation = db.locked_one(Invitation.objects.select_related("organization")
+                                   .filter(token=token), of=("self",))
         if invitation is None or not invitation.is_open(now):
             raise errors.INVITATION_INVALID.error()
         if (user.email or "").lower() != invitation.email.lower():

@@ -1,9 +1,5 @@
 """China's unified social credit code (统一社会信用代码, GB 32100-2015)."""
 
-from django.core.exceptions import ValidationError
-
-from core.errors import ErrorCode
-
 from .errors import (
     CREDIT_CODE_CHARACTERS,
     CREDIT_CODE_CHECKSUM,
@@ -25,16 +21,10 @@ def validate_credit_code(value: str) -> None:
     """Raise a ValidationError with a specific code (and the catalogue's message) for each
     way a code can be wrong."""
     if len(value) != 18:
-        raise _invalid(CREDIT_CODE_LENGTH)
+        raise CREDIT_CODE_LENGTH.django()
     if any(c not in USCC_ALPHABET for c in value):
-        raise _invalid(CREDIT_CODE_CHARACTERS)
+        raise CREDIT_CODE_CHARACTERS.django()
     if not value[2:8].isdigit():
-        raise _invalid(CREDIT_CODE_REGION)
+        raise CREDIT_CODE_REGION.django()
     if value[17] != uscc_check_character(value[:17]):
-        raise _invalid(CREDIT_CODE_CHECKSUM)
-
-
-def _invalid(code: ErrorCode) -> ValidationError:
-    # A model field validator speaks Django's ValidationError; core.errors.full_clean turns
-    # it back into the catalogued violation.
-    return ValidationError(code.text(), code=str(code))
+        raise CREDIT_CODE_CHECKSUM.django()

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core import outbound, services
+from core import events, outbound, services
+from core.idempotency import idempotent
 from core.models import WebhookEndpoint
 from core.serializers import ModelSerializer
 
 from .api import ActorMixin, HasOrganization
 from .models import Organization
 
-EVENT_TYPES = (
-    "booking.requested", "booking.confirmed", "booking.rejected", "booking.cancelled",
-    "booking.checked_in", "booking.completed", "booking.no_show", "booking.reminder",
-    "trial.collected", "dataset.released",
-)
-
 
 def validate_event_types(patterns: list[str]) -> list[str]:
-    unknown = [p for p in patterns if not any(fnmatchcase(e, p) for e in EVENT_TYPES)]
+    """Every pattern matches at least one event type some app registered (core.events)."""
+    unknown = events.unmatched(patterns)
     if unknown:
         raise serializers.ValidationError(
-            f"No event type matches {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)} "
-            "(patterns such as 'booking.*' are allowed).")
+            _("No event type matches %(patterns)s; known: %(known)s (patterns such as "
+              "'booking.*' are allowed).") % {"patterns": ", ".join(unknown),
+                                              "known": ", ".join(events.event_types())})
     return patterns
+
+
+class EventTypeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
 
 
 class WebhookEndpointSerializer(ModelSerializer):
@@ -64,6 +67,15 @@ class WebhookEndpointViewSet(ActorMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return WebhookEndpoint.objects.filter(organization=self.org)
 
+    @extend_schema(responses=EventTypeSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="event-types", pagination_class=None)
+    def event_types(self, request):
+        """The event types an endpoint may subscribe to, with what each announces."""
+        return Response(EventTypeSerializer(
+            [{"name": name, "description": str(description)}
+             for name, description in events.event_types().items()], many=True).data)
+
+    @idempotent
     def create(self, request, *args, **kwargs):
         self.require_kind(Organization.Kind.FLAGSHIP)
         serializer = self.get_serializer(data=request.data)

@@ -4,8 +4,8 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from bookings.api import AvailabilityView, BookingViewSet
-from bookings.feeds_api import CalendarFeedViewSet
-from bookings.reports_api import BillingReportView, UtilizationReportView
+from bookings.feeds.api import CalendarFeedViewSet
+from bookings.reports.api import BillingReportView, UtilizationReportView
 from equipment.api import EquipmentViewSet, HubViewSet, MaintenanceWindowViewSet
 from organizations.webhooks_api import WebhookEndpointViewSet
 from trials.api import TrialViewSet

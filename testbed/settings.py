@@ -301,7 +301,12 @@ CELERY_BEAT_SCHEDULE = {
     "mark-no-shows": {"task": "bookings.mark_no_shows", "schedule": 300.0},
     "expire-requests": {"task": "bookings.expire_requests", "schedule": 300.0},
     "send-reminders": {"task": "bookings.send_reminders", "schedule": 900.0},
+    "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
+    "purge-delivery-logs": {"task": "core.purge_delivery_logs", "schedule": 86400.0},
 }
+# Retention (purged by the two sweeps above, or `manage.py purge_records`): outbox
+# delivery-log rows (every attempt to send an e-mail or webhook) are kept this many days.
+OUTBOX_LOG_RETENTION_DAYS = env.int("OUTBOX_LOG_RETENTION_DAYS", default=90)
 
 # --- Domain: bookings --------------------------------------------------------------------
 # Check-in opens this many minutes before the start (DESIGN.md); a booking not checked in

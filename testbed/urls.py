@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from bookings.feeds_api import calendar_feed
+from bookings.feeds.views import calendar_feed
 from core.api import api_not_found
 from core.views import problem_or_html_404, problem_or_html_500
 from organizations.views import admin_login

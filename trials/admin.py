@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -13,7 +15,6 @@ from .models import (
     AgreementVersion,
     Consent,
     DatasetRelease,
-    DeliveryAttempt,
     Measurement,
     ResultFile,
     SharingAgreement,
@@ -222,29 +223,36 @@ class StandingConsentAdmin(RecordAdmin):
                        "revoked_at"]
 
 
-class DeliveryAttemptInline(RecordInline):
-    model = DeliveryAttempt
-    fields = ["at", "webhook_id", "status_code", "ok", "error", "response_excerpt",
-              "duration_ms"]
-
-
 @admin.register(DatasetRelease)
 class DatasetReleaseAdmin(RecordAdmin):
     """Failed deliveries are visible (status, attempts, last error, held) and retried with
-    the 'Retry delivery' action through ``sharing.retry_release``."""
+    the 'Retry delivery' action through ``sharing.retry_release`` (the outbox's retry of
+    the release's message, whose page lists every attempt)."""
 
     list_display = ["pk", "trial", "agreement", "recipient", "status", "held", "attempts",
-                    "last_error", "next_attempt_at", "row_count", "delivered_at", "created"]
+                    "last_error", "next_attempt", "row_count", "delivered_at", "created"]
     list_filter = ["status", "held", "recipient"]
-    list_select_related = ["trial", "agreement", "recipient"]
+    list_select_related = ["trial", "agreement", "recipient", "message"]
     search_fields = ["=trial__booking__id", "sha256", "webhook_id"]
     date_hierarchy = "created"
     readonly_fields = ["trial", "agreement", "recipient", "consent", "status", "held", "terms",
                        "package", "sha256", "size", "row_count", "webhook_id", "attempts",
-                       "next_attempt_at", "sending_until", "last_error", "delivered_at",
+                       "next_attempt", "delivery_log", "last_error", "delivered_at",
                        "receipt", "withdrawn_reason", "created"]
-    inlines = [DeliveryAttemptInline]
     actions = ["retry_delivery"]
+
+    @admin.display(description=gettext_lazy("Next attempt"))
+    def next_attempt(self, release):
+        return release.message.next_attempt_at if release.message_id else None
+
+    @admin.display(description=gettext_lazy("Delivery log"))
+    def delivery_log(self, release):
+        if not release.message_id:
+            return "—"
+        url = reverse("admin:core_outboxmessage_change", args=[release.message_id])
+        return format_html('<a href="{}">{}</a>', url,
+                           _("Outbox message #%(id)s: every attempt")
+                           % {"id": release.message_id})
 
     @admin.action(description=gettext_lazy(
         "Retry delivery now (attempts start again from zero)"))
@@ -257,12 +265,3 @@ class DatasetReleaseAdmin(RecordAdmin):
         self.message_user(request, ngettext("Delivery retried for %(count)d release.",
                                             "Delivery retried for %(count)d releases.", done)
                           % {"count": done})
-
-
-@admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(RecordAdmin):
-    list_display = ["at", "release", "webhook_id", "status_code", "ok", "duration_ms"]
-    list_filter = ["ok"]
-    date_hierarchy = "at"
-    readonly_fields = ["release", "at", "webhook_id", "status_code", "ok", "error",
-                       "response_excerpt", "duration_ms"]

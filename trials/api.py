@@ -4,7 +4,6 @@ import django_filters
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
-from django.utils.translation import gettext as _
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -13,14 +12,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core import csv as core_csv
-from core.errors import Forbidden, ValidationFailed
 from core.filters import IsoDateTimeFilter
+from core.idempotency import idempotent
 from core.parsers import MultiPartParser, read_body
 from core.renderers import CSVRenderer
 from organizations.api import ActorMixin, HasOrganization
-from organizations.models import Organization
 
-from . import selectors, services
+from . import errors, selectors, services
 from .models import Measurement, Trial
 from .sharing_api import ConsentActions
 
@@ -66,6 +64,12 @@ def _declared_length(request) -> int:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return 0
+
+
+def _refuse_oversized(request) -> None:
+    """Before anything is read or spooled: a declared length beyond the upload limit."""
+    if _declared_length(request) > settings.TRIAL_RESULT_MAX_BYTES + MULTIPART_SLACK:
+        raise RequestDataTooBig("The upload is larger than this service accepts.")
 
 
 @extend_schema(parameters=[OpenApiParameter(
@@ -120,24 +124,23 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
                  "multipart/form-data": inline_serializer(
                      "ResultUpload", {"file": serializers.FileField()})},
         responses=TrialSerializer)
+    @idempotent(precheck=lambda request: _refuse_oversized(request),
+                raw_limit=lambda: settings.TRIAL_RESULT_MAX_BODY_BYTES)
     @action(detail=True, methods=["post"],
             parser_classes=[MultiPartParser, parsers.FileUploadParser])
     def results(self, request, pk=None):
         trial = selectors.trial_for(self.org, pk)
-        if self.org.kind != Organization.Kind.FLAGSHIP:
-            raise Forbidden(_("Only the hub operator uploads results."), code="not_operator")
+        services.require_results_uploader(trial=trial, organization=self.org)
         content_type = request.content_type or ""
         # A raw body has a limit of its own (TRIAL_RESULT_MAX_BODY_BYTES, above the small
         # default every other endpoint has); a multipart file is streamed to disk, so refuse
         # an oversized one before it is spooled, and again by its size.
         limit = settings.TRIAL_RESULT_MAX_BYTES
-        if _declared_length(request) > limit + MULTIPART_SLACK:
-            raise RequestDataTooBig("The upload is larger than this service accepts.")
+        _refuse_oversized(request)
         if content_type.startswith("multipart/"):
             upload = request.FILES.get("file")
             if upload is None:
-                raise ValidationFailed.single("file_required", "file",
-                                              _("Attach the results as 'file'."))
+                raise errors.FILE_REQUIRED.error()
             if upload.size > limit:
                 raise RequestDataTooBig("The upload is larger than this service accepts.")
             data, filename = upload.read(), upload.name
@@ -146,8 +149,7 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
             data = read_body(request, limit=settings.TRIAL_RESULT_MAX_BODY_BYTES)
             filename = None
         if not data:
-            raise ValidationFailed.single("results_empty", "results",
-                                          _("The upload is empty."))
+            raise errors.RESULTS_EMPTY.error()
         services.upload_results(trial=trial, organization=self.org, data=data,
                                 content_type=content_type, filename=filename,
                                 by_user=self.actor_user)

@@ -6,4 +6,7 @@ class TrialsConfig(AppConfig):
     verbose_name = "Trials"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (connects signal receivers)
+        from . import notifications, receivers  # noqa: F401  (receivers; event types)
+        from .sharing import delivery
+
+        delivery.register()  # the outbox's preparer for dataset releases

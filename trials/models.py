@@ -277,11 +277,13 @@ class DatasetRelease(models.Model):
     row_count = models.PositiveIntegerField(default=0)
     webhook_id = models.CharField(max_length=40, unique=True,
                                   help_text=_("Kept for every delivery attempt of this release."))
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    sending_until = models.DateTimeField(
-        null=True, blank=True, help_text=_("A delivery in flight holds this lease."))
-    last_error = models.TextField(blank=True)
+    message = models.OneToOneField(
+        "core.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="dataset_release",
+        help_text=_("The outbox message that delivers this release: its attempts, lease, "
+                    "next attempt and log of every attempt."))
+    last_error = models.TextField(
+        blank=True, help_text=_("The last delivery failure as tenants may read it."))
     delivered_at = models.DateTimeField(null=True, blank=True)
     receipt = models.JSONField(default=dict, blank=True,
                                help_text=_("The university's 2xx answer: status and body."))
@@ -318,26 +320,11 @@ class DatasetRelease(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def attempts(self) -> int:
+        """Delivery attempts in the current run (the outbox message's)."""
+        return self.message.attempts if self.message_id else 0
+
+    @property
     def delayed(self) -> bool:
         """Pending, but delivery attempts have failed: what the SME sees as 'delayed'."""
-        return self.status == self.Status.PENDING and bool(self.last_error or self.attempts)
-
-
-class DeliveryAttempt(models.Model):
-    """The log of every outbound delivery of a release."""
-
-    release = models.ForeignKey(DatasetRelease, on_delete=models.CASCADE,
-                                related_name="delivery_attempts")
-    at = models.DateTimeField()
-    webhook_id = models.CharField(max_length=40)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    ok = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
-    response_excerpt = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-at"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"
+        return self.status == self.Status.PENDING and bool(self.last_error)

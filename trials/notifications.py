@@ -6,17 +6,28 @@ records the change."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from bookings.notifications import operator_recipients, sme_recipients
-from core import outbox
+from bookings.notifications import sme_recipients
+from core import events, outbox
 from core.notify import bilingual, line, subject_line
 from organizations.models import Membership
+from organizations.selectors import operator_recipients
 
 from . import packages
 from .models import AgreementVersion, DatasetRelease, SharingAgreement, Trial
+
+# The event types trials announce to operators' webhook endpoints.
+TRIAL_COLLECTED = events.register(
+    "trial.collected", gettext_lazy("A trial's results were collected from the equipment."))
+DATASET_RELEASED = events.register(
+    "dataset.released",
+    gettext_lazy("A trial's data package was delivered to a university under an agreement."))
 
 
 def _email_sme(trial: Trial, event_type: str, key: str, render) -> None:
@@ -39,9 +50,9 @@ def trial_collected(trial: Trial) -> None:
                            line(_("Measurements"), trial.measurement_count),
                            line(_("Metrics"), metrics)]))
 
-    _email_sme(trial, "trial.collected", key, render)
+    _email_sme(trial, TRIAL_COLLECTED, key, render)
     outbox.queue_webhooks(
-        organization_id=booking.equipment.hub.operator_id, event_type="trial.collected",
+        organization_id=booking.equipment.hub.operator_id, event_type=TRIAL_COLLECTED,
         dedupe_key=key,
         data={"trial": trial.pk, "booking": booking.pk, "equipment": booking.equipment_id,
               "measurements": trial.measurement_count, "summary": trial.summary})
@@ -63,9 +74,9 @@ def dataset_released(release: DatasetRelease) -> None:
                     line(_("Licence"), agreed["license"]),
                     f"sha256: {release.sha256}"]))
 
-    _email_sme(trial, "dataset.released", key, render)
+    _email_sme(trial, DATASET_RELEASED, key, render)
     outbox.queue_webhooks(
-        organization_id=agreement.operator_id, event_type="dataset.released", dedupe_key=key,
+        organization_id=agreement.operator_id, event_type=DATASET_RELEASED, dedupe_key=key,
         data={"release": release.pk, "trial": trial.pk, "agreement": agreement.pk,
               "university": recipient.slug, "sha256": release.sha256,
               "rows": release.row_count})
@@ -114,11 +125,13 @@ def agreement_terms_changed(*, agreement: SharingAgreement, version: AgreementVe
                            subject=subject, body=body)
 
 
-def release_failed(release: DatasetRelease, *, error: str, attempt: int) -> None:
-    """After the last delivery attempt: the hub operator's admins and operators, and platform
-    staff, are told once (per run of attempts: a staff retry that fails again tells again)."""
+def release_failed(release: DatasetRelease, *, error: str, attempts: int,
+                   at: datetime) -> None:
+    """After the last delivery attempt (``at``): the hub operator's admins and operators,
+    and platform staff, are told once (per run of attempts: a staff retry that fails again
+    tells again)."""
     agreement, recipient = release.agreement, release.recipient
-    key = f"release-failed:{release.pk}:{attempt}"
+    key = f"release-failed:{release.pk}:{at:%Y%m%d%H%M%S%f}"
 
     def render() -> tuple[str, str]:
         return (subject_line(_("Dataset delivery failed"), recipient.name),
@@ -129,7 +142,7 @@ def release_failed(release: DatasetRelease, *, error: str, attempt: int) -> None
                     line(_("Release"), f"#{release.pk}"),
                     line(_("Trial"), f"#{release.trial_id}"),
                     line(_("University"), recipient.name),
-                    line(_("Attempts"), attempt),
+                    line(_("Attempts"), attempts),
                     line(_("Last error"), error)]))
 
     subject, body = bilingual(render)

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from bookings.models import Booking
-from core.errors import NotFound, valid_id
+from core.errors import valid_id
 from organizations.models import Organization
 
+from .errors import TRIAL_NOT_FOUND
 from .models import Measurement, Trial
 
 # A trial 'collecting' for longer than this lost its worker; the sweep picks it up again.
@@ -35,7 +35,7 @@ def trial_for(organization: Organization | None, trial_id) -> Trial:
     pk = valid_id(trial_id)
     trial = trials_visible_to(organization).filter(pk=pk).first() if pk else None
     if trial is None:
-        raise NotFound(_("No such trial."), code="trial_not_found")
+        raise TRIAL_NOT_FOUND.error()
     return trial
 
 

@@ -21,10 +21,10 @@ from django.utils.translation import gettext, gettext_lazy
 
 from bookings.models import Booking
 from core import db
-from core.errors import Conflict, NotFound, ValidationFailed
+from organizations.errors import NOT_OPERATOR
 from organizations.models import Organization
 
-from . import ingest, notifications
+from . import errors, ingest, notifications
 from .models import ResultFile, Trial
 from .parsing import ResultFormatError, parse
 from .sources import Payload, SourceError, TransientSourceError, source_for
@@ -162,42 +162,45 @@ def check_result_file(*, filename: str, content_type: str) -> None:
     media = content_type.split(";")[0].strip().lower()
     allowed = RESULT_FILE_TYPES.get(extension)
     if allowed is None or (media not in allowed and media not in UNTYPED):
-        raise ValidationFailed.single(
-            "file_type_not_allowed", "file",
-            gettext("Files of this type (%(extension)s, %(media)s) are not accepted; "
-                    "allowed: %(allowed)s.")
-            % {"extension": extension or gettext("no extension"),
-               "media": media or gettext("no content type"),
-               "allowed": ", ".join(sorted(RESULT_FILE_TYPES))})
+        raise errors.FILE_TYPE_NOT_ALLOWED.error(
+            extension=extension or gettext("no extension"),
+            media=media or gettext("no content type"),
+            allowed=", ".join(sorted(RESULT_FILE_TYPES)))
+
+
+def require_results_uploader(*, trial: Trial, organization: Organization) -> None:
+    """Only the operator of the trial's hub uploads its results: the SME that ran it (which
+    sees the trial) is refused (403), anyone else does not see it (404)."""
+    if trial.booking.equipment.hub.operator_id == organization.pk:
+        return
+    if trial.booking.organization_id == organization.pk:
+        raise NOT_OPERATOR.error()
+    raise errors.TRIAL_NOT_FOUND.error()
 
 
 def upload_results(*, trial: Trial, organization: Organization, data: bytes,
                    content_type: str, filename: str | None = None, by_user=None) -> Outcome:
     """An operator's upload: CSV/JSON results are loaded (replacing earlier ones); a file
     (``filename`` given) of an allowed type is also kept as a ResultFile with its sha256."""
-    if trial.booking.equipment.hub.operator_id != organization.pk:
-        raise NotFound(gettext("No such trial."), code="trial_not_found")
+    require_results_uploader(trial=trial, organization=organization)
     if trial.booking.status not in (Booking.Status.CHECKED_IN, Booking.Status.COMPLETED):
-        raise Conflict(gettext("Results can be uploaded once the trial has started "
-                               "(checked in)."),
-                       code="trial_not_started")
+        raise errors.TRIAL_NOT_STARTED.error()
     is_table = (content_type.split(";")[0].strip().lower() in TABLE_TYPES
                 or (filename or "").lower().endswith((".csv", ".json")))
     if filename is not None:
         check_result_file(filename=filename, content_type=content_type)
     elif not is_table:
-        raise ValidationFailed.single(
-            "results_type_not_allowed", "results",
-            gettext("Send results as text/csv or application/json, or attach a file as "
-                    "'file' (multipart/form-data)."))
+        raise errors.RESULTS_TYPE_NOT_ALLOWED.error()
     count = trial.measurement_count
     with transaction.atomic():
-        locked = Trial.objects.select_for_update().get(pk=trial.pk)
+        locked = db.locked_one(Trial.objects.filter(pk=trial.pk))
+        if locked is None:
+            raise errors.TRIAL_NOT_FOUND.error()
         if is_table:
             try:
                 count = _replace_measurements(locked, Payload(data, content_type))
             except ResultFormatError as exc:
-                raise ValidationFailed.single("results_invalid", "results", str(exc)) from None
+                raise errors.RESULTS_INVALID.error(reason=str(exc)) from None
         if filename:
             _keep_file(locked, data, content_type, filename, by_user)
     return Outcome(locked.status, count)

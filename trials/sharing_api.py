@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.errors import Forbidden, NotFound
+from core.idempotency import idempotent
 from core.serializers import AwareDateTimeField, ModelSerializer
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
 
 from . import packages, sharing, terms
+from .errors import CONSENT_NOT_FOUND
 from .models import Consent, DatasetRelease, SharingAgreement
 from .selectors import trial_for
+from .sharing.services import require_agreement_operator
 
 OPERATOR = Organization.Kind.FLAGSHIP
 
@@ -120,6 +121,7 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     @extend_schema(request=AgreementCreateSerializer,
                    responses={201: AgreementSerializer},
                    description="The response carries the signing secret (whsec_…) once.")
+    @idempotent
     def create(self, request):
         self.require_kind(OPERATOR)
         body = AgreementCreateSerializer(data=request.data)
@@ -135,7 +137,7 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
                                "consents stay bound to the version they were given under.")
     def partial_update(self, request, pk=None):
         agreement = self.get_object()
-        self.require_kind(OPERATOR)
+        require_agreement_operator(agreement=agreement, by=self.org)
         body = AgreementUpdateSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
@@ -149,9 +151,7 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     @extend_schema(request=None, responses=AgreementSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        agreement = self.get_object()
-        self.require_kind(OPERATOR)
-        agreement = sharing.revoke_agreement(agreement=agreement, by=self.org)
+        agreement = sharing.revoke_agreement(agreement=self.get_object(), by=self.org)
         return Response(AgreementSerializer(agreement, context={"org": self.org}).data)
 
     @extend_schema(request=None, responses={204: None},
@@ -213,6 +213,7 @@ class ConsentActions:
                    summary="Consents given for a trial (all of them, newest first)")
     @extend_schema(methods=["POST"], request=ConsentCreateSerializer,
                    responses={201: ConsentSerializer}, summary="SME: consent to a release")
+    @idempotent
     @action(detail=True, methods=["get", "post"], pagination_class=None)
     def consents(self, request, pk=None):
         trial = trial_for(self.org, pk)
@@ -234,10 +235,7 @@ class ConsentActions:
         trial = trial_for(self.org, pk)
         consent = trial.consents.filter(pk=consent_id).first()
         if consent is None:
-            raise NotFound(_("No such consent."), code="consent_not_found")
-        if trial.booking.organization_id != self.org.pk:
-            raise Forbidden(_("Only the SME that ran the trial may revoke consent."),
-                            code="not_trial_owner")
+            raise CONSENT_NOT_FOUND.error()
         consent = sharing.revoke_consent(consent=consent, organization=self.org,
                                          by_user=self.actor_user)
         return Response(ConsentSerializer(consent).data)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 
-from core.tasks import send_now
+from core import outbox
+from core.tasks import deliver_outbox_message, send_now
 
 from . import selectors, services, sharing
 from .sources import TransientSourceError
@@ -16,12 +18,13 @@ logger = logging.getLogger(__name__)
 
 
 def max_attempts() -> int:
-    return getattr(settings, "TRIAL_COLLECT_MAX_ATTEMPTS", 5)
+    return settings.TRIAL_COLLECT_MAX_ATTEMPTS
 
 
-def backoff(retries: int) -> int:
+def retry_countdown(retries: int) -> int:
     """Seconds before retry number ``retries + 1``: 10, 20, 40 … capped at 10 minutes."""
-    return min(10 * 2**retries, 600)
+    return int(outbox.backoff(retries + 1, first=timedelta(seconds=10),
+                              cap=timedelta(minutes=10)).total_seconds())
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="trials.collect_trial_results")
@@ -35,7 +38,7 @@ def collect_trial_results(self, trial_id: int) -> str:
             logger.warning("Trial %s: giving up after %s attempts: %s", trial_id,
                            self.request.retries + 1, exc)
             return "failed"
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
     logger.info("Trial %s: %s (%s measurements)", trial_id, outcome.status,
                 outcome.measurements)
     if outcome.status == "collected" and outcome.measurements:
@@ -53,23 +56,11 @@ def collect_due_trials() -> int:
     return len(due)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None, name="trials.deliver_dataset_release")
-def deliver_dataset_release(self, release_id: int) -> str:
-    """One delivery attempt; retried with backoff until delivered, withdrawn or failed.
-    The same webhook-id is sent every time."""
-    outcome = sharing.deliver_release(release_id=release_id)
-    # In-process (eager) mode a retry would run at once, inside the caller's request; the
-    # release keeps its next_attempt_at and the sweep delivers it when due instead.
-    if outcome.retry_in is not None and not self.request.is_eager:
-        raise self.retry(countdown=int(outcome.retry_in.total_seconds()))
-    return outcome.status
-
-
 @shared_task(name="trials.release_due_datasets")
 def release_due_datasets(trial_id: int | None = None) -> int:
     """Beat sweep: open releases that became due (consent given, embargo over) and
-    enqueue delivery of every release whose next attempt is due."""
+    enqueue delivery (through the outbox) of every release whose next attempt is due."""
     due = sharing.schedule_due_releases(trial_id=trial_id)
-    for release_id in due:
-        send_now(deliver_dataset_release, release_id)
+    for message_id in due:
+        send_now(deliver_outbox_message, message_id)
     return len(due)

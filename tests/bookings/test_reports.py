@@ -19,9 +19,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from bookings import reports
 from bookings.models import Booking
-from bookings.reports_admin import billing_chart
+from bookings.reports import selectors as reports
+from bookings.reports.admin import billing_chart
 from equipment.hours import ALWAYS_OPEN
 from equipment.models import Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization

@@ -94,11 +94,9 @@ def test_posts_need_the_csrf_token(admin_user, booking):
 
 @pytest.mark.parametrize("path", ["/trials/99999999999999999999999/",
                                   "/bookings/99999999999999999999999/"])
-def test_ids_no_row_can_have_are_404(path, client, django_user_model):
+def test_ids_no_row_can_have_are_404(path, client):
     from tests.factories import MembershipFactory
 
-    user = django_user_model.objects.create_user("x@sme.example", email="x@sme.example",
-                                                 password="pw-123456789")
-    MembershipFactory(user=user, organization__kind="sme", organization__verified=True)
+    user = MembershipFactory(organization__kind="sme", organization__verified=True).user
     client.force_login(user)
     assert client.get(path).status_code == 404

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from bookings.models import Booking, BookingEvent
-from bookings.week import CLOSED, FREE, UNAVAILABLE
+from bookings.portal.week import CLOSED, FREE, UNAVAILABLE
 
 from .conftest import form_time, local, make_booking
 
@@ -172,10 +172,6 @@ def test_missing_fields_and_unknown_codes(client_sme, equipment):
     assert response.context["form"].errors == {"start": required, "end": required,
                                                "purpose": required}
     assert not Booking.objects.exists()
-    from bookings.forms import booking_error_text
-
-    assert booking_error_text("brand_new_rule", "The service's words", equipment) == \
-        "The service's words"
     response = post_booking(client_sme, equipment, local(2, 9), local(2, 19))
     assert response.context["form"].errors["end"] == ["A booking lasts at most 8 h."]
 

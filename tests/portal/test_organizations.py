@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from organizations.models import Invitation, Membership, Organization
-from tests.factories import MembershipFactory, credit_code
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, credit_code
 
 from .conftest import logged_in
 
@@ -62,8 +62,7 @@ def test_sign_up_needs_an_organisation(client):
     response = sign_up(client, "someone@example.test", organization_name="X Co",
                        credit_code="91110000ABCDEFGHI0")
     assert response.context["form"].errors["credit_code"]
-    taken = Organization.objects.create(kind="sme", name="Old", slug="old",
-                                        credit_code=credit_code(7))
+    taken = OrganizationFactory(name="Old", slug="old", credit_code=credit_code(7))
     response = sign_up(client, "someone@example.test", organization_name="Y Co",
                        credit_code=taken.credit_code)
     assert "already registered" in response.context["form"].errors["credit_code"][0]
@@ -111,7 +110,7 @@ def test_admin_invites_and_the_invited_person_signs_up(client_sme, sme, client,
 def test_logged_in_person_accepts(client_sme, sme):
     invite(client_sme, "joiner@example.test", role="admin")
     invitation = Invitation.objects.get()
-    joiner = get_user_model().objects.create_user("joiner", "joiner@example.test", "x")
+    joiner = UserFactory(email="joiner@example.test")
     client = logged_in(joiner)
     page = client.get(reverse("organizations:invitation", args=[invitation.token]))
     assert b"Join Precision Parts" in page.content

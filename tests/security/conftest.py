@@ -161,7 +161,7 @@ def _side(name: str, category: Category, now: datetime) -> Side:
     consent = ConsentFactory(trial=trial, agreement=agreement, granted_at=now)
     release = DatasetRelease.objects.create(
         trial=trial, agreement=agreement, status=DatasetRelease.Status.DELIVERED,
-        webhook_id=webhooks.new_message_id(), delivered_at=now, attempts=1)
+        webhook_id=webhooks.new_message_id(), delivered_at=now)
     built = packages.build(release)
     release.package.save(f"release-{release.pk}.zip", File(built.file), save=False)
     release.sha256, release.size, release.row_count = built.sha256, built.size, built.rows

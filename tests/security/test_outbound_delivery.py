@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from core import webhooks
+from core.models import DeliveryLog
 from tests.fixtures.world import key_client
 from tests.trials.test_sharing import (  # noqa: F401 - fixtures used by name
     EMBARGO,
@@ -19,7 +20,7 @@ from tests.trials.test_sharing import (  # noqa: F401 - fixtures used by name
     university,
 )
 from tests.trials.test_sharing import collected as collected  # noqa: F401 - a fixture
-from trials.models import DatasetRelease, DeliveryAttempt
+from trials.models import DatasetRelease
 from trials.tasks import release_due_datasets
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,7 @@ def test_release_endpoint_refused_at_delivery_once_the_allowance_is_withdrawn(
     assert receiver.received == []
     assert release.status == DatasetRelease.Status.PENDING
     assert release.last_error == "outbound_refused"  # what tenants may read: the code
-    assert list(DeliveryAttempt.objects.values_list("ok", "status_code", "error")) == [
+    assert list(DeliveryLog.objects.values_list("ok", "status_code", "error")) == [
         (False, None, webhooks.ERROR_REFUSED)]
 
     # Allowed again: the next attempt reaches the university (the refusal was the guard's).

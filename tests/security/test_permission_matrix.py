@@ -92,6 +92,7 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("datasets/{pk}/package/", "GET"):    row(NOT_VISIBLE, NOT_VISIBLE, (200, 404)),
     # operations
     ("webhooks/", "GET"):                 row(200,         200,         200),
+    ("webhooks/event-types/", "GET"):     row(200,         200,         200),
     ("webhooks/", "POST"):                row(201,         403,         403),
     ("webhooks/{pk}/", "GET"):            row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
     ("webhooks/{pk}/", "PATCH"):          row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),

@@ -168,14 +168,14 @@ def test_a_consent_given_during_a_change_of_terms_waits_for_it(
         anonymize=True, embargo_days=30)
     trial, _ = Trial.objects.get_or_create(booking=checked_in)
     changing, go_on = threading.Event(), threading.Event()
-    asked = sharing._ask_for_new_consent
+    asked = sharing.services._ask_for_new_consent
 
     def slow_ask(*args, **kwargs):  # the change of terms holds the lock here, a while
         changing.set()
         go_on.wait(10)
         return asked(*args, **kwargs)
 
-    monkeypatch.setattr(sharing, "_ask_for_new_consent", slow_ask)
+    monkeypatch.setattr(sharing.services, "_ask_for_new_consent", slow_ask)
     errors, given = [], []
 
     def in_thread(call):
@@ -219,7 +219,7 @@ def test_the_migration_backfills_recipient_terms_and_consent(
     given = Consent.objects.get()
     patch(operator, agreement["id"], {"university": "beihang", "anonymize": False})
     before = [("trials", "0005_consent_version_required")]
-    latest = [("trials", "0007_release_recipient_required")]
+    latest = [("trials", "0010_release_delivery_by_outbox")]
     executor = MigrationExecutor(connection)
     try:
         executor.migrate(before)

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from core.errors import Conflict
+from core.models import DeliveryLog
 from organizations.models import Membership
 from tests.factories import UserFactory
 from tests.fixtures.world import key_client
@@ -23,7 +24,6 @@ from trials.models import (
     AgreementVersion,
     Consent,
     DatasetRelease,
-    DeliveryAttempt,
     Measurement,
     SharingAgreement,
     StandingConsent,
@@ -81,7 +81,7 @@ def test_the_sme_sees_delivery_delayed_not_pending(collected, operator, sme, hub
     assert (release.status, release.attempts) == ("pending", 1)
     # The tenant-visible error is the status, never the remote's words.
     assert release.last_error == "HTTP 500"
-    assert "received" in DeliveryAttempt.objects.get().response_excerpt  # staff's log keeps it
+    assert "received" in DeliveryLog.objects.get().response_excerpt  # staff's log keeps it
     client = Client()
     client.force_login(people["sme"])
     html = client.get(reverse("trials:detail", args=[collected.pk])).content.decode()
@@ -139,6 +139,50 @@ def test_final_failure_tells_operator_and_staff_once_and_staff_retry(
     # A delivered release is settled: nothing to retry.
     with pytest.raises(Conflict):
         sharing.retry_release(release_id=release.pk, by_staff=people["staff"])
+
+
+def test_the_outbox_console_retries_a_failed_release_like_the_release_console(
+        collected, operator, sme, hub, receiver, people, university,
+        django_capture_on_commit_callbacks):
+    """One engine: the release's delivery is an outbox message, shown (state, last error,
+    every attempt) and retried in the outbox's console; eligibility is checked again."""
+    release = failing_release(collected, operator, sme, hub, receiver,
+                              django_capture_on_commit_callbacks)
+    run_until_failed(release, collected, django_capture_on_commit_callbacks)
+    release.refresh_from_db()
+    message = release.message
+    assert (release.status, message.status, message.message_id) == (
+        "failed", "failed", release.webhook_id)
+    assert DeliveryLog.objects.filter(message=message).count() == sharing.MAX_DELIVERY_ATTEMPTS
+    client = staff_client(people)
+    changelist = reverse("admin:core_outboxmessage_changelist")
+    page = client.get(changelist, {"status__exact": "failed"}).content.decode()
+    assert "dataset.released" in page and "HTTP 500" in page
+
+    receiver.statuses = [200]
+    with (time_machine.travel(collected.booking.end + timedelta(days=1), tick=True),
+          django_capture_on_commit_callbacks(execute=True)):
+        response = client.post(changelist, {"action": "retry_now",
+                                            "_selected_action": [message.pk]})
+    assert response.status_code == 302
+    release.refresh_from_db()
+    assert (release.status, release.attempts, release.last_error) == ("delivered", 1, "")
+    assert key_client(university).get("/api/v1/datasets/").json()["count"] == 1
+
+
+def test_revoking_consent_cancels_the_pending_delivery(
+        collected, operator, sme, hub, receiver, django_capture_on_commit_callbacks):
+    release = failing_release(collected, operator, sme, hub, receiver,
+                              django_capture_on_commit_callbacks)
+    given = Consent.objects.get()
+    r = key_client(sme).delete(f"/api/v1/trials/{collected.pk}/consents/{given.pk}/")
+    assert r.status_code == 200
+    release.refresh_from_db()
+    release.message.refresh_from_db()
+    assert (release.status, release.message.status) == ("withdrawn", "cancelled")
+    with time_machine.travel(collected.booking.end + timedelta(days=1), tick=True):
+        assert release_due_datasets() == 0
+    assert len(receiver.received) == 1
 
 
 def test_admin_revoke_withdraws_and_takes_back_packages(
@@ -200,7 +244,7 @@ def test_admin_creates_and_changes_agreements_through_the_services(
 
 
 @pytest.mark.parametrize("model", [Trial, Measurement, Consent, StandingConsent,
-                                   DatasetRelease, DeliveryAttempt])
+                                   DatasetRelease, DeliveryLog])
 def test_records_are_read_only_in_the_console(model, collected, operator, sme, hub, receiver,
                                               people, django_capture_on_commit_callbacks):
     agreement = make_agreement(key_client(operator), receiver, hub, embargo_days=0)

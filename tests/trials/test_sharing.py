@@ -14,11 +14,12 @@ import pytest
 import time_machine
 from standardwebhooks import Webhook
 
+from core import outbox
+from core.models import DeliveryLog
 from equipment.models import Category
 from tests.fixtures.peers import Reply, complete, results_csv
 from tests.fixtures.world import key_client, make_org
-from trials import sharing
-from trials.models import DatasetRelease, DeliveryAttempt, Trial
+from trials.models import DatasetRelease, Trial
 from trials.tasks import release_due_datasets
 
 pytestmark = pytest.mark.django_db
@@ -143,7 +144,7 @@ def test_retries_keep_the_same_webhook_id(collected, operator, sme, hub, receive
     assert release.status == DatasetRelease.Status.DELIVERED
     assert len(receiver.received) == 4
     assert {m["headers"]["webhook-id"] for m in receiver.received} == {release.webhook_id}
-    attempts = DeliveryAttempt.objects.filter(release=release)
+    attempts = DeliveryLog.objects.filter(message=release.message)
     assert attempts.count() == 4 and attempts.filter(ok=True).count() == 1
     assert sorted(a.status_code for a in attempts) == [200, 500, 502, 503]
     assert release.receipt["status"] == 200
@@ -160,7 +161,7 @@ def test_running_twice_releases_and_delivers_once(collected, operator, sme, hub,
     release_due_datasets()
     release_due_datasets()
     release = DatasetRelease.objects.get()
-    assert sharing.deliver_release(release_id=release.pk).detail == "already settled"
+    assert outbox.deliver(message_id=release.message_id) == "skipped"  # already sent
     assert len(receiver.received) == 1
     assert DatasetRelease.objects.count() == 1
 

@@ -15,28 +15,20 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError, error_text
 from organizations.models import Organization
 from organizations.portal import not_found_as_404, sme_required
 
 from .. import sharing
+from ..errors import AGREEMENT_NOT_APPLICABLE
 from ..forms import ConsentForm, StandingConsentForm
 from ..models import Consent, DatasetRelease, SharingAgreement, StandingConsent, Trial
 from ..packages import LICENSES
 from ..selectors import trial_for
 from ..terms import EMBARGO
-
-ERRORS = {
-    "agreement_not_applicable": gettext_lazy(
-        "This agreement does not cover this trial any more (it may have ended)."),
-    "not_trial_owner": gettext_lazy("Only the SME that ran the trial may decide on sharing."),
-    "consent_not_found": gettext_lazy("No such consent."),
-    "consent_needs_admin": gettext_lazy(
-        "Only an administrator of your organisation decides on this."),
-}
 
 
 @dataclass(frozen=True)
@@ -171,13 +163,6 @@ def _back(trial_id: int):
     return redirect(reverse("trials:detail", args=[trial_id]) + "#sharing")
 
 
-def _error_text(exc: DomainError) -> str:
-    if isinstance(exc, ValidationFailed):
-        return " ".join(str(ERRORS.get(v.code, v.message)) for v in exc.violations)
-    text = ERRORS.get(exc.code)
-    return str(text) if text is not None else exc.message
-
-
 def _trial(request, pk: int) -> Trial:
     with not_found_as_404():
         return trial_for(request.organization, pk)
@@ -198,7 +183,7 @@ def _outcome(request, trial: Trial, action, success: str):
     try:
         decided = action()
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, success % {"university": decided.agreement.university.name})
     return _back(trial.pk)
@@ -241,7 +226,7 @@ def grant_standing(request, pk: int):
     agreement = next((p.agreement for p in panels(trial)
                       if p.agreement.pk == data["agreement"]), None)
     if agreement is None:
-        messages.error(request, str(ERRORS["agreement_not_applicable"]))
+        messages.error(request, AGREEMENT_NOT_APPLICABLE.text())
         return _back(trial.pk)
     return _outcome(request, trial, lambda: sharing.set_standing_consent(
         organization=request.organization, agreement_id=agreement.pk,
@@ -263,7 +248,7 @@ def revoke_standing(request, pk: int, agreement_id: int):
                                                   agreement_id=agreement_id,
                                                   by_user=request.user)
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
         return _back(trial.pk)
     if not stopped:
         raise Http404("No such standing consent.")

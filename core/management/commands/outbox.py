@@ -21,7 +21,7 @@ class Command(BaseCommand):
         if not rows:
             self.stdout.write("No stuck outbox messages.")
         for m in rows:
-            self.stdout.write(f"{m.pk:>7} {m.status:<8} {m.channel:<7} {m.event_type:<20} "
+            self.stdout.write(f"{m.pk:>7} {m.status:<8} {m.channel:<8} {m.event_type:<20} "
                               f"attempts={m.attempts} {m.recipient}  {m.last_error[:80]}")
         if retry is None:
             return

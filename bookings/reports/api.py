@@ -1,6 +1,6 @@
 """Operations reports for hub operators (flagship organisations): utilization and
 billing, as JSON or, with ``?format=csv``, as CSV. Figures and rules live in
-``bookings.reports``; this module parses, calls it and renders."""
+``bookings.reports.selectors``; this module parses, calls it and renders."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from core.serializers import AwareDateTimeField
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
 
-from . import reports
+from . import selectors as reports
 
 FORMAT_PARAMETER = OpenApiParameter(
     "format", str, enum=["json", "csv"],
@@ -59,10 +59,16 @@ class _FiguresSerializer(serializers.Serializer):
     no_show_rate = _ratio(help_text="no_shows / (completed + no_shows); null when both are 0.")
 
 
-class EquipmentUtilizationSerializer(_FiguresSerializer):
+class _PerEquipment(serializers.Serializer):
+    """The columns that name a row's equipment (after the figures)."""
+
     equipment = serializers.IntegerField(source="equipment_id", read_only=True)
     equipment_name = serializers.CharField(source="equipment", read_only=True)
     hub = serializers.CharField(read_only=True)
+
+
+class EquipmentUtilizationSerializer(_FiguresSerializer, _PerEquipment):
+    pass
 
 
 class HubUtilizationSerializer(_FiguresSerializer):
@@ -105,10 +111,8 @@ class _BillSerializer(serializers.Serializer):
     amount = _money(help_text="usage_amount + cancellation_fees.")
 
 
-class BillingLineSerializer(_BillSerializer):
-    equipment = serializers.IntegerField(source="equipment_id", read_only=True)
-    equipment_name = serializers.CharField(source="equipment", read_only=True)
-    hub = serializers.CharField(read_only=True)
+class BillingLineSerializer(_BillSerializer, _PerEquipment):
+    pass
 
 
 class SmeBillSerializer(_BillSerializer):
@@ -134,6 +138,13 @@ class _ReportView(ActorMixin, APIView):
     permission_classes = [HasOrganization]
     renderer_classes = [renderers.JSONRenderer, CSVRenderer]
 
+    def parse(self, query_class) -> tuple[Organization, dict]:
+        """The acting operator (flagship organisations only) and the valid query."""
+        operator = self.require_kind(Organization.Kind.FLAGSHIP)
+        query = query_class(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return operator, query.validated_data
+
     def wants_csv(self) -> bool:
         return getattr(self.request.accepted_renderer, "format", None) == "csv"
 
@@ -149,11 +160,8 @@ class UtilizationReportView(_ReportView):
         parameters=[UtilizationQuerySerializer, FORMAT_PARAMETER],
         responses={200: UtilizationReportSerializer, (200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
-        operator = self.require_kind(Organization.Kind.FLAGSHIP)
-        query = UtilizationQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        start, end = query.validated_data["start"], query.validated_data["end"]
-        slug = query.validated_data.get("hub")
+        operator, query = self.parse(UtilizationQuerySerializer)
+        start, end, slug = query["start"], query["end"], query.get("hub")
         hub = reports.operated_hub(operator, slug) if slug else None
         rows = reports.utilization(operator=operator, start=start, end=end, hub=hub)
         if self.wants_csv():
@@ -175,10 +183,8 @@ class BillingReportView(_ReportView):
         parameters=[BillingQuerySerializer, FORMAT_PARAMETER],
         responses={200: BillingReportSerializer, (200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
-        operator = self.require_kind(Organization.Kind.FLAGSHIP)
-        query = BillingQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        month = query.validated_data["month"]
+        operator, query = self.parse(BillingQuerySerializer)
+        month = query["month"]
         lines = reports.billing(operator=operator, month=month)
         if self.wants_csv():
             return _csv_response(reports.billing_csv(lines, month), f"billing-{month:%Y-%m}.csv")

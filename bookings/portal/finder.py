@@ -14,7 +14,7 @@ from django.utils import timezone
 from equipment.models import Equipment
 from organizations.models import Organization
 
-from .selectors import free_intervals
+from ..selectors import free_intervals
 
 MAX_CANDIDATES = 40
 PERIODS_SHOWN = 3

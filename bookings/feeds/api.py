@@ -1,15 +1,15 @@
-"""``/api/v1/calendar-feeds/`` (manage subscription URLs) and ``/calendar/<token>.ics``."""
+"""``/api/v1/calendar-feeds/``: an organisation manages its subscription URLs."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from core.idempotency import idempotent
 from organizations.api import ActorMixin, HasOrganization
 
-from . import feeds
-from .models import CalendarFeed
+from ..models import CalendarFeed
+from . import services
 
 
 class CalendarFeedSerializer(serializers.ModelSerializer):
@@ -39,25 +39,14 @@ class CalendarFeedViewSet(ActorMixin, mixins.ListModelMixin, mixins.CreateModelM
     def get_queryset(self):
         return CalendarFeed.objects.filter(organization=self.org, revoked_at__isnull=True)
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        feed = feeds.create_feed(organization=self.org,
-                                 equipment_id=body.validated_data.get("equipment_id"),
-                                 name=body.validated_data.get("name", ""))
+        feed = services.create_feed(organization=self.org,
+                                    equipment_id=body.validated_data.get("equipment_id"),
+                                    name=body.validated_data.get("name", ""))
         return Response(self.get_serializer(feed).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        feeds.revoke_feed(feed=instance)
-
-
-def calendar_feed(request, token: str):
-    """The feed itself: no login (calendar clients can't), the unguessable token is the
-    credential."""
-    feed = feeds.feed_by_token(token)
-    if feed is None:
-        raise Http404("No such calendar feed.")
-    response = HttpResponse(feeds.render_feed(feed), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="testbed-{feed.pk}.ics"'
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+        services.revoke_feed(feed=instance)

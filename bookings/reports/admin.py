@@ -20,10 +20,11 @@ from pygal.etree import etree
 from pygal.style import DefaultStyle
 
 from core.errors import ValidationFailed
+from core.forms import add_errors
 from organizations.models import Organization
 
-from . import reports
-from .models import Booking
+from ..models import Booking
+from . import selectors as reports
 
 TEMPLATE = "admin/bookings/booking/reports.html"
 
@@ -136,9 +137,7 @@ def report_view(model_admin, request):
     try:
         rows = reports.utilization(operator=scope, start=start, end=end)
     except ValidationFailed as exc:
-        for violation in exc.violations:
-            form.add_error(violation.field if violation.field in form.fields else None,
-                           violation.message)
+        add_errors(form, exc)
         return TemplateResponse(request, TEMPLATE, context)
     lines = reports.billing(operator=scope, month=month)
     export = request.GET.get("export")

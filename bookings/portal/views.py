@@ -19,19 +19,20 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, NotFound, ValidationFailed
+from core.errors import DomainError, NotFound, error_text
+from core.forms import add_errors
 from equipment import selectors as catalog_selectors
 from equipment import wording
 from equipment.models import Equipment
 from organizations.portal import member_required, not_found_as_404, sme_required
 from organizations.selectors import members_of
 
-from . import services
+from .. import services
+from ..feeds.ics import booking_ics
+from ..forms import LOCAL_FORMATS, BookingForm, CancelForm, CatalogSearchForm
+from ..models import Booking
+from ..selectors import booking_for, bookings_visible_to, free_intervals
 from .finder import free_between
-from .forms import LOCAL_FORMATS, BookingForm, CancelForm, CatalogSearchForm, domain_error_text
-from .ics import booking_ics
-from .models import Booking
-from .selectors import booking_for, bookings_visible_to, free_intervals
 from .week import DAYS, build_week, week_bounds
 
 CATALOG_PAGE = 24
@@ -139,10 +140,8 @@ def book(request, pk: int):
                     equipment_id=equipment.pk, organization=request.organization,
                     start=d["start"], end=d["end"], purpose=d["purpose"], by_user=request.user,
                     trial_lead_email=d["trial_lead"] or None)
-            except ValidationFailed as exc:
-                form.add_violations(exc.violations)
-            except DomainError as exc:  # slot taken (409), busy, not an SME
-                form.add_error(None, domain_error_text(exc, equipment))
+            except DomainError as exc:  # broken rules, slot taken (409), busy, not an SME
+                add_errors(form, exc)
             else:
                 messages.success(request, _(
                     "Booking requested: the hub operator will confirm it.")
@@ -210,7 +209,7 @@ def cancel(request, pk: int):
     except NotFound:
         raise Http404("No such booking.") from None
     except DomainError as exc:
-        messages.error(request, domain_error_text(exc, booking.equipment))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Booking #%(id)s is cancelled.") % {"id": booking.pk})
     return redirect("bookings:detail", pk=booking.pk)

@@ -50,15 +50,15 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Greatest, Least
-from django.utils import timezone
 
 from core import csv as core_csv
-from core.errors import NotFound, ValidationFailed
+from core.validators import validate_period
+from equipment.errors import HUB_NOT_FOUND
 from equipment.hours import open_intervals, subtract
 from equipment.models import Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization
 
-from .models import Booking, BookingEvent
+from ..models import Booking, BookingEvent
 
 S = Booking.Status
 
@@ -103,23 +103,13 @@ def operated_hubs(operator: Operator | None) -> QuerySet[Hub]:
 def operated_hub(operator: Operator | None, slug: str) -> Hub:
     hub = operated_hubs(operator).filter(slug=slug).first()
     if hub is None:
-        raise NotFound("No such hub among those you operate.", code="hub_not_found")
+        raise HUB_NOT_FOUND.error()
     return hub
 
 
 def check_period(start: datetime, end: datetime) -> None:
     """The rules for a report period, in one place for the API and the console."""
-    for name, value in (("start", start), ("end", end)):
-        if timezone.is_naive(value):
-            raise ValidationFailed.single(
-                "naive_datetime", name,
-                "Give the time zone offset, e.g. 2026-12-01T00:00:00+08:00.")
-    if end <= start:
-        raise ValidationFailed.single("end_before_start", "end",
-                                      "The end must be after the start.")
-    if end - start > MAX_REPORT_RANGE:
-        raise ValidationFailed.single("range_too_long", "end",
-                                      f"Ask for at most {MAX_REPORT_RANGE.days} days at a time.")
+    validate_period(start, end, max_range=MAX_REPORT_RANGE)
 
 
 def hours(duration: timedelta) -> Decimal:

@@ -1,0 +1,34 @@
+"""Calendar feeds' use cases: make a subscription URL (a secret token), revoke it."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.utils import timezone
+
+from equipment.errors import EQUIPMENT_NOT_FOUND
+from equipment.models import Equipment
+from organizations.errors import NOT_OPERATOR
+from organizations.models import Organization
+
+from ..models import CalendarFeed
+
+
+def create_feed(*, organization: Organization, equipment_id: int | None = None,
+                name: str = "") -> CalendarFeed:
+    equipment = None
+    if equipment_id is not None:
+        if organization.kind != Organization.Kind.FLAGSHIP:
+            raise NOT_OPERATOR.error()
+        equipment = Equipment.objects.filter(pk=equipment_id,
+                                             hub__operator=organization).first()
+        if equipment is None:
+            raise EQUIPMENT_NOT_FOUND.error()
+    return CalendarFeed.objects.create(organization=organization, equipment=equipment,
+                                       name=name, token=secrets.token_urlsafe(32))
+
+
+def revoke_feed(*, feed: CalendarFeed) -> None:
+    if feed.revoked_at is None:
+        feed.revoked_at = timezone.now()
+        feed.save(update_fields=["revoked_at"])
