@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import outbox, services
-from .errors import DomainError, ValidationFailed
+from .errors import DomainError, error_text
 from .models import DeliveryLog, IdempotencyKey, OutboxMessage, WebhookEndpoint
 
 # Bulk deletion would remove bookings, trials, releases and their history with no
@@ -87,12 +87,6 @@ class OutboxMessageAdmin(RecordAdmin):
         self.message_user(request, _("%(n)d message(s) re-queued.") % {"n": done})
 
 
-def _refusal(exc: DomainError) -> str:
-    if isinstance(exc, ValidationFailed):
-        return "; ".join(f"{v.field}: {v.message}" for v in exc.violations) or exc.message
-    return exc.message
-
-
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     """Endpoints are created and changed through ``core.services``: the service makes the
@@ -116,7 +110,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as exc:
-            self.message_user(request, _refusal(exc), messages.ERROR)
+            self.message_user(request, error_text(exc, fields=True), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):

@@ -175,11 +175,13 @@ def catalogued(code: str) -> ErrorCode:
     return CATALOGUE[code]
 
 
-def error_text(exc: DomainError) -> str:
-    """What the portal shows for a refusal: the error's own (translated) message, or, for
-    invalid input, its violations' messages."""
+def error_text(exc: DomainError, *, fields: bool = False) -> str:
+    """A refusal as one line (a portal message, an admin message): the error's own
+    (translated) message, or, for invalid input, its violations' messages — each after
+    its field's name with ``fields`` (for staff in the console)."""
     if isinstance(exc, ValidationFailed):
-        return " ".join(v.message for v in exc.violations)
+        return ("; ".join(f"{v.field}: {v.message}" for v in exc.violations) if fields
+                else " ".join(v.message for v in exc.violations)) or exc.message
     return exc.message
 
 

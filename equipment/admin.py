@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError, error_text
 
 from . import selectors, services
 from .models import Capability, Category, Equipment, Hub, MaintenanceWindow, Qualification
@@ -24,12 +24,6 @@ def _model_data(form, names) -> dict:
     concrete = {f.name for f in form._meta.model._meta.concrete_fields}
     return {name: form.cleaned_data[name] for name in names
             if name in concrete and name in form.cleaned_data}
-
-
-def _refusal(exc: DomainError) -> str:
-    if isinstance(exc, ValidationFailed):
-        return "; ".join(f"{v.field}: {v.message}" for v in exc.violations) or exc.message
-    return exc.message
 
 
 class ThroughServicesAdmin(admin.ModelAdmin):
@@ -51,7 +45,7 @@ class ThroughServicesAdmin(admin.ModelAdmin):
                     return self.confirmation_page(request, object_id, bookings)
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as exc:
-            self.message_user(request, _refusal(exc), messages.ERROR)
+            self.message_user(request, error_text(exc, fields=True), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def confirmation_page(self, request, object_id, bookings) -> TemplateResponse:

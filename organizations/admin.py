@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from core.errors import ValidationFailed
+from core.errors import ValidationFailed, error_text
 
 from . import services
 from .models import Invitation, Membership, Organization, OrganizationAPIKey
@@ -96,8 +96,7 @@ class OrganizationAdmin(admin.ModelAdmin):
                                                   reason=form.cleaned_data["reason"],
                                                   by=request.user)
                 except ValidationFailed as exc:
-                    self.message_user(request, "; ".join(v.message for v in exc.violations),
-                                      messages.ERROR)
+                    self.message_user(request, error_text(exc), messages.ERROR)
                     return None
                 done += 1
             self.message_user(request, ngettext("%(count)d organisation suspended.",

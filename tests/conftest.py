@@ -37,8 +37,8 @@ def pytest_collection_modifyitems(config, items):
     """The one way to say a test needs a service: ``@pytest.mark.postgres`` (PostgreSQL:
     row locks, exclusion constraints, a second connection) or ``@pytest.mark.redis`` (a
     real broker or cache). Such tests are skipped, with the reason, where the service is
-    not configured (SQLite, no REDIS_URL); CI's second run configures both. No
-    ``skipif(connection.vendor …)`` copies."""
+    not configured (SQLite, no REDIS_URL); CI's second run configures both. No per-file
+    skip conditions on the database vendor (tests/test_suite_conventions.py)."""
     on_postgres = connection.vendor == "postgresql"
     skip_pg = pytest.mark.skip(
         reason=f"needs PostgreSQL (runs on {connection.vendor}; set DATABASE_URL=postgres://…)")

@@ -19,7 +19,7 @@ from core.errors import DomainError, ValidationFailed
 from equipment.hours import open_intervals
 from equipment.models import Equipment, MaintenanceWindow
 from tests.factories import BookingFactory, MaintenanceWindowFactory
-from tests.fixtures.world import local, make_equipment
+from tests.fixtures.world import key_client, local, make_equipment
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/equipment/{}/availability/"
@@ -66,6 +66,26 @@ def test_availability_costs_two_queries(sme_client, equipment, django_assert_max
     # auth + equipment with hub + one UNION query for bookings and maintenance
     with django_assert_max_num_queries(3):
         sme_client.get(URL.format(equipment.pk) + f"?start={q(local(1, 0))}&end={q(local(31, 0))}")
+
+
+def test_an_sme_at_its_open_bookings_limit_is_offered_nothing(hub, category, sme, other_sme,
+                                                              sme_client):
+    """Availability agrees with creation on the open-bookings limit: the SME that holds as
+    many open bookings as the equipment allows sees no free time (creation would refuse
+    it), another SME still does."""
+    eq = make_equipment(hub, category, "limited", max_open_bookings_per_sme=1)
+    BookingFactory(equipment=eq, organization=sme, start=local(5, 10), end=local(5, 12))
+    url = URL.format(eq.pk) + f"?start={q(local(2, 8))}&end={q(local(2, 16))}"
+    r = sme_client.get(url)
+    assert r.status_code == 200 and r.json()["free"] == []
+    other = key_client(other_sme).get(url)
+    assert other.status_code == 200
+    assert other.json()["free"] == [{"start": local(2, 8).isoformat(),
+                                     "end": local(2, 16).isoformat()}]
+    with pytest.raises(ValidationFailed) as refused:
+        services.create_booking(equipment_id=eq.pk, organization=sme, start=local(2, 8),
+                                end=local(2, 10), purpose="x")
+    assert [v.code for v in refused.value.violations] == [OPEN_BOOKINGS_LIMIT]
 
 
 def test_down_equipment_has_no_free_time(equipment):

@@ -4,7 +4,7 @@ idempotence, bad gateways, and a broker that is down when the booking completes.
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from bookings.models import Booking
 from tests.fixtures.peers import Reply, complete, results_csv
@@ -167,7 +167,7 @@ def test_broker_down_at_completion_then_sweep_collects(checked_in, operator, gat
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+@pytest.mark.postgres
 def test_two_workers_at_once_leave_one_copy(checked_in, operator, gateway):
     from bookings import services as booking_services
 

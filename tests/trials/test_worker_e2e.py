@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 
 from tests.fixtures.peers import LOOPBACK_PEERS, Reply, results_csv
 from tests.fixtures.world import key_client
@@ -21,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.real_broker,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql" or not settings.REDIS_URL,
-                       reason="needs PostgreSQL and Redis (CI)"),
+    pytest.mark.postgres,
+    pytest.mark.redis,
 ]
 
 

@@ -28,7 +28,7 @@ class TransientSourceError(SourceError):
 
 
 def max_bytes() -> int:
-    return getattr(settings, "TRIAL_RESULT_MAX_BYTES", 256 * 1024 * 1024)
+    return settings.TRIAL_RESULT_MAX_BYTES
 
 
 Fetch = Callable[..., Payload]

@@ -27,7 +27,7 @@ CHUNK = 64 * 1024
 
 
 def fetch(equipment, start: datetime, end: datetime) -> Payload:
-    timeout = getattr(settings, "TRIAL_SOURCE_TIMEOUT", 30)
+    timeout = settings.TRIAL_SOURCE_TIMEOUT
     limit = max_bytes()
     headers = {"Accept": "text/csv, application/json"}
     if equipment.result_source_secret:
