@@ -12,11 +12,18 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Avg, Count, Max, Min
 
+from core import db
+
 from .models import Measurement, Trial
 from .parsing import Row
 
 BATCH = 5000
-COPY_SQL = "COPY trials_measurement (trial_id, ts, metric, value, unit) FROM STDIN"
+COPY_FIELDS = ("trial", "ts", "metric", "value", "unit")  # the order of each COPY line
+
+
+def _copy_sql() -> str:
+    columns = ", ".join(db.column(Measurement, name) for name in COPY_FIELDS)
+    return f"COPY {db.table(Measurement)} ({columns}) FROM STDIN"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -41,7 +48,7 @@ def _copy(trial_id: int, rows: Iterable[Row]) -> int:
     buffer: list[str] = []
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
-        with raw.copy(COPY_SQL) as copy:
+        with raw.copy(_copy_sql()) as copy:
             for row in rows:
                 buffer.append(f"{prefix}{row.ts_text}\t{_copy_text(row.metric)}\t"
                               f"{row.value!r}\t{_copy_text(row.unit)}\n")

@@ -44,12 +44,7 @@ def test_no_save_receiver_on_models_inserted_with_plain_sql():
         assert not pre_save.has_listeners(model), model
 
 
-@pytest.mark.parametrize("app_dir", [
-    pytest.param(app_dir, marks=pytest.mark.xfail(
-        strict=True, reason="trials/ingest.py COPY_SQL still types trials_measurement "
-                            "(trials/* was being edited by another change)"))
-    if app_dir == "trials" else app_dir
-    for app_dir in APP_DIRS])
+@pytest.mark.parametrize("app_dir", APP_DIRS)
 def test_no_hand_typed_table_name_in_app_code(app_dir):
     """App SQL takes table names from the models' metadata (``core.db.table``), never typed
     out: a table name appears in no app module (migrations aside)."""
