@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, define
+from organizations.errors import NOT_OPERATOR
 
 # The booking policy (bookings.policy): one code per rule.
 EQUIPMENT_UNAVAILABLE = define("equipment_unavailable", ValidationFailed,
@@ -79,3 +80,7 @@ MAINTENANCE_OVERLAPS_TRIAL_IN_PROGRESS = define(
                   "complete it before planning maintenance over it.",
                   "Bookings %(ids)s are checked in (trials in progress) during this period; "
                   "complete them before planning maintenance over them.", "count"))
+
+# Calendar feeds.
+EQUIPMENT_FEED_NOT_OPERATOR = NOT_OPERATOR.variant(
+    _("Equipment feeds are for the equipment's operator."))

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from equipment.errors import EQUIPMENT_NOT_FOUND
 from equipment.models import Equipment
-from organizations.errors import NOT_OPERATOR
 from organizations.models import Organization
 
+from ..errors import EQUIPMENT_FEED_NOT_OPERATOR
 from ..models import CalendarFeed
 
 
@@ -19,7 +19,7 @@ def create_feed(*, organization: Organization, equipment_id: int | None = None,
     equipment = None
     if equipment_id is not None:
         if organization.kind != Organization.Kind.FLAGSHIP:
-            raise NOT_OPERATOR.error()
+            raise EQUIPMENT_FEED_NOT_OPERATOR.error()
         equipment = Equipment.objects.filter(pk=equipment_id,
                                              hub__operator=organization).first()
         if equipment is None:
