@@ -15,8 +15,6 @@ from core.errors import Conflict
 from tests.fixtures.world import local, make_equipment, make_org
 
 pytestmark = pytest.mark.django_db(transaction=True)
-on_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
-                                 reason="needs PostgreSQL (runs in CI with DATABASE_URL)")
 
 
 def race(n: int, attempt) -> list:
@@ -53,7 +51,7 @@ def smes(db):
     return [make_org(f"sme-{i}", "sme") for i in range(32)]
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_32_threads_same_slot_exactly_one_wins(hub, category, smes):
     eq = make_equipment(hub, category, "contested", changeover_buffer=30)
     start, end = local(3, 9), local(3, 11)
@@ -68,7 +66,7 @@ def test_32_threads_same_slot_exactly_one_wins(hub, category, smes):
     assert_no_overlap(eq)
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_32_threads_distinct_slots_all_win(hub, category, smes):
     eq = make_equipment(hub, category, "busy", changeover_buffer=30)
     base = local(3, 0)
@@ -80,7 +78,7 @@ def test_32_threads_distinct_slots_all_win(hub, category, smes):
     assert_no_overlap(eq)
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_overlapping_near_misses_race(hub, category, smes):
     """Staggered overlapping requests: whatever wins, nothing overlaps."""
     eq = make_equipment(hub, category, "stagger", changeover_buffer=60)
@@ -93,7 +91,7 @@ def test_overlapping_near_misses_race(hub, category, smes):
     assert_no_overlap(eq)
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_exclusion_constraint_backs_the_service(hub, category, smes):
     """Even a write that skips the service cannot overlap: the database refuses it."""
     eq = make_equipment(hub, category, "raw")
@@ -119,7 +117,7 @@ def test_sqlite_or_postgres_same_slot_race_never_double_books(hub, category, sme
     assert Booking.objects.filter(equipment=eq, status__in=Booking.ACTIVE).count() == 1
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_concurrent_retries_with_one_idempotency_key_get_the_first_response(equipment, sme):
     """A client retrying a timed-out request while the first is still running gets the
     first response (201, same booking), not a 409 for its own slot."""
@@ -137,7 +135,7 @@ def test_concurrent_retries_with_one_idempotency_key_get_the_first_response(equi
 
 # --- one equipment lock for bookings, maintenance and status changes ----------------------
 
-@on_postgres
+@pytest.mark.postgres
 def test_bookings_and_maintenance_racing_never_overlap(hub, category, smes, operator):
     """16 threads book while 16 plan maintenance on the same equipment: whatever order the
     lock gives them, no active booking overlaps a maintenance window afterwards."""
@@ -201,7 +199,7 @@ def hold_lock():
         thread.join(timeout=30)
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_maintenance_waiting_too_long_for_the_equipment_lock_is_503_busy(
         equipment, operator, hold_lock, settings):
     from equipment.models import MaintenanceWindow
@@ -220,7 +218,7 @@ def test_maintenance_waiting_too_long_for_the_equipment_lock_is_503_busy(
     assert not MaintenanceWindow.objects.exists()
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_status_change_waiting_too_long_for_the_equipment_lock_is_503_busy(
         equipment, operator, hold_lock, settings):
     from equipment.services import lock_equipment
@@ -236,7 +234,7 @@ def test_status_change_waiting_too_long_for_the_equipment_lock_is_503_busy(
     assert equipment.status == "available"
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_a_lock_timeout_outside_the_helper_is_busy_not_unreachable(equipment, sme, hold_lock,
                                                                    settings):
     """The booking row (not the equipment) is held: the ORM's own SELECT … FOR UPDATE
@@ -257,7 +255,7 @@ def test_a_lock_timeout_outside_the_helper_is_busy_not_unreachable(equipment, sm
     assert booking.status == Booking.Status.CONFIRMED
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_the_lock_timeout_is_set_per_transaction_not_per_connection(equipment, sme):
     services.create_booking(equipment_id=equipment.pk, organization=sme, start=local(3, 9),
                             end=local(3, 11), purpose="x")
@@ -266,7 +264,7 @@ def test_the_lock_timeout_is_set_per_transaction_not_per_connection(equipment, s
         assert cursor.fetchone()[0] == "0"
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_a_retry_waits_for_the_first_request_at_most_the_lock_timeout(equipment, sme, settings):
     """The Idempotency-Key claim waits for a first request still holding the key, but only
     for the lock timeout: then 503 busy with Retry-After, and nothing is created."""
@@ -320,7 +318,7 @@ def wait_until_blocked(timeout: float = 10.0) -> None:
     raise AssertionError("nobody waited for the lock")
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_a_stale_copy_waiting_for_the_lock_does_not_revert_a_status_change(equipment, operator,
                                                                            sme):
     """A description change from a copy read before the equipment went down waits for the
@@ -373,7 +371,7 @@ def test_a_stale_copy_waiting_for_the_lock_does_not_revert_a_status_change(equip
     assert booking.status == Booking.Status.CANCELLED
 
 
-@on_postgres
+@pytest.mark.postgres
 @pytest.mark.parametrize("intruder", ["other_sme", "other_operator"])
 def test_another_tenants_transition_is_not_found_without_waiting_for_the_lock(
         equipment, sme, hold_lock, settings, request, intruder):
@@ -399,7 +397,7 @@ def test_another_tenants_transition_is_not_found_without_waiting_for_the_lock(
     assert booking.status == Booking.Status.CONFIRMED
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_suspending_an_organisation_whose_row_is_locked_is_503_busy(sme, admin_client,
                                                                     hold_lock, settings):
     """A row lock outside the equipment lock waits at most the lock timeout too: the
@@ -422,7 +420,7 @@ def test_suspending_an_organisation_whose_row_is_locked_is_503_busy(sme, admin_c
     assert Organization.objects.get(pk=sme.pk).suspended_at is None
 
 
-@on_postgres
+@pytest.mark.postgres
 def test_an_outbox_message_being_settled_elsewhere_is_skipped_within_the_lock_timeout(
         hold_lock, settings):
     """The worker's claim waits for a message row at most the lock timeout; whoever holds

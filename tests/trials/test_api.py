@@ -1,6 +1,7 @@
 """Trials API: visibility (404 for strangers), measurements with filters and CSV, uploads."""
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -42,7 +43,9 @@ def test_measurements_paginated_and_filtered(collected, sme):
     client = key_client(sme)
     page = client.get(f"/api/v1/trials/{collected.pk}/measurements/").json()
     assert page["count"] == 60 and len(page["results"]) == 50 and page["next"]
-    assert set(page["results"][0]) == {"timestamp", "metric", "value", "unit"}
+    first = page["results"][0]
+    assert datetime.fromisoformat(first.pop("timestamp")) == collected.booking.start
+    assert first == {"metric": "spindle_load", "value": 60.0, "unit": "%"}
     only = client.get(f"/api/v1/trials/{collected.pk}/measurements/?metric=vibration_rms").json()
     assert only["count"] == 30
     after = collected.booking.start.isoformat().replace("+", "%2B")
