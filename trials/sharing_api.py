@@ -38,6 +38,18 @@ class TermsSerializer(serializers.Serializer):
                                        help_text="Slugs of the equipment categories in scope.")
 
 
+class AgreementVersionSerializer(serializers.Serializer):
+    """One version of an agreement's terms, as consents given under it bind them."""
+
+    version = serializers.IntegerField(source="number")
+    terms = serializers.SerializerMethodField()
+    created = serializers.DateTimeField(help_text="When these terms took effect.")
+
+    @extend_schema_field(TermsSerializer)
+    def get_terms(self, obj) -> dict:
+        return terms.describe(obj.terms)
+
+
 class AgreementSerializer(ModelSerializer):
     operator = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     university = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -147,6 +159,14 @@ class AgreementViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
                                              categories=categories, university=university,
                                              hub=hub)
         return Response(AgreementSerializer(agreement, context={"org": self.org}).data)
+
+    @extend_schema(request=None, responses=AgreementVersionSerializer(many=True),
+                   summary="Every version of the agreement's terms, newest first")
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def versions(self, request, pk=None):
+        agreement = self.get_object()
+        return Response(AgreementVersionSerializer(agreement.versions.order_by("-number"),
+                                                   many=True).data)
 
     @extend_schema(request=None, responses=AgreementSerializer)
     @action(detail=True, methods=["post"])

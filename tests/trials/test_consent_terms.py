@@ -431,3 +431,20 @@ def test_revoking_the_replaced_consent_keeps_the_new_one(
     # The consent to the new licence stands, and the release went out under it.
     assert DatasetRelease.objects.get().status == "delivered"
     assert len(receiver.received) == 1
+
+
+def test_every_version_of_the_terms_is_listed_newest_first(collected, operator, sme, hub,
+                                                           receiver, university):
+    agreement = agreement_a(operator, receiver, hub)
+    patch(operator, agreement["id"], {"anonymize": False})
+    patch(operator, agreement["id"], {"embargo_days": 0})
+    url = f"/api/v1/agreements/{agreement['id']}/versions/"
+    for caller in (operator, university, sme):  # everyone who may read the agreement
+        response = key_client(caller).get(url)
+        assert response.status_code == 200, response.content
+        versions = response.json()
+        assert [v["version"] for v in versions] == [3, 2, 1]
+        first = {**TERMS_A, "hub": "yizhuang", "university": "tsinghua"}
+        assert versions[2]["terms"] == first
+        assert versions[1]["terms"] == {**first, "anonymize": False}
+        assert versions[0]["terms"] == {**first, "anonymize": False, "embargo_days": 0}
