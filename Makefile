@@ -11,7 +11,7 @@ PORT   ?= 8000
 DEMO_HOST := $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
 DEMO_BASE_URL ?= http://$(DEMO_HOST):$(PORT)
 
-.PHONY: help install run test test-fast test-sqlite test-postgres lint format worker beat bench loadtest migrate seed clean
+.PHONY: help install run test test-fast lint format worker beat bench loadtest migrate seed clean
 
 help:
 	@echo "make run     - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite, eager tasks)"
