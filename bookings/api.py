@@ -20,6 +20,7 @@ from organizations.api import ActorMixin, HasOrganization
 
 from . import selectors, services
 from .models import Booking, BookingEvent
+from .reports.selectors import usage
 
 
 class BookingCreateSerializer(serializers.Serializer):
@@ -35,6 +36,28 @@ class BookingCreateSerializer(serializers.Serializer):
     def validate(self, attrs):
         validate_period(attrs["start"], attrs["end"])
         return attrs
+
+
+class UsageSerializer(serializers.Serializer):
+    """Booked vs actual use of a booking: usage evidence from the equipment's state signal
+    (MTConnect Execution, an OPC UA state node, an MQTT state metric), recorded when the
+    trial is collected."""
+
+    booked_hours = serializers.DecimalField(max_digits=8, decimal_places=2, read_only=True,
+                                            help_text="The booked slot's length in hours.")
+    actual_hours = serializers.DecimalField(
+        max_digits=8, decimal_places=2, read_only=True, allow_null=True,
+        help_text="How long the machine was active within the slot; null without usage "
+                  "evidence (no state signal, or not collected yet).")
+    actual_start = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="When the machine first became active in the slot; null as above.")
+    actual_end = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="When the machine was last active in the slot; null as above.")
+
+    def to_representation(self, instance):
+        return super().to_representation(usage(instance))
 
 
 TRIAL_STATUSES = (Booking.Status.CONFIRMED, Booking.Status.CHECKED_IN, Booking.Status.COMPLETED)
@@ -57,12 +80,14 @@ class BookingSerializer(serializers.ModelSerializer):
     cancellation_reason = serializers.SerializerMethodField(
         help_text="Why a cancelled (or missed) booking ended, as recorded in its history; "
                   "null for other statuses.")
+    usage = UsageSerializer(source="*", read_only=True)
 
     class Meta:
         model = Booking
         fields = ["id", "equipment", "equipment_name", "hub", "organization", "start", "end",
                   "status", "purpose", "price", "trial_lead", "decision_reason", "decided_at",
-                  "checked_in_at", "completed_at", "created", "trial", "cancellation_reason"]
+                  "checked_in_at", "completed_at", "created", "trial", "cancellation_reason",
+                  "usage"]
         read_only_fields = fields
 
     def get_trial(self, instance) -> int | None:
@@ -84,6 +109,7 @@ class BookingSerializer(serializers.ModelSerializer):
         describe the same keys for the schema (a test keeps the two in step)."""
         tz = ZoneInfo(instance.equipment.hub.timezone)
         lead = instance.trial_lead
+        used = usage(instance)
 
         def stamp(value):
             return value.astimezone(tz).isoformat() if value else None
@@ -107,6 +133,12 @@ class BookingSerializer(serializers.ModelSerializer):
             "created": stamp(instance.created),
             "trial": self.get_trial(instance),
             "cancellation_reason": self.get_cancellation_reason(instance),
+            "usage": {
+                "booked_hours": f"{used.booked_hours:.2f}",
+                "actual_hours": None if used.actual_hours is None else f"{used.actual_hours:.2f}",
+                "actual_start": stamp(used.actual_start),
+                "actual_end": stamp(used.actual_end),
+            },
         }
 
 

@@ -47,6 +47,14 @@ class Booking(models.Model):
     decision_reason = models.TextField(blank=True)
     checked_in_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Usage evidence: from the equipment's state signal, when its source has one.
+    actual_start = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the machine first became active in the slot."))
+    actual_end = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the machine was last active in the slot."))
+    actual_seconds = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text=_("Seconds the machine was active within the slot (its state signal)."))
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -56,7 +56,7 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (S.REQUESTED, S.REJECTED): frozenset({"operator"}),
     (S.REQUESTED, S.CANCELLED): frozenset({"operator", "owner", "system"}),
     (S.CONFIRMED, S.CANCELLED): frozenset({"operator", "owner"}),
-    (S.CONFIRMED, S.CHECKED_IN): frozenset({"operator"}),
+    (S.CONFIRMED, S.CHECKED_IN): frozenset({"operator", "system"}),
     (S.CONFIRMED, S.NO_SHOW): frozenset({"operator", "system"}),
     (S.CHECKED_IN, S.COMPLETED): frozenset({"operator"}),
 }
@@ -287,6 +287,28 @@ def complete_booking(*, booking_id: int, organization: Organization, reason: str
                      by_user=None, now=None) -> Booking:
     return _transition(booking_id=booking_id, organization=organization, to=S.COMPLETED,
                        reason=reason, by_user=by_user, now=now, guard=_complete_guard)
+
+
+def auto_check_in(*, booking_id: int, reason: str, now=None) -> Booking:
+    """System: the machine became active within the slot of a confirmed booking at a hub
+    that checks in automatically (the collector saw the state signal). The slot must have
+    begun: activity before the start is the previous user's, or set-up."""
+    def guard(booking: Booking, now: datetime, roles: set[str]) -> None:
+        if not booking.equipment.hub.auto_check_in or not booking.start <= now < booking.end:
+            raise errors.CHECK_IN_NOT_OPEN.error(minutes=0)
+
+    return _transition(booking_id=booking_id, organization=None, to=S.CHECKED_IN,
+                       reason=reason, now=now, system=True, guard=guard)
+
+
+def record_usage(*, booking_id: int, actual_start: datetime | None,
+                 actual_end: datetime | None, actual_seconds: int | None) -> None:
+    """Store the usage evidence of a booking (from its equipment's state signal, when its
+    trial is collected): when the machine was first and last active in the slot, and for
+    how many seconds. None everywhere: the source has no state signal."""
+    Booking.objects.filter(pk=booking_id).update(
+        actual_start=actual_start, actual_end=actual_end, actual_seconds=actual_seconds,
+        updated=timezone.now())
 
 
 def mark_no_show(*, booking_id: int, reason: str, now=None) -> Booking:

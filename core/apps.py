@@ -6,4 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
-        from . import observability  # noqa: F401  (connects the Celery task log signals)
+        from . import idempotency, observability, outbox, retention  # noqa: F401  (signals)
+
+        retention.register("idempotency key(s)", idempotency.purge_expired)
+        retention.register("delivery log row(s)", outbox.purge_delivery_logs)

@@ -64,6 +64,7 @@ REFUSED = gettext_lazy("This address may not be called from Testbed: it is, or r
 BAD_SCHEME = gettext_lazy("Only https:// addresses may be called from Testbed.")
 BAD_SCHEME_HTTP = gettext_lazy("Only http:// and https:// addresses may be called from "
                                "Testbed.")
+BAD_SCHEME_OTHER = gettext_lazy("Only %(schemes)s addresses may be called here from Testbed.")
 NO_HOST = gettext_lazy("The address has no valid host or port.")
 
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598)
@@ -201,17 +202,34 @@ class Destination:
     addresses: tuple[IPAddress, ...]
 
 
-def _split(url: str, field: str) -> tuple[str, str, int]:
-    schemes = {"https", "http"} if settings.OUTBOUND_ALLOW_HTTP else {"https"}
+# Every scheme the guard knows, with its default port. The plain-text ones (no TLS) are
+# allowed only with OUTBOUND_ALLOW_HTTP; OPC UA secures its messages itself (the source's
+# security policy), so opc.tcp is not counted as plain text.
+PORTS = {"https": 443, "http": 80, "mqtts": 8883, "mqtt": 1883, "opc.tcp": 4840}
+PLAIN_TEXT = frozenset({"http", "mqtt"})
+WEB = ("https", "http")
+
+
+def allowed_schemes(schemes: Iterable[str] = WEB) -> list[str]:
+    """Of ``schemes``, those this deployment allows."""
+    return [s for s in schemes if s not in PLAIN_TEXT or settings.OUTBOUND_ALLOW_HTTP]
+
+
+def _split(url: str, field: str, schemes: tuple[str, ...] = WEB) -> tuple[str, str, int]:
+    allowed = allowed_schemes(schemes)
     try:
         parts = urlsplit(url or "")
         scheme, host = parts.scheme.lower(), parts.hostname
-        port = parts.port or (443 if scheme == "https" else 80)
+        port = parts.port or PORTS.get(scheme, 0)
     except ValueError:
         raise OutboundRefused(gettext(NO_HOST), field=field, reason="unparsable") from None
-    if scheme not in schemes:
-        message = BAD_SCHEME_HTTP if settings.OUTBOUND_ALLOW_HTTP else BAD_SCHEME
-        raise OutboundRefused(gettext(message), field=field, reason=f"scheme {scheme!r}")
+    if scheme not in allowed:
+        if schemes == WEB:
+            message = gettext(BAD_SCHEME_HTTP if settings.OUTBOUND_ALLOW_HTTP else BAD_SCHEME)
+        else:
+            message = gettext(BAD_SCHEME_OTHER) % {
+                "schemes": ", ".join(f"{s}://" for s in allowed)}
+        raise OutboundRefused(message, field=field, reason=f"scheme {scheme!r}")
     if not host:
         raise OutboundRefused(gettext(NO_HOST), field=field, reason="no host")
     return scheme, host, port
@@ -228,11 +246,13 @@ def _refuse_unless_allowed(addresses: list[IPAddress], *, host: str, hub: Hub | 
         raise OutboundRefused(gettext(REFUSED), field=field, reason=reason)
 
 
-def check_url(url: str, *, hub: Hub | None = None, field: str = "url") -> None:
+def check_url(url: str, *, hub: Hub | None = None, field: str = "url",
+              schemes: tuple[str, ...] = WEB) -> None:
     """For saving a URL: raise ``OutboundRefused`` if it may not be called. A host name
     that does not resolve right now passes (it is checked again, resolved, when sending);
-    every address it resolves to must be allowed."""
-    scheme, host, port = _split(url, field)
+    every address it resolves to must be allowed. ``schemes``: what the caller speaks
+    (``PORTS``), by default the web's."""
+    scheme, host, port = _split(url, field, schemes)
     literal = _literal(host)
     if literal is not None:
         addresses = [literal]
@@ -246,10 +266,12 @@ def check_url(url: str, *, hub: Hub | None = None, field: str = "url") -> None:
     _refuse_unless_allowed(addresses, host=host, hub=hub, field=field)
 
 
-def destination(url: str, *, hub: Hub | None = None, field: str = "url") -> Destination:
+def destination(url: str, *, hub: Hub | None = None, field: str = "url",
+                schemes: tuple[str, ...] = WEB) -> Destination:
     """For sending: resolve the host and check every address; raise ``OutboundRefused``
-    or ``UnresolvableHost``."""
-    scheme, host, port = _split(url, field)
+    or ``UnresolvableHost``. A client that is not HTTP (MQTT, OPC UA) connects to
+    ``addresses[0]`` and port, never to the name again."""
+    scheme, host, port = _split(url, field, schemes)
     literal = _literal(host)
     try:
         addresses = [literal] if literal is not None else _resolve(host, port)

@@ -4,12 +4,16 @@ maintenance windows follow exactly the rules the API does, and cancel and notify
 way. A change that would cancel bookings is shown first on a confirmation page listing
 them (the same query the cancelling service runs)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from core.errors import DomainError, error_text
 
@@ -138,8 +142,31 @@ class MaintenanceWindowInline(admin.TabularInline):
         return False
 
 
+CONFIG = "result_source_config"
+
+
+class EquipmentForm(forms.ModelForm):
+    """The model reports a source configuration's errors by key
+    (``result_source_config.topic``, as the API shows them): here they go on the
+    configuration field, each naming its key."""
+
+    def add_error(self, field, error):
+        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            moved: dict[str, list] = {}
+            for name, errors in error.error_dict.items():
+                if name.startswith(f"{CONFIG}."):
+                    key = name.removeprefix(f"{CONFIG}.")
+                    moved.setdefault(CONFIG, []).extend(
+                        f"{key}: {text}" for e in errors for text in e.messages)
+                else:
+                    moved.setdefault(name, []).extend(errors)
+            error = ValidationError(moved)
+        super().add_error(field, error)
+
+
 @admin.register(Equipment)
 class EquipmentAdmin(ThroughServicesAdmin):
+    form = EquipmentForm
     list_display = ["name", "hub", "category", "status", "hourly_rate", "approval_required",
                     "qualification_required", "result_source_kind"]
     list_filter = ["status", "category", "hub", "approval_required", "qualification_required",
@@ -148,7 +175,7 @@ class EquipmentAdmin(ThroughServicesAdmin):
     search_fields = ["name", "slug", "description", "hub__name"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["capabilities"]
-    readonly_fields = ["created", "updated"]
+    readonly_fields = ["created", "updated", "test_connection"]
     date_hierarchy = "created"
     inlines = [MaintenanceWindowInline]
     fieldsets = [
@@ -159,9 +186,23 @@ class EquipmentAdmin(ThroughServicesAdmin):
                                        "approval_required", "qualification_required",
                                        "max_open_bookings_per_sme"]}),
         ("Result source", {"fields": ["result_source_kind", "result_source_url",
-                                      "result_source_secret"]}),
+                                      "result_source_secret", "result_source_config",
+                                      "test_connection"]}),
         ("Audit", {"fields": ["created", "updated"]}),
     ]
+
+    @admin.display(description=gettext_lazy("Test connection"))
+    def test_connection(self, obj) -> str:
+        """A button posting this form to the trials console's test (where the sources
+        are): it connects with the saved settings and comes back here with the answer."""
+        if obj is None or obj.pk is None:
+            return _("Save the equipment first.")
+        return format_html(
+            '<button type="submit" class="button" formaction="{}" formmethod="post" '
+            'formnovalidate>{}</button> <span class="help">{}</span>',
+            reverse("admin:trials_test_source", args=[obj.pk]), _("Test the saved source"),
+            _("Connects with the saved settings and reads a sample; unsaved changes are not "
+              "used and nothing is stored."))
 
     def pending_cancellations(self, request, object_id) -> list:
         if object_id is None:

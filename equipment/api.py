@@ -3,6 +3,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import django_filters
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
@@ -14,7 +15,7 @@ from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
 from organizations.selectors import acting_organization
 
-from . import selectors, services
+from . import selectors, services, sources
 from .hours import validate_opening_hours, validate_timezone
 from .models import Capability, Category, Equipment, Hub, MaintenanceWindow
 
@@ -44,25 +45,125 @@ class PolicySerializer(ModelSerializer):
                   "qualification_required", "max_open_bookings_per_sme"]
 
 
+class DataItemSerializer(serializers.Serializer):
+    metric = serializers.CharField(help_text="The metric's name in Testbed.")
+    unit = serializers.CharField(required=False, allow_blank=True,
+                                 help_text="Its unit; by default the agent's (from /probe).")
+
+
+class NodeSerializer(serializers.Serializer):
+    node_id = serializers.CharField(help_text='The OPC UA node, e.g. "ns=2;s=Spindle.Load".')
+    metric = serializers.CharField()
+    unit = serializers.CharField(required=False, allow_blank=True)
+
+
+class SecuritySerializer(serializers.Serializer):
+    policy = serializers.CharField(required=False,
+                                   help_text="None (default) or Basic256Sha256.")
+    mode = serializers.CharField(required=False,
+                                 help_text="None with policy None, else Sign or SignAndEncrypt "
+                                           "(the default).")
+
+
+def _config(kinds: str, help_text: str, field_class, **kwargs) -> serializers.Field:
+    """An optional configuration field of some kinds of source (stored in
+    ``result_source_config``; ``equipment.sources`` checks its value)."""
+    return field_class(required=False, help_text=f"{kinds}: {help_text}", **kwargs)
+
+
 class ResultSourceSerializer(serializers.Serializer):
+    """Where a trial's results come from (DESIGN.md, "Equipment data sources"): the kind,
+    its URL and its own fields, flat in one object; only the fields of the kind given (or,
+    in a PATCH, of the kind stored) are accepted. A PATCH that keeps the kind changes the
+    fields it names and keeps the others; one that changes the kind starts afresh (and
+    forgets the stored secret or password)."""
+
     kind = serializers.ChoiceField(source="result_source_kind",
                                    choices=Equipment.ResultSourceKind.choices)
-    url = serializers.URLField(source="result_source_url", required=False, allow_blank=True)
-    secret = serializers.CharField(source="result_source_secret", required=False,
-                                   allow_blank=True, write_only=True)
+    url = serializers.CharField(
+        source="result_source_url", required=False, allow_blank=True, max_length=500,
+        help_text="http, mtconnect: https://… (the gateway; the agent's base URL); opcua: "
+                  "opc.tcp://…; mqtt: mqtts://… (the broker).")
+    secret = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=200,
+        help_text="http: the bearer secret sent to the gateway. Never shown.")
+    password = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=200,
+        help_text="opcua, mqtt: the password of `username`. Never shown.")
+    device = _config("mtconnect", "the device's name at the agent (default: its only one).",
+                     serializers.CharField, allow_blank=True)
+    data_items = _config(
+        "mtconnect", 'DataItem id → {"metric", "unit"}; DataItems not named keep their id '
+        "as the metric.", serializers.DictField, child=DataItemSerializer())
+    state_item = _config("mtconnect", "the DataItem whose value says the machine is active "
+                                      "(e.g. the Execution id), for actual usage.",
+                         serializers.CharField, allow_blank=True)
+    poll_ms = _config("mtconnect", "how often the agent is polled (ms, 100–60000; default "
+                                   "1000).", serializers.IntegerField)
+    nodes = _config("opcua", "the nodes read and the metrics they give.",
+                    NodeSerializer, many=True)
+    sampling_ms = _config("opcua", "the subscription's sampling interval (ms; default 1000).",
+                          serializers.IntegerField)
+    mode = _config("opcua", "subscribe (default) during the booking, or history: read the "
+                            "server's history of the window.", serializers.CharField)
+    security = _config("opcua", "the security policy and mode.", SecuritySerializer)
+    username = _config("opcua, mqtt", "the login (with `password`); empty: anonymous.",
+                       serializers.CharField, allow_blank=True)
+    state_node = _config("opcua", "the node whose value says the machine is active, for "
+                                  "actual usage.", serializers.CharField, allow_blank=True)
+    topic = _config("mqtt", "the topic filter subscribed to (+ and # allowed).",
+                    serializers.CharField)
+    format = _config("mqtt", "json (the payloads in DESIGN.md); sparkplug_b is not supported "
+                             "yet.", serializers.CharField)
+    state_metric = _config("mqtt", "the metric whose value says the machine is active, for "
+                                   "actual usage.", serializers.CharField, allow_blank=True)
+
+    def validate(self, attrs):
+        """The flat fields as the model's: the kind's fields go to its configuration, the
+        secret or password to its one secret."""
+        stored = self.root.instance
+        kind = attrs.get("result_source_kind") or (
+            stored.result_source_kind if stored else Equipment.ResultSourceKind.NONE)
+        keys = sources.config_keys(kind)
+        secret_field = _SECRET_FIELD.get(kind)
+        own = keys | ({secret_field} if secret_field else set())
+        foreign = sorted(set(attrs) - own - {"result_source_kind", "result_source_url"})
+        if foreign:
+            fields = ", ".join(sorted(own | {"url"}))
+            raise serializers.ValidationError({name: _(
+                "Not a field of a %(kind)s source (its fields: %(fields)s).")
+                % {"kind": kind, "fields": fields} for name in foreign})
+        kept = stored is not None and kind == stored.result_source_kind
+        out = {k: v for k, v in attrs.items() if k in ("result_source_kind", "result_source_url")}
+        if secret_field in attrs:
+            out["result_source_secret"] = attrs[secret_field]
+        elif stored is not None and not kept:
+            out["result_source_secret"] = ""  # never handed to a source it was not meant for
+        given = {k: v for k, v in attrs.items() if k in keys}
+        if given or (stored is not None and not kept):
+            base = dict(stored.result_source_config or {}) if kept else {}
+            out["result_source_config"] = {**base, **given}
+        return out
 
     def to_representation(self, instance):
-        """Where the gateway is (an operator's internal address) is the hub operator's
-        business: everyone else sees the kind only. Secrets are never shown."""
-        data = super().to_representation(instance)
+        """Where the source is (an operator's internal address) and how it is read are the
+        hub operator's business: everyone else sees the kind only. Secrets are never
+        shown."""
         if self.context.get("_acting_org", False) is False:  # once per response
             request = self.context.get("request")
             self.context["_acting_org"] = acting_organization(
                 getattr(request, "user", None))
         org = self.context["_acting_org"]
+        kind = instance.result_source_kind
         if org is None or org.pk != instance.hub.operator_id:
-            return {"kind": data["kind"]}
-        return data
+            return {"kind": kind}
+        keys, config = sources.config_keys(kind), instance.result_source_config or {}
+        return {"kind": kind, "url": instance.result_source_url,
+                **{name: config[name] for name in self.fields if name in keys and name in config}}
+
+
+# Which field of the API carries a kind's one secret (Equipment.result_source_secret).
+_SECRET_FIELD = {"http": "secret", **{kind: "password" for kind in sources.WITH_LOGIN}}
 
 
 class CancelledBookingsMixin(serializers.Serializer):
@@ -103,6 +204,9 @@ API_FIELD_NAMES = {
     "result_source_kind": "result_source.kind",
     "result_source_url": "result_source.url",
     "result_source_secret": "result_source.secret",
+    "result_source_config": "result_source",
+    **{f"result_source_config.{key}": f"result_source.{key}"
+       for key in sources.all_config_keys()},
 }
 
 

@@ -12,6 +12,7 @@ from core.errors import ValidationFailed
 from core.validators import validate_period
 from organizations.models import Organization
 
+from . import sources
 from .hours import OFFICE_HOURS, validate_opening_hours, validate_timezone
 
 
@@ -45,6 +46,11 @@ class Hub(models.Model):
         help_text=_("Private networks this hub's equipment gateways and partners' endpoints "
                     "may be reached on, in CIDR notation, one per line (e.g. 10.20.0.0/16). "
                     "Set by platform staff only; operators cannot change it."))
+    auto_check_in = models.BooleanField(
+        _("automatic check-in"), default=False,
+        help_text=_("Check a confirmed booking in when its equipment's state signal shows the "
+                    "machine active within the slot (equipment with an MTConnect, OPC UA or "
+                    "MQTT source and a state signal)."))
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -93,6 +99,9 @@ class Equipment(models.Model):
         NONE = "none", _("None (operator uploads results)")
         HTTP = "http", _("HTTP gateway (pull)")
         DEMO = "demo", _("Built-in demo gateway")
+        MTCONNECT = "mtconnect", _("MTConnect agent (polled during the booking)")
+        OPCUA = "opcua", _("OPC UA server (subscribed during the booking)")
+        MQTT = "mqtt", _("MQTT broker (subscribed during the booking)")
 
     hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="equipment")
     name = models.CharField(max_length=200)
@@ -111,11 +120,20 @@ class Equipment(models.Model):
 
     result_source_kind = models.CharField(max_length=16, choices=ResultSourceKind.choices,
                                           default=ResultSourceKind.NONE)
-    result_source_url = models.URLField(blank=True, help_text=_("Gateway URL for HTTP pull."))
+    result_source_url = models.CharField(
+        max_length=500, blank=True,
+        help_text=_("Where the source is: the HTTP gateway or MTConnect agent (https://…), the "
+                    "OPC UA server (opc.tcp://…) or the MQTT broker (mqtts://…)."))
     result_source_secret = models.CharField(
         max_length=200, blank=True,
-        help_text=_("Bearer secret sent to the gateway; never shown through the API."),
+        help_text=_("The HTTP gateway's bearer secret, or the OPC UA or MQTT password; never "
+                    "shown through the API."),
     )
+    result_source_config = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("The source's other settings by kind: MTConnect device, data_items, "
+                    "state_item; OPC UA nodes, sampling_ms, mode, security, username, "
+                    "state_node; MQTT topic, format, username, state_metric."))
 
     # Booking policy. Durations are whole minutes.
     slot_granularity = models.PositiveIntegerField(
@@ -168,14 +186,15 @@ class Equipment(models.Model):
                 fields.get("hub_id"))
 
     def _check_source_url(self) -> ValidationError | None:
-        """The gateway URL must pass the outbound guard when it is set or changed (or the
-        equipment moves hub); an unchanged one is checked again at every collection."""
-        if (self.result_source_kind != self.ResultSourceKind.HTTP or not self.result_source_url
+        """The source's URL must pass the outbound guard when it is set or changed (or the
+        equipment moves hub); an unchanged one is checked again at every connection."""
+        schemes = sources.SCHEMES.get(self.result_source_kind)
+        if (schemes is None or not self.result_source_url
                 or getattr(self, "_saved_source", None) == self._source()):
             return None
         try:
             outbound.check_url(self.result_source_url, field="result_source_url",
-                               hub=self.hub if self.hub_id else None)
+                               hub=self.hub if self.hub_id else None, schemes=schemes)
         except outbound.OutboundRefused as exc:
             return ValidationError(exc.message, code=outbound.CODE)
         return None
@@ -197,9 +216,10 @@ class Equipment(models.Model):
                                                 "slot granularity (%(g)d minutes).") % {"g": g}
         if self.min_duration and self.max_duration and self.min_duration > self.max_duration:
             errors["max_duration"] = _("Maximum duration must not be below the minimum.")
+        errors.update(sources.validate(self))
         if self.result_source_kind == self.ResultSourceKind.HTTP and not self.result_source_url:
             errors["result_source_url"] = _("An HTTP result source needs a URL.")
-        elif refused := self._check_source_url():
+        elif "result_source_url" not in errors and (refused := self._check_source_url()):
             errors["result_source_url"] = refused
         if errors:
             raise ValidationError(errors)

@@ -8,7 +8,7 @@ from bookings.feeds.api import CalendarFeedViewSet
 from bookings.reports.api import BillingReportView, UtilizationReportView
 from equipment.api import EquipmentViewSet, HubViewSet, MaintenanceWindowViewSet
 from organizations.webhooks_api import WebhookEndpointViewSet
-from trials.api import TrialViewSet
+from trials.api import ResultSourceTestView, TrialViewSet
 from trials.sharing_api import AgreementViewSet, DatasetViewSet
 
 router = DefaultRouter()
@@ -26,6 +26,9 @@ router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed")
 extra_urlpatterns = [
     path("equipment/<int:pk>/availability/", AvailabilityView.as_view(),
          name="equipment-availability"),
+    # Test connection: served by trials (where the sources are), on the equipment's path.
+    path("equipment/<int:pk>/result-source/test/", ResultSourceTestView.as_view(),
+         name="equipment-result-source-test"),
     path("reports/utilization/", UtilizationReportView.as_view(), name="report-utilization"),
     path("reports/billing/", BillingReportView.as_view(), name="report-billing"),
 ]

@@ -303,6 +303,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {"task": "bookings.send_reminders", "schedule": 900.0},
     "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
     "purge-delivery-logs": {"task": "core.purge_delivery_logs", "schedule": 86400.0},
+    "purge-observations": {"task": "trials.purge_observations", "schedule": 86400.0},
 }
 # Retention (purged by the two sweeps above, or `manage.py purge_records`): outbox
 # delivery-log rows (every attempt to send an e-mail or webhook) are kept this many days.
@@ -322,6 +323,24 @@ TRIAL_RESULT_MAX_BYTES = env.int("TRIAL_RESULT_MAX_BYTES", default=256 * 1024 * 
 TRIAL_SOURCE_TIMEOUT = env.int("TRIAL_SOURCE_TIMEOUT", default=30)
 TRIAL_COLLECT_MAX_ATTEMPTS = env.int("TRIAL_COLLECT_MAX_ATTEMPTS", default=5)
 TRIAL_RESULT_MAX_BODY_BYTES = env.int("TRIAL_RESULT_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+
+# --- Domain: the collector (manage.py run_collector; trials/collector/) ------------------
+# It holds equipment whose booking is checked in, or starts within COLLECTOR_LEAD_MINUTES,
+# until COLLECTOR_TAIL_MINUTES after its end; looks for work every COLLECTOR_INTERVAL
+# seconds (also its heartbeat); a heartbeat older than COLLECTOR_STALE_SECONDS means the
+# collector is gone. Raw observations are kept OBSERVATION_RETENTION_DAYS days (the trial's
+# measurements are kept as long as the trial). The collection task waits up to
+# COLLECTOR_SETTLE_SECONDS after a booking's end for the collector to store its last
+# readings. OPC UA client certificate and key (PEM files) for secured servers: generated
+# under MEDIA_ROOT/opcua/ when not given.
+COLLECTOR_LEAD_MINUTES = env.int("COLLECTOR_LEAD_MINUTES", default=5)
+COLLECTOR_TAIL_MINUTES = env.int("COLLECTOR_TAIL_MINUTES", default=5)
+COLLECTOR_INTERVAL = env.float("COLLECTOR_INTERVAL", default=5.0)
+COLLECTOR_STALE_SECONDS = env.int("COLLECTOR_STALE_SECONDS", default=30)
+COLLECTOR_SETTLE_SECONDS = env.int("COLLECTOR_SETTLE_SECONDS", default=60)
+OBSERVATION_RETENTION_DAYS = env.int("OBSERVATION_RETENTION_DAYS", default=90)
+OPCUA_CLIENT_CERT = env.str("OPCUA_CLIENT_CERT", default="")
+OPCUA_CLIENT_KEY = env.str("OPCUA_CLIENT_KEY", default="")
 
 # --- Domain: outbound requests (core/outbound.py, invariant 8) ---------------------------
 # Every request Testbed makes (result sources, webhooks, agreement endpoints) goes to https

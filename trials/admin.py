@@ -1,23 +1,29 @@
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_POST
 
 from core.admin import RecordAdmin, RecordInline
 from core.errors import DomainError, ValidationFailed
 from core.tasks import send_now
+from equipment.models import Equipment
 
-from . import packages, services, sharing
+from . import packages, selectors, services, sharing
 from .models import (
     AgreementVersion,
+    CollectorHeartbeat,
     Consent,
     DatasetRelease,
     Measurement,
     ResultFile,
     SharingAgreement,
+    SourceGap,
     StandingConsent,
     Trial,
 )
@@ -51,9 +57,34 @@ class TrialAdmin(RecordAdmin):
     search_fields = ["=booking__id", "booking__equipment__name", "booking__organization__name"]
     date_hierarchy = "created"
     readonly_fields = ["booking", "status", "attempts", "last_error", "collected_at",
-                       "measurement_count", "summary", "created", "updated"]
+                       "measurement_count", "summary", "gaps", "created", "updated"]
     inlines = [ResultFileInline]
     actions = ["collect_now"]
+
+    def get_urls(self):
+        return [path("test-source/<int:equipment_id>/",
+                     self.admin_site.admin_view(self.test_source_view),
+                     name="trials_test_source"), *super().get_urls()]
+
+    @method_decorator(require_POST)
+    def test_source_view(self, request, equipment_id: int):
+        """"Test connection" of an equipment's saved result source (the button on the
+        equipment's page): the answer comes back there as a message. A read: staff who may
+        change equipment may run it."""
+        if not request.user.has_perm("equipment.change_equipment"):
+            raise PermissionDenied
+        equipment = Equipment.objects.select_related("hub").filter(pk=equipment_id).first()
+        if equipment is None:
+            raise Http404
+        try:
+            check = selectors.check_result_source(equipment)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.WARNING)
+        else:
+            level, text = _check_message(check)
+            self.message_user(request, text, level)
+        return HttpResponseRedirect(reverse("admin:equipment_equipment_change",
+                                            args=[equipment.pk]))
 
     @admin.action(description=gettext_lazy("Collect results now"))
     def collect_now(self, request, queryset):
@@ -64,6 +95,26 @@ class TrialAdmin(RecordAdmin):
         self.message_user(request, ngettext("Collection enqueued for %(count)d trial.",
                                             "Collection enqueued for %(count)d trials.", sent)
                           % {"count": sent})
+
+
+SHOWN_METRICS = 20
+
+
+def _check_message(check: selectors.SourceCheck) -> tuple[int, str]:
+    if not check.ok:
+        return messages.ERROR, _("The test of the result source failed: %(error)s") % {
+            "error": check.error}
+    if not check.metrics:
+        return messages.WARNING, _("Connected to the result source, but it gave no readings "
+                                   "just now.")
+    shown = ", ".join(f"{f.metric} = {f.value:g} {f.unit}".rstrip() if f.value is not None
+                      else f.metric for f in check.metrics[:SHOWN_METRICS])
+    if len(check.metrics) > SHOWN_METRICS:
+        shown += ", …"
+    return messages.SUCCESS, ngettext(
+        "Connected to the result source: %(count)d metric found (%(metrics)s).",
+        "Connected to the result source: %(count)d metrics found (%(metrics)s).",
+        len(check.metrics)) % {"count": len(check.metrics), "metrics": shown}
 
 
 @admin.register(Measurement)
@@ -265,3 +316,25 @@ class DatasetReleaseAdmin(RecordAdmin):
         self.message_user(request, ngettext("Delivery retried for %(count)d release.",
                                             "Delivery retried for %(count)d releases.", done)
                           % {"count": done})
+
+
+@admin.register(SourceGap)
+class SourceGapAdmin(RecordAdmin):
+    """Periods without readings, as the collector recorded them."""
+
+    list_display = ["equipment", "start", "end", "reason", "detail", "recorded"]
+    list_filter = ["reason", "equipment__hub"]
+    list_select_related = ["equipment"]
+    search_fields = ["equipment__name", "detail"]
+    date_hierarchy = "start"
+    readonly_fields = ["equipment", "start", "end", "reason", "detail", "recorded"]
+
+
+@admin.register(CollectorHeartbeat)
+class CollectorHeartbeatAdmin(RecordAdmin):
+    """The collectors (``manage.py run_collector``) as their last heartbeat said."""
+
+    list_display = ["name", "host", "pid", "started", "beat", "written", "stopped"]
+    search_fields = ["name", "host"]
+    readonly_fields = ["name", "host", "pid", "started", "beat", "holding", "written",
+                       "stopped"]

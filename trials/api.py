@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import django_filters
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -10,17 +12,33 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import mixins, parsers, renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from bookings.api import UsageSerializer
 from core import csv as core_csv
+from core.errors import valid_id
 from core.filters import IsoDateTimeFilter
 from core.idempotency import idempotent
 from core.parsers import MultiPartParser, read_body
 from core.renderers import CSVRenderer
+from equipment.errors import EQUIPMENT_NOT_FOUND
+from equipment.models import Equipment
+from equipment.selectors import equipment_operated_by
 from organizations.api import ActorMixin, HasOrganization
 
 from . import errors, selectors, services
-from .models import Measurement, Trial
+from .models import Measurement, SourceGap, Trial
 from .sharing_api import ConsentActions
+
+
+class GapSerializer(serializers.Serializer):
+    """A period of the trial without readings from the equipment, and why."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    seconds = serializers.FloatField()
+    reason = serializers.ChoiceField(choices=SourceGap.Reason.choices)
+    detail = serializers.CharField(help_text="More about it, for the operator (may be empty).")
 
 
 class TrialSerializer(serializers.ModelSerializer):
@@ -29,12 +47,63 @@ class TrialSerializer(serializers.ModelSerializer):
     equipment = serializers.IntegerField(source="booking.equipment_id", read_only=True)
     start = serializers.DateTimeField(source="booking.start", read_only=True)
     end = serializers.DateTimeField(source="booking.end", read_only=True)
+    gaps = GapSerializer(many=True, read_only=True, help_text=Trial.gaps.field.help_text)
+    usage = UsageSerializer(source="booking", read_only=True)
 
     class Meta:
         model = Trial
         fields = ["id", "booking", "equipment", "start", "end", "status", "attempts",
-                  "last_error", "collected_at", "measurement_count", "summary"]
+                  "last_error", "collected_at", "measurement_count", "summary", "gaps", "usage"]
         read_only_fields = fields
+
+
+class LiveQuerySerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(
+        required=False, default=selectors.LIVE_MINUTES, min_value=1,
+        max_value=selectors.LIVE_MAX_MINUTES, help_text="How many minutes the series cover.")
+
+
+class LatestSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    unit = serializers.CharField()
+    value = serializers.FloatField()
+    ts = serializers.DateTimeField(help_text="The source's timestamp of this value.")
+
+
+class LiveSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="The booking's status (as the booking shows "
+                                             "it: confirmed, checked_in, completed …).")
+    live = serializers.BooleanField(
+        help_text="True while the booking is checked in (readings are arriving); the last "
+                  "values stay shown afterwards.")
+    since = serializers.DateTimeField(help_text="Where the series start.")
+    until = serializers.DateTimeField(help_text="Where the series end: now, or the booking's "
+                                                "end.")
+    metrics = LatestSerializer(many=True, help_text="The latest value of each metric.")
+    series = serializers.DictField(
+        child=serializers.ListField(child=serializers.ListField(
+            child=serializers.JSONField(), min_length=2, max_length=2)),
+        help_text=f"Per metric, [timestamp, value] pairs over the last minutes, at most "
+                  f"{selectors.LIVE_POINTS} (every n-th reading where there are more).")
+    gaps = GapSerializer(many=True)
+
+    def to_representation(self, view: selectors.LiveView):
+        tz = ZoneInfo(view.trial.booking.equipment.hub.timezone)
+
+        def stamp(moment):
+            return moment.astimezone(tz).isoformat()
+
+        # Written out: a poll every few seconds, with hundreds of points per metric.
+        return {
+            "status": view.trial.booking.status, "live": view.live,
+            "since": stamp(view.since), "until": stamp(view.until),
+            "metrics": [{"metric": v.metric, "unit": v.unit, "value": v.value,
+                         "ts": stamp(v.ts)} for v in view.latest],
+            "series": {metric: [[stamp(ts), value] for ts, value in points]
+                       for metric, points in view.series.items()},
+            "gaps": [{**gap, "start": stamp(gap["start"]), "end": stamp(gap["end"])}
+                     for gap in view.gaps],
+        }
 
 
 class MeasurementSerializer(serializers.ModelSerializer):
@@ -109,6 +178,18 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(MeasurementSerializer(page, many=True).data)
 
+    @extend_schema(
+        summary="Live readings of a trial: latest values, the last minutes, gaps",
+        parameters=[LiveQuerySerializer], responses=LiveSerializer)
+    @action(detail=True, methods=["get"])
+    def live(self, request, pk=None):
+        """While the booking is checked in, what the collector has stored so far (the
+        portal's live panel polls it); afterwards, the last values of the slot."""
+        query = LiveQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        view = selectors.live_view(self.org, pk, minutes=query.validated_data["minutes"])
+        return Response(LiveSerializer(view).data)
+
     def _csv(self, trial, qs):
         rows = ((ts.isoformat(), metric, value, unit) for ts, metric, value, unit
                 in qs.values_list("ts", "metric", "value", "unit").iterator(chunk_size=5000))
@@ -155,3 +236,42 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
                                 by_user=self.actor_user)
         trial.refresh_from_db()
         return Response(TrialSerializer(trial).data)
+
+
+class FoundSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    unit = serializers.CharField()
+    value = serializers.FloatField(allow_null=True, help_text="A sample value.")
+
+
+class SourceCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Connected and read a sample.")
+    kind = serializers.ChoiceField(choices=Equipment.ResultSourceKind.choices)
+    metrics = FoundSerializer(many=True, required=False,
+                              help_text="With ok: the metrics found, each with a sample.")
+    error = serializers.CharField(required=False,
+                                  help_text="Without ok: what went wrong, in Testbed's words.")
+
+    def to_representation(self, check: selectors.SourceCheck):
+        if check.ok:
+            return {"ok": True, "kind": check.kind, "metrics": [
+                {"metric": f.metric, "unit": f.unit, "value": f.value} for f in check.metrics]}
+        return {"ok": False, "kind": check.kind, "error": check.error}
+
+
+class ResultSourceTestView(ActorMixin, APIView):
+    """"Test connection" for the hub's operator: connect to the equipment's result source as
+    saved, read a sample, and answer which metrics it gives or what went wrong. Changes
+    nothing. Equipment without a source to connect to (kind none) is a 409."""
+
+    permission_classes = [HasOrganization]
+
+    @extend_schema(summary="Test the equipment's result source (its operator)", request=None,
+                   responses=SourceCheckSerializer)
+    def post(self, request, pk: int):
+        # The operator's scope, as for every change to the equipment: anyone else's is 404.
+        key = valid_id(pk)
+        equipment = equipment_operated_by(self.org).filter(pk=key).first() if key else None
+        if equipment is None:
+            raise EQUIPMENT_NOT_FOUND.error()
+        return Response(SourceCheckSerializer(selectors.check_result_source(equipment)).data)

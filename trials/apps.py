@@ -10,3 +10,8 @@ class TrialsConfig(AppConfig):
         from .sharing import delivery
 
         delivery.register()  # the outbox's preparer for dataset releases
+        from core import retention
+
+        from .collector import store
+
+        retention.register("raw observation(s)", store.purge_observations)

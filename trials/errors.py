@@ -57,3 +57,10 @@ REVOKING_NEEDS_ADMIN = CONSENT_NEEDS_ADMIN.variant(
 RELEASE_NOT_FOUND = define("release_not_found", NotFound, _("No such release."))
 RELEASE_SETTLED = define("release_settled", Conflict,
                          _("This release is %(status)s; there is nothing to retry."))
+
+# Result sources ("test connection").
+SOURCE_NOT_TESTABLE = define(
+    "result_source_not_testable", Conflict,
+    _("This equipment has no result source to test (its results are uploaded)."))
+SOURCE_TEST_UNAVAILABLE = SOURCE_NOT_TESTABLE.variant(
+    _("Testing a %(kind)s source is not available on this server yet."))

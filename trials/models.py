@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking
-from equipment.models import Category, Hub
+from equipment.models import Category, Equipment, Hub
 from organizations.models import Organization
 
 
@@ -24,6 +24,10 @@ class Trial(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     attempts = models.PositiveIntegerField(default=0, help_text=_("Collection attempts so far."))
+    gaps = models.JSONField(
+        default=list, blank=True,
+        help_text=_("Periods of the booking without readings from the equipment: "
+                    '[{"start", "end", "seconds", "reason", "detail"}].'))
     last_error = models.TextField(blank=True)
     collected_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(
@@ -328,3 +332,96 @@ class DatasetRelease(models.Model):
     def delayed(self) -> bool:
         """Pending, but delivery attempts have failed: what the SME sees as 'delayed'."""
         return self.status == self.Status.PENDING and bool(self.last_error)
+
+
+# --- raw equipment data: what the collector writes -----------------------------------------
+
+class Observation(models.Model):
+    """One raw reading from an equipment's source, as the collector received it. The
+    collection task turns those in a booking's window into the trial's measurements; rows
+    are purged after ``OBSERVATION_RETENTION_DAYS``. A reading delivered twice (an MQTT
+    redelivery, an MTConnect sample fetched again after a restart) is stored once."""
+
+    id = models.BigAutoField(primary_key=True)
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, db_index=False,
+                                  related_name="+")
+    ts = models.DateTimeField(help_text=_("The source's timestamp."))
+    metric = models.CharField(max_length=64)
+    value = models.FloatField()
+    unit = models.CharField(max_length=16, blank=True)
+    seq = models.BigIntegerField(
+        default=0, help_text=_("The source's sequence number (MTConnect), else 0."))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["equipment", "metric", "ts", "seq"],
+                                               name="observation_once")]
+        indexes = [models.Index(fields=["equipment", "ts"], name="observation_equipment_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.metric}={self.value}{self.unit} @ {self.ts:%Y-%m-%d %H:%M:%S}"
+
+
+class SourceGap(models.Model):
+    """A period without readings from an equipment's source, and why (an agent restart, a
+    buffer overflow, a lost connection, no collector running)."""
+
+    class Reason(models.TextChoices):
+        AGENT_RESTART = "agent_restart", _("The MTConnect agent restarted")
+        BUFFER_OVERFLOW = "buffer_overflow", _("The agent's buffer overflowed")
+        DISCONNECTED = "disconnected", _("The connection to the source was lost")
+        COLLECTOR_DOWN = "collector_down", _("No collector was running")
+
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    recorded = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["equipment", "start"]
+        indexes = [models.Index(fields=["equipment", "start"], name="sourcegap_equipment_start")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.start:%H:%M:%S}–{self.end:%H:%M:%S}"
+
+
+class SourceState(models.Model):
+    """Per equipment: the driver's cursor (e.g. the MTConnect agent's instanceId and the next
+    sequence), saved with the readings it covers; until when a collector held it; and
+    how far its readings are stored."""
+
+    equipment = models.OneToOneField(Equipment, on_delete=models.CASCADE, primary_key=True,
+                                     related_name="+")
+    state = models.JSONField(default=dict, blank=True)
+    held_by = models.CharField(max_length=120, blank=True)
+    held_until = models.DateTimeField(
+        null=True, blank=True, help_text=_("The last heartbeat of the collector holding it."))
+    stored_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text=_("Everything the collector had received before this moment is stored."))
+    last_reading = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Source state of equipment #{self.equipment_id}"
+
+
+class CollectorHeartbeat(models.Model):
+    """A running collector (``manage.py run_collector``), as its last heartbeat said."""
+
+    name = models.CharField(max_length=120, unique=True)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started = models.DateTimeField()
+    beat = models.DateTimeField()
+    holding = models.JSONField(default=list, blank=True,
+                               help_text=_("Ids of the equipment it holds."))
+    written = models.BigIntegerField(default=0, help_text=_("Readings stored since it started."))
+    stopped = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-beat"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,15 +20,18 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from bookings import services as booking_services
 from bookings.models import Booking
 from core import db
+from equipment.sources import COLLECTED
 from organizations.errors import NOT_OPERATOR
 from organizations.models import Organization
 
-from . import errors, ingest, notifications
+from . import errors, ingest, notifications, observed
 from .models import ResultFile, Trial
-from .parsing import ResultFormatError, parse
+from .parsing import ResultFormatError, Row, parse
 from .sources import Payload, SourceError, TransientSourceError, source_for
+from .usage import Usage
 
 logger = logging.getLogger(__name__)
 T = Trial.Status
@@ -65,28 +69,39 @@ def _claim(trial_id: int) -> Trial | None:
         return trial
 
 
-def _replace_measurements(trial: Trial, payload: Payload) -> int:
-    """Load the payload's rows in place of the trial's, summarise, mark collected.
-    Caller holds the transaction and the trial's row lock; raises ResultFormatError."""
-    count = ingest.store_measurements(trial, parse(payload.data, payload.content_type))
+def _replace_measurements(trial: Trial, payload: Payload | None = None, *,
+                          rows: Iterable[Row] | None = None, gaps: list | None = None) -> int:
+    """Load the payload's rows (or ``rows``) in place of the trial's, summarise, mark
+    collected; ``gaps`` (when given) are the periods without readings. Caller holds the
+    transaction and the trial's row lock; raises ResultFormatError."""
+    if rows is None:
+        rows = parse(payload.data, payload.content_type)
+    count = ingest.store_measurements(trial, rows)
     trial.summary = ingest.summarize(trial)
     trial.measurement_count = count
     trial.status = T.COLLECTED
     trial.collected_at = timezone.now()
     trial.last_error = ""
-    trial.save(update_fields=["summary", "measurement_count", "status", "collected_at",
-                              "last_error", "updated"])
+    fields = ["summary", "measurement_count", "status", "collected_at", "last_error", "updated"]
+    if gaps is not None:
+        trial.gaps = gaps
+        fields.append("gaps")
+    trial.save(update_fields=fields)
     notifications.trial_collected(trial)
     return count
 
 
-def _load(trial_id: int, payload: Payload) -> Outcome:
-    """Replace the trial's measurements with the payload's, all or nothing."""
+def _load(trial_id: int, payload: Payload | None = None, *, rows=None, gaps=None,
+          usage: Usage | None = None) -> Outcome:
+    """Replace the trial's measurements with the payload's (or ``rows``), all or nothing;
+    with the booking's usage evidence when the source has a state signal."""
     with transaction.atomic():
         trial = Trial.objects.select_for_update().get(pk=trial_id)
         if trial.status == T.COLLECTED:
             return Outcome(T.COLLECTED, trial.measurement_count, "already collected")
-        count = _replace_measurements(trial, payload)
+        count = _replace_measurements(trial, payload, rows=rows, gaps=gaps)
+        if usage is not None:
+            booking_services.record_usage(booking_id=trial_id, **usage._asdict())
     return Outcome(T.COLLECTED, count)
 
 
@@ -112,6 +127,14 @@ def collect_trial_results(*, trial_id: int) -> Outcome:
         return Outcome(T.COLLECTED, detail="nothing to do")
     booking = trial.booking
     equipment = booking.equipment
+    if equipment.result_source_kind in COLLECTED:
+        try:
+            return observed.collect(trial_id, booking, equipment, load=_load)
+        except TransientSourceError:
+            raise
+        except SourceError as exc:
+            record_failure(trial_id=trial_id, error=str(exc), final=True)
+            return Outcome(T.FAILED, detail=str(exc))
     fetch = source_for(equipment.result_source_kind)
     if fetch is None:
         record_failure(trial_id=trial_id, final=True,

@@ -64,3 +64,11 @@ def release_due_datasets(trial_id: int | None = None) -> int:
     for message_id in due:
         send_now(deliver_outbox_message, message_id)
     return len(due)
+
+
+@shared_task(name="trials.purge_observations")
+def purge_observations() -> int:
+    """Beat sweep: raw observations past ``OBSERVATION_RETENTION_DAYS``."""
+    from .collector import store
+
+    return store.purge_observations()

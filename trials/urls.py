@@ -8,6 +8,7 @@ urlpatterns = [
     path("trials/", results.trial_list, name="list"),
     path("trials/<int:pk>/", results.trial_detail, name="detail"),
     path("trials/<int:pk>/measurements.csv", results.measurements_csv, name="csv"),
+    path("trials/<int:pk>/live/", results.live_panel, name="live"),
     path("trials/<int:pk>/releases/<int:release_id>/package/", results.release_package,
          name="package"),
     path("trials/<int:pk>/consents/", consent.grant, name="grant"),

@@ -31,6 +31,7 @@ from .. import services
 from ..feeds.ics import booking_ics
 from ..forms import LOCAL_FORMATS, BookingForm, CancelForm, CatalogSearchForm
 from ..models import Booking
+from ..reports.selectors import usage
 from ..selectors import booking_for, bookings_visible_to, free_intervals
 from .finder import free_between
 from .week import DAYS, build_week, week_bounds
@@ -194,7 +195,7 @@ def booking_detail(request, pk: int):
     cancellable = (booking.status, Booking.Status.CANCELLED) in services.TRANSITIONS
     return render(request, "bookings/booking_detail.html", {
         "booking": booking, "history": _history(booking), "hub": booking.equipment.hub,
-        "cancellable": cancellable, "cancel_form": CancelForm()})
+        "cancellable": cancellable, "cancel_form": CancelForm(), "usage": usage(booking)})
 
 
 @sme_required

@@ -51,6 +51,10 @@ class _FiguresSerializer(serializers.Serializer):
     open_hours = _hours(help_text="Opening hours in the period, minus maintenance windows.")
     booked_hours = _hours(help_text="Confirmed, checked-in, completed and no-show bookings, "
                                     "clipped to the period.")
+    actual_hours = _hours(allow_null=True,
+                          help_text="How long the machine was active in those bookings (its "
+                                    "state signal), for bookings starting in the period; null "
+                                    "when none has usage evidence.")
     utilization = _ratio(help_text="booked / open (0–1); null without open hours.")
     completed = serializers.IntegerField(read_only=True,
                                          help_text="Completed bookings starting in the period.")

@@ -10,6 +10,9 @@ Utilization of an equipment over a period [start, end):
 - *booked hours*: bookings that held the slot — confirmed, checked in, completed or
   no-show (a no-show kept others out) — clipped to the period. Not clipped to the
   opening hours: should the hours have changed after booking, utilization may pass 1;
+- *actual hours*: how long the machines were active (their state signal: usage
+  evidence) in the bookings that held the slot, counted where they start like the
+  counts below; None when none of them has usage evidence (no state signal);
 - *utilization* = booked / open (None without open hours);
 - *no-show rate* = no-shows / (completed + no-shows) among bookings *starting* in the
   period, so consecutive periods never count a booking twice (None when there are none).
@@ -125,12 +128,34 @@ def ratio(part: timedelta | int, whole: timedelta | int) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(RATIO, ROUND_HALF_UP)
 
 
+# --- one booking's usage --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Usage:
+    """Booked vs actual hours of one booking. Actual use comes from the equipment's state
+    signal (an MTConnect Execution, an OPC UA state node, an MQTT state metric), recorded
+    when the booking's trial is collected; None where the equipment has none."""
+
+    booked_hours: Decimal
+    actual_hours: Decimal | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+
+
+def usage(booking: Booking) -> Usage:
+    seconds = booking.actual_seconds
+    return Usage(booked_hours=hours(booking.end - booking.start),
+                 actual_hours=None if seconds is None else hours(timedelta(seconds=seconds)),
+                 actual_start=booking.actual_start, actual_end=booking.actual_end)
+
+
 # --- utilization ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Figures:
     open: timedelta
     booked: timedelta
+    actual: timedelta | None
     completed: int
     no_shows: int
 
@@ -141,6 +166,10 @@ class _Figures:
     @property
     def booked_hours(self) -> Decimal:
         return hours(self.booked)
+
+    @property
+    def actual_hours(self) -> Decimal | None:
+        return None if self.actual is None else hours(self.actual)
 
     @property
     def utilization(self) -> Decimal | None:
@@ -191,6 +220,7 @@ def utilization(*, operator: Operator | None, start: datetime, end: datetime,
         for row in (Booking.objects.filter(equipment__hub__in=hubs, start__lt=end, end__gt=start)
                     .order_by().values("equipment_id").annotate(
                         booked=Sum(clipped, filter=Q(status__in=BOOKED)),
+                        actual=Sum("actual_seconds", filter=in_period & Q(status__in=BOOKED)),
                         completed=Count("pk", filter=in_period & Q(status=S.COMPLETED)),
                         no_shows=Count("pk", filter=in_period & Q(status=S.NO_SHOW))))
     }
@@ -207,6 +237,8 @@ def utilization(*, operator: Operator | None, start: datetime, end: datetime,
         out.append(EquipmentUtilization(
             open=sum((e - s for s, e in free), ZERO),
             booked=(row and row["booked"]) or ZERO,
+            actual=None if row is None or row["actual"] is None
+            else timedelta(seconds=row["actual"]),
             completed=row["completed"] if row else 0,
             no_shows=row["no_shows"] if row else 0,
             equipment_id=item.pk, equipment=item.name, hub=item.hub.slug,
@@ -215,9 +247,10 @@ def utilization(*, operator: Operator | None, start: datetime, end: datetime,
 
 
 def _total(items: list, name: str):
-    """The sum of one field over non-empty ``items`` (timedeltas, Decimals or counts)."""
-    values = [getattr(item, name) for item in items]
-    return sum(values[1:], values[0])
+    """The sum of one field over non-empty ``items`` (timedeltas, Decimals or counts); of
+    those that have it, for a figure some may lack (None when none has it)."""
+    values = [value for item in items if (value := getattr(item, name)) is not None]
+    return sum(values[1:], values[0]) if values else None
 
 
 def by_hub(rows: Iterable[EquipmentUtilization]) -> list[HubUtilization]:
@@ -342,7 +375,7 @@ def by_sme(lines: Iterable[BillingLine]) -> list[SmeBill]:
 # --- CSV ------------------------------------------------------------------------------
 
 UTILIZATION_COLUMNS = ["hub", "equipment_id", "equipment", "open_hours", "booked_hours",
-                       "utilization", "completed", "no_shows", "no_show_rate"]
+                       "actual_hours", "utilization", "completed", "no_shows", "no_show_rate"]
 BILLING_COLUMNS = ["month", "organization", "organization_name", "hub", "equipment_id",
                    "equipment", "completed", "no_shows", "hours", "usage_amount",
                    "late_cancellations", "cancellation_fees", "free_cancellations", "amount",
@@ -356,8 +389,8 @@ def _write(columns: list[str], rows: Iterable[list]) -> str:
 
 def utilization_csv(rows: Iterable[EquipmentUtilization]) -> str:
     return _write(UTILIZATION_COLUMNS, (
-        [r.hub, r.equipment_id, r.equipment, r.open_hours, r.booked_hours, r.utilization,
-         r.completed, r.no_shows, r.no_show_rate] for r in rows))
+        [r.hub, r.equipment_id, r.equipment, r.open_hours, r.booked_hours, r.actual_hours,
+         r.utilization, r.completed, r.no_shows, r.no_show_rate] for r in rows))
 
 
 def billing_csv(lines: Iterable[BillingLine], month: date) -> str:

@@ -255,7 +255,8 @@ def test_api_utilization_for_the_operator(week, operator):
     body = r.json()
     cnc1 = next(e for e in body["equipment"] if e["equipment_name"] == "CNC-1")
     assert cnc1 == {"equipment": week["cnc1"].pk, "equipment_name": "CNC-1", "hub": "yizhuang",
-                    "open_hours": "37.00", "booked_hours": "12.50", "utilization": "0.3378",
+                    "open_hours": "37.00", "booked_hours": "12.50", "actual_hours": None,
+                    "utilization": "0.3378",
                     "completed": 2, "no_shows": 1, "no_show_rate": "0.3333"}
     yz = next(h for h in body["hubs"] if h["hub"] == "yizhuang")
     assert (yz["open_hours"], yz["booked_hours"], yz["utilization"], yz["no_show_rate"]) == (

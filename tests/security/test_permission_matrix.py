@@ -30,6 +30,8 @@ import pytest
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from equipment.models import Equipment
+
 from .conftest import DEAD_END, KINDS, Side, World
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +59,7 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("equipment/{pk}/", "GET"):           row((200, 200),  (200, 200),  (200, 200)),
     ("equipment/{pk}/", "PATCH"):         row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
     ("equipment/{pk}/availability/", "GET"): row((200, 200), (200, 200), (200, 200)),
+    ("equipment/{pk}/result-source/test/", "POST"): row((200, 404), NOT_VISIBLE, NOT_VISIBLE),
     ("maintenance-windows/", "GET"):      row(200,         200,         200),
     ("maintenance-windows/", "POST"):     row(201,         403,         403),
     ("maintenance-windows/{pk}/", "GET"): row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
@@ -74,6 +77,7 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     # consents
     ("trials/{pk}/", "GET"):              row((200, 404),  (200, 404),  NOT_VISIBLE),
     ("trials/{pk}/measurements/", "GET"): row((200, 404),  (200, 404),  NOT_VISIBLE),
+    ("trials/{pk}/live/", "GET"):         row((200, 404),  (200, 404),  NOT_VISIBLE),
     ("trials/{pk}/results/", "POST"):     row((200, 404),  (403, 404),  NOT_VISIBLE),
     ("trials/{pk}/consents/", "GET"):     row((200, 404),  (200, 404),  NOT_VISIBLE),
     ("trials/{pk}/consents/", "POST"):    row((403, 404),  (201, 404),  NOT_VISIBLE),
@@ -135,6 +139,13 @@ def _csv(world: World, side: Side) -> bytes:
     ).encode()
 
 
+def _demo_source(side: Side) -> int:
+    """The side's equipment with the built-in demo source (a test that connects nowhere),
+    set inside the cell's savepoint, which is rolled back."""
+    Equipment.objects.filter(pk=side.equipment.pk).update(result_source_kind="demo")
+    return side.equipment.pk
+
+
 REASON = {"reason": "permission matrix"}
 CALLS: dict[tuple[str, str], Call] = {
     ("hubs/", "POST"): Call(body=lambda w, s: {"slug": "hub-new", "name": "New hub"}),
@@ -148,6 +159,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("equipment/{pk}/availability/", "GET"): Call(
         args=lambda s, k: {"pk": s.equipment.pk},
         query=lambda w: dict(zip(("start", "end"), _later(w, 1, 48), strict=True))),
+    ("equipment/{pk}/result-source/test/", "POST"): Call(
+        args=lambda s, k: {"pk": _demo_source(s)}),
     ("maintenance-windows/", "POST"): Call(body=lambda w, s: dict(
         equipment=w.a.equipment.pk, reason="Calibration",
         **dict(zip(("start", "end"), _later(w, 11), strict=True)))),
@@ -168,6 +181,7 @@ CALLS: dict[tuple[str, str], Call] = {
                                               body=lambda w, s: REASON),
     ("trials/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.trial.pk}),
     ("trials/{pk}/measurements/", "GET"): Call(args=lambda s, k: {"pk": s.trial.pk}),
+    ("trials/{pk}/live/", "GET"): Call(args=lambda s, k: {"pk": s.checked_in.pk}),
     ("trials/{pk}/results/", "POST"): Call(args=lambda s, k: {"pk": s.trial.pk}, body=_csv,
                                            content_type="text/csv"),
     ("trials/{pk}/consents/", "*"): Call(args=lambda s, k: {"pk": s.trial.pk},

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from equipment.models import Equipment
+from trials.models import Observation, SourceGap
+
 from .conftest import KINDS, World, build_world
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -51,6 +55,22 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # derandomized; FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 explores further on a developer's machine.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 DERANDOMIZE = os.environ.get("FUZZ_RANDOM", "") != "1"
+
+
+def with_source_data(world: World) -> None:
+    """A source "test connection" reaches (the built-in demo gateway, on A's second
+    machine) and raw readings with a gap in A's checked-in booking: the fuzzer gets the
+    200s of the test and of the live view, not only their 404s and 409s."""
+    Equipment.objects.filter(pk=world.a.approval_equipment.pk).update(
+        result_source_kind="demo")
+    booking = world.a.checked_in
+    Observation.objects.bulk_create(
+        Observation(equipment_id=booking.equipment_id, ts=booking.start + timedelta(minutes=i),
+                    metric=metric, value=50.0 + i, unit=unit)
+        for i in range(10) for metric, unit in (("spindle_load", "%"), ("state", "")))
+    SourceGap.objects.create(equipment_id=booking.equipment_id,
+                             start=booking.start + timedelta(minutes=3),
+                             end=booking.start + timedelta(minutes=4), reason="disconnected")
 
 
 def real_ids(world: World) -> dict[str, list]:
@@ -100,6 +120,7 @@ def narrowed(raw: dict, media: str) -> dict:
                 ids=lambda param: f"{param[0]}-{param[1].split('/')[-1]}")
 def api_schema(request, transactional_db):
     world = build_world()
+    with_source_data(world)
     kind, media = request.param
     raw = narrowed(Client().get("/api/schema/", {"format": "json"}).json(), media)
     config = schemathesis.Config.from_dict({"generation": {"database": "none"}})

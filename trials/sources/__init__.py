@@ -35,10 +35,37 @@ Fetch = Callable[..., Payload]
 
 
 def source_for(kind: str) -> Fetch | None:
-    """The fetch function of a result source kind; None where results are uploaded."""
+    """The fetch function of a pulled result source kind (read after the booking); None
+    where results are uploaded or collected during the booking (``driver_for``)."""
     from . import demo, http
 
     return {"http": http.fetch, "demo": demo.fetch}.get(kind)
 
 
-__all__ = ["Payload", "SourceError", "TransientSourceError", "source_for"]
+def _module(kind: str):
+    if kind == "mtconnect":
+        from . import mtconnect as module
+    elif kind == "opcua":
+        from . import opcua as module
+    elif kind == "mqtt":
+        from . import mqtt as module
+    else:
+        return None
+    return module
+
+
+def driver_for(kind: str):
+    """The collector's driver class of a kind read during the booking (MTConnect, OPC UA,
+    MQTT: ``trials.collector.base``), else None."""
+    module = _module(kind)
+    return module.Driver if module else None
+
+
+def probe_for(kind: str):
+    """``probe(equipment, timeout) -> list[Found]`` for "test connection", else None."""
+    module = _module(kind)
+    return module.probe if module else None
+
+
+__all__ = ["Payload", "SourceError", "TransientSourceError", "driver_for", "probe_for",
+           "source_for"]

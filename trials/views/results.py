@@ -1,5 +1,6 @@
-"""Trial results in the portal: the SME's trials, one trial's summary and charts, its
-measurements as CSV, and the data packages delivered to universities under its consent."""
+"""Trial results in the portal: the SME's trials, one trial's summary and charts (and,
+while the booking is checked in, a live panel refreshed with htmx), its measurements as
+CSV, and the data packages delivered to universities under its consent."""
 
 from __future__ import annotations
 
@@ -11,13 +12,24 @@ from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from bookings.models import Booking
+from bookings.reports.selectors import usage
 from core import csv as core_csv
+from equipment.wording import duration
 from organizations.portal import not_found_as_404, sme_required
 
+from ..charts import render as render_chart
 from ..charts import trial_charts
 from ..forms import ConsentForm, StandingConsentForm
-from ..models import DatasetRelease, Trial
-from ..selectors import measurements_of, trial_for, trials_visible_to
+from ..models import DatasetRelease, SourceGap, Trial
+from ..selectors import (
+    LiveView,
+    live_view,
+    measurements_of,
+    trial_for,
+    trial_gaps,
+    trials_visible_to,
+)
 from .consent import panels, rights
 
 TRIALS_PAGE = 20
@@ -46,13 +58,47 @@ def _chart_title(metric: str, unit: str) -> str:
         _("%(metric)s over time") % {"metric": name})
 
 
+def _seconds(seconds: float) -> str:
+    """A gap's length: "40 s" below a minute, else in hours and minutes."""
+    if seconds < 60:
+        return _("%(seconds)d s") % {"seconds": round(seconds)}
+    return duration(round(seconds / 60))
+
+
+def _gap_rows(gaps: list[dict]) -> list[dict]:
+    reasons = dict(SourceGap.Reason.choices)
+    return [{**gap, "why": reasons.get(gap["reason"], gap["reason"]),
+             "length": _seconds(gap["seconds"])} for gap in gaps]
+
+
+LIVE_REFRESH_SECONDS = 5
+LIVE_CHARTS = 6  # metrics drawn in the live panel (every one is in its table)
+
+
+def _live_context(view: LiveView) -> dict:
+    tz = ZoneInfo(view.trial.booking.equipment.hub.timezone)
+    units = {value.metric: value.unit for value in view.latest}
+    charts = []
+    for metric, points in sorted(view.series.items())[:LIVE_CHARTS]:
+        unit = units.get(metric, "")
+        charts.append({"metric": metric, "points": len(points),
+                       "svg": render_chart(metric, unit, points, tz,
+                                           title=_chart_title(metric, unit))})
+    return {"live": view, "live_charts": charts, "live_gaps": _gap_rows(view.gaps),
+            "refresh": LIVE_REFRESH_SECONDS}
+
+
 @sme_required
 def trial_detail(request, pk: int):
     with not_found_as_404():
         trial = trial_for(request.organization, pk)
     hub = trial.booking.equipment.hub
     collected = trial.status == Trial.Status.COLLECTED and trial.measurement_count > 0
+    live = {}
+    if trial.booking.status == Booking.Status.CHECKED_IN:
+        live = _live_context(live_view(request.organization, trial.pk))
     return render(request, "trials/trial_detail.html", {
+        **live, "usage": usage(trial.booking), "gaps": _gap_rows(trial_gaps(trial)),
         "trial": trial, "booking": trial.booking, "equipment": trial.booking.equipment,
         "hub": hub, "collected": collected,
         "summary": _summary_rows(trial) if collected else [],
@@ -63,6 +109,17 @@ def trial_detail(request, pk: int):
         "delivered": trial.releases.filter(status=DatasetRelease.Status.DELIVERED)
         .select_related("recipient"),
     })
+
+
+@sme_required
+def live_panel(request, pk: int):
+    """The live panel alone, for htmx to swap in every few seconds; it stops asking once
+    the booking is no longer checked in (the panel then comes without its trigger)."""
+    with not_found_as_404():
+        view = live_view(request.organization, pk)
+    trial = view.trial
+    return render(request, "trials/_live.html", {
+        **_live_context(view), "trial": trial, "hub": trial.booking.equipment.hub})
 
 
 @sme_required

@@ -1,0 +1,51 @@
+"""Usage evidence: when the machine was actually active during a booking, from its
+source's state signal (readings of the metric ``state``: 1 active, 0 not).
+
+A state holds from its reading until the next one; the state before the slot's first
+reading is the last one before the slot (if any). Active periods are clipped to the slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+
+class Usage(NamedTuple):
+    actual_start: datetime | None
+    actual_end: datetime | None
+    actual_seconds: int
+
+
+def active_periods(points: Iterable[tuple[datetime, float]], start: datetime, end: datetime,
+                   before: float | None = None) -> list[tuple[datetime, datetime]]:
+    """Periods within [start, end) in which the state was active. ``points`` are
+    (timestamp, value) in time order; ``before`` is the state at ``start``."""
+    periods: list[tuple[datetime, datetime]] = []
+    since = start if before else None
+    for ts, value in points:
+        if ts < start or ts >= end:
+            continue
+        if value and since is None:
+            since = ts
+        elif not value and since is not None:
+            if ts > since:
+                periods.append((since, ts))
+            since = None
+    if since is not None and end > since:
+        periods.append((since, end))
+    return periods
+
+
+def usage(points: Iterable[tuple[datetime, float]], start: datetime, end: datetime,
+          before: float | None = None) -> Usage | None:
+    """The booking's usage, or None when the state signal said nothing about the slot."""
+    points = list(points)
+    if before is None and not any(start <= ts < end for ts, _v in points):
+        return None
+    periods = active_periods(points, start, end, before)
+    if not periods:
+        return Usage(None, None, 0)
+    seconds = sum((b - a).total_seconds() for a, b in periods)
+    return Usage(periods[0][0], periods[-1][1], int(round(seconds)))
