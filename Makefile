@@ -11,7 +11,7 @@ PORT   ?= 8000
 DEMO_HOST := $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
 DEMO_BASE_URL ?= http://$(DEMO_HOST):$(PORT)
 
-.PHONY: help install run test test-fast lint format worker beat bench loadtest migrate seed clean
+.PHONY: help install run test test-fast lint format worker beat collector demo-plant bench loadtest migrate seed clean
 
 help:
 	@echo "make run     - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite, eager tasks)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-fast - the suite without the slow tests (Schemathesis, browser): the inner loop"
 	@echo "make lint    - ruff"
 	@echo "make worker  - Celery worker on REDIS_URL;  make beat - Celery beat"
+	@echo "make collector - the equipment data collector;  make demo-plant - simulated MTConnect/OPC UA/MQTT equipment"
 	@echo "make bench   - benchmarks against PostgreSQL (prints a markdown table)"
 	@echo "make loadtest - Locust load test (gunicorn, PostgreSQL, Redis, Celery worker), then checks the database"
 
@@ -78,6 +79,17 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A testbed beat --loglevel=INFO
+
+# Equipment data while bookings run (MTConnect, OPC UA, MQTT sources): beside web,
+# worker and beat. Against the same database as `make run` (the demo's SQLite by default).
+collector: migrate
+	$(BIN)/python manage.py run_collector
+
+# Simulated plant on loopback for the demo's MTConnect, OPC UA and MQTT equipment: an
+# MTConnect agent (CNC cell), an OPC UA server (metal printer) and an MQTT publisher
+# (robot) on the local Mosquitto. With `make run` and `make collector`: live data.
+demo-plant: install
+	$(BIN)/python manage.py demo_plant
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.run

@@ -297,6 +297,20 @@ def test_unreachable_server_is_retried_and_the_gap_runs_until_stop(hub, category
     assert running.sink.readings == []
 
 
+def test_a_driver_waiting_for_a_mute_server_stops_at_once(hub, category):
+    with socket.socket() as mute:  # accepts connections, never answers
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        equipment = configure(make_equipment(hub, category, slug="printer-10"),
+                              f"opc.tcp://127.0.0.1:{mute.getsockname()[1]}/")
+        running = Running(equipment, MemorySink(equipment.pk))
+        time.sleep(1)
+        began = time.monotonic()
+        running.finish()
+    assert time.monotonic() - began < 1
+    assert [g.reason for g in running.sink.gaps] == ["disconnected"]
+
+
 def test_history_mode_returns_the_window_only(hub, category, shared_plant):
     plant = shared_plant
     equipment = configure(make_equipment(hub, category, slug="printer-4"), plant.url,

@@ -40,12 +40,12 @@ from django.utils.translation import gettext_lazy
 from core import outbound
 from equipment import sources
 from trials.collector.base import Found, Gap, Reading, Sink, backoff, state_value, wait
+from trials.collector.selectors import STATE_METRIC
 
 from . import SourceError, TransientSourceError
 
 logger = logging.getLogger(__name__)
 
-STATE_METRIC = "state"
 APPLICATION_URI = "urn:testbed:collector"
 BATCH_SECONDS = 0.1  # readings are handed to the sink at least this often …
 BATCH_READINGS = 1000  # … or as soon as this many are waiting
@@ -467,7 +467,9 @@ class Driver:
         self._stopped()
 
     async def _session(self) -> None:
-        client = await _connect(self.source, DRIVER_CONNECT_TIMEOUT)
+        client = await self._connect()
+        if client is None:
+            return
         session = None
         try:
             session = await self._subscribe(client)
@@ -484,29 +486,46 @@ class Driver:
                 self._flush(session)
             await _close(client)
 
+    async def _connect(self) -> Client | None:
+        """A connected client; None if told to stop meanwhile (a connection attempt may
+        take DRIVER_CONNECT_TIMEOUT, the collector waits less for a driver to stop)."""
+        task = asyncio.create_task(_connect(self.source, DRIVER_CONNECT_TIMEOUT))
+        while not task.done():
+            await asyncio.wait({task}, timeout=BATCH_SECONDS)
+            if self.stop.is_set() and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                return None
+        return task.result()
+
     async def _subscribe(self, client: Client) -> _Session:
-        """A subscription publishing every sampling_ms, one monitored item per node."""
+        """A subscription publishing every sampling_ms, one monitored item per node (the
+        client handle numbers the node). A node the server refuses is left out, logged;
+        SourceError when it refuses them all."""
         subscription = await client.create_subscription(self._parameters(), None,
                                                         queue_maxsize=0)
-        node_ids = self.source.node_ids()
-        specs = {handle: [s for s in self.source.nodes if s.node_id == node_id]
-                 for handle, node_id in enumerate(node_ids, start=1)}
-        results = await subscription.create_monitored_items(
-            [self._item(handle, node_id, True) for handle, node_id in enumerate(node_ids, 1)])
-        unfiltered = [(h, n) for (h, n), r in zip(enumerate(node_ids, 1), results, strict=True)
-                      if isinstance(r, ua.StatusCode) and r.name.startswith(FILTER_CODES)]
-        if unfiltered:  # a server without DataChangeFilter: notified on value changes only
-            retried = await subscription.create_monitored_items(
-                [self._item(h, n, False) for h, n in unfiltered])
-            results = [retried.pop(0) if (h, n) in unfiltered else r
-                       for (h, n), r in zip(enumerate(node_ids, 1), results, strict=True)]
-        failed = [n for n, r in zip(node_ids, results, strict=True) if isinstance(r, ua.StatusCode)]
-        if failed:
-            logger.warning("OPC UA source of equipment %s: cannot monitor %s (%s)",
-                           self.source.equipment_id, ", ".join(failed),
-                           ", ".join(r.name for r in results if isinstance(r, ua.StatusCode)))
-        if len(failed) == len(node_ids):
-            raise SourceError(NODE_MISSING % {"node": failed[0]})
+        nodes = dict(enumerate(self.source.node_ids(), start=1))
+        results = dict(zip(nodes, await subscription.create_monitored_items(
+            [self._item(h, node_id, True) for h, node_id in nodes.items()]), strict=True))
+        no_filter = [h for h, r in results.items()
+                     if isinstance(r, ua.StatusCode) and r.name.startswith(FILTER_CODES)]
+        if no_filter:  # a server without DataChangeFilter: notified on value changes only
+            results.update(zip(no_filter, await subscription.create_monitored_items(
+                [self._item(h, nodes[h], False) for h in no_filter]), strict=True))
+        refused = {nodes[h]: r.name for h, r in results.items() if isinstance(r, ua.StatusCode)}
+        if refused:
+            logger.warning("OPC UA source of equipment %s: cannot monitor %s",
+                           self.source.equipment_id, refused)
+        if len(refused) == len(nodes):
+            node_id, code = next(iter(refused.items()))
+            if code.startswith(SECURITY_CODES):
+                raise SourceError(str(SECURITY_REJECTED))
+            if code.startswith(MISSING_CODES):
+                raise SourceError(NODE_MISSING % {"node": node_id})
+            raise SourceError(str(REQUEST_FAILED))
+        specs = {h: [s for s in self.source.nodes if s.node_id == node_id]
+                 for h, node_id in nodes.items()}
         return _Session(client, subscription, specs)
 
     def _parameters(self) -> ua.CreateSubscriptionParameters:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent
 from bookings.policy import price_quote
@@ -23,8 +24,8 @@ from equipment.models import Capability, Category, Equipment, Hub, Qualification
 from organizations.models import Membership, Organization, OrganizationAPIKey
 from organizations.services import create_api_key
 from organizations.validators import uscc_check_character
+from trials import plant, sharing
 from trials import services as trial_services
-from trials import sharing
 from trials.models import SharingAgreement
 
 DEMO_PASSWORD = "testbed-demo"
@@ -151,8 +152,12 @@ EQUIPMENT = [
     ("phonetech-changping", "ur10e-screwdriving", "Universal Robots UR10e screw-driving cell",
      "industrial-robotics", ["collaborative"], 160, {"payload_kg": 12.5, "reach_mm": 1300}, {}),
 ]
-# Equipment whose results the operator uploads by hand; the rest use the demo gateway.
+# Equipment whose results the operator uploads by hand; three read the demo plant
+# (`make demo-plant`: MTConnect, OPC UA, MQTT); the rest use the demo gateway.
 MANUAL_RESULTS = {"fanuc-m20id", "final-assembly-line"}
+PLANT_SOURCES = plant.demo_sources()
+# A trial checked in now on each of them, so the live view has something to show.
+PLANT_TRIAL_HOURS = 8
 
 # e-mail: (organisation slug, role) — the table in README.md.
 USERS = {
@@ -215,7 +220,7 @@ def seed_equipment(hubs: dict[str, Hub]) -> dict[str, Equipment]:
                 else Equipment.ResultSourceKind.DEMO)
         data = {**POLICY, "name": name, "category": categories[category], "specs": specs,
                 "hourly_rate": Decimal(rate), "status": Equipment.Status.AVAILABLE,
-                "result_source_kind": kind, **overrides}
+                "result_source_kind": kind, **overrides, **PLANT_SOURCES.get(slug, {})}
         wanted = [capabilities[c] for c in caps]
         equipment = Equipment.objects.filter(hub=hub, slug=slug).first()
         if equipment is None:
@@ -339,6 +344,36 @@ def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
     return made
 
 
+def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipment],
+                      users: dict) -> int:
+    """A booking checked in now (from the start of this hour, for PLANT_TRIAL_HOURS) on each
+    demo-plant machine, unless one is already running or the slot is taken. Written
+    directly, as the history is: its start has passed."""
+    made = 0
+    now = timezone.now()
+    start = now.replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(hours=PLANT_TRIAL_HOURS)
+    lead = users["engineer@precisionparts.example"]
+    for slug in PLANT_SOURCES:
+        eq = equipment[slug]
+        if Booking.objects.filter(equipment=eq, start__lt=end, blocked_until__gt=start,
+                                  status__in=Booking.ACTIVE).exists():
+            continue
+        booking = Booking.objects.create(
+            equipment=eq, organization=orgs["precisionparts"], requested_by=lead,
+            trial_lead=lead, start=start, end=end,
+            blocked_until=end + timedelta(minutes=eq.changeover_buffer),
+            status=Booking.Status.CHECKED_IN, purpose="Live demo: trial on the demo plant",
+            price=price_quote(eq, start, end), checked_in_at=start)
+        for at, before, after in ((start, "", "confirmed"), (start, "confirmed", "checked_in")):
+            BookingEvent.objects.create(booking=booking, code=f"booking.{after}",
+                                        from_status=before, to_status=after, at=at,
+                                        notified_at=at, reason="demo plant")
+        trial_services.open_trial(booking=booking)
+        made += 1
+    return made
+
+
 def replace_demo_keys(orgs: dict[str, Organization]) -> dict[str, str]:
     """One fresh key per organisation; earlier demo keys are deleted, so the number of
     keys stays the same however often the demo is seeded."""
@@ -371,6 +406,7 @@ class Command(BaseCommand):
             seed_qualifications(users, equipment)
             seed_agreements(orgs, hubs)
             seed_history(orgs, equipment, users)
+            seed_plant_trials(orgs, equipment, users)
             keys = {} if no_keys else replace_demo_keys(orgs)
         self.print_logins(orgs)
         if keys:
