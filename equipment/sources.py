@@ -206,6 +206,10 @@ def all_config_keys() -> set[str]:
 def clean_config(kind: str, config: Any) -> tuple[dict, Errors]:
     """The normalised configuration of a ``kind`` source, and the errors by field."""
     if kind not in _KINDS:
+        if config:  # the same answer at every door: the API refuses such fields too
+            return {}, {"result_source_config": [
+                _("A %(kind)s source has no further settings; leave this empty.")
+                % {"kind": kind}]}
         return {}, {}
     if not isinstance(config, dict):
         return {}, {"result_source_config": [_("Must be a JSON object.")]}

@@ -331,14 +331,16 @@ TRIAL_RESULT_MAX_BODY_BYTES = env.int("TRIAL_RESULT_MAX_BODY_BYTES", default=64 
 # collector is gone. Raw observations are kept OBSERVATION_RETENTION_DAYS days (the trial's
 # measurements are kept as long as the trial). The collection task waits up to
 # COLLECTOR_SETTLE_SECONDS after a booking's end for the collector to store its last
-# readings. OPC UA client certificate and key (PEM files) for secured servers: generated
-# under MEDIA_ROOT/opcua/ when not given.
+# readings. OPC UA client certificate and key (DER or PEM files) for secured servers:
+# generated under MEDIA_ROOT/opcua/ when not given.
 COLLECTOR_LEAD_MINUTES = env.int("COLLECTOR_LEAD_MINUTES", default=5)
 COLLECTOR_TAIL_MINUTES = env.int("COLLECTOR_TAIL_MINUTES", default=5)
 COLLECTOR_INTERVAL = env.float("COLLECTOR_INTERVAL", default=5.0)
 COLLECTOR_STALE_SECONDS = env.int("COLLECTOR_STALE_SECONDS", default=30)
 COLLECTOR_SETTLE_SECONDS = env.int("COLLECTOR_SETTLE_SECONDS", default=60)
 OBSERVATION_RETENTION_DAYS = env.int("OBSERVATION_RETENTION_DAYS", default=90)
+# "Test connection" waits at most this long for an MQTT message or an OPC UA answer (s).
+RESULT_SOURCE_TEST_TIMEOUT = env.int("RESULT_SOURCE_TEST_TIMEOUT", default=10)
 OPCUA_CLIENT_CERT = env.str("OPCUA_CLIENT_CERT", default="")
 OPCUA_CLIENT_KEY = env.str("OPCUA_CLIENT_KEY", default="")
 

@@ -201,7 +201,8 @@ def check_result_source(equipment: Equipment, *, now: datetime | None = None) ->
     """Connect to ``equipment``'s result source as stored, read a sample and say which
     metrics it gives. A read: nothing is stored, nothing changes. Every connection goes
     through the outbound guard (the sources' own clients) and is bounded by
-    ``TRIAL_SOURCE_TIMEOUT``. Raises ``result_source_not_testable`` (409) for equipment
+    ``RESULT_SOURCE_TEST_TIMEOUT`` (a pulled source: ``TRIAL_SOURCE_TIMEOUT``). Raises
+    ``result_source_not_testable`` (409) for equipment
     without a source to connect to. The caller has checked who may test."""
     kind = equipment.result_source_kind
     sample = _sampler(kind)
@@ -228,7 +229,7 @@ def _sampler(kind: str) -> Sampler:
         raise SOURCE_TEST_UNAVAILABLE.error(kind=kind) from None
     if probe is None:
         raise SOURCE_NOT_TESTABLE.error()
-    return lambda equipment, now: probe(equipment, timeout=settings.TRIAL_SOURCE_TIMEOUT)
+    return lambda equipment, now: probe(equipment, timeout=settings.RESULT_SOURCE_TEST_TIMEOUT)
 
 
 def _pulled(fetch) -> Sampler:

@@ -50,6 +50,8 @@ from .harness import (
     server_version,
     timed,
 )
+from .bench_mqtt import mqtt_ingestion
+from .bench_opcua import opcua
 from .ingestion import ingestion
 from .scaling import scaling
 
@@ -398,7 +400,8 @@ def _ms(samples: list[float]) -> list[float]:
 # ------------------------------------------------------------------------------- main
 
 BENCHMARKS: list[Callable[[Context], list[Figure]]] = [
-    booking_throughput, availability, crowded_creation, ingestion, scaling]
+    booking_throughput, availability, crowded_creation, ingestion, scaling, mqtt_ingestion,
+    opcua]
 
 
 def prepare() -> Context:

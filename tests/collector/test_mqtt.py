@@ -446,23 +446,15 @@ def test_tls_is_verified_on_the_url_host_name(robot, private_broker, resolver, s
                                  str(source.UNREACHABLE))
 
 
-def test_the_pinned_client_never_resolves_the_name():
+def test_the_connection_goes_to_the_checked_address_only():
     dest = source.outbound.Destination("mqtt", "nowhere.invalid", 1883,
                                        (ipaddress.ip_address("127.0.0.1"),))
-
-    class Equipment:
-        pk = 0
-        result_source_config: dict = {}
-        result_source_secret = ""
-
-    client = source._client(Equipment(), dest, f"testbed-pin-{uuid.uuid4().hex[:6]}")
-    client.connect(dest.host, dest.port, clean_start=True)  # would fail on a lookup
-    client.loop_start()
+    conn = source.open_connection(dest)  # a look-up of the name would fail
     try:
-        wait_for(client.is_connected, 5)
+        assert conn.connect(f"testbed-pin-{uuid.uuid4().hex[:6]}", clean_start=True,
+                            session_expiry=0) is False
     finally:
-        client.disconnect()
-        client.loop_stop()
+        conn.disconnect()
 
 
 # --- end to end: through the collector into the trial ------------------------------------
@@ -496,3 +488,22 @@ def test_readings_published_in_the_booking_window_become_the_trial(robot, sme, o
     booking.refresh_from_db()
     assert booking.actual_start == start + timedelta(minutes=1)  # the state signal: usage
     assert booking.actual_seconds == 4 * 60
+
+
+def test_an_idle_connection_pings_and_hears_back():
+    """With nothing to send, the connection pings every 3/4 keep-alive period (the broker
+    may drop a client silent for 1.5 periods) and hears the broker answer."""
+    dest = source.outbound.Destination("mqtt", "localhost", 1883,
+                                       (ipaddress.ip_address("127.0.0.1"),))
+    conn = source.open_connection(dest)
+    conn.keepalive = 1
+    try:
+        conn.connect(f"testbed-ping-{uuid.uuid4().hex[:6]}", clean_start=True,
+                     session_expiry=0)
+        deadline = time.monotonic() + 2.8
+        while time.monotonic() < deadline:
+            assert conn.receive(0.05) == []
+            conn.keep_alive()
+        assert conn.pongs >= 3
+    finally:
+        conn.disconnect()

@@ -6,11 +6,16 @@ Basic256Sha256 with a login."""
 from __future__ import annotations
 
 import socket
+import stat
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from asyncua.crypto import cert_gen
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.collector.sinks import MemorySink
 from tests.collector.support import collector, finish, running_booking
@@ -18,8 +23,9 @@ from tests.faults.proxy import TcpProxy
 from tests.fixtures.world import make_equipment
 from trials.collector.base import Found, Reading
 from trials.models import Measurement, Observation, SourceGap
-from trials.plant.opcua_server import PlantServer
+from trials.plant.opcua_server import PRINTER, PlantServer, source_config
 from trials.sources import SourceError, TransientSourceError, opcua
+from trials.sources.opcua import certificates
 
 LAYER = "ns=2;s=Printer.LayerTemperature"
 OXYGEN = "ns=2;s=Printer.OxygenLevel"
@@ -144,6 +150,30 @@ def test_values_set_during_the_run_become_exactly_those_readings(printer, plant)
     assert len(received) == 43
     assert set(received) == expected
     assert running.sink.gaps == []
+
+
+def test_the_demo_printer_runs(hub, category, plant):
+    equipment = make_equipment(hub, category, slug="printer-demo")
+    equipment.result_source_kind, equipment.result_source_url = "opcua", plant.url
+    equipment.result_source_config = source_config(PRINTER, sampling_ms=100)
+    equipment.full_clean()
+    equipment.save()
+    running = Running(equipment, MemorySink(equipment.pk))
+    running.until(lambda: len(running.sink.readings) == 5, what="the current values")
+    plant.run_machine(0.1)  # runs a build for 40 ticks, then idles for 10
+    running.until(lambda: len(running.sink.readings) >= 5 + 5 * 10, what="ten ticks")
+    running.finish()
+    ticks = running.sink.readings[5:]
+    by_metric = {}
+    for r in ticks:
+        by_metric.setdefault((r.metric, r.unit), []).append(r.value)
+    assert set(by_metric) == {("layer_temperature", "°C"), ("oxygen_level", "ppm"),
+                              ("chamber_pressure", "mbar"), ("laser_power", "W"),
+                              ("state", "")}
+    assert by_metric[("state", "")] == [1.0]  # Running from the first tick, once: a change
+    assert all(340 < v < 400 for v in by_metric[("laser_power", "W")])
+    assert all(1500 < v < 1750 for v in by_metric[("layer_temperature", "°C")])
+    assert len(by_metric[("laser_power", "W")]) >= 10
 
 
 def test_readings_are_handed_over_in_batches(shared_printer, shared_plant):
@@ -293,7 +323,8 @@ def test_unreachable_server_is_retried_and_the_gap_runs_until_stop(hub, category
     running.finish()
     [gap] = running.sink.gaps
     assert gap.reason == "disconnected"
-    assert began <= gap.start <= gap.end <= datetime.now(UTC)
+    assert began <= gap.start <= began + timedelta(seconds=1)
+    assert began + timedelta(seconds=1.5) <= gap.end <= datetime.now(UTC)
     assert running.sink.readings == []
 
 
@@ -303,12 +334,15 @@ def test_a_driver_waiting_for_a_mute_server_stops_at_once(hub, category):
         mute.listen()
         equipment = configure(make_equipment(hub, category, slug="printer-10"),
                               f"opc.tcp://127.0.0.1:{mute.getsockname()[1]}/")
+        started = datetime.now(UTC)
         running = Running(equipment, MemorySink(equipment.pk))
         time.sleep(1)
         began = time.monotonic()
         running.finish()
     assert time.monotonic() - began < 1
-    assert [g.reason for g in running.sink.gaps] == ["disconnected"]
+    [gap] = running.sink.gaps  # nothing was read from the start
+    assert gap.reason == "disconnected"
+    assert started <= gap.start <= started + timedelta(seconds=1) <= gap.end
 
 
 def test_history_mode_returns_the_window_only(hub, category, shared_plant):
@@ -354,6 +388,23 @@ def test_probe_reads_every_node(shared_printer, shared_plant):
     assert opcua.probe(shared_printer) == [Found("layer_temperature", "°C", 1618.25),
                                     Found("oxygen_level", "ppm", 377.0),
                                     Found("state", "", 1.0)]
+
+
+def test_probe_by_host_name_and_over_ipv6(hub, category, shared_plant):
+    """The client connects to the address the outbound guard checked: the name resolved
+    once (localhost), an IPv6 address in brackets."""
+    by_name = configure(make_equipment(hub, category, slug="printer-name"),
+                        f"opc.tcp://localhost:{shared_plant.port}/testbed/plant/")
+    shared_plant.set(OXYGEN, 371.0)
+    assert opcua.probe(by_name)[1] == Found("oxygen_level", "ppm", 371.0)
+    plant6 = PlantServer(port=0, host="::1", history=False).start()
+    try:
+        plant6.set(OXYGEN, 372.0)
+        over_ipv6 = configure(make_equipment(hub, category, slug="printer-ipv6"), plant6.url)
+        assert over_ipv6.result_source_url.startswith("opc.tcp://[::1]:")
+        assert opcua.probe(over_ipv6)[1] == Found("oxygen_level", "ppm", 372.0)
+    finally:
+        plant6.stop()
 
 
 def test_probe_names_a_missing_node(hub, category, shared_plant):
@@ -408,6 +459,18 @@ def test_secure_login_with_basic256sha256(hub, category, settings, tmp_path):
             assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1599.0)
         assert (tmp_path / "media" / "opcua" / "client-cert.der").is_file()
 
+        running = Running(equipment, MemorySink(equipment.pk))  # subscribed, signed
+        running.until(lambda: len(running.sink.readings) == 3, what="the current values")
+        ts = datetime.now(UTC)
+        plant.set(LAYER, 1601.5, ts=ts)
+        running.until(lambda: len(running.sink.readings) == 4, what="a reading")
+        running.finish()
+        assert running.sink.readings[-1] == Reading(ts, "layer_temperature", 1601.5, "°C")
+
+        settings.OPCUA_CLIENT_CERT, settings.OPCUA_CLIENT_KEY = deployment_certificate(
+            tmp_path / "own", "urn:example:hub:collector")
+        assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1601.5)
+
         equipment.result_source_secret = "wrong"
         equipment.save()
         with pytest.raises(SourceError) as refused:
@@ -418,7 +481,44 @@ def test_secure_login_with_basic256sha256(hub, category, settings, tmp_path):
     finally:
         plant.stop()
     assert str(refused.value) == str(opcua.SECURITY_REJECTED)
-    assert not isinstance(plain.value, TransientSourceError)
+    assert str(plain.value) == ("The OPC UA server offers no endpoint with security policy "
+                                "None and mode None.")
+
+
+def deployment_certificate(folder, uri: str) -> tuple[str, str]:
+    """A certificate and key of the deployment's own (as OPCUA_CLIENT_CERT/KEY name)."""
+    folder.mkdir()
+    key = cert_gen.generate_private_key()
+    cert = cert_gen.generate_self_signed_app_certificate(
+        key, uri, {}, [x509.UniformResourceIdentifier(uri)],
+        extended=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    (folder / "cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    (folder / "key.pem").write_bytes(cert_gen.dump_private_key_as_pem(key))
+    return str(folder / "cert.pem"), str(folder / "key.pem")
+
+
+def test_the_client_certificate_is_made_once_and_again_when_it_no_longer_fits(settings,
+                                                                              tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    made = certificates.client_certificate()
+    assert (made.cert, made.key) == (tmp_path / "opcua" / "client-cert.der",
+                                     tmp_path / "opcua" / "client-key.pem")
+    assert made.application_uri == "urn:testbed:collector" == certificates.application_uri(
+        x509.load_der_x509_certificate(made.cert.read_bytes()))
+    assert stat.S_IMODE(made.key.stat().st_mode) == 0o600
+    first = made.cert.read_bytes()
+    assert certificates.client_certificate() == made and made.cert.read_bytes() == first
+
+    made.key.write_bytes(cert_gen.dump_private_key_as_pem(cert_gen.generate_private_key()))
+    certificates.client_certificate()  # the certificate no longer fits the key: both anew
+    assert made.cert.read_bytes() != first
+    assert certificates._usable(made.cert, made.key)
+
+    settings.OPCUA_CLIENT_CERT, settings.OPCUA_CLIENT_KEY = deployment_certificate(
+        tmp_path / "own", "urn:example:hub:collector")
+    assert certificates.client_certificate() == certificates.ClientCertificate(
+        tmp_path / "own" / "cert.pem", tmp_path / "own" / "key.pem",
+        "urn:example:hub:collector")
 
 
 def test_security_policy_the_server_lacks_is_named(shared_printer, shared_plant):
@@ -432,6 +532,7 @@ def test_security_policy_the_server_lacks_is_named(shared_printer, shared_plant)
 
 # --- with the real collector ----------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_booking_window_becomes_the_trial(hub, category, sme, operator, plant):

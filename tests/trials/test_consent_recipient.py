@@ -214,12 +214,13 @@ def test_the_migration_backfills_recipient_terms_and_consent(
     university, terms and consent of version 1, not the agreement's current ones."""
     from django.db.migrations.executor import MigrationExecutor
 
+    from tests.trials.test_release_outbox_migration import latest
+
     agreement, release_id = delivered(collected, operator, sme, hub, receiver,
                                       django_capture_on_commit_callbacks)
     given = Consent.objects.get()
     patch(operator, agreement["id"], {"university": "beihang", "anonymize": False})
     before = [("trials", "0005_consent_version_required")]
-    latest = [("trials", "0010_release_delivery_by_outbox")]
     executor = MigrationExecutor(connection)
     try:
         executor.migrate(before)
@@ -229,7 +230,7 @@ def test_the_migration_backfills_recipient_terms_and_consent(
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
     finally:
-        executor.migrate(latest)
+        executor.migrate(latest())
     release = DatasetRelease.objects.get()
     assert release.recipient == university and release.consent == given
     assert release.terms == AgreementVersion.objects.get(number=1).terms

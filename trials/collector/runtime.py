@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection, connections
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
@@ -145,7 +145,7 @@ class Collector:
         self._leases.close()
         self.held.clear()
         self._beat(stopped=True)
-        close_old_connections()
+        connections.close_all()  # this thread's own
 
     def flush(self, timeout: float = 15.0) -> bool:
         """Wait until everything handed to the writer is stored; False on time-out."""
@@ -170,7 +170,7 @@ class Collector:
             except Exception:  # a bug must not stop the collection of everything else
                 logger.exception("Collector %s: supervisor pass failed", self.name)
             self._stop.wait(self.interval)
-        close_old_connections()
+        connections.close_all()  # this thread's own
 
     def step(self) -> None:
         """One supervisor pass (the tests call it directly)."""
@@ -220,7 +220,7 @@ class Collector:
             logger.exception("Collector %s: the driver of equipment %s stopped; again in %ss",
                              self.name, held.equipment.pk, round(wait))
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own
 
     def _stop_driver(self, eq_id: int, *, release: bool = False, timeout: float = 10.0) -> None:
         held = self.held.get(eq_id)
@@ -304,7 +304,7 @@ class Collector:
                     self._queue.task_done()
                 pending = []
             if done:
-                close_old_connections()
+                connections.close_all()  # this thread's own
                 return
 
     def _take_batch(self, pending: list[_Item]) -> bool:

@@ -82,9 +82,14 @@ def extra_name(i: int) -> str:
     return f"{EXTRA_PREFIX}{i:03d}"
 
 
-def signals() -> list[Signal]:
-    """Every machine variable (the state nodes aside), for building source configs."""
-    return [s for _folder, items in MACHINES.values() for s in items]
+def source_config(category: str = PRINTER, sampling_ms: int = 1000) -> dict:
+    """The ``opcua`` result-source configuration reading one machine of this plant (the
+    demo's equipment: ``seed_demo``); its URL is ``PlantServer.url``."""
+    folder, items = MACHINES[category]
+    return {"nodes": [{"node_id": node_id(s.name), "metric": s.metric, "unit": s.unit}
+                      for s in items],
+            "state_node": node_id(f"{folder}.State"), "sampling_ms": sampling_ms,
+            "mode": "subscribe"}
 
 
 def _demo_values(category: str, seed: str) -> Iterator[dict[str, float]]:
@@ -133,7 +138,8 @@ class PlantServer:
         self.host, self.port, self.extra, self.security = host, port, nodes, security
         self.users = users or {}
         self.history = history
-        self.cert_dir = Path(cert_dir or tempfile.mkdtemp(prefix="opcua-plant-"))
+        self.cert_dir = cert_dir  # a temporary one when security needs it and none is given
+        self.counted_from: datetime | None = None  # tick 0 of ``count``
         self._history = PlantHistory()
         self._values: dict[str, ua.DataValue] = {}  # survive restarts, as a PLC's would
         self._server: Server | None = None
@@ -146,7 +152,8 @@ class PlantServer:
 
     @property
     def url(self) -> str:
-        return f"opc.tcp://{self.host}:{self.port}/testbed/plant/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"opc.tcp://{host}:{self.port}/testbed/plant/"
 
     def start(self) -> PlantServer:
         self._loop = asyncio.new_event_loop()
@@ -225,6 +232,7 @@ class PlantServer:
 
     async def _secure(self, server: Server) -> None:
         await server.set_application_uri(APPLICATION_URI)
+        self.cert_dir = Path(self.cert_dir or tempfile.mkdtemp(prefix="opcua-plant-"))
         self.cert_dir.mkdir(parents=True, exist_ok=True)
         key, cert = self.cert_dir / "server-key.pem", self.cert_dir / "server-cert.der"
         await cert_gen.setup_self_signed_certificate(
@@ -289,15 +297,19 @@ class PlantServer:
     async def _machine(self, interval: float) -> None:
         rng = random.Random(7)  # noqa: S311 - simulated readings
         models = {category: _demo_values(category, "plant") for category in MACHINES}
+        was_running = None
         for tick in itertools.count():
             running = tick % sum(DUTY) < DUTY[0]
             values: dict[str, object] = {}
             for category, (folder_name, items) in MACHINES.items():
                 model = next(models[category])
-                values[node_id(f"{folder_name}.State", self._ns)] = RUNNING if running else IDLE
+                if running != was_running:  # a state node changes with the state only
+                    values[node_id(f"{folder_name}.State", self._ns)] = (RUNNING if running
+                                                                         else IDLE)
                 for signal in items:
                     values[node_id(signal.name, self._ns)] = self._machine_value(
                         signal.metric, model, running, rng)
+            was_running = running
             await self._tolerate_restart(self._write(values, None))
             await asyncio.sleep(interval)
 
