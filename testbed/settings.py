@@ -437,5 +437,8 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         # Our own line per task (core.observability) replaces Celery's.
         "celery.app.trace": {"level": "WARNING"},
+        # asyncua logs every publish and request at INFO (the collector's OPC UA client,
+        # the demo plant's server): its warnings and errors are what matter.
+        "asyncua": {"level": "WARNING"},
     },
 }

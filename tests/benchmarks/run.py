@@ -32,6 +32,8 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from . import world as w
+from .bench_mqtt import mqtt_ingestion
+from .bench_opcua import opcua
 from .harness import (
     BenchFailure,
     Figure,
@@ -50,8 +52,6 @@ from .harness import (
     server_version,
     timed,
 )
-from .bench_mqtt import mqtt_ingestion
-from .bench_opcua import opcua
 from .ingestion import ingestion
 from .scaling import scaling
 

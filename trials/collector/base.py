@@ -4,7 +4,7 @@ A **driver** (one per result-source kind: ``trials.sources.mtconnect``, ``.opcua
 ``.mqtt``) talks to one piece of equipment's source while the collector holds it. It is
 constructed as ``Driver(equipment, sink, stop)`` and its ``run()`` blocks until ``stop``
 is set: it connects, reads, hands readings to the sink, and reconnects (with
-``backoff``) after a connection loss, recording the gap. It raises ``SourceError`` only
+``reconnect_delay``) after a connection loss, recording the gap. It raises ``SourceError`` only
 for what no retry cures (a bad configuration); the collector logs it and tries again
 later.
 
@@ -71,8 +71,9 @@ class Sink(Protocol):
         it missed meanwhile (OPC UA subscriptions) records a ``collector_down`` gap."""
 
 
-def backoff(attempt: int, *, first: float = 1.0, cap: float = 30.0) -> float:
-    """Seconds to wait before reconnect attempt ``attempt`` (1, 2, …): 1, 2, 4 … capped."""
+def reconnect_delay(attempt: int, *, first: float = 1.0, cap: float = 30.0) -> float:
+    """Seconds to wait before reconnect attempt ``attempt`` (1, 2, …): 1, 2, 4 … capped —
+    the project's one retry curve (``core.outbox.backoff``) in seconds."""
     from core import outbox
 
     return outbox.backoff(attempt, first=timedelta(seconds=first),

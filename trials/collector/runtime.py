@@ -42,7 +42,7 @@ from equipment.models import Equipment
 from ..models import CollectorHeartbeat, SourceState
 from ..sources import driver_for
 from . import store
-from .base import Gap, Reading, backoff
+from .base import Gap, Reading, reconnect_delay
 from .lease import LeaseLost, Leases
 from .selectors import auto_check_in_due, equipment_to_collect
 
@@ -215,7 +215,7 @@ class Collector:
             held.failures = 0
         except Exception:
             held.failures += 1
-            wait = backoff(held.failures, first=self.interval or 1.0, cap=300)
+            wait = reconnect_delay(held.failures, first=self.interval or 1.0, cap=300)
             held.restart_at = time.monotonic() + wait
             logger.exception("Collector %s: the driver of equipment %s stopped; again in %ss",
                              self.name, held.equipment.pk, round(wait))
@@ -293,7 +293,7 @@ class Collector:
                     logger.warning("Collector %s: storing %s items failed (%s); retrying",
                                    self.name, len(pending), exc)
                     connection.close()
-                    time.sleep(backoff(failures, first=0.5, cap=10))
+                    time.sleep(reconnect_delay(failures, first=0.5, cap=10))
                     continue
                 for item in pending:
                     if item.on_stored is not None:

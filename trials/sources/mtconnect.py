@@ -49,7 +49,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import outbound
 from equipment import sources
-from trials.collector.base import Found, Gap, Reading, Sink, backoff, state_value, wait
+from trials.collector.base import Found, Gap, Reading, Sink, reconnect_delay, state_value, wait
 
 from . import SourceError, TransientSourceError, max_bytes
 
@@ -377,7 +377,7 @@ class Driver:
                 more = self._poll()
             except TransientSourceError as exc:
                 attempt += 1
-                delay = backoff(attempt)
+                delay = reconnect_delay(attempt)
                 logger.warning("MTConnect source of equipment %s: %s (retry in %.0f s)",
                                self.equipment_id, exc, delay)
                 if wait(self.stop, delay):

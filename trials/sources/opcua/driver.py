@@ -16,7 +16,7 @@ from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent, Subscription
 
-from trials.collector.base import Gap, Reading, Sink, backoff, wait
+from trials.collector.base import Gap, Reading, Sink, reconnect_delay, wait
 
 from .. import SourceError, TransientSourceError
 from .client import (
@@ -142,7 +142,7 @@ class Driver:
                 break
             self._lost()
             attempt += 1
-            if await asyncio.to_thread(wait, self.stop, backoff(attempt)):
+            if await asyncio.to_thread(wait, self.stop, reconnect_delay(attempt)):
                 break
         self._end_outage()
 
