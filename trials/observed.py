@@ -80,12 +80,15 @@ def gaps(equipment_id: int, start: datetime, end: datetime) -> list[dict]:
     return found
 
 
-def observed_usage(equipment_id: int, start: datetime, end: datetime) -> Usage | None:
+def observed_usage(equipment_id: int, start: datetime, end: datetime,
+                   gaps: list[dict]) -> Usage | None:
     states = Observation.objects.filter(equipment_id=equipment_id, metric=STATE_METRIC)
     before = (states.filter(ts__lt=start).order_by("-ts").values_list("value", flat=True)
               .first())
     points = states.filter(ts__gte=start, ts__lt=end).order_by("ts").values_list("ts", "value")
-    return usage(points, start, end, before)
+    holes = [(datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
+             for g in gaps]
+    return usage(points, start, end, before, holes)
 
 
 def collect(trial_id: int, booking, equipment, *, load):
@@ -101,6 +104,6 @@ def collect(trial_id: int, booking, equipment, *, load):
         points = [(r.ts, r.value) for r in readings if r.metric == STATE_METRIC]
         return load(trial_id, rows=rows, gaps=[], usage=usage(points, start, end))
     wait_for_collector(equipment.pk, end)
-    return load(trial_id, rows=ObservationWindow(equipment.pk, start, end),
-                gaps=gaps(equipment.pk, start, end),
-                usage=observed_usage(equipment.pk, start, end))
+    found = gaps(equipment.pk, start, end)
+    return load(trial_id, rows=ObservationWindow(equipment.pk, start, end), gaps=found,
+                usage=observed_usage(equipment.pk, start, end, found))

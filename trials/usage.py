@@ -38,13 +38,35 @@ def active_periods(points: Iterable[tuple[datetime, float]], start: datetime, en
     return periods
 
 
+def _minus(periods: list[tuple[datetime, datetime]],
+           holes: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """``periods`` without the time in ``holes``."""
+    for hole_start, hole_end in holes:
+        cut = []
+        for a, b in periods:
+            if hole_end <= a or hole_start >= b:
+                cut.append((a, b))
+                continue
+            if a < hole_start:
+                cut.append((a, hole_start))
+            if hole_end < b:
+                cut.append((hole_end, b))
+        periods = cut
+    return periods
+
+
 def usage(points: Iterable[tuple[datetime, float]], start: datetime, end: datetime,
-          before: float | None = None) -> Usage | None:
-    """The booking's usage, or None when the state signal said nothing about the slot."""
+          before: float | None = None,
+          gaps: Iterable[tuple[datetime, datetime]] = ()) -> Usage | None:
+    """The booking's usage, or None when the state signal said nothing about the slot.
+    Time in ``gaps`` (no readings: nobody knows what the machine did) is not counted as
+    use; a slot covered by gaps with no reading in it is unknown (None)."""
     points = list(points)
-    if before is None and not any(start <= ts < end for ts, _v in points):
+    holes = [(max(a, start), min(b, end)) for a, b in gaps if a < end and b > start]
+    if not any(start <= ts < end for ts, _v in points) and (
+            before is None or not _minus([(start, end)], holes)):
         return None
-    periods = active_periods(points, start, end, before)
+    periods = _minus(active_periods(points, start, end, before), holes)
     if not periods:
         return Usage(None, None, 0)
     seconds = sum((b - a).total_seconds() for a, b in periods)

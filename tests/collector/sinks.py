@@ -29,6 +29,9 @@ class MemorySink:
         if on_stored is not None:
             on_stored()
 
+    def caught_up(self, moment: datetime) -> None:
+        self.caught_up_to = max(moment, getattr(self, "caught_up_to", moment))
+
     def gap(self, gap: Gap) -> None:
         self.gaps.append(gap)
 

@@ -40,7 +40,8 @@ class ScriptedDriver:
             else:
                 readings, state = step
                 self.sink.write(readings, state=state)
-        self.stop.wait()
+        while not self.stop.wait(0.1):  # a live source: everything so far handed over
+            self.sink.caught_up(timezone.now())
 
 
 @pytest.fixture
@@ -162,7 +163,8 @@ def test_trial_built_from_the_window_with_gaps_and_usage(scripted, mqtt_equipmen
     booking = Booking.objects.get(pk=booking.pk)
     assert booking.actual_start == start + timedelta(minutes=2)
     assert booking.actual_end == booking.completed_at
-    active = 3 * 60 + (booking.completed_at - (start + timedelta(minutes=6))).total_seconds()
+    # Active 2–5 min and from 6 min on, less the minute without readings (3–4).
+    active = 2 * 60 + (booking.completed_at - (start + timedelta(minutes=6))).total_seconds()
     assert booking.actual_seconds == round(active)
 
 
@@ -205,3 +207,22 @@ def test_a_stopping_collector_stores_what_it_was_handed(scripted, mqtt_equipment
     with collector():
         wait_for(lambda: scripted.started)
     assert Observation.objects.count() == 5000
+
+
+def test_a_driver_that_says_nothing_leaves_the_window_uncovered(scripted, mqtt_equipment,
+                                                                sme, operator, monkeypatch):
+    """No caught-up mark from the source: the collection does not take the wall clock for
+    coverage; once the settle time is over it collects what there is, with a gap."""
+    class Silent(ScriptedDriver):
+        def run(self):
+            self.stop.wait()
+
+    monkeypatch.setattr(runtime, "driver_for", lambda kind: Silent)
+    booking = running_booking(mqtt_equipment, sme, started=timedelta(minutes=10))
+    with collector():
+        wait_for(lambda: SourceState.objects.filter(pk=mqtt_equipment.pk).exists())
+        time.sleep(1.2)
+        assert SourceState.objects.get(pk=mqtt_equipment.pk).stored_until is None
+    trial = finish(booking, operator, at=booking.start + timedelta(minutes=5))
+    assert [g["reason"] for g in trial.gaps] == [SourceGap.Reason.COLLECTOR_DOWN]
+    assert Booking.objects.get(pk=booking.pk).actual_seconds is None

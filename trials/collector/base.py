@@ -59,6 +59,12 @@ class Sink(Protocol):
     def gap(self, gap: Gap) -> None:
         """Record a period without readings (written in order with the readings)."""
 
+    def caught_up(self, moment: datetime) -> None:
+        """Say that every reading the source had before ``moment`` has been handed over
+        (an MTConnect poll that emptied the agent's news, an OPC UA publish or keep-alive,
+        an MQTT ping answered after the session's backlog). The collection of a trial
+        waits until its window's end is covered so — never for the wall clock."""
+
     def state(self) -> dict:
         """The driver's state as last stored for this equipment ({} at first)."""
 

@@ -36,7 +36,13 @@ def _conninfo() -> dict:
             "port": s.get("PORT") or None, "application_name": "testbed-collector",
             "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
             "keepalives_interval": 5, "keepalives_count": 3}
-    return {k: v for k, v in info.items() if v is not None}
+    # libpq options of the deployment's DATABASE_URL (sslmode, sslrootcert …), not Django's.
+    options = {k: v for k, v in (s.get("OPTIONS") or {}).items() if k not in DJANGO_ONLY}
+    return {k: v for k, v in {**info, **options}.items() if v is not None}
+
+
+DJANGO_ONLY = frozenset({"isolation_level", "server_side_binding", "pool", "assume_role",
+                         "cursor_factory", "context"})
 
 
 class Leases:

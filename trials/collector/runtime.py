@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, connections
-from django.db.utils import DatabaseError, InterfaceError, OperationalError
+from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
 from core.errors import DomainError
@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SECONDS = 0.25
 BATCH_READINGS = 20_000
-IDLE_MARK_SECONDS = 1.0
 
 
 @dataclass
@@ -60,6 +59,7 @@ class _Item:
     state: dict | None = None
     gap: Gap | None = None
     on_stored: Callable[[], None] | None = None
+    caught_up: datetime | None = None
 
 
 class EquipmentSink:
@@ -80,6 +80,9 @@ class EquipmentSink:
 
     def gap(self, gap: Gap) -> None:
         self._collector._put(_Item(self.equipment_id, gap=gap))
+
+    def caught_up(self, moment: datetime) -> None:
+        self._collector._put(_Item(self.equipment_id, caught_up=moment))
 
     def state(self) -> dict:
         return dict(self._state)
@@ -179,6 +182,12 @@ class Collector:
         wanted = equipment_to_collect(now)
         for eq_id in [e for e in self.held if e not in wanted]:
             self._stop_driver(eq_id, release=True)
+        for eq_id, held in list(self.held.items()):  # the operator changed the source
+            if eq_id in wanted and _source_of(wanted[eq_id]) != _source_of(held.equipment):
+                self._stop_driver(eq_id)
+                if not (held.thread and held.thread.is_alive()):
+                    held.equipment = wanted[eq_id]
+                    held.thread = None
         for equipment in wanted.values():
             if equipment.pk not in self.held and self._leases.try_acquire(equipment.pk):
                 self._take(equipment, now)
@@ -191,8 +200,11 @@ class Collector:
 
     def _take(self, equipment: Equipment, now: datetime) -> None:
         state = SourceState.objects.filter(pk=equipment.pk).first()
+        # What was surely stored: a collector that died held the equipment until its last
+        # heartbeat, but may not have stored its last readings.
+        marks = [m for m in (state.held_until, state.stored_until) if m] if state else []
         sink = EquipmentSink(self, equipment.pk, state=state.state if state else {},
-                             held_since=now, last_held=state.held_until if state else None)
+                             held_since=now, last_held=min(marks) if marks else None)
         SourceState.objects.update_or_create(
             pk=equipment.pk, defaults={"held_by": self.name, "held_until": now})
         self.held[equipment.pk] = _Held(equipment, sink)
@@ -229,13 +241,18 @@ class Collector:
         held.stop.set()
         if held.thread is not None:
             held.thread.join(timeout)
+            if held.thread.is_alive():  # not stopped yet: keep it (and its lease) for now
+                logger.warning("Collector %s: the driver of equipment %s has not stopped yet",
+                               self.name, eq_id)
+                return
+        if release:
+            self.flush(timeout)  # stored (and acknowledged) before the session may go
         if release and hasattr(held.driver, "release"):
             try:
                 held.driver.release()  # e.g. MQTT: the broker may drop the session now
             except Exception:
                 logger.exception("Collector %s: releasing equipment %s", self.name, eq_id)
         if release:
-            self.flush(timeout)
             self.held.pop(eq_id, None)
             self._leases.release(eq_id)
             logger.info("Collector %s: released equipment %s", self.name, eq_id)
@@ -279,24 +296,29 @@ class Collector:
     def _write_loop(self) -> None:
         failures = 0
         pending: list[_Item] = []
-        last_mark = 0.0
         while True:
             done = self._take_batch(pending)
-            due_mark = time.monotonic() - last_mark >= IDLE_MARK_SECONDS
-            if pending or (due_mark and self.held):
+            if pending:
+                stored = True
                 try:
                     self._store(pending)
-                    last_mark = time.monotonic()
                     failures = 0
-                except DatabaseError as exc:  # keep the batch; the sources keep theirs
-                    failures += 1
+                except (OperationalError, InterfaceError) as exc:  # the database is away:
+                    failures += 1  # keep the batch (the sources keep theirs) and retry
                     logger.warning("Collector %s: storing %s items failed (%s); retrying",
                                    self.name, len(pending), exc)
                     connection.close()
                     time.sleep(reconnect_delay(failures, first=0.5, cap=10))
-                    continue
+                    if not done:
+                        continue
+                    stored = False
+                except Exception:  # a batch no retry will store: drop it, unacknowledged
+                    logger.exception("Collector %s: a batch of %s items could not be stored "
+                                     "and is dropped", self.name, len(pending))
+                    connection.close()
+                    stored = False
                 for item in pending:
-                    if item.on_stored is not None:
+                    if stored and item.on_stored is not None:
                         try:
                             item.on_stored()
                         except Exception:
@@ -327,13 +349,22 @@ class Collector:
         return False
 
     def _store(self, items: list[_Item]) -> None:
-        cut = timezone.now()
         readings = [(i.equipment_id, i.readings) for i in items if i.readings]
         gaps = [(i.equipment_id, i.gap) for i in items if i.gap is not None]
         states = {i.equipment_id: i.state for i in items if i.state is not None}
-        stored_until = {eq_id: cut for eq_id in list(self.held)}
+        # Only what the drivers said: "everything before this moment was handed over".
+        stored_until: dict[int, datetime] = {}
+        for i in items:
+            if i.caught_up is not None:
+                stored_until[i.equipment_id] = max(i.caught_up,
+                                                   stored_until.get(i.equipment_id, i.caught_up))
         self.written += store.write_batch(readings=readings, gaps=gaps, states=states,
                                           stored_until=stored_until)
+
+
+def _source_of(equipment: Equipment) -> tuple:
+    return (equipment.result_source_kind, equipment.result_source_url,
+            equipment.result_source_secret, equipment.result_source_config)
 
 
 def stale_before(now: datetime | None = None) -> datetime:

@@ -19,7 +19,7 @@ def demo_sources() -> dict[str, dict]:
                ("Printer.ChamberPressure", "chamber_pressure", "mbar"),
                ("Printer.LaserPower", "laser_power", "W")]
     sources = {
-        "haas-vf2": {"result_source_kind": "mtconnect",
+        "mazak-integrex-i200s": {"result_source_kind": "mtconnect",
                      "result_source_url": f"http://127.0.0.1:{MTCONNECT_PORT}",
                      "result_source_config": {"device": "cnc-1", "state_item": "exec"}},
         "eos-m290": {"result_source_kind": "opcua",

@@ -362,6 +362,7 @@ class Driver:
         self.next = 0
         self.last_ts: datetime | None = None  # the time of the last observation read
         self.polled: datetime | None = None  # the last answer received
+        self.asked: datetime | None = None  # when the last /sample was asked for
 
     def run(self) -> None:
         # A configuration that is not valid raises SourceError here, in the driver's own
@@ -411,6 +412,7 @@ class Driver:
 
     def _poll(self) -> bool:
         """One /sample from the cursor; True if more is waiting."""
+        self.asked = timezone.now()
         try:
             streams = self.agent.sample(self.next)
         except Refusal as refusal:
@@ -458,6 +460,9 @@ class Driver:
         if streams.next != self.next or readings:
             self.next = streams.next
             self.sink.write(readings, state=self._cursor())
+        if not streams.more and self.asked is not None:
+            # Everything the agent had when asked has been handed over.
+            self.sink.caught_up(self.asked)
 
     def _reading(self, observation: Observation) -> Reading | None:
         if observation.item_id == self.config["state_item"]:

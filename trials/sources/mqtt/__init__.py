@@ -58,8 +58,9 @@ from datetime import UTC, datetime
 import gmqtt
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from gmqtt.mqtt.constants import MQTTv50
+from gmqtt.mqtt.constants import MQTTCommands, MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
+from gmqtt.mqtt.package import CommandWithMidPacket
 
 from core import outbound
 from equipment import sources as source_config
@@ -198,14 +199,40 @@ def tls_context(host: str) -> ssl.SSLContext:
     return context
 
 
+class _Client(gmqtt.Client):
+    """gmqtt with the PUBACKs of one turn of the event loop sent in one write. gmqtt
+    writes each PUBACK at once — a system call per message, which releases Python's
+    lock: while the collector's writer thread works, each costs a wait for the lock
+    again, and the collector received 1,500 instead of 18,000 messages a second. A
+    stored batch's handlers all return in the same turn, so their PUBACKs go together."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pubacks: list[bytes] = []
+
+    def _send_command_with_mid(self, cmd, mid, dup, reason_code=0):
+        if cmd != MQTTCommands.PUBACK:
+            super()._send_command_with_mid(cmd, mid, dup, reason_code=reason_code)
+            return
+        if not self._pubacks:
+            asyncio.get_running_loop().call_soon(self._send_pubacks)
+        self._pubacks.append(CommandWithMidPacket.build_package(
+            cmd, mid, dup, reason_code=reason_code, proto_ver=MQTTv50))
+
+    def _send_pubacks(self) -> None:
+        packets, self._pubacks = b"".join(self._pubacks), []
+        if not self._connection.is_closing():  # else they come again: not acknowledged
+            self._connection.send_package(packets)
+
+
 def new_client(client_id: str, login: dict, *, clean_start: bool, session_expiry: int,
                acknowledge_on_return: bool = False) -> gmqtt.Client:
     """A gmqtt client; with ``acknowledge_on_return`` a QoS 1 message is acknowledged when
     the (asynchronous) message handler returns, otherwise as soon as it arrives."""
-    client = gmqtt.Client(client_id, clean_session=clean_start,
-                          optimistic_acknowledgement=not acknowledge_on_return,
-                          session_expiry_interval=session_expiry,
-                          receive_maximum=RECEIVE_MAXIMUM)
+    client = _Client(client_id, clean_session=clean_start,
+                     optimistic_acknowledgement=not acknowledge_on_return,
+                     session_expiry_interval=session_expiry,
+                     receive_maximum=RECEIVE_MAXIMUM)
     client.reconnect_retries = 0  # the driver reconnects, with a new client, by itself
     if login["username"] or login["password"]:
         client.set_auth_credentials(login["username"], login["password"] or None)

@@ -91,6 +91,7 @@ class Driver:
         self.stop = stop
         self.last_ts: datetime | None = None  # of the latest reading received
         self.last_heard: datetime | None = None  # the server's last publish (or keep-alive)
+        self.marked: datetime | None = None  # the last publish reported as caught up
         self.outage: _Outage | None = None
         self.hold = ""  # this collector's hold of the equipment (when it began, ISO)
         self.began = datetime.now(UTC)  # when this driver started listening
@@ -259,12 +260,17 @@ class Driver:
         """Every BATCH_SECONDS: hand the batch over, and watch for stop and for loss."""
         while not self.stop.is_set():
             await asyncio.sleep(BATCH_SECONDS)
-            self._flush(session)
+            heard = session.subscription.last_publish_at  # monotonic; keep-alives count
+            self._flush(session)  # (after reading ``heard``: what it covers goes out first)
             if session.lost or session.client.state is not UaClientState.CONNECTED:
                 raise _Lost()
-            heard = session.subscription.last_publish_at  # monotonic; keep-alives count
             if heard is not None:
                 self.last_heard = datetime.now(UTC) - timedelta(seconds=time.monotonic() - heard)
+                if self.outage is None and self.last_heard != self.marked:
+                    # A publish (or keep-alive) carries every change sampled before it.
+                    self.marked = self.last_heard
+                    self.sink.caught_up(self.last_heard - timedelta(
+                        milliseconds=self.source.sampling_ms))
 
     def _flush(self, session: _Session) -> None:
         if not session.batch:
