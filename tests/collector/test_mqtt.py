@@ -10,7 +10,6 @@ verified on the URL's host name."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import ipaddress
 import socket
@@ -447,27 +446,15 @@ def test_tls_is_verified_on_the_url_host_name(robot, private_broker, resolver, s
                                  str(source.UNREACHABLE))
 
 
-async def connected(dest, closed_after: float = 0.0) -> tuple[bool, bool]:
-    """Connect a throw-away client to ``dest``, stay ``closed_after`` seconds; whether the
-    broker kept a session, and whether the connection was closed meanwhile."""
-    client = source.new_client(f"testbed-pin-{uuid.uuid4().hex[:6]}",
-                               {"username": "", "password": ""}, clean_start=True,
-                               session_expiry=0)
-    closed = asyncio.Event()
-    client.on_disconnect = lambda *_args: closed.set()
-    try:
-        present = await source.connect(client, dest, closed)
-        await asyncio.sleep(closed_after)
-        return present, closed.is_set()
-    finally:
-        await source.disconnect(client, closed)
-
-
 def test_the_connection_goes_to_the_checked_address_only():
     dest = source.outbound.Destination("mqtt", "nowhere.invalid", 1883,
                                        (ipaddress.ip_address("127.0.0.1"),))
-    # A look-up of the name would fail.
-    assert source.run_loop(connected(dest)) == (False, False)
+    conn = source.open_connection(dest)  # a look-up of the name would fail
+    try:
+        assert conn.connect(f"testbed-pin-{uuid.uuid4().hex[:6]}", clean_start=True,
+                            session_expiry=0) is False
+    finally:
+        conn.disconnect()
 
 
 # --- end to end: through the collector into the trial ------------------------------------
@@ -503,10 +490,20 @@ def test_readings_published_in_the_booking_window_become_the_trial(robot, sme, o
     assert booking.actual_seconds == 4 * 60
 
 
-def test_an_idle_connection_pings_and_hears_back(monkeypatch):
-    """With nothing to receive, the client pings (the broker drops a client silent for 1.5
-    keep-alive periods, the client a broker silent for 2) and hears the broker answer."""
-    monkeypatch.setattr(source, "KEEPALIVE", 1)
+def test_an_idle_connection_pings_and_hears_back():
+    """With nothing to send, the connection pings every 3/4 keep-alive period (the broker
+    may drop a client silent for 1.5 periods) and hears the broker answer."""
     dest = source.outbound.Destination("mqtt", "localhost", 1883,
                                        (ipaddress.ip_address("127.0.0.1"),))
-    assert source.run_loop(connected(dest, closed_after=3.0)) == (False, False)
+    conn = source.open_connection(dest)
+    conn.keepalive = 1
+    try:
+        conn.connect(f"testbed-ping-{uuid.uuid4().hex[:6]}", clean_start=True,
+                     session_expiry=0)
+        deadline = time.monotonic() + 2.8
+        while time.monotonic() < deadline:
+            assert conn.receive(0.05) == []
+            conn.keep_alive()
+        assert conn.pongs >= 3
+    finally:
+        conn.disconnect()

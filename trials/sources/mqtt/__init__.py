@@ -22,19 +22,11 @@ drops or the collector dies, so:
   as the broker's own queue for a disconnected client did not overflow (mosquitto's
   ``max_queued_messages``, 1000 by default, drops silently beyond that).
 
-The protocol is spoken by gmqtt, an asyncio MQTT v5 client; each connection runs in an
-event loop of its own in the driver's thread. Why gmqtt rather than paho-mqtt (which the
-demo publisher and the tests use): on the 2-core bench machine paho 2.2 received about
-5,600 messages a second with MQTT v5 (13,000 with v3.1.1 and manual acknowledgements),
-gmqtt about 18,000, as many as ``mosquitto_sub`` — the collector must keep up with
-publishers at full speed (``make bench``, tests/benchmarks/bench_mqtt.py). gmqtt sends
-a message's PUBACK when its (asynchronous) message handler returns; the handler
-returns once the batch holding the message's readings is stored.
-
-Every connection goes to the address the outbound guard just checked, never to a fresh
-resolution of the name; with ``mqtts://`` the TLS handshake sends the URL's host name
-(SNI) and verifies the certificate against it (``_NamedTLS``, with the system's
-certificates or ``OUTBOUND_CA_BUNDLE`` when set).
+The protocol is spoken by ``wire.Connection``, a minimal MQTT v5 subscriber (why not
+paho-mqtt: its docstring). Every connection goes to the address the outbound guard
+just checked, never to a fresh resolution of the name; with ``mqtts://`` the TLS
+handshake sends the URL's host name (SNI) and verifies the certificate against it
+(``ssl.create_default_context()``, with ``OUTBOUND_CA_BUNDLE`` when set).
 
 Payloads are JSON (Sparkplug B is refused by the configuration's validation): one
 reading ``{"ts", "metric", "value", "unit"}`` or several at one time ``{"ts", "values":
@@ -45,22 +37,18 @@ it is dropped, never retried, and never stops the driver.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
+import socket
 import ssl
 import threading
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 
-import gmqtt
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from gmqtt.mqtt.constants import MQTTCommands, MQTTv50
-from gmqtt.mqtt.handler import MQTTConnectError
-from gmqtt.mqtt.package import CommandWithMidPacket
 
 from core import outbound
 from equipment import sources as source_config
@@ -68,6 +56,7 @@ from trials.collector.base import Found, Gap, Reading, reconnect_delay, state_va
 from trials.parsing import ResultFormatError, _row
 
 from .. import SourceError
+from .wire import Connection, ConnectionLost, Message, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +66,8 @@ KEEPALIVE = 30
 CONNECT_TIMEOUT = 10.0
 FLUSH_AFTER = 0.02  # seconds a received message waits for others to share its batch
 FLUSH_MAX = 5000  # messages in one batch handed to the sink
-TICK = 0.01  # seconds between two looks at the stop event and the batch's age
+LOOP_TIMEOUT = 0.02  # how long one read waits for data
+SYNC_EVERY = 1.0  # seconds between the pings that mark how far the readings are complete
 BAD_LOG_EVERY = 60.0  # seconds between two warnings about dropped messages
 STATE_METRIC = "state"  # where the configured state signal is stored
 PROBE_MESSAGES = 50  # a probe stops after that many messages …
@@ -161,10 +151,6 @@ class _DropLog:
 
 # --- connecting ---------------------------------------------------------------------------
 
-class Closed(ConnectionError):
-    """The broker closed the connection (before answering CONNECT, or later)."""
-
-
 def _destination(equipment) -> outbound.Destination:
     try:
         return outbound.destination(equipment.result_source_url, hub=equipment.hub,
@@ -174,124 +160,20 @@ def _destination(equipment) -> outbound.Destination:
         raise SourceError(str(OUTBOUND_REFUSED)) from exc
 
 
-class _NamedTLS(ssl.SSLContext):
-    """TLS on the URL's host name over a connection to the checked address: asyncio (and
-    so gmqtt) would send and verify the address it connects to as the name; ``wrap_bio``
-    is where it hands that name to OpenSSL, so the URL's name is put in there."""
-
-    server_name = ""
-
-    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
-                 session=None):
-        return super().wrap_bio(incoming, outgoing, server_side=server_side,
-                                server_hostname=self.server_name, session=session)
-
-
-def tls_context(host: str) -> ssl.SSLContext:
-    """What ``ssl.create_default_context()`` gives (certificate and name verified), on
-    ``host``; trusting ``OUTBOUND_CA_BUNDLE`` when set, the system's certificates if not."""
-    context = _NamedTLS(ssl.PROTOCOL_TLS_CLIENT)
-    if settings.OUTBOUND_CA_BUNDLE:
-        context.load_verify_locations(cafile=settings.OUTBOUND_CA_BUNDLE)
-    else:
-        context.load_default_certs()
-    context.server_name = host
-    return context
-
-
-class _Client(gmqtt.Client):
-    """gmqtt with the PUBACKs of one turn of the event loop sent in one write. gmqtt
-    writes each PUBACK at once — a system call per message, which releases Python's
-    lock: while the collector's writer thread works, each costs a wait for the lock
-    again, and the collector received 1,500 instead of 18,000 messages a second. A
-    stored batch's handlers all return in the same turn, so their PUBACKs go together."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pubacks: list[bytes] = []
-
-    def _send_command_with_mid(self, cmd, mid, dup, reason_code=0):
-        if cmd != MQTTCommands.PUBACK:
-            super()._send_command_with_mid(cmd, mid, dup, reason_code=reason_code)
-            return
-        if not self._pubacks:
-            asyncio.get_running_loop().call_soon(self._send_pubacks)
-        self._pubacks.append(CommandWithMidPacket.build_package(
-            cmd, mid, dup, reason_code=reason_code, proto_ver=MQTTv50))
-
-    def _send_pubacks(self) -> None:
-        packets, self._pubacks = b"".join(self._pubacks), []
-        if not self._connection.is_closing():  # else they come again: not acknowledged
-            self._connection.send_package(packets)
-
-
-def new_client(client_id: str, login: dict, *, clean_start: bool, session_expiry: int,
-               acknowledge_on_return: bool = False) -> gmqtt.Client:
-    """A gmqtt client; with ``acknowledge_on_return`` a QoS 1 message is acknowledged when
-    the (asynchronous) message handler returns, otherwise as soon as it arrives."""
-    client = _Client(client_id, clean_session=clean_start,
-                     optimistic_acknowledgement=not acknowledge_on_return,
-                     session_expiry_interval=session_expiry,
-                     receive_maximum=RECEIVE_MAXIMUM)
-    client.reconnect_retries = 0  # the driver reconnects, with a new client, by itself
-    if login["username"] or login["password"]:
-        client.set_auth_credentials(login["username"], login["password"] or None)
-    return client
-
-
-async def connect(client: gmqtt.Client, dest: outbound.Destination, closed: asyncio.Event,
-                  timeout: float = CONNECT_TIMEOUT) -> bool:
-    """Connect ``client`` to the checked address (``closed`` is set by its
-    ``on_disconnect``); whether the broker kept a session. Raises ``MQTTConnectError``
-    when the broker refused, ``Closed`` when it closed the connection instead of answering,
-    ``TimeoutError``, or the ``OSError`` of the TCP or TLS connection."""
-    present: list[bool] = []
-    client.on_connect = lambda _client, flags, _rc, _properties: present.append(bool(flags))
-    connecting = asyncio.ensure_future(client.connect(
-        str(dest.addresses[0]), dest.port, keepalive=KEEPALIVE, version=MQTTv50,
-        ssl=tls_context(dest.host) if dest.scheme == "mqtts" else False))
-    lost = asyncio.ensure_future(closed.wait())
+def open_connection(dest: outbound.Destination, timeout: float = CONNECT_TIMEOUT
+                    ) -> Connection:
+    """A TCP (and for mqtts, TLS) connection to the checked address — never to a new
+    look-up of the name, which TLS still sends and verifies the certificate against."""
+    sock = socket.create_connection((str(dest.addresses[0]), dest.port), timeout=timeout)
     try:
-        await asyncio.wait({connecting, lost}, timeout=timeout,
-                           return_when=asyncio.FIRST_COMPLETED)
-        if closed.is_set() and not connecting.done():
-            # A refusal's CONNACK is followed at once by the close; let gmqtt read it.
-            await asyncio.wait({connecting}, timeout=1.0)
-    finally:
-        lost.cancel()
-    if not connecting.done():
-        connecting.cancel()
-        raise Closed("closed before CONNACK") if closed.is_set() else TimeoutError()
-    connecting.result()
-    return present[-1]
-
-
-async def subscribe(client: gmqtt.Client, topic: str, timeout: float = CONNECT_TIMEOUT
-                    ) -> None:
-    """Subscribe at QoS 1. Subscribing again on a kept session is harmless; retained
-    messages are sent only for a new subscription (retain handling 1)."""
-    granted = asyncio.get_running_loop().create_future()
-
-    def on_subscribe(_client, _mid, codes, _properties):
-        if not granted.done():
-            granted.set_result(codes)
-
-    client.on_subscribe = on_subscribe
-    client.subscribe(topic, qos=1, retain_handling_options=1)
-    codes = await asyncio.wait_for(granted, timeout)
-    if not codes or any(code >= 0x80 for code in codes):
-        logger.warning("MQTT subscription to %r refused: %s", topic, codes)
-        raise SourceError(str(SUBSCRIPTION_REFUSED))
-
-
-async def disconnect(client: gmqtt.Client, closed: asyncio.Event) -> None:
-    """Say goodbye if the connection is still open (the session stays, or not, as the
-    CONNECT's Session Expiry Interval said)."""
-    if not closed.is_set():
-        try:
-            await asyncio.wait_for(client.disconnect(), CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
-            logger.info("MQTT disconnect failed: %s", exc)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if dest.scheme == "mqtts":
+            context = ssl.create_default_context(cafile=settings.OUTBOUND_CA_BUNDLE or None)
+            sock = context.wrap_socket(sock, server_hostname=dest.host)
+    except BaseException:
+        sock.close()
+        raise
+    return Connection(sock, keepalive=KEEPALIVE)
 
 
 def _login(equipment) -> dict:
@@ -299,54 +181,23 @@ def _login(equipment) -> dict:
     return {"username": username, "password": equipment.result_source_secret or ""}
 
 
-def _refusal(exc: MQTTConnectError) -> SourceError:
+def _refusal(exc: Refused) -> SourceError:
     """Our words for a CONNACK refusal (the broker's reason code goes to the log only)."""
-    if exc._code in BAD_LOGIN:
+    if exc.reason_code in BAD_LOGIN:
         return SourceError(str(LOGIN_REFUSED))
     return SourceError(str(CONNECTION_REFUSED))
 
 
-def _unacknowledged(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-    """The event loop's error handler: gmqtt sends a message's PUBACK from a callback on
-    its handler's task; when the connection ends before the message's batch is stored,
-    the task is cancelled and that callback raises ``CancelledError``. That is the
-    intended outcome (the message is not acknowledged; the broker sends it again), not
-    an error to log."""
-    if not isinstance(context.get("exception"), asyncio.CancelledError):
-        loop.default_exception_handler(context)
-
-
-def run_loop(coroutine):
-    """Run ``coroutine`` in an event loop of its own, which ends with it (and with it the
-    connection and every task left: handlers of unstored messages, gmqtt's reconnection)."""
-    async def main():
-        asyncio.get_running_loop().set_exception_handler(_unacknowledged)
-        return await coroutine
-    return asyncio.run(main())
+def _subscribe(conn: Connection, topic: str) -> None:
+    # Subscribing again on a kept session is harmless; retained messages are sent only
+    # for a new subscription (retain handling 1).
+    codes = conn.subscribe(topic, qos=1, retain_handling=1, timeout=CONNECT_TIMEOUT)
+    if not codes or any(code >= 0x80 for code in codes):
+        logger.warning("MQTT subscription to %r refused: %s", topic, codes)
+        raise SourceError(str(SUBSCRIPTION_REFUSED))
 
 
 # --- the driver ---------------------------------------------------------------------------
-
-class _Batch:
-    """Messages to hand to the sink together. Their handlers wait for ``stored``, set
-    once the sink committed the readings — then gmqtt acknowledges them."""
-
-    def __init__(self):
-        self.readings: list[Reading] = []
-        self.messages = 0
-        self.since = time.monotonic()
-        self.stored = asyncio.get_running_loop().create_future()
-
-    def on_stored(self) -> None:
-        """Called by the sink, in the writer's thread (or in this one)."""
-        # Once the connection's loop has ended, its messages are not acknowledged.
-        with contextlib.suppress(RuntimeError):  # "Event loop is closed"
-            self.stored.get_loop().call_soon_threadsafe(self._stored)
-
-    def _stored(self) -> None:
-        if not self.stored.done():
-            self.stored.set_result(None)
-
 
 class Driver:
     """Holds one equipment's MQTT subscription while the collector holds the equipment."""
@@ -363,7 +214,15 @@ class Driver:
         self.drops = _DropLog(equipment.pk)
         self.subscribed = threading.Event()  # set while connected and subscribed
         self.connections = 0  # accepted by the broker so far (1 + reconnections)
-        self._batch: _Batch | None = None  # touched in the connection's loop only
+        # Filled by on_stored in the writer's thread, drained by this driver's thread
+        # (the only one that touches the connection).
+        self._acks: deque[tuple[Connection, list[int]]] = deque()
+        self._conn: Connection | None = None
+        self._batch: list[Reading] = []
+        self._batch_mids: list[int] = []  # the QoS 1 messages among them, to acknowledge
+        self._batch_count = 0  # messages in the batch
+        self._batch_since = 0.0
+        self._dropped_mids: list[int] = []  # invalid messages, acknowledged at once
         self._lost_at: datetime | None = None
         self._done = threading.Event()  # set while run() is not running
         self._done.set()
@@ -389,66 +248,52 @@ class Driver:
         self.stop.set()
         self._done.wait(CONNECT_TIMEOUT)
         try:
-            run_loop(self._drop_session(_destination(self.equipment)))
-        except (OSError, SourceError, MQTTConnectError, outbound.UnresolvableHost) as exc:
+            conn = open_connection(_destination(self.equipment))
+            conn.connect(self.client_id, clean_start=True, session_expiry=0,
+                         timeout=CONNECT_TIMEOUT, **_login(self.equipment))
+            conn.disconnect()
+        except (OSError, SourceError, Refused, outbound.UnresolvableHost) as exc:
             logger.warning("MQTT source of equipment %s: could not release the session: %s",
                            self.equipment.pk, exc)
-
-    async def _drop_session(self, dest: outbound.Destination) -> None:
-        client = new_client(self.client_id, _login(self.equipment), clean_start=True,
-                            session_expiry=0)
-        closed = asyncio.Event()
-        client.on_disconnect = lambda *_args: closed.set()
-        try:
-            await connect(client, dest, closed)
-        finally:
-            await disconnect(client, closed)
 
     # -- one connection
 
     def _session(self) -> bool:
         """One connection, from connect to loss or stop. True if the broker accepted it."""
         try:
-            dest = _destination(self.equipment)
+            conn = open_connection(_destination(self.equipment))
         except (OSError, outbound.UnresolvableHost) as exc:
             logger.warning("MQTT source of equipment %s: cannot connect: %s",
                            self.equipment.pk, exc)
             return False
-        return run_loop(self._connection(dest))
-
-    async def _connection(self, dest: outbound.Destination) -> bool:
-        client = new_client(self.client_id, _login(self.equipment), clean_start=False,
-                            session_expiry=SESSION_EXPIRY, acknowledge_on_return=True)
-        closed = asyncio.Event()
-        client.on_disconnect = lambda *_args: closed.set()
-        client.on_message = self._on_message
         try:
-            session_present = await connect(client, dest, closed)
-        except MQTTConnectError as exc:
+            session_present = conn.connect(
+                self.client_id, clean_start=False, session_expiry=SESSION_EXPIRY,
+                receive_maximum=RECEIVE_MAXIMUM, timeout=CONNECT_TIMEOUT,
+                **_login(self.equipment))
+            self._conn = conn
+            self._after_connack(session_present)
+            _subscribe(conn, self.topic)
+            self.subscribed.set()
+            self._receive(conn)
+        except Refused as exc:
             logger.warning("MQTT source of equipment %s: the broker refused the connection: "
                            "%s", self.equipment.pk, exc)
             raise _refusal(exc) from exc
-        except OSError as exc:  # refused, unreachable, timed out, TLS failed, closed
-            logger.warning("MQTT source of equipment %s: cannot connect: %s",
-                           self.equipment.pk, exc)
-            await disconnect(client, closed)
-            return False
-        try:
-            self._after_connack(session_present)
-            await subscribe(client, self.topic)
-            self.subscribed.set()
-            await self._receive(closed)
-        except OSError as exc:  # the subscription timed out
-            logger.info("MQTT source of equipment %s: %s", self.equipment.pk, exc)
+        except OSError as exc:  # lost, timed out, TLS failed, protocol error
+            if self._conn is conn and self._lost_at is None:
+                self._lost_at = datetime.now(UTC)
+            logger.info("MQTT source of equipment %s: connection ended: %s",
+                        self.equipment.pk, exc)
         finally:
             self.subscribed.clear()
             self._flush()
-            if not self.stop.is_set() and self._lost_at is None:
-                self._lost_at = datetime.now(UTC)
-                logger.info("MQTT source of equipment %s: connection lost", self.equipment.pk)
-            # On stop the session stays: SESSION_EXPIRY from the CONNECT.
-            await disconnect(client, closed)
-        return True
+            accepted, self._conn = self._conn is conn, None
+            if self.stop.is_set():
+                conn.disconnect()  # the session stays: SESSION_EXPIRY from the CONNECT
+            else:
+                conn.close()
+        return accepted
 
     def _after_connack(self, session_present: bool) -> None:
         """Record what the broker could not keep: after a reconnect without the session,
@@ -466,35 +311,58 @@ class Driver:
         self._lost_at = None
         self.connections += 1
 
-    async def _receive(self, closed: asyncio.Event) -> None:
-        """Hand batches to the sink when they are old enough, until stop or loss (gmqtt
-        receives, and acknowledges as the handlers return)."""
-        while not (self.stop.is_set() or closed.is_set()):
-            await asyncio.sleep(TICK)
-            if self._batch and time.monotonic() - self._batch.since >= FLUSH_AFTER:
+    def _receive(self, conn: Connection) -> None:
+        """Receive, hand batches to the sink, acknowledge stored batches, until stop; every
+        SYNC_EVERY seconds, a ping whose answer tells the sink how far it has everything."""
+        synced, next_sync = conn.synced, 0.0
+        while not self.stop.is_set():
+            for message in conn.receive(LOOP_TIMEOUT):
+                self._take(message)
+            self._send_acks(conn)
+            if self._batch_count and (self._batch_count >= FLUSH_MAX
+                                      or time.monotonic() - self._batch_since >= FLUSH_AFTER):
                 self._flush()
+            if conn.synced != synced:  # all sent before the ping is here: hand it over
+                synced = conn.synced
+                self._flush()
+                self.sink.caught_up(synced)
+            if time.monotonic() >= next_sync:
+                conn.sync()
+                next_sync = time.monotonic() + SYNC_EVERY
+            conn.keep_alive()
 
-    async def _on_message(self, _client, topic: str, payload: bytes, _qos, _properties
-                          ) -> int:
-        """One message: its readings join the batch; returns (and so is acknowledged)
-        once they are stored. An invalid message is acknowledged at once: dropped."""
+    def _take(self, message: Message) -> None:
         try:
-            readings = parse_message(topic, payload, self.state_metric)
+            readings = parse_message(message.topic, message.payload, self.state_metric)
         except (ResultFormatError, ValueError) as exc:
-            self.drops.dropped(topic, str(exc))
-            return 0
-        batch = self._batch = self._batch or _Batch()
-        batch.readings.extend(readings)
-        batch.messages += 1
-        if batch.messages >= FLUSH_MAX:
-            self._flush()
-        await batch.stored
-        return 0  # PUBACK: success
+            self.drops.dropped(message.topic, str(exc))
+            if message.qos:
+                self._dropped_mids.append(message.mid)  # never stored, never retried
+            return
+        if not self._batch_count:
+            self._batch_since = time.monotonic()
+        self._batch.extend(readings)
+        self._batch_count += 1
+        if message.qos:
+            self._batch_mids.append(message.mid)
 
     def _flush(self) -> None:
-        batch, self._batch = self._batch, None
-        if batch:
-            self.sink.write(batch.readings, on_stored=batch.on_stored)
+        if not self._batch_count:
+            return
+        readings, mids, conn = self._batch, self._batch_mids, self._conn
+        self._batch, self._batch_mids, self._batch_count = [], [], 0
+        self.sink.write(readings, on_stored=lambda: self._acks.append((conn, mids)))
+
+    def _send_acks(self, conn: Connection) -> None:
+        """Acknowledge stored messages on the connection they came in on. Those from an
+        earlier connection are not acknowledged: the broker sends them again on this one
+        (same packet ids, while unacknowledged), and they are acknowledged then."""
+        mids, self._dropped_mids = self._dropped_mids, []
+        while self._acks:
+            origin, stored = self._acks.popleft()
+            if origin is conn:
+                mids += stored
+        conn.ack(mids)
 
 
 # --- "test connection" ----------------------------------------------------------------------
@@ -507,27 +375,42 @@ def probe(equipment, timeout: float = 10.0) -> list[Found]:
     except outbound.UnresolvableHost as exc:
         raise SourceError(str(UNRESOLVABLE)) from exc
     config = equipment.result_source_config or {}
-    listener = _ProbeListener(config.get("state_metric") or "")
-    client_id = f"testbed-probe-{equipment.pk}-{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + timeout
     try:
-        run_loop(listener.listen(new_client(client_id, _login(equipment), clean_start=True,
-                                            session_expiry=0),
-                                 dest, config["topic"], timeout))
-    except MQTTConnectError as exc:
-        logger.info("MQTT probe of equipment %s refused: %s", equipment.pk, exc)
-        raise _refusal(exc) from exc
+        conn = open_connection(dest, timeout=min(timeout, CONNECT_TIMEOUT))
     except ssl.SSLError as exc:
         logger.warning("MQTT probe of equipment %s: TLS failed: %s", equipment.pk, exc)
         raise SourceError(str(TLS_FAILED)) from exc
     except TimeoutError as exc:
         raise SourceError(str(NO_ANSWER)) from exc
-    except Closed as exc:
-        logger.info("MQTT probe of equipment %s: %s", equipment.pk, exc)
-        raise SourceError(str(CLOSED)) from exc
     except OSError as exc:
         logger.info("MQTT probe of equipment %s: %s", equipment.pk, exc)
         raise SourceError(str(UNREACHABLE)) from exc
-    return listener.found(timeout)
+    try:
+        return _listen(equipment, conn, config, deadline, timeout)
+    finally:
+        conn.disconnect()
+
+
+def _listen(equipment, conn: Connection, config: dict, deadline: float,
+            timeout: float) -> list[Found]:
+    client_id = f"testbed-probe-{equipment.pk}-{uuid.uuid4().hex[:8]}"
+    try:
+        conn.connect(client_id, clean_start=True, session_expiry=0,
+                     timeout=max(deadline - time.monotonic(), 0.1), **_login(equipment))
+        _subscribe(conn, config["topic"])
+        return _ProbeListener(config.get("state_metric") or "").listen(conn, deadline, timeout)
+    except Refused as exc:
+        logger.info("MQTT probe of equipment %s refused: %s", equipment.pk, exc)
+        raise _refusal(exc) from exc
+    except TimeoutError as exc:
+        raise SourceError(str(NO_ANSWER)) from exc
+    except ssl.SSLError as exc:
+        logger.warning("MQTT probe of equipment %s: TLS failed: %s", equipment.pk, exc)
+        raise SourceError(str(TLS_FAILED)) from exc
+    except (ConnectionLost, OSError) as exc:
+        logger.info("MQTT probe of equipment %s: %s", equipment.pk, exc)
+        raise SourceError(str(CLOSED)) from exc
 
 
 class _ProbeListener:
@@ -537,31 +420,22 @@ class _ProbeListener:
         self.first_at: float | None = None
         self.latest: dict[str, Reading] = {}
 
-    async def listen(self, client: gmqtt.Client, dest: outbound.Destination, topic: str,
-                     timeout: float) -> None:
-        """Until a few messages came, or a little after the first one, or the deadline
-        (messages are acknowledged as they arrive: nothing is stored)."""
-        deadline = time.monotonic() + timeout
-        closed = asyncio.Event()
-        client.on_disconnect = lambda *_args: closed.set()
-        client.on_message = self._take
-        try:
-            await connect(client, dest, closed, timeout=timeout)
-            await subscribe(client, topic, max(deadline - time.monotonic(), 0.1))
-            while time.monotonic() < deadline and self.messages < PROBE_MESSAGES and (
-                    self.first_at is None or time.monotonic() - self.first_at < PROBE_SETTLE):
-                if closed.is_set():
-                    raise Closed("closed while listening")
-                await asyncio.sleep(0.05)
-        finally:
-            await disconnect(client, closed)
+    def listen(self, conn: Connection, deadline: float, timeout: float) -> list[Found]:
+        """Until a few messages came, or a little after the first one, or the deadline."""
+        while time.monotonic() < deadline and self.messages < PROBE_MESSAGES and (
+                self.first_at is None or time.monotonic() - self.first_at < PROBE_SETTLE):
+            received = conn.receive(min(0.1, max(deadline - time.monotonic(), 0.001)))
+            conn.ack([m.mid for m in received if m.qos])
+            for message in received:
+                self._take(message)
+        return self.found(timeout)
 
-    def _take(self, _client, topic: str, payload: bytes, _qos, _properties) -> None:
+    def _take(self, message: Message) -> None:
         self.messages += 1
         if self.first_at is None:
             self.first_at = time.monotonic()
         try:
-            for reading in parse_message(topic, payload, self.state_metric):
+            for reading in parse_message(message.topic, message.payload, self.state_metric):
                 self.latest[reading.metric] = reading
         except (ResultFormatError, ValueError):
             pass  # counted among the messages; NO_READING says so if none was valid
