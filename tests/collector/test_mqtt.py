@@ -241,7 +241,7 @@ def test_a_message_not_stored_is_delivered_again(robot):
 def test_session_outlives_a_stop_until_released(robot):
     prefix = mqtt_source(robot)
     with Running(robot):
-        pass
+        pass  # connect, subscribe and stop: the session is what is under test
     # Nobody connected: the broker keeps the messages for the equipment's session.
     publish_readings(BROKER, f"{prefix}/cell", [(T0, "spindle_load", 61.0, "%")])
     with Running(robot) as resumed:
@@ -261,14 +261,14 @@ def test_no_session_after_an_earlier_holder_is_a_gap(robot):
     last_held = datetime.now(UTC) - timedelta(minutes=3)
     sink = MemorySink(robot.pk, held_since=datetime.now(UTC), last_held=last_held)
     with Running(robot, sink):
-        pass
+        pass  # connect, subscribe and stop: the session is what is under test
     assert len(sink.gaps) == 1
     gap = sink.gaps[0]
     assert (gap.start, gap.reason) == (last_held, "collector_down")
     assert timedelta(0) < gap.end - sink.held_since() < timedelta(seconds=5)
     # With the session kept, the next connection records nothing.
     with Running(robot, sink):
-        pass
+        pass  # connect, subscribe and stop: the session is what is under test
     assert len(sink.gaps) == 1
 
 

@@ -5,6 +5,7 @@ the booking window's observations — gaps and usage evidence included."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import timedelta
 
@@ -67,11 +68,9 @@ def wait_for(condition, timeout=10.0):
     collector's writer writes: that is "not yet"."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
+        with contextlib.suppress(OperationalError):
             if condition():
                 return
-        except OperationalError:
-            pass
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
 

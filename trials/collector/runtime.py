@@ -129,8 +129,8 @@ class Collector:
     def run_forever(self) -> None:
         """The process's main loop (until ``stop``)."""
         self.start()
-        while not self._stop.wait(0.5):
-            pass
+        while not self._stop.is_set():
+            self._stop.wait(0.5)  # short waits: the process's signal handlers run between
 
     def request_stop(self) -> None:
         """Ask ``run_forever`` to return (a signal handler may call it)."""

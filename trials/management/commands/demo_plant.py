@@ -1,6 +1,7 @@
 """``manage.py demo_plant`` (``make demo-plant``): the simulated plant the demo's MTConnect,
 OPC UA and MQTT equipment read, on loopback, until Ctrl+C."""
 
+import contextlib
 import threading
 from urllib.parse import urlsplit
 
@@ -36,9 +37,8 @@ class Command(BaseCommand):
             f"  MQTT publisher   {broker.hostname}:{broker.port} topic {plant.MQTT_TOPIC}"
             f"  (robot)")
         try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it stops
+                threading.Event().wait()
         finally:
             publisher.stop()
             server.stop()
