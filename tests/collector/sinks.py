@@ -12,8 +12,13 @@ from trials.collector.base import Gap, Reading
 
 
 class MemorySink:
-    def __init__(self, equipment_id: int, held_since: datetime | None = None,
-                 last_held: datetime | None = None, state: dict | None = None):
+    def __init__(
+        self,
+        equipment_id: int,
+        held_since: datetime | None = None,
+        last_held: datetime | None = None,
+        state: dict | None = None,
+    ):
         self.equipment_id = equipment_id
         self.readings: list[Reading] = []
         self.gaps: list[Gap] = []
@@ -21,8 +26,13 @@ class MemorySink:
         self._held_since = held_since or timezone.now()
         self._last_held = last_held
 
-    def write(self, readings: Sequence[Reading], *, state: dict | None = None,
-              on_stored: Callable[[], None] | None = None) -> None:
+    def write(
+        self,
+        readings: Sequence[Reading],
+        *,
+        state: dict | None = None,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
         self.readings.extend(readings)
         if state is not None:
             self._state = dict(state)

@@ -44,17 +44,10 @@ from trials.sources import SourceError
 from trials.sources import mqtt as source
 
 from .sinks import MemorySink
-from .support import collector, finish, running_booking
+from .support import collector, finish, running_booking, wait_for
 
 BROKER = "mqtt://127.0.0.1:1883"
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone(timedelta(hours=8)))
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def mqtt_source(equipment, *, url: str = BROKER, secret: str = "", **config) -> str:
@@ -80,8 +73,11 @@ def robot(hub, category):
 
 def forget_session(equipment) -> None:
     """Drop whatever session the broker keeps for the equipment's client id."""
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2,
-                         client_id=f"testbed-eq-{equipment.pk}", protocol=paho.MQTTv5)
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2,
+        client_id=f"testbed-eq-{equipment.pk}",
+        protocol=paho.MQTTv5,
+    )
     client.connect("127.0.0.1", 1883, clean_start=True)
     client.loop_start()
     wait_for(client.is_connected)
@@ -123,15 +119,20 @@ class Running:
 
 # --- payloads to readings ------------------------------------------------------------------
 
+
 def test_single_reading_payloads_become_exact_readings(robot):
     prefix = mqtt_source(robot)
     with Running(robot) as run:
-        publish_payloads(BROKER, f"{prefix}/cell/spindle_load", [
-            reading_payload(T0, "spindle_load", 61.2, "%"),
-            b'{"ts": "2026-03-02T09:30:01+08:00", "metric": "vibration_rms", "value": 1.8}',
-            # no metric: the topic's last level names it; a number as text is a number
-            b'{"ts": "2026-03-02T01:30:02Z", "value": "62.5", "unit": "%"}',
-        ])
+        publish_payloads(
+            BROKER,
+            f"{prefix}/cell/spindle_load",
+            [
+                reading_payload(T0, "spindle_load", 61.2, "%"),
+                b'{"ts": "2026-03-02T09:30:01+08:00", "metric": "vibration_rms", "value": 1.8}',
+                # no metric: the topic's last level names it; a number as text is a number
+                b'{"ts": "2026-03-02T01:30:02Z", "value": "62.5", "unit": "%"}',
+            ],
+        )
         readings = run.wait_readings(3)
     assert readings == [
         Reading(T0, "spindle_load", 61.2, "%"),
@@ -145,13 +146,23 @@ def test_single_reading_payloads_become_exact_readings(robot):
 def test_several_readings_at_one_time(robot):
     prefix = mqtt_source(robot)
     with Running(robot) as run:
-        publish_payloads(BROKER, f"{prefix}/cell", [
-            readings_payload(T0, {"spindle_load": 61.2, "vibration_rms": 1.8, "coolant": 0},
-                             {"spindle_load": "%", "vibration_rms": "mm/s"})])
+        publish_payloads(
+            BROKER,
+            f"{prefix}/cell",
+            [
+                readings_payload(
+                    T0,
+                    {"spindle_load": 61.2, "vibration_rms": 1.8, "coolant": 0},
+                    {"spindle_load": "%", "vibration_rms": "mm/s"},
+                )
+            ],
+        )
         readings = run.wait_readings(3)
-    assert readings == [Reading(T0, "spindle_load", 61.2, "%"),
-                        Reading(T0, "vibration_rms", 1.8, "mm/s"),
-                        Reading(T0, "coolant", 0.0, "")]
+    assert readings == [
+        Reading(T0, "spindle_load", 61.2, "%"),
+        Reading(T0, "vibration_rms", 1.8, "mm/s"),
+        Reading(T0, "coolant", 0.0, ""),
+    ]
 
 
 BAD = [
@@ -166,8 +177,7 @@ BAD = [
     b'{"ts": "2026-03-02T09:30:00+08:00", "metric": "spindle_load", "value": true}',
     b'{"ts": "2026-03-02T09:30:00+08:00", "metric": "spindle_load"}',
     b'{"ts": "2026-03-02T09:30:00+08:00", "metric": "' + b"m" * 65 + b'", "value": 1}',
-    b'{"ts": "2026-03-02T09:30:00+08:00", "metric": "a", "value": 1, "unit": "'
-    + b"u" * 17 + b'"}',
+    b'{"ts": "2026-03-02T09:30:00+08:00", "metric": "a", "value": 1, "unit": "' + b"u" * 17 + b'"}',
     b'{"ts": "2026-03-02T09:30:00+08:00", "values": [1, 2]}',
     b'{"ts": "2026-03-02T09:30:00+08:00", "values": {}}',
     b'{"ts": "2026-03-02T09:30:00+08:00", "values": {"a": 1, "b": "x"}}',
@@ -178,13 +188,19 @@ BAD = [
 def test_bad_messages_are_dropped_and_the_driver_carries_on(robot, caplog):
     prefix = mqtt_source(robot)
     with Running(robot) as run:
-        publish_payloads(BROKER, f"{prefix}/cell/spindle_load",
-                         [*BAD, reading_payload(T0, "spindle_load", 61.2, "%")])
+        publish_payloads(
+            BROKER,
+            f"{prefix}/cell/spindle_load",
+            [*BAD, reading_payload(T0, "spindle_load", 61.2, "%")],
+        )
         assert run.wait_readings(1) == [Reading(T0, "spindle_load", 61.2, "%")]
         assert run.thread.is_alive() and run.error is None
     # One warning (rate-limited), in the log for staff.
-    warnings = [r for r in caplog.records if r.name == "trials.sources.mqtt"
-                and "invalid message" in r.getMessage()]
+    warnings = [
+        r
+        for r in caplog.records
+        if r.name == "trials.sources.mqtt" and "invalid message" in r.getMessage()
+    ]
     assert len(warnings) == 1
     # The bad messages were acknowledged (dropped for good): nothing comes again.
     with Running(robot) as again:
@@ -195,14 +211,21 @@ def test_bad_messages_are_dropped_and_the_driver_carries_on(robot, caplog):
 def test_state_metric_is_stored_as_state(robot):
     prefix = mqtt_source(robot, state_metric="execution")
     with Running(robot) as run:
-        publish_payloads(BROKER, f"{prefix}/cell", [
-            reading_payload(T0, "execution", "ACTIVE"),
-            reading_payload(T0 + timedelta(seconds=1), "execution", False),
-            readings_payload(T0 + timedelta(seconds=2), {"execution": 1, "spindle_load": 50},
-                             {"spindle_load": "%"}),
-            reading_payload(T0 + timedelta(seconds=3), "execution", "READY"),
-            reading_payload(T0 + timedelta(seconds=4), "execution", "UNAVAILABLE"),  # dropped
-        ])
+        publish_payloads(
+            BROKER,
+            f"{prefix}/cell",
+            [
+                reading_payload(T0, "execution", "ACTIVE"),
+                reading_payload(T0 + timedelta(seconds=1), "execution", False),
+                readings_payload(
+                    T0 + timedelta(seconds=2),
+                    {"execution": 1, "spindle_load": 50},
+                    {"spindle_load": "%"},
+                ),
+                reading_payload(T0 + timedelta(seconds=3), "execution", "READY"),
+                reading_payload(T0 + timedelta(seconds=4), "execution", "UNAVAILABLE"),  # dropped
+            ],
+        )
         readings = run.wait_readings(5)
     assert readings == [
         Reading(T0, "state", 1.0, ""),
@@ -214,6 +237,7 @@ def test_state_metric_is_stored_as_state(robot):
 
 
 # --- acknowledgement, session, release ---------------------------------------------------------
+
 
 class UnstoredSink(MemorySink):
     """A writer that never gets to commit (the collector is killed first)."""
@@ -274,6 +298,7 @@ def test_no_session_after_an_earlier_holder_is_a_gap(robot):
 
 # --- probe ("test connection") ------------------------------------------------------------------
 
+
 def test_probe_finds_the_published_metrics(robot):
     prefix = mqtt_source(robot, state_metric="state")
     publisher = Publisher(BROKER, f"{prefix}/robot-1", interval=0.1).start()
@@ -282,8 +307,11 @@ def test_probe_finds_the_published_metrics(robot):
     finally:
         publisher.stop()
     assert [(f.metric, f.unit) for f in found] == [
-        ("cycle_time", "s"), ("motor_temperature", "°C"), ("position_error", "mm"),
-        ("state", "")]
+        ("cycle_time", "s"),
+        ("motor_temperature", "°C"),
+        ("position_error", "mm"),
+        ("state", ""),
+    ]
     assert all(isinstance(f, Found) and f.value is not None for f in found)
     assert found[3].value == 1.0  # the robot starts with a program run
     assert 5 < found[0].value < 20  # a robot's cycle time (demo model: 12.4 s ± drift)
@@ -326,6 +354,7 @@ def test_outbound_guard_refuses_before_connecting(robot, settings):
 
 # --- private broker: logins and TLS -------------------------------------------------------------
 
+
 def _certificates() -> dict[str, bytes]:
     """A CA and a server certificate for the name broker.test (not for 127.0.0.1)."""
     now = datetime.now(UTC)
@@ -334,22 +363,36 @@ def _certificates() -> dict[str, bytes]:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("Testbed test CA"))
-          .issuer_name(name("Testbed test CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-          .not_valid_after(now + timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder().subject_name(name("broker.test")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("broker.test")]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("Testbed test CA"))
+        .issuer_name(name("Testbed test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("broker.test"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("broker.test")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
-    return {"ca.pem": ca.public_bytes(pem), "server.pem": cert.public_bytes(pem),
-            "server.key": key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption())}
+    return {
+        "ca.pem": ca.public_bytes(pem),
+        "server.pem": cert.public_bytes(pem),
+        "server.key": key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -357,12 +400,22 @@ def private_broker():
     """Port ``login`` wants user plant / password s3cret; port ``tls`` speaks TLS only
     with a certificate for broker.test. Yields (login port, tls port, CA file)."""
     login, tls = free_port(), free_port()
-    config = "\n".join([
-        "per_listener_settings true", "persistence false", "log_dest stdout",
-        f"listener {login} 127.0.0.1", "allow_anonymous false",
-        "password_file {dir}/passwords",
-        f"listener {tls} 127.0.0.1", "allow_anonymous true",
-        "cafile {dir}/ca.pem", "certfile {dir}/server.pem", "keyfile {dir}/server.key", ""])
+    config = "\n".join(
+        [
+            "per_listener_settings true",
+            "persistence false",
+            "log_dest stdout",
+            f"listener {login} 127.0.0.1",
+            "allow_anonymous false",
+            "password_file {dir}/passwords",
+            f"listener {tls} 127.0.0.1",
+            "allow_anonymous true",
+            "cafile {dir}/ca.pem",
+            "certfile {dir}/server.pem",
+            "keyfile {dir}/server.key",
+            "",
+        ]
+    )
     files = {**_certificates(), "passwords": _passwords()}
     with mosquitto(config, [login, tls], files=files) as workdir:
         yield login, tls, str(workdir / "ca.pem")
@@ -372,28 +425,36 @@ def _passwords() -> bytes:
     """A mosquitto password file with plant:s3cret (hashed by mosquitto_passwd)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "passwords"
-        subprocess.run(["mosquitto_passwd", "-c", "-b", str(path), "plant", "s3cret"],
-                       check=True, capture_output=True, timeout=10)
+        subprocess.run(
+            ["mosquitto_passwd", "-c", "-b", str(path), "plant", "s3cret"],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
         return path.read_bytes()
 
 
 def test_probe_with_a_login(robot, private_broker):
     login, _tls, _ca = private_broker
-    prefix = mqtt_source(robot, url=f"mqtt://127.0.0.1:{login}", username="plant",
-                         secret="wrong")
+    prefix = mqtt_source(robot, url=f"mqtt://127.0.0.1:{login}", username="plant", secret="wrong")
     with pytest.raises(SourceError) as caught:
         source.probe(robot, timeout=3)
     assert str(caught.value) == str(source.LOGIN_REFUSED)
 
     robot.result_source_secret = "s3cret"
-    publisher = Publisher(f"mqtt://plant:s3cret@127.0.0.1:{login}", f"{prefix}/r",
-                          interval=0.1).start()
+    publisher = Publisher(
+        f"mqtt://plant:s3cret@127.0.0.1:{login}", f"{prefix}/r", interval=0.1
+    ).start()
     try:
         found = source.probe(robot, timeout=5)
     finally:
         publisher.stop()
-    assert {f.metric for f in found} == {"cycle_time", "motor_temperature", "position_error",
-                                         "state"}
+    assert {f.metric for f in found} == {
+        "cycle_time",
+        "motor_temperature",
+        "position_error",
+        "state",
+    }
 
 
 def test_driver_with_a_wrong_password_stops_with_a_source_error(robot, private_broker):
@@ -426,8 +487,12 @@ def test_tls_is_verified_on_the_url_host_name(robot, private_broker, resolver, s
     login, tls, ca = private_broker
     settings.OUTBOUND_CA_BUNDLE = ca
     prefix = mqtt_source(robot, url=f"mqtts://broker.test:{tls}")
-    publish_payloads(f"mqtt://plant:s3cret@127.0.0.1:{login}", f"{prefix}/spindle_load",
-                     [reading_payload(T0, "spindle_load", 61.2, "%")], retain=True)
+    publish_payloads(
+        f"mqtt://plant:s3cret@127.0.0.1:{login}",
+        f"{prefix}/spindle_load",
+        [reading_payload(T0, "spindle_load", 61.2, "%")],
+        retain=True,
+    )
     resolver.clear()
     assert source.probe(robot, timeout=5) == [Found("spindle_load", "%", 61.2)]
     # The name was looked up once (by the outbound guard); the connection went to the
@@ -442,47 +507,65 @@ def test_tls_is_verified_on_the_url_host_name(robot, private_broker, resolver, s
     robot.result_source_url = f"mqtts://broker.test:{login}"  # not TLS on that port
     with pytest.raises(SourceError) as caught:
         source.probe(robot, timeout=5)
-    assert str(caught.value) in (str(source.TLS_FAILED), str(source.CLOSED),
-                                 str(source.UNREACHABLE))
+    assert str(caught.value) in (
+        str(source.TLS_FAILED),
+        str(source.CLOSED),
+        str(source.UNREACHABLE),
+    )
 
 
 def test_the_connection_goes_to_the_checked_address_only():
-    dest = source.outbound.Destination("mqtt", "nowhere.invalid", 1883,
-                                       (ipaddress.ip_address("127.0.0.1"),))
+    dest = source.outbound.Destination(
+        "mqtt", "nowhere.invalid", 1883, (ipaddress.ip_address("127.0.0.1"),)
+    )
     conn = source.open_connection(dest)  # a look-up of the name would fail
     try:
-        assert conn.connect(f"testbed-pin-{uuid.uuid4().hex[:6]}", clean_start=True,
-                            session_expiry=0) is False
+        assert (
+            conn.connect(f"testbed-pin-{uuid.uuid4().hex[:6]}", clean_start=True, session_expiry=0)
+            is False
+        )
     finally:
         conn.disconnect()
 
 
 # --- end to end: through the collector into the trial ------------------------------------
 
+
 @pytest.mark.django_db(transaction=True)
 def test_readings_published_in_the_booking_window_become_the_trial(robot, sme, operator):
     prefix = mqtt_source(robot, state_metric="state")
     booking = running_booking(robot, sme, started=timedelta(minutes=10))
     start = booking.start
-    inside = [(start + timedelta(seconds=30 * i), "spindle_load", 60.0 + i, "%")
-              for i in range(8)]
-    states = [(start + timedelta(minutes=1), "state", 1.0, ""),
-              (start + timedelta(minutes=5), "state", 0.0, "")]
-    before = [(start - timedelta(hours=1), "spindle_load", 98.0, "%"),
-              (start - timedelta(seconds=1), "spindle_load", 99.0, "%")]
+    inside = [(start + timedelta(seconds=30 * i), "spindle_load", 60.0 + i, "%") for i in range(8)]
+    states = [
+        (start + timedelta(minutes=1), "state", 1.0, ""),
+        (start + timedelta(minutes=5), "state", 0.0, ""),
+    ]
+    before = [
+        (start - timedelta(hours=1), "spindle_load", 98.0, "%"),
+        (start - timedelta(seconds=1), "spindle_load", 99.0, "%"),
+    ]
     with collector("window") as c:
-        wait_for(lambda: robot.pk in c.held and c.held[robot.pk].driver is not None
-                 and c.held[robot.pk].driver.subscribed.is_set())
+        wait_for(
+            lambda: (
+                robot.pk in c.held
+                and c.held[robot.pk].driver is not None
+                and c.held[robot.pk].driver.subscribed.is_set()
+            )
+        )
         end = timezone.now().replace(microsecond=0)
         after = [(end, "spindle_load", 97.0, "%"), (end + timedelta(minutes=2), "state", 1.0, "")]
         publish_readings(BROKER, f"{prefix}/cell", before + inside + states + after)
         wait_for(lambda: Observation.objects.filter(equipment=robot).count() == 14)
         assert c.flush()
         time.sleep(1.2)  # a batch after the end marks everything before it stored
-        trial = finish(booking, operator, at=end)
+    trial = finish(booking, operator, at=end)  # (SQLite: no writes beside the writer)
     assert trial.status == "collected", trial.last_error
-    stored = list(Measurement.objects.filter(trial=trial).order_by("ts", "metric")
-                  .values_list("ts", "metric", "value", "unit"))
+    stored = list(
+        Measurement.objects.filter(trial=trial)
+        .order_by("ts", "metric")
+        .values_list("ts", "metric", "value", "unit")
+    )
     assert stored == sorted(inside + states, key=lambda r: (r[0], r[1]))
     assert trial.measurement_count == 10 and trial.gaps == []
     booking.refresh_from_db()
@@ -493,13 +576,13 @@ def test_readings_published_in_the_booking_window_become_the_trial(robot, sme, o
 def test_an_idle_connection_pings_and_hears_back():
     """With nothing to send, the connection pings every 3/4 keep-alive period (the broker
     may drop a client silent for 1.5 periods) and hears the broker answer."""
-    dest = source.outbound.Destination("mqtt", "localhost", 1883,
-                                       (ipaddress.ip_address("127.0.0.1"),))
+    dest = source.outbound.Destination(
+        "mqtt", "localhost", 1883, (ipaddress.ip_address("127.0.0.1"),)
+    )
     conn = source.open_connection(dest)
     conn.keepalive = 1
     try:
-        conn.connect(f"testbed-ping-{uuid.uuid4().hex[:6]}", clean_start=True,
-                     session_expiry=0)
+        conn.connect(f"testbed-ping-{uuid.uuid4().hex[:6]}", clean_start=True, session_expiry=0)
         deadline = time.monotonic() + 2.8
         while time.monotonic() < deadline:
             assert conn.receive(0.05) == []

@@ -73,8 +73,9 @@ class Stream:
 
 
 def stored_values(equipment) -> list[float]:
-    return sorted(Observation.objects.filter(equipment=equipment, metric="n")
-                  .values_list("value", flat=True))
+    return sorted(
+        Observation.objects.filter(equipment=equipment, metric="n").values_list("value", flat=True)
+    )
 
 
 @pytest.fixture
@@ -91,8 +92,13 @@ def test_broker_cut_for_ten_seconds_loses_nothing(robot, proxy, sme):  # noqa: F
     running_booking(robot, sme)
     stream = Stream(f"{prefix}/cell", count=500, rate=20)  # 25 s
     with collector("cut") as c:
-        wait_for(lambda: robot.pk in c.held and c.held[robot.pk].driver is not None
-                 and c.held[robot.pk].driver.subscribed.is_set())
+        wait_for(
+            lambda: (
+                robot.pk in c.held
+                and c.held[robot.pk].driver is not None
+                and c.held[robot.pk].driver.subscribed.is_set()
+            )
+        )
         driver = c.held[robot.pk].driver
         stream.start()
         time.sleep(5)
@@ -127,14 +133,23 @@ def test_a_session_lost_across_a_reconnect_is_a_gap(robot, proxy):  # noqa: F811
 
 # --- the collector process killed ---------------------------------------------------------------
 
+
 def collector_process(name: str) -> subprocess.Popen:
     db = settings.DATABASES["default"]
-    env = {**os.environ, **LOOPBACK_PEERS, "SECRET_KEY": settings.SECRET_KEY,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-                           f"{db['PORT'] or 5432}/{db['NAME']}"}
-    return subprocess.Popen([sys.executable, "manage.py", "run_collector", "--name", name,
-                             "--interval", "0.2"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        **LOOPBACK_PEERS,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_collector", "--name", name, "--interval", "0.2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def until_subscribed(equipment, prefix: str, timeout: float = 30) -> None:
@@ -170,8 +185,9 @@ def test_collector_killed_mid_stream_loses_and_duplicates_nothing(robot, sme):  
         killed_at = Observation.objects.filter(equipment=robot, metric="n").count()
         second = collector_process("successor")
         stream.join()
-        wait_for(lambda: Observation.objects.filter(equipment=robot, metric="n").count()
-                 >= 2000, 60)
+        wait_for(
+            lambda: Observation.objects.filter(equipment=robot, metric="n").count() >= 2000, 60
+        )
         assert holding("successor") == [robot.pk]
     finally:
         for proc in (first, second):
@@ -192,10 +208,12 @@ def test_two_collectors_collect_each_equipment_once(hub, category, sme):
         running_booking(cell, sme)
     try:
         with collector("a", interval=0.1) as a, collector("b", interval=0.1) as b:
+
             def subscribed() -> bool:
                 held = {**a.held, **b.held}
                 return len(held) == 4 and all(
-                    h.driver is not None and h.driver.subscribed.is_set() for h in held.values())
+                    h.driver is not None and h.driver.subscribed.is_set() for h in held.values()
+                )
 
             wait_for(subscribed, 20)
             assert not set(a.held) & set(b.held)
@@ -204,12 +222,10 @@ def test_two_collectors_collect_each_equipment_once(hub, category, sme):
                 stream.join()
             wait_for(lambda: Observation.objects.count() >= 1200, 30)
             assert a.flush() and b.flush()
-            wait_for(lambda: sorted(holding("a") + holding("b"))
-                     == sorted(c.pk for c in cells), 5)
+            wait_for(lambda: sorted(holding("a") + holding("b")) == sorted(c.pk for c in cells), 5)
             assert not set(holding("a")) & set(holding("b"))
     finally:
         for cell in cells:
             forget_session(cell)
     for cell, stream in zip(cells, streams, strict=True):
         assert stored_values(cell) == stream.values()
-

@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import OperationalError
 from django.utils import timezone
 
 from tests.faults.proxy import TcpProxy
@@ -25,7 +24,7 @@ from trials.plant.mtconnect_agent import CncCell, MTConnectAgent
 from trials.sources import SourceError, mtconnect
 
 from .sinks import MemorySink
-from .support import collector, finish, running_booking
+from .support import collector, finish, running_booking, wait_for
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -46,9 +45,14 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 </MTConnectDevices>"""
 
 # Every numeric SAMPLE of the simulated CNC, as the driver maps it without data_items.
-DEFAULT_METRICS = {"Xpos": ("x_position", "mm"), "Srpm": ("spindle_speed", "rpm"),
-                   "Sload": ("spindle_load", "%"), "Stemp": ("spindle_temperature", "°C"),
-                   "vib": ("vibration_rms", "mm/s"), "power": ("power", "W")}
+DEFAULT_METRICS = {
+    "Xpos": ("x_position", "mm"),
+    "Srpm": ("spindle_speed", "rpm"),
+    "Sload": ("spindle_load", "%"),
+    "Stemp": ("spindle_temperature", "°C"),
+    "vib": ("vibration_rms", "mm/s"),
+    "power": ("power", "W"),
+}
 
 
 @pytest.fixture
@@ -70,8 +74,12 @@ def mtconnect_equipment(hub, category, url: str, slug: str = "mtc-1", **config):
     equipment = make_equipment(hub, category, slug)
     equipment.result_source_kind = "mtconnect"
     equipment.result_source_url = url
-    equipment.result_source_config = {"device": "cnc-1", "state_item": "exec", "poll_ms": 100,
-                                      **config}
+    equipment.result_source_config = {
+        "device": "cnc-1",
+        "state_item": "exec",
+        "poll_ms": 100,
+        **config,
+    }
     equipment.full_clean()
     equipment.save()
     return equipment
@@ -80,22 +88,6 @@ def mtconnect_equipment(hub, category, url: str, slug: str = "mtc-1", **config):
 @pytest.fixture
 def equipment(hub, category, agent):
     return mtconnect_equipment(hub, category, agent.url)
-
-
-def until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not _holds(condition):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-def _holds(condition) -> bool:
-    """The tests' in-memory SQLite (shared cache) refuses a read while the collector's
-    writer holds the table ("table is locked"): not yet, then."""
-    try:
-        return bool(condition())
-    except OperationalError:
-        return False
 
 
 @contextlib.contextmanager
@@ -129,14 +121,19 @@ def at(seconds: float) -> datetime:
 
 def started(sink: MemorySink, agent: MTConnectAgent) -> None:
     """Wait until the driver took up its cursor at the agent."""
-    until(lambda: sink.state().get("instance_id") == str(agent.instance_id))
+    wait_for(lambda: sink.state().get("instance_id") == str(agent.instance_id))
 
 
 # --- configuration and the driver's readings ---------------------------------------------------
 
+
 def test_configuration_is_normalised(equipment, agent):
-    assert equipment.result_source_config == {"device": "cnc-1", "state_item": "exec",
-                                              "poll_ms": 100, "data_items": {}}
+    assert equipment.result_source_config == {
+        "device": "cnc-1",
+        "state_item": "exec",
+        "poll_ms": 100,
+        "data_items": {},
+    }
 
 
 def test_added_observations_become_exact_readings(equipment, agent):
@@ -144,12 +141,19 @@ def test_added_observations_become_exact_readings(equipment, agent):
     with driving(equipment, sink):
         started(sink, agent)
         assert sink.state()["next"] == agent.next_sequence == 12  # 11 UNAVAILABLE first
-        added = [("Sload", 61.2, at(0)), ("Srpm", 8000, at(0)), ("program", "O1001", at(1)),
-                 ("exec", "ACTIVE", at(1)), ("vib", 1.75, at(2)), ("Xpos", -12.5, at(2)),
-                 ("Sload", "UNAVAILABLE", at(3)), ("exec", "FEED_HOLD", at(4)),
-                 ("Stemp", 31.4, at(5))]
+        added = [
+            ("Sload", 61.2, at(0)),
+            ("Srpm", 8000, at(0)),
+            ("program", "O1001", at(1)),
+            ("exec", "ACTIVE", at(1)),
+            ("vib", 1.75, at(2)),
+            ("Xpos", -12.5, at(2)),
+            ("Sload", "UNAVAILABLE", at(3)),
+            ("exec", "FEED_HOLD", at(4)),
+            ("Stemp", 31.4, at(5)),
+        ]
         seqs = [agent.add(item, value, ts) for item, value, ts in added]
-        until(lambda: sink.state()["next"] == agent.next_sequence)
+        wait_for(lambda: sink.state()["next"] == agent.next_sequence)
     assert seqs == list(range(12, 21))
     assert sink.readings == [
         Reading(at(0), "spindle_load", 61.2, "%", 12),
@@ -161,14 +165,21 @@ def test_added_observations_become_exact_readings(equipment, agent):
         Reading(at(5), "spindle_temperature", 31.4, "°C", 20),
     ]
     assert sink.gaps == []
-    assert sink.state() == {"instance_id": str(agent.instance_id), "next": 21,
-                            "last_ts": at(5).isoformat()}
+    assert sink.state() == {
+        "instance_id": str(agent.instance_id),
+        "next": 21,
+        "last_ts": at(5).isoformat(),
+    }
 
 
 def test_configured_data_items_only(hub, category, agent):
-    equipment = mtconnect_equipment(hub, category, agent.url, state_item="",
-                                    data_items={"Sload": {"metric": "load"},
-                                                "pcount": {"metric": "parts", "unit": "pcs"}})
+    equipment = mtconnect_equipment(
+        hub,
+        category,
+        agent.url,
+        state_item="",
+        data_items={"Sload": {"metric": "load"}, "pcount": {"metric": "parts", "unit": "pcs"}},
+    )
     sink = MemorySink(equipment.pk)
     with driving(equipment, sink):
         started(sink, agent)
@@ -176,9 +187,11 @@ def test_configured_data_items_only(hub, category, agent):
         agent.add("Srpm", 7000, at(0))
         agent.add("exec", "ACTIVE", at(0))
         agent.add("pcount", 3, at(1))
-        until(lambda: sink.state()["next"] == agent.next_sequence)
-    assert sink.readings == [Reading(at(0), "load", 55.5, "%", 12),
-                             Reading(at(1), "parts", 3.0, "pcs", 15)]
+        wait_for(lambda: sink.state()["next"] == agent.next_sequence)
+    assert sink.readings == [
+        Reading(at(0), "load", 55.5, "%", 12),
+        Reading(at(1), "parts", 3.0, "pcs", 15),
+    ]
 
 
 def test_takeover_records_the_machine_state_it_finds(equipment, agent):
@@ -197,14 +210,17 @@ def test_a_full_answer_is_followed_at_once_by_the_next_poll(hub, category):
         agent.add_many(("Sload", i, at(i)) for i in range(2500))
         sink = MemorySink(equipment.pk, state=cursor)
         with driving(equipment, sink):
-            until(lambda: len(sink.readings) == 2500, timeout=10)
+            wait_for(lambda: len(sink.readings) == 2500, timeout=10)
             assert sink.state()["next"] == agent.next_sequence
     finally:
         agent.stop()
     assert [r.value for r in sink.readings] == [float(i) for i in range(2500)]
     samples = [path for path in agent.requests if path.startswith("/cnc-1/sample")]
-    assert samples == ["/cnc-1/sample?from=12&count=1000", "/cnc-1/sample?from=1012&count=1000",
-                       "/cnc-1/sample?from=2012&count=1000"]
+    assert samples == [
+        "/cnc-1/sample?from=12&count=1000",
+        "/cnc-1/sample?from=1012&count=1000",
+        "/cnc-1/sample?from=2012&count=1000",
+    ]
 
 
 def test_the_simulated_machine_cuts_and_changes_parts(equipment, agent):
@@ -214,19 +230,19 @@ def test_the_simulated_machine_cuts_and_changes_parts(equipment, agent):
     with driving(equipment, sink):
         started(sink, agent)
         agent.run_machine(interval=0.005)
-        until(lambda: [r.value for r in sink.readings if r.metric == "state"][:3]
-              == [1.0, 0.0, 1.0])
+        wait_for(
+            lambda: [r.value for r in sink.readings if r.metric == "state"][:3] == [1.0, 0.0, 1.0]
+        )
         agent.stop_machine()
     by_metric: dict[str, list[Reading]] = {}
     for reading in sink.readings:
         by_metric.setdefault(reading.metric, []).append(reading)
     assert set(by_metric) == {"state", *(m for m, _unit in DEFAULT_METRICS.values())}
-    assert {(r.metric, r.unit) for r in sink.readings} == {
-        ("state", ""), *DEFAULT_METRICS.values()}
+    assert {(r.metric, r.unit) for r in sink.readings} == {("state", ""), *DEFAULT_METRICS.values()}
     speeds = {round(r.value, -3) for r in by_metric["spindle_speed"]}
     assert speeds == {0.0, 8000.0}
     assert all(0 <= r.value <= 100 for r in by_metric["spindle_load"])
-    cut = [r.value for r in by_metric["spindle_load"][:CncCell.CUT]]
+    cut = [r.value for r in by_metric["spindle_load"][: CncCell.CUT]]
     assert 40 < sum(cut) / len(cut) < 85  # the demo gateway's CNC load, 62 % ± drift
     seqs = [r.seq for r in sink.readings]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
@@ -234,19 +250,20 @@ def test_the_simulated_machine_cuts_and_changes_parts(equipment, agent):
 
 # --- collector restarts, agent restarts, overflow, connection cuts ------------------------------
 
+
 def test_a_collector_restart_resumes_from_the_stored_cursor(equipment, agent):
     sink = MemorySink(equipment.pk)
     with driving(equipment, sink):
         started(sink, agent)
         first = agent.add("Sload", 10.0, at(0))
-        until(lambda: len(sink.readings) == 1)
+        wait_for(lambda: len(sink.readings) == 1)
     # No collector: the agent's buffer keeps what comes meanwhile.
     missed = [agent.add("Sload", 11.0 + i, at(1 + i)) for i in range(5)]
     resumed = MemorySink(equipment.pk, state=sink.state())
     with driving(equipment, resumed):
-        until(lambda: len(resumed.readings) == 5)
+        wait_for(lambda: len(resumed.readings) == 5)
         last = agent.add("Sload", 20.0, at(10))
-        until(lambda: len(resumed.readings) == 6)
+        wait_for(lambda: len(resumed.readings) == 6)
     assert [r.seq for r in sink.readings + resumed.readings] == [first, *missed, last]
     assert [r.value for r in resumed.readings] == [11.0, 12.0, 13.0, 14.0, 15.0, 20.0]
     assert resumed.gaps == []
@@ -257,13 +274,13 @@ def test_agent_restart_is_a_gap_and_collection_continues(equipment, agent):
     with driving(equipment, sink):
         started(sink, agent)
         agent.add("Sload", 40.0, at(0))
-        until(lambda: len(sink.readings) == 1)
+        wait_for(lambda: len(sink.readings) == 1)
         old_instance = agent.instance_id
         probes = sum(path.endswith("/probe") for path in agent.requests)
         agent.restart()
         restarted_at = agent.buffered()[0].ts  # the UNAVAILABLE observations of the start
         seq = agent.add("Sload", 41.0, at(60))
-        until(lambda: len(sink.readings) == 2)
+        wait_for(lambda: len(sink.readings) == 2)
     assert agent.instance_id != old_instance
     assert seq == 12  # sequences start again at 1 in the new instance
     assert sum(path.endswith("/probe") for path in agent.requests) == probes + 1
@@ -279,16 +296,17 @@ def test_agent_restart_while_no_collector_ran(equipment, agent):
     with driving(equipment, sink):
         started(sink, agent)
         agent.add("Sload", 40.0, at(0))
-        until(lambda: len(sink.readings) == 1)
+        wait_for(lambda: len(sink.readings) == 1)
     agent.restart()
     restarted_at = agent.buffered()[0].ts
     agent.add("Sload", 42.0, at(30))
     resumed = MemorySink(equipment.pk, state=sink.state())
     with driving(equipment, resumed):
-        until(lambda: len(resumed.readings) == 1)
+        wait_for(lambda: len(resumed.readings) == 1)
     assert resumed.readings == [Reading(at(30), "spindle_load", 42.0, "%", 12)]
     assert [(g.start, g.end, g.reason) for g in resumed.gaps] == [
-        (at(0), restarted_at, "agent_restart")]
+        (at(0), restarted_at, "agent_restart")
+    ]
 
 
 def test_buffer_overflow_is_a_gap_with_its_bounds(hub, category, small_agent):
@@ -297,12 +315,12 @@ def test_buffer_overflow_is_a_gap_with_its_bounds(hub, category, small_agent):
     with driving(equipment, sink):
         started(sink, small_agent)
         small_agent.add("Sload", 1.0, at(0))
-        until(lambda: len(sink.readings) == 1)
+        wait_for(lambda: len(sink.readings) == 1)
     # The collector is away while 40 observations arrive: the 16-slot buffer overflows.
     added = [small_agent.add("Sload", 100.0 + i, at(10 + i)) for i in range(40)]
     resumed = MemorySink(equipment.pk, state=sink.state())
     with driving(equipment, resumed):
-        until(lambda: resumed.state().get("next") == small_agent.next_sequence)
+        wait_for(lambda: resumed.state().get("next") == small_agent.next_sequence)
     kept = added[-16:]
     assert [r.seq for r in resumed.readings] == kept
     assert [r.value for r in resumed.readings] == [100.0 + i for i in range(24, 40)]
@@ -323,7 +341,7 @@ def test_connection_cuts_lose_nothing_the_buffer_keeps(hub, category, small_agen
             during = [small_agent.add("Sload", 50.0 + i, at(i)) for i in range(3)]
             time.sleep(1.5)  # at least one failed poll, then backoff
             proxy.accept()
-            until(lambda: len(sink.readings) == 3)
+            wait_for(lambda: len(sink.readings) == 3)
             assert sink.gaps == []
             # Cut again, long enough for the buffer to overflow: the gap is recorded once
             # the agent is reachable again.
@@ -331,33 +349,39 @@ def test_connection_cuts_lose_nothing_the_buffer_keeps(hub, category, small_agen
             lost = [small_agent.add("Sload", 70.0 + i, at(10 + i)) for i in range(20)]
             time.sleep(1.5)
             proxy.accept()
-            until(lambda: sink.state()["next"] == small_agent.next_sequence)
+            wait_for(lambda: sink.state()["next"] == small_agent.next_sequence)
     finally:
         proxy.refuse()
     assert [r.seq for r in sink.readings[:3]] == during
     assert [r.seq for r in sink.readings[3:]] == lost[-16:]
-    assert [(g.start, g.end, g.reason) for g in sink.gaps] == [(at(2), at(14),
-                                                                  "buffer_overflow")]
+    assert [(g.start, g.end, g.reason) for g in sink.gaps] == [(at(2), at(14), "buffer_overflow")]
 
 
 # --- "test connection" ------------------------------------------------------------------------
+
 
 def test_probe_finds_the_metrics_and_their_latest_values(equipment, agent):
     agent.add("Sload", 61.2, at(0))
     agent.add("vib", 1.8, at(0))
     agent.add("exec", "ACTIVE", at(0))
     found = mtconnect.probe(equipment)
-    assert found == [Found("x_position", "mm", None), Found("spindle_speed", "rpm", None),
-                     Found("spindle_load", "%", 61.2), Found("spindle_temperature", "°C", None),
-                     Found("vibration_rms", "mm/s", 1.8), Found("power", "W", None),
-                     Found("state", "", 1.0)]
+    assert found == [
+        Found("x_position", "mm", None),
+        Found("spindle_speed", "rpm", None),
+        Found("spindle_load", "%", 61.2),
+        Found("spindle_temperature", "°C", None),
+        Found("vibration_rms", "mm/s", 1.8),
+        Found("power", "W", None),
+        Found("state", "", 1.0),
+    ]
     assert {f.metric: f.unit for f in found[:-1]} == dict(DEFAULT_METRICS.values())
 
 
 def test_probe_of_the_whole_agent_without_a_device(hub, category, agent):
     equipment = mtconnect_equipment(hub, category, agent.url + "/", device="", state_item="")
     assert [f.metric for f in mtconnect.probe(equipment)] == [
-        m for m, _unit in DEFAULT_METRICS.values()]
+        m for m, _unit in DEFAULT_METRICS.values()
+    ]
     assert list(agent.requests)[-2:] == ["/probe", "/current"]
 
 
@@ -369,13 +393,19 @@ def test_probe_of_an_unknown_device(hub, category, agent):
 
 
 def test_probe_of_unknown_data_items(hub, category, agent):
-    equipment = mtconnect_equipment(hub, category, agent.url, state_item="Exec",
-                                    data_items={"Sload": {"metric": "load"},
-                                                "S2load": {"metric": "load2"}})
+    equipment = mtconnect_equipment(
+        hub,
+        category,
+        agent.url,
+        state_item="Exec",
+        data_items={"Sload": {"metric": "load"}, "S2load": {"metric": "load2"}},
+    )
     with pytest.raises(SourceError) as caught:
         mtconnect.probe(equipment)
-    assert str(caught.value) == ("The agent's device has no DataItem Exec, S2load (see the "
-                                 "source's data_items and state_item).")
+    assert str(caught.value) == (
+        "The agent's device has no DataItem Exec, S2load (see the "
+        "source's data_items and state_item)."
+    )
 
 
 def test_probe_of_something_that_is_not_an_agent(hub, category, gateway):
@@ -433,6 +463,7 @@ def test_an_oversized_answer_is_cut_off(hub, category, gateway, settings):
 
 # --- with the real collector ----------------------------------------------------------------------
 
+
 @pytest.mark.django_db(transaction=True)
 def test_the_booking_window_becomes_the_trial(hub, category, sme, operator):
     agent = MTConnectAgent(buffer_size=64).start()
@@ -447,46 +478,59 @@ def _collect_a_trial(equipment, agent, sme, operator):
     start = booking.start
     agent.add("exec", "READY", start - timedelta(minutes=2))
     with collector(interval=0.1) as c:
-        until(lambda: SourceState.objects.filter(
-            pk=equipment.pk, state__instance_id=str(agent.instance_id)).exists())
+        wait_for(
+            lambda: SourceState.objects.filter(
+                pk=equipment.pk, state__instance_id=str(agent.instance_id)
+            ).exists()
+        )
         outside = [("Sload", 5.0, start - timedelta(seconds=1))]
-        inside = [("exec", "ACTIVE", start + timedelta(minutes=1)),
-                  ("Sload", 61.5, start + timedelta(minutes=1)),
-                  ("vib", 1.9, start + timedelta(minutes=1)),
-                  ("Sload", 63.0, start + timedelta(minutes=2))]
+        inside = [
+            ("exec", "ACTIVE", start + timedelta(minutes=1)),
+            ("Sload", 61.5, start + timedelta(minutes=1)),
+            ("vib", 1.9, start + timedelta(minutes=1)),
+            ("Sload", 63.0, start + timedelta(minutes=2)),
+        ]
         for item, value, ts in outside + inside:
             agent.add(item, value, ts)
-        until(lambda: Observation.objects.filter(equipment=equipment).count() == 6)
+        wait_for(lambda: Observation.objects.filter(equipment=equipment).count() == 6)
         agent.restart()
         restarted = agent.buffered()[0].ts
         agent.add("Sload", 64.0, start + timedelta(minutes=9))
-        until(lambda: SourceGap.objects.filter(equipment=equipment).count() == 1)
-        until(lambda: Observation.objects.filter(equipment=equipment).count() == 7)
+        wait_for(lambda: SourceGap.objects.filter(equipment=equipment).count() == 1)
+        wait_for(lambda: Observation.objects.filter(equipment=equipment).count() == 7)
         # The buffer (64) overflows before the next poll can read it: 70 in one burst.
-        agent.add_many(("Sload", 70.0 + i, start + timedelta(minutes=9, seconds=i))
-                       for i in range(70))
-        until(lambda: SourceGap.objects.filter(equipment=equipment).count() == 2)
-        until(lambda: SourceState.objects.get(pk=equipment.pk).state["next"]
-              == agent.next_sequence)
+        agent.add_many(
+            ("Sload", 70.0 + i, start + timedelta(minutes=9, seconds=i)) for i in range(70)
+        )
+        wait_for(lambda: SourceGap.objects.filter(equipment=equipment).count() == 2)
+        wait_for(
+            lambda: SourceState.objects.get(pk=equipment.pk).state["next"] == agent.next_sequence
+        )
         assert c.flush()
         end = timezone.now()
         time.sleep(1.2)  # a batch after the end marks it stored
         agent.add("Sload", 99.0)  # after the booking: stored, but not the trial's
-        until(lambda: Observation.objects.filter(equipment=equipment, value=99.0).exists())
+        wait_for(lambda: Observation.objects.filter(equipment=equipment, value=99.0).exists())
     trial = finish(booking, operator, at=end)
     assert trial.status == "collected"
-    rows = list(Measurement.objects.filter(trial=trial).order_by("ts", "metric")
-                .values_list("ts", "metric", "value", "unit"))
-    kept = [(start + timedelta(minutes=9, seconds=i), "spindle_load", 70.0 + i, "%")
-            for i in range(6, 70)]  # 13 to 18 overflowed: 11 UNAVAILABLE and 64.0 came first
+    rows = list(
+        Measurement.objects.filter(trial=trial)
+        .order_by("ts", "metric")
+        .values_list("ts", "metric", "value", "unit")
+    )
+    kept = [
+        (start + timedelta(minutes=9, seconds=i), "spindle_load", 70.0 + i, "%")
+        for i in range(6, 70)
+    ]  # 13 to 18 overflowed: 11 UNAVAILABLE and 64.0 came first
     assert rows == [
         (start + timedelta(minutes=1), "spindle_load", 61.5, "%"),
         (start + timedelta(minutes=1), "state", 1.0, ""),
         (start + timedelta(minutes=1), "vibration_rms", 1.9, "mm/s"),
         (start + timedelta(minutes=2), "spindle_load", 63.0, "%"),
         (start + timedelta(minutes=9), "spindle_load", 64.0, "%"),
-        *kept]
+        *kept,
+    ]
     assert [(g["reason"], g["start"], g["end"]) for g in trial.gaps] == [
         ("agent_restart", (start + timedelta(minutes=2)).isoformat(), restarted.isoformat()),
-        ("buffer_overflow", (start + timedelta(minutes=9)).isoformat(),
-         kept[0][0].isoformat())]
+        ("buffer_overflow", (start + timedelta(minutes=9)).isoformat(), kept[0][0].isoformat()),
+    ]

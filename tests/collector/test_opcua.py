@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.collector.sinks import MemorySink
-from tests.collector.support import collector, finish, running_booking
+from tests.collector.support import collector, finish, running_booking, wait_for
 from tests.faults.proxy import TcpProxy
 from tests.fixtures.world import make_equipment
 from trials.collector.base import Found, Reading
@@ -57,15 +57,30 @@ def dead_url() -> str:
     return f"opc.tcp://127.0.0.1:{port}/testbed/plant/"
 
 
-def configure(equipment, url: str, *, mode: str = "subscribe", security=None,
-              username: str = "", password: str = "", nodes=None, state_node: str = STATE):
+def configure(
+    equipment,
+    url: str,
+    *,
+    mode: str = "subscribe",
+    security=None,
+    username: str = "",
+    password: str = "",
+    nodes=None,
+    state_node: str = STATE,
+):
     equipment.result_source_kind = "opcua"
     equipment.result_source_url = url
     equipment.result_source_secret = password
     equipment.result_source_config = {
-        "nodes": nodes or [{"node_id": LAYER, "metric": "layer_temperature", "unit": "°C"},
-                           {"node_id": OXYGEN, "metric": "oxygen_level", "unit": "ppm"}],
-        "sampling_ms": 100, "mode": mode, "state_node": state_node, "username": username,
+        "nodes": nodes
+        or [
+            {"node_id": LAYER, "metric": "layer_temperature", "unit": "°C"},
+            {"node_id": OXYGEN, "metric": "oxygen_level", "unit": "ppm"},
+        ],
+        "sampling_ms": 100,
+        "mode": mode,
+        "state_node": state_node,
+        "username": username,
         **({"security": security} if security else {}),
     }
     equipment.full_clean()
@@ -114,19 +129,15 @@ class Running:
         assert self.error is None, self.error
 
 
-def wait_for(condition, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_values_set_during_the_run_become_exactly_those_readings(printer, plant):
     running = Running(printer, MemorySink(printer.pk))
     # On subscribing, each node reports its current value once: 0.0, and Idle as 0.
     running.until(lambda: len(running.sink.readings) == 3, what="the current values")
     assert sorted((r.metric, r.value, r.unit) for r in running.sink.readings) == [
-        ("layer_temperature", 0.0, "°C"), ("oxygen_level", 0.0, "ppm"), ("state", 0.0, "")]
+        ("layer_temperature", 0.0, "°C"),
+        ("oxygen_level", 0.0, "ppm"),
+        ("state", 0.0, ""),
+    ]
 
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
     expected = set()
@@ -134,14 +145,18 @@ def test_values_set_during_the_run_become_exactly_those_readings(printer, plant)
         ts = base + i * 50 * MS
         plant.set(LAYER, 1600.0 + i / 4, ts=ts)
         plant.set(OXYGEN, 380.0 - i, ts=ts + MS)
-        expected |= {Reading(ts, "layer_temperature", 1600.0 + i / 4, "°C"),
-                     Reading(ts + MS, "oxygen_level", 380.0 - i, "ppm")}
+        expected |= {
+            Reading(ts, "layer_temperature", 1600.0 + i / 4, "°C"),
+            Reading(ts + MS, "oxygen_level", 380.0 - i, "ppm"),
+        }
     plant.set(STATE, "Running", ts=base + 2 * timedelta(seconds=1))
     plant.set(OXYGEN, 360.5, ts=base + 3 * timedelta(seconds=1))
     plant.set(OXYGEN, 360.5, ts=base + 4 * timedelta(seconds=1))  # the same value again
-    expected |= {Reading(base + timedelta(seconds=2), "state", 1.0, ""),
-                 Reading(base + timedelta(seconds=3), "oxygen_level", 360.5, "ppm"),
-                 Reading(base + timedelta(seconds=4), "oxygen_level", 360.5, "ppm")}
+    expected |= {
+        Reading(base + timedelta(seconds=2), "state", 1.0, ""),
+        Reading(base + timedelta(seconds=3), "oxygen_level", 360.5, "ppm"),
+        Reading(base + timedelta(seconds=4), "oxygen_level", 360.5, "ppm"),
+    }
     running.until(lambda: len(running.sink.readings) == 3 + 43, what="43 readings")
     time.sleep(0.5)  # nothing more comes
     running.finish()
@@ -167,9 +182,13 @@ def test_the_demo_printer_runs(hub, category, plant):
     by_metric = {}
     for r in ticks:
         by_metric.setdefault((r.metric, r.unit), []).append(r.value)
-    assert set(by_metric) == {("layer_temperature", "°C"), ("oxygen_level", "ppm"),
-                              ("chamber_pressure", "mbar"), ("laser_power", "W"),
-                              ("state", "")}
+    assert set(by_metric) == {
+        ("layer_temperature", "°C"),
+        ("oxygen_level", "ppm"),
+        ("chamber_pressure", "mbar"),
+        ("laser_power", "W"),
+        ("state", ""),
+    }
     assert by_metric[("state", "")] == [1.0]  # Running from the first tick, once: a change
     assert all(340 < v < 400 for v in by_metric[("laser_power", "W")])
     assert all(1500 < v < 1750 for v in by_metric[("layer_temperature", "°C")])
@@ -182,8 +201,10 @@ def test_readings_are_handed_over_in_batches(shared_printer, shared_plant):
     running.until(lambda: len(running.sink.readings) == 3, what="the current values")
     writes = []
     original = running.sink.write
-    running.sink.write = lambda readings, **kw: (writes.append(len(readings)),
-                                                 original(readings, **kw))
+    running.sink.write = lambda readings, **kw: (
+        writes.append(len(readings)),
+        original(readings, **kw),
+    )
     base = datetime.now(UTC) - timedelta(seconds=10)
     plant.set_many({LAYER: 1.0, OXYGEN: 2.0}, ts=base)
     plant.set_many({LAYER: 3.0, OXYGEN: 4.0}, ts=base + MS)
@@ -197,8 +218,10 @@ def test_server_restart_reconnects_and_records_the_gap(printer, plant):
     running.until(lambda: len(running.sink.readings) == 3, what="the current values")
     before = datetime.now(UTC)  # later than the current values'
     plant.set(LAYER, 1612.0, ts=before)
-    running.until(lambda: any(r.value == 1612.0 for r in running.sink.readings),
-                  what="the reading before the restart")
+    running.until(
+        lambda: any(r.value == 1612.0 for r in running.sink.readings),
+        what="the reading before the restart",
+    )
 
     cut = datetime.now(UTC)
     plant.restart()
@@ -213,16 +236,20 @@ def test_server_restart_reconnects_and_records_the_gap(printer, plant):
 
     later = datetime.now(UTC)
     plant.set(LAYER, 1625.5, ts=later)
-    running.until(lambda: any(r.value == 1625.5 for r in running.sink.readings),
-                  what="a reading after the restart")
+    running.until(
+        lambda: any(r.value == 1625.5 for r in running.sink.readings),
+        what="a reading after the restart",
+    )
     running.finish()
     assert [r for r in running.sink.readings if r.value == 1625.5] == [
-        Reading(later, "layer_temperature", 1625.5, "°C")]
+        Reading(later, "layer_temperature", 1625.5, "°C")
+    ]
     # The server kept its values: on subscribing again they come once more (the
     # observation table stores a reading once: same metric and source timestamp).
     assert {r for r in running.sink.readings if r.ts >= before} == {
         Reading(before, "layer_temperature", 1612.0, "°C"),
-        Reading(later, "layer_temperature", 1625.5, "°C")}
+        Reading(later, "layer_temperature", 1625.5, "°C"),
+    }
     assert len(running.sink.gaps) == 1 and cut < gap.end
     assert running.sink.state() == {"hold": running.sink.held_since().isoformat()}
 
@@ -230,8 +257,10 @@ def test_server_restart_reconnects_and_records_the_gap(printer, plant):
 def test_network_cut_reconnects_and_records_the_gap(hub, category, plant):
     proxy = TcpProxy("127.0.0.1", plant.port)
     try:
-        equipment = configure(make_equipment(hub, category, slug="printer-2"),
-                              f"opc.tcp://127.0.0.1:{proxy.port}/testbed/plant/")
+        equipment = configure(
+            make_equipment(hub, category, slug="printer-2"),
+            f"opc.tcp://127.0.0.1:{proxy.port}/testbed/plant/",
+        )
         running = Running(equipment, MemorySink(equipment.pk))
         running.until(lambda: len(running.sink.readings) == 3, what="the current values")
         first = datetime.now(UTC)
@@ -257,8 +286,10 @@ def test_network_cut_reconnects_and_records_the_gap(hub, category, plant):
     # After the cut the subscription starts again with each node's current value.
     initial = {r.metric: r for r in running.sink.readings[:3]}
     assert set(running.sink.readings[4:]) == {
-        initial["layer_temperature"], initial["state"],
-        Reading(missed + MS, "oxygen_level", 402.0, "ppm")}
+        initial["layer_temperature"],
+        initial["state"],
+        Reading(missed + MS, "oxygen_level", 402.0, "ppm"),
+    }
 
 
 def test_a_collector_that_was_down_records_the_period(shared_printer):
@@ -272,22 +303,27 @@ def test_a_collector_that_was_down_records_the_period(shared_printer):
     assert now <= gap.end <= datetime.now(UTC)
 
 
-def test_a_driver_started_again_in_the_same_hold_records_no_second_collector_down(
-        shared_printer):
+def test_a_driver_started_again_in_the_same_hold_records_no_second_collector_down(shared_printer):
     now = datetime.now(UTC)
-    sink = MemorySink(shared_printer.pk, held_since=now, last_held=now - timedelta(minutes=3),
-                      state={"hold": now.isoformat()})
+    sink = MemorySink(
+        shared_printer.pk,
+        held_since=now,
+        last_held=now - timedelta(minutes=3),
+        state={"hold": now.isoformat()},
+    )
     running = Running(shared_printer, sink)
     running.until(lambda: len(sink.readings) == 3, what="the current values")
     running.finish()
     assert sink.gaps == []
 
 
-def test_a_driver_that_stopped_on_an_error_hands_its_gap_to_the_next(hub, category,
-                                                                      shared_plant):
-    equipment = configure(make_equipment(hub, category, slug="printer-9"), shared_plant.url,
-                          nodes=[{"node_id": "ns=2;s=Printer.Nozzle", "metric": "nozzle"}],
-                          state_node="")
+def test_a_driver_that_stopped_on_an_error_hands_its_gap_to_the_next(hub, category, shared_plant):
+    equipment = configure(
+        make_equipment(hub, category, slug="printer-9"),
+        shared_plant.url,
+        nodes=[{"node_id": "ns=2;s=Printer.Nozzle", "metric": "nozzle"}],
+        state_node="",
+    )
     now = datetime.now(UTC)
     sink = MemorySink(equipment.pk, held_since=now)
     failed = Running(equipment, sink)
@@ -332,8 +368,10 @@ def test_a_driver_waiting_for_a_mute_server_stops_at_once(hub, category):
     with socket.socket() as mute:  # accepts connections, never answers
         mute.bind(("127.0.0.1", 0))
         mute.listen()
-        equipment = configure(make_equipment(hub, category, slug="printer-10"),
-                              f"opc.tcp://127.0.0.1:{mute.getsockname()[1]}/")
+        equipment = configure(
+            make_equipment(hub, category, slug="printer-10"),
+            f"opc.tcp://127.0.0.1:{mute.getsockname()[1]}/",
+        )
         started = datetime.now(UTC)
         running = Running(equipment, MemorySink(equipment.pk))
         time.sleep(1)
@@ -347,12 +385,19 @@ def test_a_driver_waiting_for_a_mute_server_stops_at_once(hub, category):
 
 def test_history_mode_returns_the_window_only(hub, category, shared_plant):
     plant = shared_plant
-    equipment = configure(make_equipment(hub, category, slug="printer-4"), plant.url,
-                          mode="history")
+    equipment = configure(
+        make_equipment(hub, category, slug="printer-4"), plant.url, mode="history"
+    )
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     end = start + timedelta(minutes=30)
-    stamps = [start - timedelta(seconds=1), start, start + timedelta(minutes=10),
-              end - MS, end, end + timedelta(minutes=1)]
+    stamps = [
+        start - timedelta(seconds=1),
+        start,
+        start + timedelta(minutes=10),
+        end - MS,
+        end,
+        end + timedelta(minutes=1),
+    ]
     for i, ts in enumerate(stamps):
         plant.set(LAYER, 1600.0 + i, ts=ts)
         plant.set(OXYGEN, 300.0 + i, ts=ts)
@@ -365,15 +410,19 @@ def test_history_mode_returns_the_window_only(hub, category, shared_plant):
     assert sorted(readings) == sorted(
         [Reading(ts, "layer_temperature", 1600.0 + i, "°C") for i, ts in inside]
         + [Reading(ts, "oxygen_level", 300.0 + i, "ppm") for i, ts in inside]
-        + [Reading(start + timedelta(minutes=1), "state", 1.0, ""),
-           Reading(start + timedelta(minutes=29), "state", 0.0, "")])
+        + [
+            Reading(start + timedelta(minutes=1), "state", 1.0, ""),
+            Reading(start + timedelta(minutes=29), "state", 0.0, ""),
+        ]
+    )
 
 
 def test_history_of_a_server_that_keeps_none_is_refused(hub, category):
     plant = PlantServer(port=0, history=False).start()
     try:
-        equipment = configure(make_equipment(hub, category, slug="printer-5"), plant.url,
-                              mode="history")
+        equipment = configure(
+            make_equipment(hub, category, slug="printer-5"), plant.url, mode="history"
+        )
         now = datetime.now(UTC)
         with pytest.raises(SourceError) as caught:
             opcua.fetch_history(equipment, now - timedelta(hours=1), now)
@@ -385,16 +434,20 @@ def test_history_of_a_server_that_keeps_none_is_refused(hub, category):
 
 def test_probe_reads_every_node(shared_printer, shared_plant):
     shared_plant.set_many({LAYER: 1618.25, OXYGEN: 377.0, STATE: "Running"})
-    assert opcua.probe(shared_printer) == [Found("layer_temperature", "°C", 1618.25),
-                                    Found("oxygen_level", "ppm", 377.0),
-                                    Found("state", "", 1.0)]
+    assert opcua.probe(shared_printer) == [
+        Found("layer_temperature", "°C", 1618.25),
+        Found("oxygen_level", "ppm", 377.0),
+        Found("state", "", 1.0),
+    ]
 
 
 def test_probe_by_host_name_and_over_ipv6(hub, category, shared_plant):
     """The client connects to the address the outbound guard checked: the name resolved
     once (localhost), an IPv6 address in brackets."""
-    by_name = configure(make_equipment(hub, category, slug="printer-name"),
-                        f"opc.tcp://localhost:{shared_plant.port}/testbed/plant/")
+    by_name = configure(
+        make_equipment(hub, category, slug="printer-name"),
+        f"opc.tcp://localhost:{shared_plant.port}/testbed/plant/",
+    )
     shared_plant.set(OXYGEN, 371.0)
     assert opcua.probe(by_name)[1] == Found("oxygen_level", "ppm", 371.0)
     plant6 = PlantServer(port=0, host="::1", history=False).start()
@@ -408,10 +461,14 @@ def test_probe_by_host_name_and_over_ipv6(hub, category, shared_plant):
 
 
 def test_probe_names_a_missing_node(hub, category, shared_plant):
-    equipment = configure(make_equipment(hub, category, slug="printer-6"), shared_plant.url,
-                          nodes=[
-        {"node_id": LAYER, "metric": "layer_temperature", "unit": "°C"},
-        {"node_id": "ns=2;s=Printer.Nozzle", "metric": "nozzle", "unit": ""}])
+    equipment = configure(
+        make_equipment(hub, category, slug="printer-6"),
+        shared_plant.url,
+        nodes=[
+            {"node_id": LAYER, "metric": "layer_temperature", "unit": "°C"},
+            {"node_id": "ns=2;s=Printer.Nozzle", "metric": "nozzle", "unit": ""},
+        ],
+    )
     with pytest.raises(SourceError) as caught:
         opcua.probe(equipment)
     assert str(caught.value) == "The OPC UA server has no node ns=2;s=Printer.Nozzle."
@@ -433,9 +490,14 @@ def test_probe_of_nothing_listening_cannot_connect(hub, category):
 
 def test_driver_skips_a_missing_node_and_reads_the_others(hub, category, shared_plant):
     plant = shared_plant
-    equipment = configure(make_equipment(hub, category, slug="printer-8"), plant.url, nodes=[
-        {"node_id": LAYER, "metric": "layer_temperature", "unit": "°C"},
-        {"node_id": "ns=2;s=Printer.Nozzle", "metric": "nozzle", "unit": ""}])
+    equipment = configure(
+        make_equipment(hub, category, slug="printer-8"),
+        plant.url,
+        nodes=[
+            {"node_id": LAYER, "metric": "layer_temperature", "unit": "°C"},
+            {"node_id": "ns=2;s=Printer.Nozzle", "metric": "nozzle", "unit": ""},
+        ],
+    )
     running = Running(equipment, MemorySink(equipment.pk))
     running.until(lambda: len(running.sink.readings) == 2, what="the current values")
     ts = datetime.now(UTC)
@@ -447,15 +509,19 @@ def test_driver_skips_a_missing_node_and_reads_the_others(hub, category, shared_
 
 def test_secure_login_with_basic256sha256(hub, category, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    plant = PlantServer(port=0, security=True, users={"operator": "s3cret"},
-                        cert_dir=tmp_path / "server").start()
+    plant = PlantServer(
+        port=0, security=True, users={"operator": "s3cret"}, cert_dir=tmp_path / "server"
+    ).start()
     try:
         plant.set(LAYER, 1599.0)
         for mode in ("SignAndEncrypt", "Sign"):
             equipment = configure(
-                make_equipment(hub, category, slug=f"printer-{mode.lower()}"), plant.url,
-                security={"policy": "Basic256Sha256", "mode": mode}, username="operator",
-                password="s3cret")
+                make_equipment(hub, category, slug=f"printer-{mode.lower()}"),
+                plant.url,
+                security={"policy": "Basic256Sha256", "mode": mode},
+                username="operator",
+                password="s3cret",
+            )
             assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1599.0)
         assert (tmp_path / "media" / "opcua" / "client-cert.der").is_file()
 
@@ -468,7 +534,8 @@ def test_secure_login_with_basic256sha256(hub, category, settings, tmp_path):
         assert running.sink.readings[-1] == Reading(ts, "layer_temperature", 1601.5, "°C")
 
         settings.OPCUA_CLIENT_CERT, settings.OPCUA_CLIENT_KEY = deployment_certificate(
-            tmp_path / "own", "urn:example:hub:collector")
+            tmp_path / "own", "urn:example:hub:collector"
+        )
         assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1601.5)
 
         equipment.result_source_secret = "wrong"
@@ -481,8 +548,9 @@ def test_secure_login_with_basic256sha256(hub, category, settings, tmp_path):
     finally:
         plant.stop()
     assert str(refused.value) == str(opcua.SECURITY_REJECTED)
-    assert str(plain.value) == ("The OPC UA server offers no endpoint with security policy "
-                                "None and mode None.")
+    assert str(plain.value) == (
+        "The OPC UA server offers no endpoint with security policy None and mode None."
+    )
 
 
 def deployment_certificate(folder, uri: str) -> tuple[str, str]:
@@ -490,21 +558,29 @@ def deployment_certificate(folder, uri: str) -> tuple[str, str]:
     folder.mkdir()
     key = cert_gen.generate_private_key()
     cert = cert_gen.generate_self_signed_app_certificate(
-        key, uri, {}, [x509.UniformResourceIdentifier(uri)],
-        extended=[ExtendedKeyUsageOID.CLIENT_AUTH])
+        key,
+        uri,
+        {},
+        [x509.UniformResourceIdentifier(uri)],
+        extended=[ExtendedKeyUsageOID.CLIENT_AUTH],
+    )
     (folder / "cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
     (folder / "key.pem").write_bytes(cert_gen.dump_private_key_as_pem(key))
     return str(folder / "cert.pem"), str(folder / "key.pem")
 
 
-def test_the_client_certificate_is_made_once_and_again_when_it_no_longer_fits(settings,
-                                                                              tmp_path):
+def test_the_client_certificate_is_made_once_and_again_when_it_no_longer_fits(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     made = certificates.client_certificate()
-    assert (made.cert, made.key) == (tmp_path / "opcua" / "client-cert.der",
-                                     tmp_path / "opcua" / "client-key.pem")
-    assert made.application_uri == "urn:testbed:collector" == certificates.application_uri(
-        x509.load_der_x509_certificate(made.cert.read_bytes()))
+    assert (made.cert, made.key) == (
+        tmp_path / "opcua" / "client-cert.der",
+        tmp_path / "opcua" / "client-key.pem",
+    )
+    assert (
+        made.application_uri
+        == "urn:testbed:collector"
+        == certificates.application_uri(x509.load_der_x509_certificate(made.cert.read_bytes()))
+    )
     assert stat.S_IMODE(made.key.stat().st_mode) == 0o600
     first = made.cert.read_bytes()
     assert certificates.client_certificate() == made and made.cert.read_bytes() == first
@@ -515,22 +591,26 @@ def test_the_client_certificate_is_made_once_and_again_when_it_no_longer_fits(se
     assert certificates._usable(made.cert, made.key)
 
     settings.OPCUA_CLIENT_CERT, settings.OPCUA_CLIENT_KEY = deployment_certificate(
-        tmp_path / "own", "urn:example:hub:collector")
+        tmp_path / "own", "urn:example:hub:collector"
+    )
     assert certificates.client_certificate() == certificates.ClientCertificate(
-        tmp_path / "own" / "cert.pem", tmp_path / "own" / "key.pem",
-        "urn:example:hub:collector")
+        tmp_path / "own" / "cert.pem", tmp_path / "own" / "key.pem", "urn:example:hub:collector"
+    )
 
 
 def test_security_policy_the_server_lacks_is_named(shared_printer, shared_plant):
-    configure(shared_printer, shared_plant.url,
-              security={"policy": "Basic256Sha256", "mode": "Sign"})
+    configure(
+        shared_printer, shared_plant.url, security={"policy": "Basic256Sha256", "mode": "Sign"}
+    )
     with pytest.raises(SourceError) as caught:
         opcua.probe(shared_printer)
-    assert str(caught.value) == ("The OPC UA server offers no endpoint with security policy "
-                                 "Basic256Sha256 and mode Sign.")
+    assert str(caught.value) == (
+        "The OPC UA server offers no endpoint with security policy Basic256Sha256 and mode Sign."
+    )
 
 
 # --- with the real collector ----------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.postgres
@@ -546,35 +626,44 @@ def test_the_booking_window_becomes_the_trial(hub, category, sme, operator, plan
         return Observation.objects.filter(equipment=equipment).count()
 
     with collector(interval=0.1) as c:
-        wait_for(lambda: stored() == 3, "the current values (before the window)")
+        wait_for(lambda: stored() == 3, what="the current values (before the window)", timeout=20)
         first = datetime.now(UTC)
         plant.set_many({LAYER: 1610.0, OXYGEN: 390.5, STATE: "Running"}, ts=first)
         second = first + 250 * MS
         plant.set(LAYER, 1612.5, ts=second)
-        wait_for(lambda: stored() == 7, "four readings")
+        wait_for(lambda: stored() == 7, what="four readings", timeout=20)
 
         plant.restart()
         restarted = datetime.now(UTC)
-        wait_for(lambda: SourceGap.objects.filter(equipment=equipment).exists(), "the gap")
+        wait_for(
+            lambda: SourceGap.objects.filter(equipment=equipment).exists(),
+            what="the gap",
+            timeout=20,
+        )
         third = datetime.now(UTC)
         plant.set(OXYGEN, 388.0, ts=third)
-        wait_for(lambda: stored() == 8, "the reading after the restart")
+        wait_for(lambda: stored() == 8, what="the reading after the restart", timeout=20)
 
         assert c.flush()
         end = datetime.now(UTC)
         time.sleep(1.2)  # a batch after the end marks it stored
         plant.set(LAYER, 99.0)  # after the booking: not the trial's
-        wait_for(lambda: stored() == 9, "the reading after the booking")
-        trial = finish(booking, operator, at=end)
+        wait_for(lambda: stored() == 9, what="the reading after the booking", timeout=20)
+    trial = finish(booking, operator, at=end)  # (SQLite: no writes beside the writer)
 
     assert trial.status == "collected"
-    rows = list(Measurement.objects.filter(trial=trial).order_by("ts", "metric")
-                .values_list("ts", "metric", "value", "unit"))
-    assert rows == [(first, "layer_temperature", 1610.0, "°C"),
-                    (first, "oxygen_level", 390.5, "ppm"),
-                    (first, "state", 1.0, ""),
-                    (second, "layer_temperature", 1612.5, "°C"),
-                    (third, "oxygen_level", 388.0, "ppm")]
+    rows = list(
+        Measurement.objects.filter(trial=trial)
+        .order_by("ts", "metric")
+        .values_list("ts", "metric", "value", "unit")
+    )
+    assert rows == [
+        (first, "layer_temperature", 1610.0, "°C"),
+        (first, "oxygen_level", 390.5, "ppm"),
+        (first, "state", 1.0, ""),
+        (second, "layer_temperature", 1612.5, "°C"),
+        (third, "oxygen_level", 388.0, "ppm"),
+    ]
     [gap] = trial.gaps
     assert gap["reason"] == "disconnected"
     assert second <= datetime.fromisoformat(gap["start"]) <= restarted

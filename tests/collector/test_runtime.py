@@ -5,12 +5,10 @@ the booking window's observations — gaps and usage evidence included."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError
 from django.utils import timezone
 
 from bookings.models import Booking
@@ -19,7 +17,7 @@ from trials.collector import runtime
 from trials.collector.base import Gap, Reading
 from trials.models import CollectorHeartbeat, Measurement, Observation, SourceGap, SourceState
 
-from .support import collector, finish, running_booking
+from .support import collector, finish, running_booking, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,18 +61,6 @@ def mqtt_equipment(hub, category):
     return equipment
 
 
-def wait_for(condition, timeout=10.0):
-    """Until ``condition()``; in-memory SQLite may say "table is locked" while the
-    collector's writer writes: that is "not yet"."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OperationalError):
-            if condition():
-                return
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_holds_running_equipment_only(scripted, mqtt_equipment, hub, category, sme):
     idle = make_equipment(hub, category, "idle-1")
     idle.result_source_kind, idle.result_source_url = "mqtt", "mqtt://127.0.0.1:1883"
@@ -82,14 +68,22 @@ def test_holds_running_equipment_only(scripted, mqtt_equipment, hub, category, s
     idle.save()
     now = timezone.now()
     from tests.factories import BookingFactory
-    BookingFactory(equipment=idle, organization=sme, start=now + timedelta(hours=2),
-                   end=now + timedelta(hours=3))  # confirmed, far ahead: not yet
+
+    BookingFactory(
+        equipment=idle,
+        organization=sme,
+        start=now + timedelta(hours=2),
+        end=now + timedelta(hours=3),
+    )  # confirmed, far ahead: not yet
     running_booking(mqtt_equipment, sme)
     with collector() as c:
         wait_for(lambda: scripted.started)
         assert set(c.held) == {mqtt_equipment.pk}
-        wait_for(lambda: CollectorHeartbeat.objects.filter(
-            name="test-collector", holding=[mqtt_equipment.pk]).exists())
+        wait_for(
+            lambda: CollectorHeartbeat.objects.filter(
+                name="test-collector", holding=[mqtt_equipment.pk]
+            ).exists()
+        )
     beat = CollectorHeartbeat.objects.get(name="test-collector")
     assert beat.stopped is not None
 
@@ -109,8 +103,7 @@ def test_readings_stored_once_with_their_state(scripted, mqtt_equipment, sme):
 
 
 @pytest.mark.postgres
-def test_two_collectors_never_hold_the_same_equipment(scripted, mqtt_equipment, hub, category,
-                                                      sme):
+def test_two_collectors_never_hold_the_same_equipment(scripted, mqtt_equipment, hub, category, sme):
     others = []
     for i in range(3):
         equipment = make_equipment(hub, category, f"cell-{i}")
@@ -134,16 +127,17 @@ def test_two_collectors_never_hold_the_same_equipment(scripted, mqtt_equipment, 
         assert held_by_d <= set(c.held)
 
 
-def test_trial_built_from_the_window_with_gaps_and_usage(scripted, mqtt_equipment, sme,
-                                                        operator):
+def test_trial_built_from_the_window_with_gaps_and_usage(scripted, mqtt_equipment, sme, operator):
     booking = running_booking(mqtt_equipment, sme, started=timedelta(minutes=10))
     start = booking.start
     inside = [Reading(start + timedelta(minutes=m), "load", float(m), "%") for m in range(5)]
     before = [Reading(start - timedelta(seconds=1), "load", 99.0, "%")]
-    states = [Reading(start - timedelta(minutes=1), "state", 0.0),
-              Reading(start + timedelta(minutes=2), "state", 1.0),
-              Reading(start + timedelta(minutes=5), "state", 0.0),
-              Reading(start + timedelta(minutes=6), "state", 1.0)]
+    states = [
+        Reading(start - timedelta(minutes=1), "state", 0.0),
+        Reading(start + timedelta(minutes=2), "state", 1.0),
+        Reading(start + timedelta(minutes=5), "state", 0.0),
+        Reading(start + timedelta(minutes=6), "state", 1.0),
+    ]
     gap = Gap(start + timedelta(minutes=3), start + timedelta(minutes=4), "disconnected")
     scripted.script[mqtt_equipment.pk] = [(before + inside + states, None), gap]
     with collector() as c:
@@ -153,8 +147,11 @@ def test_trial_built_from_the_window_with_gaps_and_usage(scripted, mqtt_equipmen
         time.sleep(1.2)  # a batch after the end marks it stored
     trial = finish(booking, operator, at=end)  # (SQLite: no reads beside the writer)
     assert trial.status == "collected"
-    stored = list(Measurement.objects.filter(trial=trial, metric="load").order_by("ts")
-                  .values_list("ts", "value"))
+    stored = list(
+        Measurement.objects.filter(trial=trial, metric="load")
+        .order_by("ts")
+        .values_list("ts", "value")
+    )
     assert stored == [(r.ts, r.value) for r in inside]
     assert Measurement.objects.filter(trial=trial, metric="state").count() == 3
     assert [g["reason"] for g in trial.gaps] == ["disconnected"]
@@ -185,8 +182,11 @@ def test_auto_check_in_when_the_machine_becomes_active(scripted, mqtt_equipment,
     scripted.script[mqtt_equipment.pk] = [([Reading(now, "state", 1.0)], None)]
     with collector(interval=0.1):
         wait_for(lambda: Booking.objects.get(pk=booking.pk).status == Booking.Status.CHECKED_IN)
-    assert booking.events.filter(code="booking.checked_in").get().reason.startswith(
-        "Checked in automatically")
+    assert (
+        booking.events.filter(code="booking.checked_in")
+        .get()
+        .reason.startswith("Checked in automatically")
+    )
 
 
 def test_no_auto_check_in_unless_the_hub_wants_it(scripted, mqtt_equipment, sme):
@@ -201,17 +201,20 @@ def test_no_auto_check_in_unless_the_hub_wants_it(scripted, mqtt_equipment, sme)
 def test_a_stopping_collector_stores_what_it_was_handed(scripted, mqtt_equipment, sme):
     running_booking(mqtt_equipment, sme)
     ts = timezone.now()
-    scripted.script[mqtt_equipment.pk] = [([Reading(ts + timedelta(milliseconds=i), "x", i)
-                                            for i in range(5000)], None)]
+    scripted.script[mqtt_equipment.pk] = [
+        ([Reading(ts + timedelta(milliseconds=i), "x", i) for i in range(5000)], None)
+    ]
     with collector():
         wait_for(lambda: scripted.started)
     assert Observation.objects.count() == 5000
 
 
-def test_a_driver_that_says_nothing_leaves_the_window_uncovered(scripted, mqtt_equipment,
-                                                                sme, operator, monkeypatch):
+def test_a_driver_that_says_nothing_leaves_the_window_uncovered(
+    scripted, mqtt_equipment, sme, operator, monkeypatch
+):
     """No caught-up mark from the source: the collection does not take the wall clock for
     coverage; once the settle time is over it collects what there is, with a gap."""
+
     class Silent(ScriptedDriver):
         def run(self):
             self.stop.wait()

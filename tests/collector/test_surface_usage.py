@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -30,7 +29,7 @@ from tests.fixtures.world import key_client, local, make_booking, make_equipment
 from trials.models import Measurement, Observation, SourceState
 from trials.plant.mqtt_publisher import publish_payloads, publish_readings, reading_payload
 
-from .support import collector, finish, running_booking
+from .support import collector, finish, running_booking, wait_for
 
 BROKER = "mqtt://127.0.0.1:1883"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,25 +38,42 @@ UTILIZATION_URL = "/api/v1/reports/utilization/"
 
 def completed(equipment, sme, day: int, hours: int, **usage) -> Booking:
     start = local(day, 9)
-    return make_booking(equipment, sme, start, start + timedelta(hours=hours),
-                        status=Booking.Status.COMPLETED, checked_in_at=start,
-                        completed_at=start + timedelta(hours=hours), **usage)
+    return make_booking(
+        equipment,
+        sme,
+        start,
+        start + timedelta(hours=hours),
+        status=Booking.Status.COMPLETED,
+        checked_in_at=start,
+        completed_at=start + timedelta(hours=hours),
+        **usage,
+    )
 
 
 @pytest.fixture
 def with_usage(equipment, sme):
     """Three hours booked, 1 h 45 min 36 s of it active (09:10–11:30)."""
     start = local(-2, 9)
-    return completed(equipment, sme, -2, 3, actual_start=start + timedelta(minutes=10),
-                     actual_end=start + timedelta(hours=2, minutes=30), actual_seconds=6336)
+    return completed(
+        equipment,
+        sme,
+        -2,
+        3,
+        actual_start=start + timedelta(minutes=10),
+        actual_end=start + timedelta(hours=2, minutes=30),
+        actual_seconds=6336,
+    )
 
 
 @pytest.mark.django_db
 def test_booking_api_shows_booked_vs_actual(sme, with_usage):
     body = key_client(sme).get(f"/api/v1/bookings/{with_usage.pk}/").json()
-    assert body["usage"] == {"booked_hours": "3.00", "actual_hours": "1.76",
-                             "actual_start": local(-2, 9, 10).isoformat(),
-                             "actual_end": local(-2, 11, 30).isoformat()}
+    assert body["usage"] == {
+        "booked_hours": "3.00",
+        "actual_hours": "1.76",
+        "actual_start": local(-2, 9, 10).isoformat(),
+        "actual_end": local(-2, 11, 30).isoformat(),
+    }
     assert body["usage"]["actual_start"].endswith("+08:00")
 
 
@@ -66,15 +82,28 @@ def test_without_a_state_signal_actual_is_null(equipment, sme, operator):
     booking = completed(equipment, sme, -3, 2)
     for client in (key_client(sme), key_client(operator)):
         assert client.get(f"/api/v1/bookings/{booking.pk}/").json()["usage"] == {
-            "booked_hours": "2.00", "actual_hours": None, "actual_start": None,
-            "actual_end": None}
+            "booked_hours": "2.00",
+            "actual_hours": None,
+            "actual_start": None,
+            "actual_end": None,
+        }
 
 
 @pytest.mark.django_db
 def test_trial_api_shows_usage_and_gaps(sme, operator, with_usage):
-    TrialFactory(booking=with_usage, collected=True, gaps=[
-        {"start": local(-2, 10).isoformat(), "end": local(-2, 10, 1).isoformat(),
-         "seconds": 60.0, "reason": "disconnected", "detail": ""}])
+    TrialFactory(
+        booking=with_usage,
+        collected=True,
+        gaps=[
+            {
+                "start": local(-2, 10).isoformat(),
+                "end": local(-2, 10, 1).isoformat(),
+                "seconds": 60.0,
+                "reason": "disconnected",
+                "detail": "",
+            }
+        ],
+    )
     for client in (key_client(sme), key_client(operator)):
         body = client.get(f"/api/v1/trials/{with_usage.pk}/").json()
         assert body["usage"]["booked_hours"] == "3.00"
@@ -83,10 +112,18 @@ def test_trial_api_shows_usage_and_gaps(sme, operator, with_usage):
 
 
 @pytest.mark.django_db
-def test_utilization_report_adds_actual_hours(hub, category, equipment, sme, operator,
-                                              with_usage, admin_client):
-    completed(equipment, sme, -1, 2, actual_start=local(-1, 9), actual_end=local(-1, 10),
-              actual_seconds=3600)
+def test_utilization_report_adds_actual_hours(
+    hub, category, equipment, sme, operator, with_usage, admin_client
+):
+    completed(
+        equipment,
+        sme,
+        -1,
+        2,
+        actual_start=local(-1, 9),
+        actual_end=local(-1, 10),
+        actual_seconds=3600,
+    )
     completed(equipment, sme, -4, 1)  # no evidence: adds booked hours, not actual ones
     other = make_equipment(hub, category, "lathe-1")
     completed(other, sme, -1, 2)
@@ -104,9 +141,15 @@ def test_utilization_report_adds_actual_hours(hub, category, equipment, sme, ope
     assert reports.UTILIZATION_COLUMNS[4:6] == ["booked_hours", "actual_hours"]
     assert (parsed["DMU 50"]["actual_hours"], parsed["LATHE-1"]["actual_hours"]) == ("2.76", "")
     # The console's page.
-    page = admin_client.get(reverse("admin:bookings_booking_reports"), {
-        "start": f"{start:%Y-%m-%d}", "end": f"{end - timedelta(days=1):%Y-%m-%d}",
-        "month": f"{start:%Y-%m}", "operator": operator.slug}).content.decode()
+    page = admin_client.get(
+        reverse("admin:bookings_booking_reports"),
+        {
+            "start": f"{start:%Y-%m-%d}",
+            "end": f"{end - timedelta(days=1):%Y-%m-%d}",
+            "month": f"{start:%Y-%m}",
+            "operator": operator.slug,
+        },
+    ).content.decode()
     assert '<th class="num">Actual h</th>' in page
     assert '<td class="num">2.76</td>' in page and '<td class="num">—</td>' in page
 
@@ -118,71 +161,105 @@ def test_actual_hours_count_where_the_booking_starts(operator, with_usage):
     cut = local(-2, 10)
     first = reports.utilization(operator=operator, start=local(-3, 0), end=cut)
     second = reports.utilization(operator=operator, start=cut, end=local(0, 0))
-    assert (first[0].booked_hours, first[0].actual_hours) == (1, reports.hours(
-        timedelta(seconds=6336)))
+    assert (first[0].booked_hours, first[0].actual_hours) == (
+        1,
+        reports.hours(timedelta(seconds=6336)),
+    )
     assert (second[0].booked_hours, second[0].actual_hours) == (2, None)
 
 
 # --- end to end: the real collector, the shared broker ---------------------------------
 
-def _wait(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
 
 @pytest.mark.django_db(transaction=True)
 def test_trial_and_usage_from_the_state_signal(hub, category, sme, operator):
     topic = f"testbed-test/{uuid.uuid4().hex[:12]}"
-    robot = make_equipment(hub, category, "robot-1", result_source_kind="mqtt",
-                           result_source_url=BROKER,
-                           result_source_config={"topic": f"{topic}/#", "state_metric": "state"})
+    robot = make_equipment(
+        hub,
+        category,
+        "robot-1",
+        result_source_kind="mqtt",
+        result_source_url=BROKER,
+        result_source_config={"topic": f"{topic}/#", "state_metric": "state"},
+    )
     robot.full_clean()
     robot.save()
-    booking = running_booking(robot, sme, started=timedelta(minutes=10),
-                              ends_in=timedelta(minutes=30))
+    booking = running_booking(
+        robot, sme, started=timedelta(minutes=10), ends_in=timedelta(minutes=30)
+    )
     start = booking.start
     # Before the slot, retained: it reaches the collector as soon as it subscribes.
-    publish_payloads(BROKER, f"{topic}/cell", [reading_payload(
-        start - timedelta(seconds=30), "spindle_load", 5.0, "%")], retain=True)
+    publish_payloads(
+        BROKER,
+        f"{topic}/cell",
+        [reading_payload(start - timedelta(seconds=30), "spindle_load", 5.0, "%")],
+        retain=True,
+    )
     inside = [(start + timedelta(minutes=m), "spindle_load", 60.0 + m, "%") for m in range(6)]
-    states = [(start - timedelta(minutes=1), "state", 0, ""),
-              (start + timedelta(minutes=2), "state", 1, ""),
-              (start + timedelta(minutes=5), "state", 0, "")]
+    states = [
+        (start - timedelta(minutes=1), "state", 0, ""),
+        (start + timedelta(minutes=2), "state", 1, ""),
+        (start + timedelta(minutes=5), "state", 0, ""),
+    ]
     try:
         with collector(interval=0.1) as c:
-            _wait(lambda: Observation.objects.filter(equipment=robot).count() == 1)
+            wait_for(lambda: Observation.objects.filter(equipment=robot).count() == 1)
             publish_readings(BROKER, f"{topic}/cell", inside + states)
-            _wait(lambda: Observation.objects.filter(equipment=robot).count() == 10)
+            wait_for(lambda: Observation.objects.filter(equipment=robot).count() == 10)
             assert c.flush()
             end = timezone.now()
-            _wait(lambda: (stored := SourceState.objects.filter(pk=robot.pk).values_list(
-                "stored_until", flat=True).first()) is not None and stored >= end)
-            trial = finish(booking, operator, at=end)
+            wait_for(
+                lambda: (
+                    (
+                        stored := SourceState.objects.filter(pk=robot.pk)
+                        .values_list("stored_until", flat=True)
+                        .first()
+                    )
+                    is not None
+                    and stored >= end
+                )
+            )
+        # Completed once the collector has stopped writing: the tests' in-memory SQLite
+        # would refuse the write beside the collector's ("table is locked").
+        trial = finish(booking, operator, at=end)
     finally:
         publish_payloads(BROKER, f"{topic}/cell", [b""], retain=True)
     assert trial.status == "collected"
-    assert list(Measurement.objects.filter(trial=trial, metric="spindle_load").order_by("ts")
-                .values_list("ts", "value", "unit")) == [(ts, v, u) for ts, _m, v, u in inside]
-    assert list(Measurement.objects.filter(trial=trial, metric="state").order_by("ts")
-                .values_list("ts", "value")) == [(start + timedelta(minutes=2), 1.0),
-                                                 (start + timedelta(minutes=5), 0.0)]
+    assert list(
+        Measurement.objects.filter(trial=trial, metric="spindle_load")
+        .order_by("ts")
+        .values_list("ts", "value", "unit")
+    ) == [(ts, v, u) for ts, _m, v, u in inside]
+    assert list(
+        Measurement.objects.filter(trial=trial, metric="state")
+        .order_by("ts")
+        .values_list("ts", "value")
+    ) == [(start + timedelta(minutes=2), 1.0), (start + timedelta(minutes=5), 0.0)]
     booking.refresh_from_db()
     assert (booking.actual_start, booking.actual_end, booking.actual_seconds) == (
-        start + timedelta(minutes=2), start + timedelta(minutes=5), 180)
-    expected = {"booked_hours": "0.67", "actual_hours": "0.05",
-                "actual_start": (start + timedelta(minutes=2)).astimezone(SHANGHAI).isoformat(),
-                "actual_end": (start + timedelta(minutes=5)).astimezone(SHANGHAI).isoformat()}
+        start + timedelta(minutes=2),
+        start + timedelta(minutes=5),
+        180,
+    )
+    expected = {
+        "booked_hours": "0.67",
+        "actual_hours": "0.05",
+        "actual_start": (start + timedelta(minutes=2)).astimezone(SHANGHAI).isoformat(),
+        "actual_end": (start + timedelta(minutes=5)).astimezone(SHANGHAI).isoformat(),
+    }
     assert key_client(sme).get(f"/api/v1/bookings/{booking.pk}/").json()["usage"] == expected
     trial_usage = key_client(sme).get(f"/api/v1/trials/{booking.pk}/").json()["usage"]
     assert (trial_usage["booked_hours"], trial_usage["actual_hours"]) == ("0.67", "0.05")
-    report = reports.utilization(operator=operator, start=start - timedelta(hours=1),
-                                 end=start + timedelta(hours=1))
-    assert [(r.equipment, r.actual_hours) for r in report] == [("ROBOT-1", reports.hours(
-        timedelta(minutes=3)))]
+    report = reports.utilization(
+        operator=operator, start=start - timedelta(hours=1), end=start + timedelta(hours=1)
+    )
+    assert [(r.equipment, r.actual_hours) for r in report] == [
+        ("ROBOT-1", reports.hours(timedelta(minutes=3)))
+    ]
     # The live view, after the booking: its last values, nothing from before the slot.
     live = key_client(sme).get(f"/api/v1/trials/{booking.pk}/live/").json()
     assert live["live"] is False
-    assert [(m["metric"], m["value"]) for m in live["metrics"]] == [("spindle_load", 65.0),
-                                                                  ("state", 0.0)]
+    assert [(m["metric"], m["value"]) for m in live["metrics"]] == [
+        ("spindle_load", 65.0),
+        ("state", 0.0),
+    ]
