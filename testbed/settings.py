@@ -42,6 +42,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "modeltranslation",  # before the admin: catalogue fields in English and Chinese
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "equipment",
     "bookings",
     "trials",
+    "console",  # the portal's pages for hub operators (flagship members)
     "testbed",  # the wiring layer: cross-app management commands (seed_demo)
     "django_htmx",  # the portal's partial updates
     "csp",  # Content-Security-Policy header (security section)

@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("bookings.urls")),  # portal: search, calendar, booking, my bookings
     path("", include("trials.urls")),  # portal: results, charts, consent
     path("", include("organizations.urls")),  # portal: organisation, invitations
+    path("console/", include("console.urls")),  # portal: the hub operators' console
     path("", include("core.urls")),
 ]
 

@@ -1,0 +1,3 @@
+"""Console routes: floor (see console/urls.py)."""
+
+urlpatterns: list = []

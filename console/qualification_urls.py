@@ -1,0 +1,3 @@
+"""Console routes: qualification (see console/urls.py)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console routes: setup (see console/urls.py)."""
+
+urlpatterns: list = []
