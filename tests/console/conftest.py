@@ -29,8 +29,9 @@ def university(db) -> Organization:
 
 @pytest.fixture
 def other_hub(other_operator):
-    return HubFactory(operator=other_operator, name="Shunyi Hub", slug="shunyi",
-                      timezone="Asia/Shanghai")
+    return HubFactory(
+        operator=other_operator, name="Shunyi Hub", slug="shunyi", timezone="Asia/Shanghai"
+    )
 
 
 @pytest.fixture
@@ -39,8 +40,9 @@ def other_equipment(other_hub, category):
 
 
 def _user(organization, role, email):
-    return MembershipFactory(organization=organization, role=role,
-                             user=UserFactory(email=email)).user
+    return MembershipFactory(
+        organization=organization, role=role, user=UserFactory(email=email)
+    ).user
 
 
 @pytest.fixture
@@ -74,6 +76,7 @@ def seats(sme, university, operator_admin, operator_member, other_operator) -> d
         "university": logged_in(_user(university, Membership.Role.ADMIN, "dean@tsinghua.test")),
         "member": logged_in(operator_member),
         "admin": logged_in(operator_admin),
-        "other_flagship": logged_in(_user(other_operator, Membership.Role.ADMIN,
-                                          "admin@phonetech.test")),
+        "other_flagship": logged_in(
+            _user(other_operator, Membership.Role.ADMIN, "admin@phonetech.test")
+        ),
     }
