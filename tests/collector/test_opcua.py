@@ -405,6 +405,9 @@ def test_history_mode_returns_the_window_only(hub, category, shared_plant):
     plant.set(STATE, "Running", ts=start + timedelta(minutes=1))
     plant.set(STATE, "Idle", ts=start + timedelta(minutes=29))
 
+    # The server historises the writes through its own subscription, a moment later.
+    wait_for(lambda: len(opcua.fetch_history(equipment, start, end)) >= 8,
+             what="the server to historise the writes")
     readings = opcua.fetch_history(equipment, start, end)
     inside = [(1, start), (2, start + timedelta(minutes=10)), (3, end - MS)]
     assert sorted(readings) == sorted(
