@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import django_filters
@@ -10,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import Conflict
 from core.filters import IdFilter, IsoDateTimeFilter
 from core.idempotency import idempotent
 from core.serializers import AwareDateTimeField
@@ -174,6 +176,24 @@ def _transition_action(name: str, service, summary: str):
     return handler
 
 
+def in_hub_time(error: Conflict, equipment_id: int) -> Conflict:
+    """A slot conflict's ``conflicts`` (start, end, blocked_until) in the offset of the
+    equipment's hub, as every other time of a booking is given."""
+    conflicts = error.extra.get("conflicts")
+    if not conflicts:
+        return error
+    equipment = Equipment.objects.select_related("hub").filter(pk=equipment_id).first()
+    if equipment is None:
+        return error
+    tz = ZoneInfo(equipment.hub.timezone)
+    error.extra["conflicts"] = [
+        {key: datetime.fromisoformat(value).astimezone(tz).isoformat()
+         if isinstance(value, str) and key in ("start", "end", "blocked_until") else value
+         for key, value in conflict.items()}
+        for conflict in conflicts]
+    return error
+
+
 class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                      viewsets.GenericViewSet):
     serializer_class = BookingSerializer
@@ -198,10 +218,13 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         body = BookingCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         d = body.validated_data
-        booking = services.create_booking(
-            equipment_id=d["equipment"], organization=self.org, start=d["start"], end=d["end"],
-            purpose=d["purpose"], by_user=self.actor_user,
-            trial_lead_email=d.get("trial_lead") or None)
+        try:
+            booking = services.create_booking(
+                equipment_id=d["equipment"], organization=self.org, start=d["start"],
+                end=d["end"], purpose=d["purpose"], by_user=self.actor_user,
+                trial_lead_email=d.get("trial_lead") or None)
+        except Conflict as error:
+            raise in_hub_time(error, d["equipment"]) from None
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
     approve = action(detail=True, methods=["post"])(

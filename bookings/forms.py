@@ -122,3 +122,38 @@ class BookingForm(forms.Form):
 class CancelForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason (optional)"), required=False,
                              max_length=2000, widget=forms.TextInput())
+
+
+class PeriodForm(forms.Form):
+    """A new period for a booking (wall-clock times of the hub: the view activates its time
+    zone): moving a booking, or the price preview of the booking form."""
+
+    start = LocalDateTimeField(label=gettext_lazy("New start"))
+    end = LocalDateTimeField(label=gettext_lazy("New end"))
+
+    def __init__(self, *args, equipment: Equipment | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if equipment is not None:
+            step = str(equipment.slot_granularity * 60)
+            for name in ("start", "end"):
+                self.fields[name].widget.attrs.update({"step": step})
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Attach a file"),
+        help_text=gettext_lazy("Drawings, models or the trial plan: PDF, PNG, JPEG, STEP, DXF "
+                               "or ZIP. The hub operator sees them."),
+        widget=forms.ClearableFileInput(attrs={
+            "accept": ".pdf,.png,.jpg,.jpeg,.step,.stp,.dxf,.zip"}))
+
+
+class QualificationRequestForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Note for the hub operator"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("Your training and experience on such machines, and what you "
+                               "plan to run."))
+    whole_category = forms.BooleanField(
+        label=gettext_lazy("Ask for every equipment of this category"), required=False,
+        help_text=gettext_lazy("Otherwise for this equipment only."))

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -121,3 +123,51 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"Feed of {self.equipment or self.organization}"
+
+
+def _attachment_path(instance: BookingAttachment, filename: str) -> str:
+    """A random name under MEDIA_ROOT: the uploader's file name is kept in ``name`` only,
+    never used as a path."""
+    import uuid
+    from pathlib import PurePath
+
+    suffix = PurePath(filename).suffix.lower()
+    return f"booking-attachments/{instance.booking_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class BookingAttachmentQuerySet(models.QuerySet):
+    def visible_to(self, organization: Organization | None) -> BookingAttachmentQuerySet:
+        """The attachments of the bookings ``organization`` sees: the SME's own, or those
+        on the hubs it operates (the tenancy of ``selectors.bookings_visible_to``)."""
+        if organization is None:
+            return self.none()
+        if organization.kind == Organization.Kind.SME:
+            return self.filter(booking__organization=organization)
+        if organization.kind == Organization.Kind.FLAGSHIP:
+            return self.filter(booking__equipment__hub__operator=organization)
+        return self.none()
+
+
+class BookingAttachment(models.Model):
+    """A file the SME attaches to a booking request (drawings, a fixture's model, the trial
+    plan): type-checked by its bytes, size-limited, stored under MEDIA_ROOT and only ever
+    downloaded as an attachment (never shown inline)."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    name = models.CharField(max_length=200, help_text=_("The file name as uploaded."))
+    content_type = models.CharField(max_length=100,
+                                    help_text=_("The type its bytes show (not the one declared)."))
+    size = models.PositiveBigIntegerField(help_text=_("Bytes."))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    uploaded = models.DateTimeField(auto_now_add=True)
+
+    objects = BookingAttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.booking_id})"

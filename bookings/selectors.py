@@ -306,3 +306,58 @@ def cancellation_reason(booking: Booking) -> str | None:
         return None
     return (booking.events.filter(to_status=booking.status).order_by("-at", "-pk")
             .values_list("reason", flat=True).first())
+
+
+# --- The operators' console (the floor) --------------------------------------------------
+
+
+def no_show_grace() -> timedelta:
+    """How long after its start a confirmed booking nobody checked in to may be marked a
+    no-show (``BOOKING_NO_SHOW_GRACE_MINUTES``; the sweep and the console use the same)."""
+    from django.conf import settings
+
+    return timedelta(minutes=settings.BOOKING_NO_SHOW_GRACE_MINUTES)
+
+
+def operator_bookings_between(organization: Organization | None, *, start: datetime,
+                              end: datetime, hub_ids=None) -> QuerySet[Booking]:
+    """The bookings on the hubs ``organization`` operates (only those, ``hub_ids`` given)
+    that overlap [start, end), rejected and cancelled ones left out: the console's
+    timeline and its day."""
+    qs = (bookings_visible_to(organization)
+          .filter(start__lt=end, end__gt=start)
+          .exclude(status__in=(Booking.Status.REJECTED, Booking.Status.CANCELLED)))
+    if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
+        return qs.none()
+    if hub_ids is not None:
+        qs = qs.filter(equipment__hub_id__in=hub_ids)
+    return qs.order_by("start", "pk")
+
+
+def requests_waiting(organization: Organization | None) -> QuerySet[Booking]:
+    """Requests awaiting the operator's approval at its hubs, oldest request first."""
+    if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
+        return Booking.objects.none()
+    return (bookings_visible_to(organization).select_related("requested_by")
+            .filter(status=Booking.Status.REQUESTED).order_by("created", "pk"))
+
+
+def no_show_candidates(organization: Organization | None,
+                       now: datetime | None = None) -> QuerySet[Booking]:
+    """Confirmed bookings at the operator's hubs whose start plus the grace has passed
+    with nobody checked in: what the no-show sweep would mark, earliest first."""
+    if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
+        return Booking.objects.none()
+    now = now or timezone.now()
+    return (bookings_visible_to(organization)
+            .filter(status=Booking.Status.CONFIRMED, start__lt=now - no_show_grace())
+            .order_by("start", "pk"))
+
+
+def in_progress_at_hubs(organization: Organization | None) -> QuerySet[Booking]:
+    """Checked-in bookings (trials running, or waiting to be recorded as completed) at the
+    hubs ``organization`` operates, earliest start first."""
+    if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
+        return Booking.objects.none()
+    return (bookings_visible_to(organization).filter(status=Booking.Status.CHECKED_IN)
+            .order_by("start", "pk"))

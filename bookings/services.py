@@ -363,3 +363,242 @@ def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, 
                 actor_org=equipment.hub.operator, reason=reason, at=now)
         cancelled.append(booking)
     return cancelled
+
+
+# A no-show marked too early (before the start plus the grace) is refused like a completion
+# before the start: the same code, in words that name the grace.
+from django.utils.translation import gettext_lazy  # noqa: E402 - appended section
+
+from .selectors import no_show_grace  # noqa: E402 - appended section
+
+NO_SHOW_TOO_EARLY = errors.COMPLETE_TOO_EARLY.variant(gettext_lazy(
+    "A booking can be marked a no-show only %(minutes)d minutes after its start, if nobody "
+    "has checked in."))
+
+
+def _operator_no_show_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
+    grace = no_show_grace()
+    if now < booking.start + grace:
+        raise NO_SHOW_TOO_EARLY.error(minutes=int(grace.total_seconds() // 60))
+
+
+def mark_no_show_by_operator(*, booking_id: int, organization: Organization, reason: str = "",
+                             by_user=None, now=None) -> Booking:
+    """The hub operator records that nobody came: a confirmed booking whose start plus the
+    no-show grace has passed without a check-in (what the sweep, ``mark_no_show``, would
+    do, done at once). The rest of the slot is released."""
+    return _transition(booking_id=booking_id, organization=organization, to=S.NO_SHOW,
+                       reason=reason, by_user=by_user, now=now, guard=_operator_no_show_guard)
+
+
+# --- SME basics: moving a booking, attaching files (issue 15, part 4) -------------------
+import dataclasses  # noqa: E402 - appended section
+import hashlib  # noqa: E402
+from pathlib import PurePath  # noqa: E402
+
+from django.core.files.base import ContentFile  # noqa: E402
+
+from core import events  # noqa: E402
+
+from .models import BookingAttachment, CalendarFeed  # noqa: E402
+
+RESCHEDULED = events.register("booking.rescheduled", gettext_lazy(
+    "A booking was moved to another period (the event's reason names both periods)."))
+RESCHEDULABLE = (S.REQUESTED, S.CONFIRMED)
+RESCHEDULE_APPROVED = policy.RESCHEDULE_NOT_POSSIBLE.variant(gettext_lazy(
+    "The hub operator approved this booking for its period: cancel it and request the new "
+    "period, or ask the hub operator."))
+
+
+def _period_refusal(*, equipment: Equipment, organization: Organization, start: datetime,
+                    end: datetime, lead, now: datetime,
+                    moving: Booking | None = None) -> Exception | None:
+    """Every booking rule and the slot's neighbours for [start, end), as the create path
+    decides them (the policy, then taken or too close); ``moving``: a booking of the same
+    SME being moved, which neither blocks its new period nor counts as one more open
+    booking. Caller holds the equipment lock."""
+    around = around_slot(equipment=equipment, start=start, end=end, organization=organization)
+    if moving is not None:
+        own = (moving.start, moving.end, moving.blocked_until)
+        others = list(around.bookings)
+        if own in others:
+            others.remove(own)
+        around = dataclasses.replace(around, bookings=others,
+                                     own_open=max(0, around.own_open - 1))
+    qualified = None
+    if equipment.qualification_required and lead is not None:
+        qualified = _is_qualified(lead, equipment, now)
+    violations = policy.evaluate(policy.PolicyInput(
+        equipment=equipment, organization=organization, start=start, end=end, now=now,
+        maintenance=around.maintenance, open_bookings=around.own_open, qualified=qualified))
+    if violations:
+        return ValidationFailed(violations, "The booking breaks the equipment's rules.")
+    if around.bookings:
+        return _slot_taken(equipment, around, start, end)
+    return None
+
+
+def _period_text(start: datetime, end: datetime, tz_name: str) -> str:
+    """A period in the hub's wall-clock time, in no language (history and webhooks)."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(tz_name)
+    s, e = start.astimezone(tz), end.astimezone(tz)
+    tail = f"{e:%H:%M}" if s.date() == e.date() else f"{e:%Y-%m-%d %H:%M}"
+    return f"{s:%Y-%m-%d %H:%M}–{tail}"
+
+
+def reschedule_booking(*, booking_id: int, organization: Organization, start: datetime,
+                       end: datetime, by_user=None, now: datetime | None = None) -> Booking:
+    """The SME moves its booking (requested, or confirmed where the equipment needs no
+    approval; not yet started) to [start, end): in one transaction under the equipment
+    lock, the new period passes every rule of a new booking (``_period_refusal``) or
+    nothing changes. The price is quoted again; a ``booking.rescheduled`` event records
+    both periods (history, notifications, calendar feeds' sequence). Raises what
+    ``create_booking`` raises for the period, NotFound for another tenant's booking,
+    Forbidden for the hub operator, Conflict when it cannot be moved."""
+    validate_period(start, end)
+    now = now or timezone.now()
+    equipment_id = (bookings_actable_by(organization).filter(pk=booking_id)
+                    .values_list("equipment_id", flat=True).first())
+    if equipment_id is None:
+        raise errors.BOOKING_NOT_FOUND.error()
+    try:
+        with transaction.atomic():
+            equipment = lock_equipment(equipment_id)
+            booking = db.locked_one(
+                Booking.objects.select_related("equipment", "equipment__hub", "organization",
+                                               "trial_lead").filter(pk=booking_id),
+                of=("self",))
+            if booking is None:
+                raise errors.BOOKING_NOT_FOUND.error()
+            if "owner" not in _actor_roles(booking, organization):
+                raise errors.NOT_ALLOWED.error(extra={"allowed": ["owner"]})
+            if booking.status not in RESCHEDULABLE or now >= booking.start:
+                raise policy.RESCHEDULE_NOT_POSSIBLE.error(
+                    extra={"current_status": booking.status})
+            if booking.status == S.CONFIRMED and equipment.approval_required:
+                raise RESCHEDULE_APPROVED.error(extra={"current_status": booking.status})
+            if (start, end) == (booking.start, booking.end):
+                raise policy.RESCHEDULE_SAME_PERIOD.error()
+            refusal = _period_refusal(equipment=equipment, organization=organization,
+                                      start=start, end=end, lead=booking.trial_lead, now=now,
+                                      moving=booking)
+            if refusal is not None:
+                raise refusal
+            tz_name = equipment.hub.timezone
+            moved = (f"{_period_text(booking.start, booking.end, tz_name)} → "
+                     f"{_period_text(start, end, tz_name)} ({tz_name})")
+            booking.start, booking.end = start, end
+            booking.blocked_until = end + timedelta(minutes=equipment.changeover_buffer)
+            booking.price = policy.price_quote(equipment, start, end)
+            booking.save(update_fields=["start", "end", "blocked_until", "price", "updated"])
+            event = db.insert(BookingEvent(
+                booking=booking, code=RESCHEDULED, from_status=booking.status,
+                to_status=booking.status, actor_user=by_user, actor_organization=organization,
+                reason=moved, at=now))
+            from .tasks import nudge
+
+            transaction.on_commit(lambda: nudge(event.pk))
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc):
+            raise errors.SLOT_TAKEN.error() from exc
+        raise
+    return booking
+
+
+# Attachments: what a file's bytes must show for its extension.
+ATTACHMENT_KINDS: dict[str, str] = {
+    ".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg", ".zip": "application/zip", ".step": "model/step",
+    ".stp": "model/step", ".dxf": "image/vnd.dxf",
+}
+ATTACHABLE = (S.REQUESTED, S.CONFIRMED)
+_SNIFF_BYTES = 8192
+
+
+def _sniff(head: bytes) -> str | None:
+    """The type the file's first bytes show, among ``ATTACHMENT_KINDS``: binary formats by
+    their signature (``filetype``), STEP by its ISO 10303-21 header, DXF (ASCII or binary)
+    by its first group."""
+    import filetype
+
+    kind = filetype.guess(head)
+    if kind is not None:
+        return kind.mime
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"ISO-10303-21;"):
+        return "model/step"
+    if head.startswith(b"AutoCAD Binary DXF"):
+        return "image/vnd.dxf"
+    lines = text.split(b"\n", 2)
+    if len(lines) >= 2 and lines[0].strip() == b"0" and lines[1].strip() in (b"SECTION",
+                                                                           b"EOF"):
+        return "image/vnd.dxf"
+    return None
+
+
+def attachment_limits() -> tuple[int, int]:
+    """(most bytes per file, most files per booking): settings
+    ``BOOKING_ATTACHMENT_MAX_BYTES`` and ``BOOKING_ATTACHMENT_MAX_COUNT``."""
+    return (getattr(settings, "BOOKING_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024),
+            getattr(settings, "BOOKING_ATTACHMENT_MAX_COUNT", 10))
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB" if size >= 1024 * 1024 else f"{size // 1024} KB"
+
+
+def attach_file(*, booking_id: int, organization: Organization, upload, by_user=None,
+                ) -> BookingAttachment:
+    """The SME attaches a file (``upload``: a Django UploadedFile) to its requested or
+    confirmed booking. Refused (ValidationFailed, field ``file``, nothing stored) unless its
+    extension is allowed and its bytes show that type, it is within the size limit and the
+    booking holds fewer files than the limit. Stored under MEDIA_ROOT with a random name."""
+    max_bytes, max_count = attachment_limits()
+    name = PurePath((upload.name or "").replace("\\", "/")).name[:200] or "file"
+    booking = (bookings_actable_by(organization).filter(pk=booking_id)
+               .select_related("equipment__hub").first())
+    if booking is None:
+        raise errors.BOOKING_NOT_FOUND.error()
+    if "owner" not in _actor_roles(booking, organization):
+        raise errors.NOT_ALLOWED.error(extra={"allowed": ["owner"]})
+    if upload.size is not None and upload.size > max_bytes:
+        raise policy.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
+    upload.seek(0)
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise policy.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
+    expected = ATTACHMENT_KINDS.get(PurePath(name.lower()).suffix)
+    if expected is None or not data or _sniff(data[:_SNIFF_BYTES]) != expected:
+        raise policy.ATTACHMENT_TYPE.error(name=name)
+    with transaction.atomic():
+        locked = db.locked_one(Booking.objects.filter(pk=booking.pk), of=("self",))
+        if locked is None:
+            raise errors.BOOKING_NOT_FOUND.error()
+        if locked.status not in ATTACHABLE:
+            raise policy.ATTACHMENTS_CLOSED.error()
+        if locked.attachments.count() >= max_count:
+            raise policy.ATTACHMENT_LIMIT.error(limit=max_count)
+        attachment = BookingAttachment(
+            booking=locked, name=name, content_type=expected, size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(), uploaded_by=by_user)
+        attachment.file.save(name, ContentFile(data), save=False)
+        try:
+            attachment.save()
+        except Exception:
+            attachment.file.delete(save=False)  # no orphan file for a row never written
+            raise
+    return attachment
+
+
+def rotate_organization_feed(*, organization: Organization) -> CalendarFeed:
+    """The organisation's calendar subscription URL, new: its earlier organisation-wide
+    feeds stop working (a leaked URL is revoked by making a new one)."""
+    from .feeds import services as feed_services
+
+    with transaction.atomic():
+        for feed in db.locked(CalendarFeed.objects.filter(
+                organization=organization, equipment__isnull=True, revoked_at__isnull=True)):
+            feed_services.revoke_feed(feed=feed)
+        return feed_services.create_feed(organization=organization)

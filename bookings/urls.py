@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .portal import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("bookings/<int:pk>/", views.booking_detail, name="detail"),
     path("bookings/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("bookings/<int:pk>/booking.ics", views.booking_calendar_file, name="ics"),
+    path("", include("bookings.portal.urls")),  # SME basics (issue 15, part 4)
 ]

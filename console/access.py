@@ -40,3 +40,21 @@ def operator_required(view: Callable | None = None, *, admin: bool = False) -> C
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+def university_required(view: Callable) -> Callable:
+    """Members of a university (any role): the datasets released to it. Sets
+    ``request.organization``. Anyone else is told what these pages are for (403);
+    anonymous visitors go to the login page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        organization = organization_of(request)
+        if organization is None or organization.kind != Organization.Kind.UNIVERSITY:
+            return render(request, "console/setup/not_university.html",
+                          {"organization": organization}, status=403)
+        request.organization = organization
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,3 +1,21 @@
-"""Console routes: floor (see console/urls.py)."""
+"""Console routes: floor (see console/urls.py) — today, the timeline, the queue of
+requests, one booking and its moves, no-shows, maintenance windows."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .floor import actions, maintenance, pages, timeline
+
+urlpatterns: list = [
+    path("", pages.home, name="home"),
+    path("timeline/", timeline.timeline, name="timeline"),
+    path("requests/", pages.requests, name="requests"),
+    path("no-shows/", pages.no_shows, name="no_shows"),
+    path("bookings/<int:pk>/", pages.booking, name="booking"),
+    path("bookings/<int:pk>/approve/", actions.approve, name="approve"),
+    path("bookings/<int:pk>/reject/", actions.reject, name="reject"),
+    path("bookings/<int:pk>/check-in/", actions.check_in, name="check_in"),
+    path("bookings/<int:pk>/complete/", actions.complete, name="complete"),
+    path("bookings/<int:pk>/no-show/", actions.no_show, name="no_show"),
+    path("maintenance/", maintenance.maintenance, name="maintenance"),
+    path("maintenance/<int:pk>/delete/", maintenance.maintenance_delete, name="maintenance_delete"),
+]

@@ -1,3 +1,11 @@
-"""Console routes: qualification (see console/urls.py)."""
+"""Console routes: qualification requests (see console/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import qualifications
+
+urlpatterns = [
+    path("qualifications/", qualifications.queue, name="qualifications"),
+    path("qualifications/<int:pk>/grant/", qualifications.grant, name="qualification-grant"),
+    path("qualifications/<int:pk>/refuse/", qualifications.refuse, name="qualification-refuse"),
+]

@@ -3,9 +3,26 @@ and changed through ``core.services``; records the application writes (idempoten
 outbox messages, delivery logs) are read-only and cannot be deleted; bulk deletion is off
 for the whole site."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import AdminSite
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import outbox, services
 from .errors import DomainError, error_text
@@ -78,6 +95,26 @@ class OutboxMessageAdmin(RecordAdmin):
     inlines = [DeliveryLogInline]
     actions = ["retry_now"]
 
+    def get_urls(self):
+        retry = path("<path:object_id>/retry/", self.admin_site.admin_view(self.retry_view),
+                     name="core_outboxmessage_retry")
+        return [retry, *super().get_urls()]
+
+    def retry_view(self, request, object_id):
+        """One message's retry, from the staff queues (POST; back to ``next``)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not may_act(request, OutboxMessage):
+            raise PermissionDenied
+        message = get_object_or_404(OutboxMessage, pk=unquote(object_id))
+        if outbox.retry(message):
+            self.message_user(request, _("Message #%(id)s re-queued: it is sent again now.")
+                              % {"id": message.pk})
+        else:
+            self.message_user(request, _("Message #%(id)s is %(status)s: nothing to retry.")
+                              % {"id": message.pk, "status": message.get_status_display()},
+                              messages.WARNING)
+        return back_to(request, reverse("admin:core_outboxmessage_change", args=[message.pk]))
 
     @admin.action(description=gettext_lazy("Retry now (attempts start again from zero)"))
     def retry_now(self, request, queryset):
@@ -141,3 +178,140 @@ class DeliveryLogAdmin(RecordAdmin):
     date_hierarchy = "at"
     readonly_fields = ["message", "at", "ok", "status_code", "error", "response_excerpt",
                        "duration_ms"]
+
+
+# --- the staff queues on the console's index ---------------------------------------------
+#
+# What needs platform staff, each queue with its count and, per item, its action (a link
+# to the object's action page, or a button posting to a view that calls the service).
+# Each app registers its queues from its admin module (core knows no app); the index shows
+# them in ``order``, above the models.
+
+QUEUE_LENGTH = 20  # items listed per queue; the heading counts them all
+
+
+@dataclass(frozen=True)
+class QueueAction:
+    label: str
+    url: str
+    post: bool = False  # a button posting to ``url`` (``next``: back here); else a link
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    title: str
+    url: str  # the object's page in the console
+    detail: str = ""
+    actions: tuple[QueueAction, ...] = ()
+
+
+@dataclass(frozen=True)
+class StaffQueue:
+    key: str  # the section's HTML id
+    title: str
+    count: int
+    items: list[QueueItem] = field(default_factory=list)
+    empty: str = ""  # what the queue says when nothing waits
+    all_url: str = ""  # the whole queue in its changelist
+
+
+_queues: dict[str, tuple[int, Callable[[HttpRequest], StaffQueue | None]]] = {}
+
+
+def register_queue(key: str, provider: Callable[[HttpRequest], StaffQueue | None], *,
+                   order: int = 100) -> None:
+    """``provider(request)`` → the queue, or None when the user may not act on it."""
+    _queues[key] = (order, provider)
+
+
+def staff_queues(request: HttpRequest) -> list[StaffQueue]:
+    found = (provider(request) for _order, provider in sorted(_queues.values(),
+                                                                key=lambda q: q[0]))
+    return [queue for queue in found if queue is not None]
+
+
+def may_act(request: HttpRequest, model) -> bool:
+    """Whether the staff user may act on ``model``'s rows through a service: its change
+    permission as the user holds it (the console's ``has_change_permission`` is off for
+    records the application writes, whose actions still go through services)."""
+    opts = model._meta
+    return request.user.is_active and request.user.is_staff and request.user.has_perm(
+        f"{opts.app_label}.change_{opts.model_name}")
+
+
+def back_to(request: HttpRequest, default: str) -> HttpResponseRedirect:
+    """Redirect to the request's ``next`` (a page of this site) or to ``default``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = default
+    return HttpResponseRedirect(target)
+
+
+def when(moment: datetime | None, tz: str = "") -> str:
+    """A moment in the console: the active language's short date-time format, in ``tz``
+    (a hub's zone) or the platform's."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment, ZoneInfo(tz or settings.TIME_ZONE))
+    return formats.date_format(local, "SHORT_DATETIME_FORMAT")
+
+
+def _message_item(message: OutboxMessage, request: HttpRequest, retry_label: str) -> QueueItem:
+    change = reverse("admin:core_outboxmessage_change", args=[message.pk])
+    detail = _("%(attempts)d attempt(s); created %(created)s; last error: %(error)s") % {
+        "attempts": message.attempts, "created": when(message.created),
+        "error": Truncator(message.last_error).chars(160) or "—"}
+    retry = reverse("admin:core_outboxmessage_retry", args=[message.pk])
+    return QueueItem(
+        title=f"#{message.pk} {message.event_type} → {message.recipient}", url=change,
+        detail=detail, actions=(QueueAction(retry_label, retry, post=True),))
+
+
+def failed_deliveries_queue(request: HttpRequest) -> StaffQueue | None:
+    """Messages given up after their last attempt: webhook deliveries, dataset releases
+    (the release's own page shows it failed; retrying its message retries it) and
+    e-mails."""
+    if not may_act(request, OutboxMessage):
+        return None
+    failed = OutboxMessage.objects.filter(status=OutboxMessage.Status.FAILED).order_by(
+        "-created", "-pk")
+    count = failed.count()
+    return StaffQueue(
+        key="queue-failed-deliveries",
+        title=ngettext("%(count)d failed delivery", "%(count)d failed deliveries", count)
+        % {"count": count}, count=count,
+        items=[_message_item(m, request, _("Retry")) for m in failed[:QUEUE_LENGTH]],
+        empty=_("No delivery has failed."),
+        all_url=reverse("admin:core_outboxmessage_changelist") + "?status__exact=failed")
+
+
+def stuck_messages_queue(request: HttpRequest) -> StaffQueue | None:
+    """Messages pending for long (not those held on purpose: see ``outbox.stuck_messages``)."""
+    if not may_act(request, OutboxMessage):
+        return None
+    stuck = outbox.stuck_messages().filter(status=OutboxMessage.Status.PENDING).order_by(
+        "created", "pk")
+    count = stuck.count()
+    return StaffQueue(
+        key="queue-stuck-messages",
+        title=ngettext("%(count)d outbox message stuck", "%(count)d outbox messages stuck",
+                       count) % {"count": count}, count=count,
+        items=[_message_item(m, request, _("Send now")) for m in stuck[:QUEUE_LENGTH]],
+        empty=_("No outbox message is stuck."),
+        all_url=reverse("admin:core_outboxmessage_changelist") + "?status__exact=pending")
+
+
+register_queue("failed_deliveries", failed_deliveries_queue, order=30)
+register_queue("stuck_messages", stuck_messages_queue, order=40)
+
+
+def _index_with_queues(request, extra_context=None):
+    """The console's index, with the staff queues above the models."""
+    return AdminSite.index(admin.site, request,
+                           {"staff_queues": staff_queues(request), **(extra_context or {})})
+
+
+# The default site's index (its URL is built from ``site.index`` once every admin module
+# is imported, so this replaces it before that).
+admin.site.index = _index_with_queues

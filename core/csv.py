@@ -6,6 +6,11 @@ Text cells that a spreadsheet would read as a formula (starting with ``=``, ``+`
 by one organisation never runs as ``=HYPERLINK(…)`` in another's spreadsheet (OWASP "CSV
 injection"). Only text is touched: numbers (negative ones included) are written as
 numbers, so pass values as numbers, not as their text.
+
+Downloads (:func:`stream`, :func:`text`, :func:`response`) start with a UTF-8 byte order
+mark, so that Excel opens them as UTF-8 (Chinese names and units included) instead of
+the system's legacy code page; CSVs read by programs inside data packages
+(:func:`writer`) carry none.
 """
 
 from __future__ import annotations
@@ -15,7 +20,12 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.http import StreamingHttpResponse
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The byte order mark that tells Excel a CSV file is UTF-8.
+BOM = "\ufeff"
+CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
 def neutralise(value: Any) -> Any:
@@ -52,18 +62,32 @@ class _Echo:
         return value
 
 
-def stream(header: Iterable[Any], rows: Iterable[Iterable[Any]], **options) -> Iterator[str]:
-    """CSV lines, one string per row, header first: the body of a StreamingHttpResponse."""
+def stream(header: Iterable[Any], rows: Iterable[Iterable[Any]], *, bom: bool = True,
+           **options) -> Iterator[str]:
+    """CSV lines, one string per row, header first (after the BOM): the body of a
+    StreamingHttpResponse."""
     out = Writer(_Echo(), **options)
-    yield out.writerow(header)
+    yield (BOM if bom else "") + out.writerow(header)
     for row in rows:
         yield out.writerow(row)
 
 
-def text(header: Iterable[Any], rows: Iterable[Iterable[Any]], **options) -> str:
-    """The whole CSV as one string."""
+def text(header: Iterable[Any], rows: Iterable[Iterable[Any]], *, bom: bool = True,
+         **options) -> str:
+    """The whole CSV as one string (starting with the BOM)."""
     buffer = io.StringIO()
+    if bom:
+        buffer.write(BOM)
     out = Writer(buffer, **options)
     out.writerow(header)
     out.writerows(rows)
     return buffer.getvalue()
+
+
+def response(header: Iterable[Any], rows: Iterable[Iterable[Any]], filename: str,
+             **options) -> StreamingHttpResponse:
+    """A CSV download: streamed, ``text/csv; charset=utf-8``, BOM first, as an attachment
+    named ``filename``."""
+    result = StreamingHttpResponse(stream(header, rows, **options), content_type=CONTENT_TYPE)
+    result["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return result

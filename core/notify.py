@@ -10,17 +10,27 @@ from collections.abc import Callable
 from django.utils import translation
 
 LANGUAGES = ("zh-hans", "en")
+# Every subject starts with it, once (allauth's own mails: ACCOUNT_EMAIL_SUBJECT_PREFIX).
+SUBJECT_PREFIX = "[Testbed] "
+
+
+def _unprefixed(subject: str) -> str:
+    subject = " ".join(subject.split())
+    while subject.startswith(SUBJECT_PREFIX.strip()):
+        subject = subject[len(SUBJECT_PREFIX.strip()):].lstrip()
+    return subject
 
 
 def bilingual(render: Callable[[], tuple[str, str]]) -> tuple[str, str]:
     """``render()`` → (subject, body) in the active language; returns both languages
-    joined: 'subject · 主题' and the two bodies one after the other."""
+    joined: '[Testbed] 主题 · subject' (the prefix once, whether or not ``render`` adds
+    it) and the two bodies one after the other."""
     parts = []
     for language in LANGUAGES:
         with translation.override(language):
             parts.append(render())
-    subjects = dict.fromkeys(s for s, _ in parts)  # identical when untranslated
-    subject = " · ".join(subjects)
+    subjects = dict.fromkeys(_unprefixed(s) for s, _ in parts)  # identical when untranslated
+    subject = SUBJECT_PREFIX + " · ".join(subjects)
     body = "\n\n————————\n\n".join(b for _, b in parts)
     return subject, body
 
@@ -32,4 +42,6 @@ def line(label: str, value) -> str:
 
 
 def subject_line(headline: str, detail) -> str:
-    return f"[Testbed] {headline}: {detail}"
+    """'[Testbed] Headline: detail'; :func:`bilingual` keeps one prefix for both
+    languages."""
+    return f"{SUBJECT_PREFIX}{headline}: {detail}"

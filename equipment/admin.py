@@ -14,11 +14,24 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from modeltranslation.admin import TranslationAdmin
 
 from core.errors import DomainError, error_text
+from core.forms import add_errors
 
 from . import selectors, services
-from .models import Capability, Category, Equipment, Hub, MaintenanceWindow, Qualification
+from .models import (
+    Capability,
+    Category,
+    Equipment,
+    EquipmentDocument,
+    EquipmentPhoto,
+    Hub,
+    MaintenanceWindow,
+    Metric,
+    Qualification,
+    SpecLabel,
+)
 
 CONFIRM = "_confirm_cancellations"
 
@@ -94,7 +107,7 @@ class EquipmentInline(admin.TabularInline):
 
 
 @admin.register(Hub)
-class HubAdmin(ThroughServicesAdmin):
+class HubAdmin(ThroughServicesAdmin, TranslationAdmin):
     list_display = ["name", "slug", "operator", "timezone", "address", "created"]
     list_filter = ["operator", "timezone"]
     search_fields = ["name", "slug", "address", "operator__name"]
@@ -116,17 +129,33 @@ class HubAdmin(ThroughServicesAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(TranslationAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Capability)
-class CapabilityAdmin(admin.ModelAdmin):
+class CapabilityAdmin(TranslationAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(SpecLabel)
+class SpecLabelAdmin(TranslationAdmin):
+    """The words for the keys of equipment specs ("travel_mm" → "Travel" / "行程", mm)."""
+
+    list_display = ["key", "label", "unit"]
+    search_fields = ["key", "label_en", "label_zh_hans"]
+
+
+@admin.register(Metric)
+class MetricAdmin(TranslationAdmin):
+    """The words for measured metrics ("cycle_time" → "Cycle time" / "节拍时间", s)."""
+
+    list_display = ["key", "label", "unit"]
+    search_fields = ["key", "label_en", "label_zh_hans"]
 
 
 class MaintenanceWindowInline(admin.TabularInline):
@@ -137,6 +166,96 @@ class MaintenanceWindowInline(admin.TabularInline):
     extra = 0
     fields = ["start", "end", "reason", "created_by"]
     readonly_fields = ["created_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class UploadInlineForm(forms.ModelForm):
+    """A new photo or document: its file is checked here by the service's own check (so a
+    refusal shows at the file) and stored by the service when the equipment is saved."""
+
+    file = forms.FileField(label=gettext_lazy("File"), required=False)
+
+    def check(self, upload) -> None:
+        raise NotImplementedError
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk or not self.has_changed():
+            return cleaned
+        upload = cleaned.get("file")
+        if not upload:
+            self.add_error("file", _("Choose a file to upload."))
+            return cleaned
+        try:
+            self.check(upload)
+        except DomainError as exc:
+            add_errors(self, exc)
+        return cleaned
+
+
+class PhotoInlineForm(UploadInlineForm):
+    class Meta:
+        model = EquipmentPhoto
+        fields = ["caption_en", "caption_zh_hans", "position"]
+
+    def check(self, upload) -> None:
+        services.reencode_photo(upload)
+
+
+class DocumentInlineForm(UploadInlineForm):
+    class Meta:
+        model = EquipmentDocument
+        fields = ["kind", "title_en", "title_zh_hans"]
+
+    def check(self, upload) -> None:
+        services.check_document(upload)
+
+
+class OptionalUploadsFormSet(forms.BaseInlineFormSet):
+    """A change form posted without this inline (a script, an older page) leaves the
+    photos or documents as they are, instead of failing on a missing management form."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        total = f"{self.prefix}-TOTAL_FORMS"
+        if data is not None and total not in data:
+            data = data.copy()
+            data.update({total: "0", f"{self.prefix}-INITIAL_FORMS": "0"})
+            self.data = data
+
+
+class PhotoInline(admin.TabularInline):
+    """Photos are added (re-encoded, with a thumbnail) or removed, not replaced in place."""
+
+    model = EquipmentPhoto
+    form = PhotoInlineForm
+    formset = OptionalUploadsFormSet
+    extra = 0
+    fields = ["preview", "file", "caption_en", "caption_zh_hans", "position"]
+    readonly_fields = ["preview"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=gettext_lazy("Photo"))
+    def preview(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return ""
+        return format_html('<img src="{}" alt="" width="120" height="80">',
+                           reverse("catalog:photo", args=[obj.pk, "thumb"]))
+
+
+class DocumentInline(admin.TabularInline):
+    """PDF documents (datasheets, safety rules), added or removed; always downloaded."""
+
+    model = EquipmentDocument
+    form = DocumentInlineForm
+    formset = OptionalUploadsFormSet
+    extra = 0
+    fields = ["kind", "title_en", "title_zh_hans", "file", "filename", "size"]
+    readonly_fields = ["filename", "size"]
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -165,7 +284,7 @@ class EquipmentForm(forms.ModelForm):
 
 
 @admin.register(Equipment)
-class EquipmentAdmin(ThroughServicesAdmin):
+class EquipmentAdmin(ThroughServicesAdmin, TranslationAdmin):
     form = EquipmentForm
     list_display = ["name", "hub", "category", "status", "hourly_rate", "approval_required",
                     "qualification_required", "result_source_kind"]
@@ -177,7 +296,7 @@ class EquipmentAdmin(ThroughServicesAdmin):
     filter_horizontal = ["capabilities"]
     readonly_fields = ["created", "updated", "test_connection"]
     date_hierarchy = "created"
-    inlines = [MaintenanceWindowInline]
+    inlines = [MaintenanceWindowInline, PhotoInline, DocumentInline]
     fieldsets = [
         (None, {"fields": ["hub", "name", "slug", "category", "capabilities", "status",
                            "hourly_rate", "description", "specs"]}),
@@ -254,6 +373,8 @@ class EquipmentAdmin(ThroughServicesAdmin):
         obj._state.adding, obj._state.db = False, created._state.db
 
     def save_formset(self, request, form, formset, change):
+        if formset.model in (EquipmentPhoto, EquipmentDocument):
+            return self._save_uploads(request, form, formset)
         if formset.model is not MaintenanceWindow:
             return super().save_formset(request, form, formset, change)
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
@@ -272,6 +393,38 @@ class EquipmentAdmin(ThroughServicesAdmin):
             formset.new_objects.append(window)
             self.report_cancelled(request, window.cancelled_bookings)
         return None
+
+
+    def _save_uploads(self, request, form, formset) -> None:
+        """Photos and documents through the services: removed, or added (each checked
+        again by the service, which stores it)."""
+        photos = formset.model is EquipmentPhoto
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for f in formset.deleted_forms:
+            if f.instance.pk:
+                if photos:
+                    services.delete_equipment_photo(photo=f.instance, by=None,
+                                                    staff_user=request.user)
+                else:
+                    services.delete_equipment_document(document=f.instance, by=None,
+                                                       staff_user=request.user)
+                formset.deleted_objects.append(f.instance)
+        for f in formset.forms:
+            if f.instance.pk or not f.has_changed() or formset._should_delete_form(f):
+                continue
+            d = f.cleaned_data
+            if photos:
+                added = services.add_equipment_photo(
+                    equipment=form.instance, by=None, staff_user=request.user,
+                    upload=d["file"], caption_en=d.get("caption_en") or "",
+                    caption_zh_hans=d.get("caption_zh_hans") or "",
+                    position=d.get("position") or 0)
+            else:
+                added = services.add_equipment_document(
+                    equipment=form.instance, by=None, staff_user=request.user,
+                    upload=d["file"], kind=d["kind"], title_en=d.get("title_en") or "",
+                    title_zh_hans=d.get("title_zh_hans") or "")
+            formset.new_objects.append(added)
 
 
 @admin.register(MaintenanceWindow)

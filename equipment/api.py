@@ -72,9 +72,9 @@ def _config(kinds: str, help_text: str, field_class, **kwargs) -> serializers.Fi
 
 
 class ResultSourceSerializer(serializers.Serializer):
-    """Where a trial's results come from (DESIGN.md, "Equipment data sources"): the kind,
-    its URL and its own fields, flat in one object; only the fields of the kind given (or,
-    in a PATCH, of the kind stored) are accepted. A PATCH that keeps the kind changes the
+    """Where a trial's results come from: the kind, its URL and its own fields, flat in
+    one object; only the fields of the kind given (or, in a PATCH, of the kind stored) are
+    accepted. A PATCH that keeps the kind changes the
     fields it names and keeps the others; one that changes the kind starts afresh (and
     forgets the stored secret or password)."""
 
@@ -113,8 +113,10 @@ class ResultSourceSerializer(serializers.Serializer):
                                   "actual usage.", serializers.CharField, allow_blank=True)
     topic = _config("mqtt", "the topic filter subscribed to (+ and # allowed).",
                     serializers.CharField)
-    format = _config("mqtt", "json (the payloads in DESIGN.md); sparkplug_b is not supported "
-                             "yet.", serializers.CharField)
+    format = _config("mqtt", 'json: one reading per message {"ts", "metric", "value", "unit"} '
+                             'or several {"ts", "values": {metric: value}, "units": {metric: '
+                             'unit}} (without "metric", the topic\'s last level names it); '
+                             "sparkplug_b is not supported yet.", serializers.CharField)
     state_metric = _config("mqtt", "the metric whose value says the machine is active, for "
                                    "actual usage.", serializers.CharField, allow_blank=True)
 

@@ -14,3 +14,19 @@ EQUIPMENT_NOT_FOUND = define("equipment_not_found", NotFound, _("No such equipme
 HUB_NOT_FOUND = define("hub_not_found", NotFound, _("No such hub among those you operate."),
                        field="hub")
 NOT_EDITABLE = define("not_editable", ValidationFailed, _("This field cannot be changed."))
+
+# The public catalogue's photos and documents (issue 15, part 3).
+UPLOAD_EMPTY = define("upload_empty", ValidationFailed, _("The file is empty."), field="file")
+UPLOAD_TOO_LARGE = define(
+    "upload_too_large", ValidationFailed,
+    _("The file is %(size)s; at most %(limit)s are accepted."), field="file")
+PHOTO_TYPE_NOT_ALLOWED = define(
+    "photo_type_not_allowed", ValidationFailed,
+    _("A photo must be a JPEG, PNG or WebP image; this file is %(found)s."), field="file")
+PHOTO_UNREADABLE = define(
+    "photo_unreadable", ValidationFailed,
+    _("The image could not be read: it is damaged, or larger than %(megapixels)s megapixels."),
+    field="file")
+DOCUMENT_TYPE_NOT_ALLOWED = define(
+    "document_type_not_allowed", ValidationFailed,
+    _("A document must be a PDF file; this file is %(found)s."), field="file")

@@ -1,10 +1,15 @@
+import uuid
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from core import outbound
@@ -20,7 +25,36 @@ def default_opening_hours() -> dict:
     return {day: [list(p) for p in periods] for day, periods in OFFICE_HOURS.items()}
 
 
-class Hub(models.Model):
+def translated_update_fields(model, update_fields) -> list[str]:
+    """``update_fields`` naming a translated field (``name``) or one of its languages
+    (``name_en``) also names the others: the column per language and the original."""
+    from modeltranslation.translator import NotRegistered, translator
+
+    try:
+        opts = translator.get_options_for_model(model)
+    except NotRegistered:
+        return list(update_fields)
+    out = set(update_fields)
+    for base, localized in opts.all_fields.items():
+        names = {base} | {f.name for f in localized}
+        if out & names:
+            out |= names
+    return sorted(out)
+
+
+class TranslatedSave:
+    """Saving some fields (``save(update_fields=[...])``, as ``update_equipment`` does)
+    writes every language column of a translated field named: setting ``name`` sets the
+    reader's language column, which must be written too."""
+
+    def save(self, *args, **kwargs):
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = translated_update_fields(type(self),
+                                                               kwargs["update_fields"])
+        return super().save(*args, **kwargs)
+
+
+class Hub(TranslatedSave, models.Model):
     operator = models.ForeignKey(
         Organization,
         on_delete=models.PROTECT,
@@ -64,7 +98,7 @@ class Hub(models.Model):
             raise ValidationError({"operator": _("A hub is operated by a flagship firm.")})
 
 
-class Category(models.Model):
+class Category(TranslatedSave, models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)
@@ -77,7 +111,7 @@ class Category(models.Model):
         return self.name
 
 
-class Capability(models.Model):
+class Capability(TranslatedSave, models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
 
@@ -89,7 +123,7 @@ class Capability(models.Model):
         return self.name
 
 
-class Equipment(models.Model):
+class Equipment(TranslatedSave, models.Model):
     class Status(models.TextChoices):
         AVAILABLE = "available", _("Available")
         DOWN = "down", _("Down")
@@ -225,6 +259,128 @@ class Equipment(models.Model):
             raise ValidationError(errors)
 
 
+# --- the public catalogue: words in both languages, photos and documents -----------------
+#
+# Names and texts of hubs, categories, capabilities and equipment, spec labels and metric
+# names have a column per language (django-modeltranslation, ``equipment/translation.py``):
+# ``name_en``, ``name_zh_hans``; ``name`` reads the reader's language, falling back to
+# English.
+
+
+class Term(models.Model):
+    """A word of the catalogue's dictionary: a key as stored in data (a spec's JSON key, a
+    metric's name) and its label in each language, with the unit it is given in."""
+
+    key = models.CharField(max_length=64, unique=True,
+                           help_text=_('As stored in the data, e.g. "travel_mm", "cycle_time".'))
+    label = models.CharField(max_length=120,
+                             help_text=_("What readers see, e.g. “Travel”."))
+    unit = models.CharField(max_length=16, blank=True,
+                            help_text=_("Shown after values, e.g. mm, s, %."))
+
+    class Meta:
+        abstract = True
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.key})"
+
+
+class SpecLabel(TranslatedSave, Term):
+    """The label of one key of equipment specs (``Equipment.specs``)."""
+
+    class Meta(Term.Meta):
+        verbose_name = _("spec label")
+
+
+class Metric(TranslatedSave, Term):
+    """The name of a measured metric (``Measurement.metric``) in words."""
+
+    class Meta(Term.Meta):
+        verbose_name = _("metric name")
+
+
+# The dictionary (spec labels, metric names) is read through the cache on every page that
+# shows a label (``selectors.term``); a change clears it, now and once it commits.
+TERMS_CACHE_KEY = "equipment:terms:v1"
+
+
+@receiver([post_save, post_delete], sender=SpecLabel)
+@receiver([post_save, post_delete], sender=Metric)
+def _terms_changed(sender, **kwargs) -> None:
+    cache.delete(TERMS_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(TERMS_CACHE_KEY))
+
+
+def _catalogue_file(kind: str, instance, filename: str) -> str:
+    """Stored under a random name: the uploader's file name is only shown, never used."""
+    suffix = Path(filename).suffix.lower()
+    return f"catalogue/equipment-{instance.equipment_id}/{kind}/{uuid.uuid4().hex}{suffix}"
+
+
+def photo_path(instance, filename: str) -> str:
+    return _catalogue_file("photos", instance, filename)
+
+
+def document_path(instance, filename: str) -> str:
+    return _catalogue_file("documents", instance, filename)
+
+
+class EquipmentPhoto(TranslatedSave, models.Model):
+    """A photo of a piece of equipment, re-encoded as JPEG on upload (no metadata kept),
+    with a small thumbnail for the catalogue's cards. Added through
+    ``services.add_equipment_photo``; served by ``views.photo``."""
+
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to=photo_path)
+    thumbnail = models.FileField(upload_to=photo_path)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    caption = models.CharField(max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Order on the page; the first photo is the card's."))
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("photo")
+
+    def __str__(self) -> str:
+        return self.caption or f"#{self.pk}"
+
+
+class EquipmentDocument(TranslatedSave, models.Model):
+    """A PDF about a piece of equipment (datasheet, safety rules…), always downloaded as
+    an attachment (``views.document``), never shown inline."""
+
+    class Kind(models.TextChoices):
+        DATASHEET = "datasheet", _("Datasheet")
+        SAFETY = "safety", _("Safety rules")
+        MANUAL = "manual", _("Operating instructions")
+        OTHER = "other", _("Other document")
+
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE,
+                                  related_name="documents")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DATASHEET)
+    title = models.CharField(max_length=200)
+    file = models.FileField(upload_to=document_path)
+    filename = models.CharField(max_length=200, help_text=_("The name it downloads as."))
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "pk"]
+        verbose_name = _("document")
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class MaintenanceWindow(models.Model):
     equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE,
                                   related_name="maintenance_windows")
@@ -285,3 +441,47 @@ class Qualification(models.Model):
         if bool(self.equipment_id) == bool(self.category_id):
             raise ValidationError(_("A qualification is for one piece of equipment or one "
                                     "category, not both and not neither."))
+
+
+class QualificationRequest(models.Model):
+    """An SME member asks the hub operator for a qualification on one piece of equipment
+    (or its whole category); the operator grants it with an expiry (a ``Qualification``)
+    or refuses with a reason."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        GRANTED = "granted", _("Granted")
+        REFUSED = "refused", _("Refused")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="qualification_requests",
+                             help_text=_("The person who would run trials."))
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
+                                     related_name="qualification_requests")
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE,
+                                  related_name="qualification_requests")
+    whole_category = models.BooleanField(
+        default=False, help_text=_("Asks for every equipment of the equipment's category."))
+    note = models.TextField(blank=True, help_text=_("Experience and training, for the operator."))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED,
+                              db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text=_("Why it was refused (or a remark)."))
+    expires = models.DateTimeField(null=True, blank=True,
+                                   help_text=_("Expiry of the qualification granted."))
+    qualification = models.ForeignKey(Qualification, null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "equipment"], condition=Q(status="requested"),
+                name="qualification_request_one_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} asks for {self.equipment} ({self.status})"

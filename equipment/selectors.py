@@ -1,16 +1,28 @@
-"""Reads of the catalog. The catalog (hubs, equipment) is visible to every authenticated
-organisation; what an organisation may change is narrowed by ``operated_by``."""
+"""Reads of the catalog. The catalog (hubs, equipment, their photos and documents) is
+public: anyone may read it, signed in or not; what an organisation may change is narrowed
+by ``operated_by``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone, translation
 
 from organizations.models import Organization
 
-from .models import Equipment, Hub, MaintenanceWindow
+from .models import (
+    TERMS_CACHE_KEY,
+    Equipment,
+    EquipmentDocument,
+    EquipmentPhoto,
+    Hub,
+    MaintenanceWindow,
+    Metric,
+    SpecLabel,
+)
 from .signals import equipment_unavailable_preview
 
 
@@ -23,8 +35,13 @@ def hubs_operated_by(organization: Organization | None) -> QuerySet[Hub]:
 
 
 def equipment_list() -> QuerySet[Equipment]:
+    """Every piece of equipment with what its catalogue card shows: hub, operator,
+    category, capabilities, and ``cover_photo_id`` (its first photo, or None)."""
+    cover = (EquipmentPhoto.objects.filter(equipment=OuterRef("pk"))
+             .order_by("position", "pk").values("pk")[:1])
     return (Equipment.objects.select_related("hub", "hub__operator", "category")
-            .prefetch_related("capabilities"))
+            .prefetch_related("capabilities")
+            .annotate(cover_photo_id=Subquery(cover)))
 
 
 def equipment_operated_by(organization: Organization | None) -> QuerySet[Equipment]:
@@ -32,11 +49,28 @@ def equipment_operated_by(organization: Organization | None) -> QuerySet[Equipme
     return equipment_list().filter(hub__operator=organization)
 
 
+def _languages() -> list[str]:
+    """The column suffixes of the catalogue's languages: ``en``, ``zh_hans``."""
+    return [code.replace("-", "_") for code, _name in settings.LANGUAGES]
+
+
+# Where a search word may appear, each in every language.
+SEARCHED = ("name", "description", "category__name", "hub__name", "capabilities__name")
+
+
 def search_equipment(qs: QuerySet[Equipment], text: str) -> QuerySet[Equipment]:
+    """Equipment matching every word of ``text`` (case-insensitive) in its name,
+    description, category, hub or a capability, in English or Chinese whatever the
+    reader's language: "五轴" and "five-axis" find the same machines. Chinese is written
+    without spaces, so a word is a substring, not a whole token. SQLite and PostgreSQL
+    alike (``icontains``)."""
+    languages = _languages()
     for word in text.split():
-        qs = qs.filter(Q(name__icontains=word) | Q(description__icontains=word)
-                       | Q(category__name__icontains=word) | Q(hub__name__icontains=word)
-                       | Q(capabilities__name__icontains=word))
+        match = Q()
+        for field in SEARCHED:
+            for lang in languages:
+                match |= Q(**{f"{field}_{lang}__icontains": word})
+        qs = qs.filter(match)
     return qs.distinct()
 
 
@@ -69,3 +103,63 @@ def bookings_cancelled_by_status(*, equipment: Equipment, new_status: str,
         return []
     start, end = unavailability_period(now or timezone.now())
     return bookings_cancelled_by_unavailability(equipment=equipment, start=start, end=end)
+
+
+# --- the public catalogue ----------------------------------------------------------------
+
+def equipment_photos(equipment: Equipment) -> QuerySet[EquipmentPhoto]:
+    return equipment.photos.order_by("position", "pk")
+
+
+def equipment_documents(equipment: Equipment) -> QuerySet[EquipmentDocument]:
+    return equipment.documents.order_by("kind", "pk")
+
+
+def photo(pk: int) -> EquipmentPhoto | None:
+    return EquipmentPhoto.objects.filter(pk=pk).first()
+
+
+def document(pk: int) -> EquipmentDocument | None:
+    return EquipmentDocument.objects.filter(pk=pk).first()
+
+
+def maintenance_now(equipment: Equipment, now: datetime | None = None
+                    ) -> MaintenanceWindow | None:
+    """The maintenance window the equipment is in at ``now``, if any."""
+    now = now or timezone.now()
+    return (MaintenanceWindow.objects.filter(equipment=equipment, start__lte=now, end__gt=now)
+            .order_by("-end").first())
+
+
+TERMS_CACHE_SECONDS = 300
+
+
+def _all_terms() -> dict[str, dict[str, dict]]:
+    """``{"spec": {key: {"en": …, "zh_hans": …, "unit": …}}, "metric": {…}}``, shared
+    through the cache (one small query per model when it is cold); changing a term clears
+    it (``forget_terms``)."""
+    terms = cache.get(TERMS_CACHE_KEY)
+    if terms is None:
+        languages = _languages()
+        terms = {}
+        for kind, model in (("spec", SpecLabel), ("metric", Metric)):
+            columns = ["key", "unit", *(f"label_{lang}" for lang in languages)]
+            terms[kind] = {row["key"]: {"unit": row["unit"],
+                                        **{lang: row[f"label_{lang}"] for lang in languages}}
+                           for row in model.objects.values(*columns)}
+        cache.set(TERMS_CACHE_KEY, terms, TERMS_CACHE_SECONDS)
+    return terms
+
+
+def forget_terms() -> None:
+    cache.delete(TERMS_CACHE_KEY)
+
+
+def term(kind: str, key: str) -> tuple[str, str] | None:
+    """(label in the active language — English where it has none —, unit) of a spec key
+    (``kind="spec"``) or a metric (``"metric"``); None for a key not in the dictionary."""
+    found = _all_terms().get(kind, {}).get(key)
+    if found is None:
+        return None
+    lang = (translation.get_language() or settings.LANGUAGE_CODE).lower().replace("-", "_")
+    return (found.get(lang) or found.get("en") or key), found.get("unit") or ""

@@ -5,12 +5,31 @@ and trials with it (suspend it instead), a deleted key its audit trail (revoke i
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db.models import CharField, Exists, OuterRef
+from django.db.models.functions import Cast
+from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from core.errors import ValidationFailed, error_text
+from core.admin import (
+    QUEUE_LENGTH,
+    QueueAction,
+    QueueItem,
+    StaffQueue,
+    back_to,
+    may_act,
+    register_queue,
+    when,
+)
+from core.errors import DomainError, ValidationFailed, error_text
+from core.forms import add_errors
 
 from . import services
 from .models import Invitation, Membership, Organization, OrganizationAPIKey
@@ -29,6 +48,71 @@ class SuspendForm(forms.Form):
         max_length=services.SUSPENSION_REASON_MAX_LENGTH,
         help_text=gettext_lazy("Shown to the organisation's members when they open the "
                                "portal."))
+
+
+class RefuseForm(forms.Form):
+    # Not required here: the service says what is missing, at the field.
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("E-mailed to the organisation's administrators: say what "
+                               "could not be checked and what would correct it."))
+
+
+def _decisions(organization_id=None):
+    """The verification decisions recorded in the console's history (``services``
+    records them), of one organisation or (``OuterRef``) of the outer one."""
+    object_id = (str(organization_id) if organization_id is not None
+                 else Cast(OuterRef("pk"), CharField()))
+    return LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Organization), object_id=object_id,
+        change_message__startswith=services.REFUSED)
+
+
+def awaiting_verification():
+    """SMEs nobody has verified or refused yet (suspended ones aside), oldest first."""
+    return (Organization.objects.filter(kind=Organization.Kind.SME, verified=False,
+                                        suspended_at__isnull=True)
+            .exclude(Exists(_decisions())).order_by("created", "pk"))
+
+
+def _admin_addresses(organization) -> str:
+    return ", ".join(Membership.objects.filter(
+        organization=organization, role=Membership.Role.ADMIN).exclude(user__email="")
+        .values_list("user__email", flat=True)) or "—"
+
+
+def verification_queue(request) -> StaffQueue | None:
+    if not may_act(request, Organization):
+        return None
+    waiting = awaiting_verification()
+    count = waiting.count()
+    items = []
+    for organization in waiting[:QUEUE_LENGTH]:
+        detail = _("Registered %(created)s; credit code %(code)s; administrators: "
+                   "%(admins)s") % {"created": when(organization.created),
+                                    "code": organization.credit_code or "—",
+                                    "admins": _admin_addresses(organization)}
+        items.append(QueueItem(
+            title=organization.name,
+            url=reverse("admin:organizations_organization_change", args=[organization.pk]),
+            detail=detail, actions=(
+                QueueAction(pgettext("organisation", "Verify"), reverse(
+                    "admin:organizations_organization_verify", args=[organization.pk]),
+                    post=True),
+                QueueAction(_("Refuse with a reason"), reverse(
+                    "admin:organizations_organization_refuse", args=[organization.pk])))))
+    return StaffQueue(
+        key="queue-verification",
+        title=ngettext("%(count)d organisation awaiting verification",
+                       "%(count)d organisations awaiting verification", count)
+        % {"count": count}, count=count, items=items,
+        empty=_("No organisation is awaiting verification."),
+        all_url=reverse("admin:organizations_organization_changelist")
+        + "?verified__exact=0&kind__exact=sme")
+
+
+register_queue("verification", verification_queue, order=10)
 
 
 class SuspendedFilter(admin.SimpleListFilter):
@@ -53,13 +137,104 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_filter = ["kind", "verified", SuspendedFilter]
     search_fields = ["name", "slug", "credit_code"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created", "suspended_at", "suspension_reason", "suspended_by"]
+    readonly_fields = ["created", "suspended_at", "suspension_reason", "suspended_by",
+                       "verification_refused"]
     date_hierarchy = "created"
     inlines = [MembershipInline]
     actions = ["mark_verified", "suspend", "reinstate"]
+    # Verify / refuse buttons on an unverified organisation's page.
+    change_form_template = "admin/organizations/organization/change_form.html"
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=gettext_lazy("verification refused"))
+    def verification_refused(self, organization) -> str:
+        if organization.pk is None:
+            return "—"
+        refusal = _decisions(organization.pk).select_related("user").order_by(
+            "-action_time").first()
+        if refusal is None:
+            return "—"
+        return _("%(at)s by %(user)s: %(reason)s") % {
+            "at": when(refusal.action_time), "user": refusal.user,
+            "reason": refusal.change_message.removeprefix(services.REFUSED)}
+
+    def get_urls(self):
+        def view(name, method):
+            return path(f"<path:object_id>/{name}/", self.admin_site.admin_view(method),
+                        name=f"organizations_organization_{name}")
+
+        return [view("verify", self.verify_view), view("refuse", self.refuse_view),
+                *super().get_urls()]
+
+    def _decided(self, request, object_id) -> Organization:
+        if not may_act(request, Organization):
+            raise PermissionDenied
+        organization = self.get_object(request, unquote(object_id))
+        if organization is None:
+            raise Http404
+        return organization
+
+    def _decision_page(self, request, organization, *, title: str, form=None,
+                       submit: str):
+        return TemplateResponse(request, "admin/organizations/organization/decision.html", {
+            **self.admin_site.each_context(request),
+            "title": title, "opts": self.model._meta, "organization": organization,
+            "original": organization, "form": form, "submit": submit,
+            "admins": _admin_addresses(organization),
+            "next": request.POST.get("next") or request.GET.get("next") or "",
+        })
+
+    def _portal_url(self, request) -> str:
+        return request.build_absolute_uri("/")
+
+    def verify_view(self, request, object_id):
+        """Verify one organisation (its administrators are e-mailed): a confirmation page,
+        then the service."""
+        organization = self._decided(request, object_id)
+        change_url = reverse("admin:organizations_organization_change", args=[organization.pk])
+        if request.method == "POST":
+            try:
+                services.verify_organization(organization=organization, by=request.user,
+                                             portal_url=self._portal_url(request))
+            except DomainError as exc:
+                self.message_user(request, error_text(exc), messages.ERROR)
+            else:
+                self.message_user(request, _(
+                    "%(name)s is verified; its administrators are being e-mailed.")
+                    % {"name": organization.name})
+            return back_to(request, change_url)
+        return self._decision_page(request, organization,
+                                   submit=pgettext("organisation", "Verify"),
+                                   title=_("Verify %(name)s") % {"name": organization.name})
+
+    def refuse_view(self, request, object_id):
+        """Refuse one organisation's verification, with the reason its administrators are
+        e-mailed."""
+        organization = self._decided(request, object_id)
+        change_url = reverse("admin:organizations_organization_change", args=[organization.pk])
+        form = RefuseForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                services.refuse_organization(organization=organization,
+                                             reason=form.cleaned_data["reason"],
+                                             by=request.user,
+                                             portal_url=self._portal_url(request))
+            except ValidationFailed as exc:
+                add_errors(form, exc)
+            except DomainError as exc:
+                self.message_user(request, error_text(exc), messages.ERROR)
+                return back_to(request, change_url)
+            else:
+                self.message_user(request, _(
+                    "%(name)s was not verified; its administrators are being e-mailed the "
+                    "reason.") % {"name": organization.name})
+                return back_to(request, change_url)
+        return self._decision_page(request, organization, form=form,
+                                   submit=_("Refuse verification"),
+                                   title=_("Refuse to verify %(name)s")
+                                   % {"name": organization.name})
 
     def get_readonly_fields(self, request, obj=None):
         # Verification goes through its action (the service); an organisation's kind is
@@ -78,7 +253,8 @@ class OrganizationAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Mark selected organisations as verified"))
     def mark_verified(self, request, queryset):
         for organization in queryset:
-            services.verify_organization(organization=organization, by=request.user)
+            services.verify_organization(organization=organization, by=request.user,
+                                         portal_url=request.build_absolute_uri("/"))
         count = queryset.count()
         self.message_user(request, ngettext("%(count)d organisation verified.",
                                             "%(count)d organisations verified.", count)

@@ -169,3 +169,10 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
             else self.get_ident(request)
         )
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def user_display(user) -> str:
+    """How allauth names a person on its pages and in its e-mails (ACCOUNT_USER_DISPLAY):
+    people log in with their e-mail address, so that is their name; the internal username
+    is never shown."""
+    return getattr(user, "email", "") or ""

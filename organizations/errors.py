@@ -62,3 +62,13 @@ ALREADY_IN_ORGANIZATION = define(
     "already_in_organization", Conflict,
     _("You already belong to another organisation; a portal account acts for one "
       "organisation."))
+
+# Platform staff refusing a verification.
+REFUSAL_REASON_REQUIRED = define(
+    "refusal_reason_required", ValidationFailed,
+    _("Say why the organisation is not verified: the reason is e-mailed to its "
+      "administrators."), field="reason")
+REFUSAL_REASON_TOO_LONG = define("refusal_reason_too_long", ValidationFailed,
+                                 _("At most %(limit)d characters."), field="reason")
+ALREADY_VERIFIED = define("organization_already_verified", Conflict,
+                          _("This organisation is already verified."))

@@ -58,6 +58,11 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # One organisation per name, whatever the case ("ACME" and "Acme" are one).
+            # The credit code is unique (when given) through its field.
+            models.UniqueConstraint(Lower("name"), name="organization_name_unique_ci"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -53,3 +53,27 @@ def operator_recipients(organization_id: int) -> list[str]:
         organization_id=organization_id,
         role__in=(Membership.Role.ADMIN, Membership.Role.OPERATOR),
     ).exclude(user__email="").values_list("user__email", flat=True)))
+
+
+def api_keys_of(organization: Organization) -> QuerySet:
+    """The organisation's API keys, newest first (revoked ones too: the console lists them)."""
+    from .models import OrganizationAPIKey
+
+    return OrganizationAPIKey.objects.filter(organization=organization).order_by("-created")
+
+
+def webhook_endpoints_of(organization: Organization) -> QuerySet:
+    """The organisation's event webhook endpoints; another organisation's are not found."""
+    from core.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.filter(organization=organization).order_by("-created")
+
+
+def recent_deliveries(endpoint, limit: int = 10) -> list:
+    """The latest outbox messages to ``endpoint`` (status, attempts, last error)."""
+    return list(endpoint.messages.order_by("-created", "-pk")[:limit])
+
+
+def universities() -> QuerySet[Organization]:
+    """The partner universities an operator may share trial data with."""
+    return Organization.objects.filter(kind=Organization.Kind.UNIVERSITY).order_by("name")

@@ -4,13 +4,14 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
 from core import db, outbox
 from core.errors import NOT_FOUND, full_clean
+from core.notify import bilingual
 
 from . import errors
 from .models import INVITATION_VALIDITY, Invitation, Membership, Organization, OrganizationAPIKey
@@ -40,11 +41,22 @@ def revoke_api_key(*, organization: Organization, prefix: str) -> OrganizationAP
 SUSPENSION_REASON_MAX_LENGTH = Organization._meta.get_field("suspension_reason").max_length
 
 
-def verify_organization(*, organization: Organization, by) -> Organization:
-    """Platform staff have checked the organisation's identity: it may book."""
-    if not organization.verified:
-        organization.verified = True
-        organization.save(update_fields=["verified"])
+def verify_organization(*, organization: Organization, by, portal_url: str = "",
+                        now: datetime | None = None) -> Organization:
+    """Platform staff have checked the organisation's identity: it may book. Its
+    administrators are e-mailed (once: verifying again changes and sends nothing);
+    ``portal_url``, when given, is the link the e-mail offers."""
+    with transaction.atomic():
+        locked = db.locked_one(Organization.objects.filter(pk=organization.pk))
+        if locked is None:
+            raise NOT_FOUND.error()
+        if not locked.verified:
+            locked.verified = True
+            locked.save(update_fields=["verified"])
+            _record_decision(locked, by, VERIFIED)
+            _queue_decision_email(locked, "verified", dedupe=f"organization-verified:{locked.pk}",
+                                  portal_url=portal_url)
+    organization.verified = True
     return organization
 
 
@@ -115,8 +127,13 @@ def check_new_sme(*, name: str, credit_code: str = "") -> Organization:
         raise errors.ORGANIZATION_NAME_REQUIRED.error()
     org = Organization(kind=Organization.Kind.SME, name=name, slug=_unique_slug(name),
                        credit_code=credit_code.strip() or None, verified=False)
-    if org.credit_code and Organization.objects.filter(credit_code=org.credit_code).exists():
-        raise errors.ORGANIZATION_REGISTERED.error()
+    if Organization.objects.filter(name__iexact=name).exists():
+        # Names are unique whatever the case (constraint ``organization_name_unique_ci``).
+        raise errors.ORGANIZATION_REGISTERED.error(field="organization_name")
+    if org.credit_code:
+        org.credit_code = org.credit_code.replace(" ", "").upper()  # as clean_fields does
+        if Organization.objects.filter(credit_code=org.credit_code).exists():
+            raise errors.ORGANIZATION_REGISTERED.error()
     full_clean(org, rename={"name": "organization_name"},
                message="The organisation cannot be registered.")
     return org
@@ -127,10 +144,14 @@ def register_sme(*, user, name: str, credit_code: str = "") -> Membership:
     unverified until platform staff check it: it may browse, and the booking policy
     refuses its bookings until then."""
     org = check_new_sme(name=name, credit_code=credit_code)
-    with transaction.atomic():
-        org.save()
-        return Membership.objects.create(user=user, organization=org,
-                                         role=Membership.Role.ADMIN)
+    try:
+        with transaction.atomic():
+            org.save()
+            return Membership.objects.create(user=user, organization=org,
+                                             role=Membership.Role.ADMIN)
+    except IntegrityError as exc:  # registered meanwhile (the unique constraints decide)
+        check_new_sme(name=name, credit_code=credit_code)  # says which field clashes
+        raise errors.ORGANIZATION_REGISTERED.error(field="organization_name") from exc
 
 
 def _require_admin(organization: Organization, user) -> None:
@@ -210,3 +231,81 @@ def accept_invitation(*, token: str, user, now: datetime | None = None) -> Membe
         invitation.accepted_at, invitation.accepted_by = now, user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+# --- platform staff: the verification decision, recorded and e-mailed ------------------
+
+REFUSAL_REASON_MAX_LENGTH = 500
+# The decision's record is the organisation's history in the admin console (Django's
+# LogEntry: who, when, what), where staff read it. These markers (never translated) start
+# the record's message, so that the verification queue can tell a refused organisation
+# from one nobody has looked at yet.
+VERIFIED = "Verified"
+REFUSED = "Verification refused: "
+
+
+def refuse_organization(*, organization: Organization, reason: str, by,
+                        portal_url: str = "", now: datetime | None = None) -> Organization:
+    """Platform staff do not verify the organisation (its identity could not be checked):
+    the refusal is recorded (``by``, the staff user; when; why), its administrators are
+    e-mailed the reason, and it leaves the verification queue. Nothing else changes: it
+    stays unverified (it may browse, not book) and may still be verified later."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise errors.REFUSAL_REASON_REQUIRED.error()
+    if len(reason) > REFUSAL_REASON_MAX_LENGTH:
+        raise errors.REFUSAL_REASON_TOO_LONG.error(limit=REFUSAL_REASON_MAX_LENGTH)
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = db.locked_one(Organization.objects.filter(pk=organization.pk))
+        if locked is None:
+            raise NOT_FOUND.error()
+        if locked.verified:
+            raise errors.ALREADY_VERIFIED.error()
+        _record_decision(locked, by, REFUSED + reason, now=now)
+        _queue_decision_email(locked, "refused",
+                              dedupe=f"organization-refused:{locked.pk}:{now:%Y%m%d%H%M%S%f}",
+                              reason=reason, portal_url=portal_url)
+    return organization
+
+
+def _record_decision(organization: Organization, by, message: str,
+                     now: datetime | None = None) -> None:
+    """The decision in the organisation's console history (only a user can be recorded
+    there: a decision made by a script leaves its e-mail as the record)."""
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    if getattr(by, "pk", None) is None:
+        return
+    LogEntry.objects.create(
+        user_id=by.pk, content_type=ContentType.objects.get_for_model(Organization),
+        object_id=str(organization.pk), object_repr=str(organization)[:200],
+        action_flag=CHANGE, change_message=message, action_time=now or timezone.now())
+
+
+def _decision_recipients(organization: Organization) -> list[str]:
+    """The organisation's administrators; all its members when no administrator has an
+    address."""
+    members = Membership.objects.filter(organization=organization).exclude(user__email="")
+    admins = members.filter(role=Membership.Role.ADMIN)
+    return list(dict.fromkeys((admins if admins.exists() else members)
+                              .values_list("user__email", flat=True)))
+
+
+def _queue_decision_email(organization: Organization, decision: str, *, dedupe: str,
+                          reason: str = "", portal_url: str = "") -> None:
+    """The decision e-mail (``organizations/email/<decision>_subject.txt`` and
+    ``…_message.txt``) in both languages (a person's language is not recorded), queued in
+    the outbox in the decision's transaction."""
+    context = {"organization": organization, "reason": reason, "portal_url": portal_url}
+
+    def one_language() -> tuple[str, str]:
+        subject = render_to_string(f"organizations/email/{decision}_subject.txt", context)
+        body = render_to_string(f"organizations/email/{decision}_message.txt", context)
+        return " ".join(subject.split()), body.strip()
+
+    subject, body = bilingual(one_language)
+    for address in _decision_recipients(organization):
+        outbox.queue_email(event_type=f"organization.{decision}", dedupe_key=dedupe,
+                           to=address, subject=subject, body=body)

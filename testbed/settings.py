@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.observability.RequestLogMiddleware",
+    # The portal's own 404/500 pages in the embedded demo too (DEBUG on; STYLED_ERROR_PAGES).
+    "core.views.StyledErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,6 +94,11 @@ MIDDLEWARE = [
     "organizations.middleware.SuspendedOrganizationMiddleware",
     "organizations.middleware.StaffMFAMiddleware",
 ]
+
+# DEBUG shows Django's technical 404 and 500 pages; the embedded demo shows visitors the
+# portal's own pages instead (core.views.StyledErrorPagesMiddleware; tracebacks are still
+# logged). Set it to False here to see the technical pages while debugging.
+STYLED_ERROR_PAGES = True
 
 ROOT_URLCONF = "testbed.urls"
 WSGI_APPLICATION = "testbed.wsgi.application"
@@ -162,7 +169,9 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_FORMS = {"signup": "organizations.forms.SignupForm"}
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Testbed] "
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Testbed] "  # as core.notify's subjects: once
+# People are named by their e-mail address (they log in with it), never the username.
+ACCOUNT_USER_DISPLAY = "organizations.auth.user_display"
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip",
                        "signup": "20/m/ip"}
 
@@ -191,6 +200,17 @@ TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date and time format per language (testbed/formats/en, zh_Hans): "1 Dec 2026, 14:30"
+# and "2026年12月1日 14:30"; templates use the named formats (DATE_FORMAT,
+# DATETIME_FORMAT, SHORT_DATE_FORMAT, TIME_FORMAT …), never a pattern of their own.
+FORMAT_MODULE_PATH = ["testbed.formats"]
+# Catalogue data (hubs, equipment, categories, capabilities, spec labels, metric names) in
+# both languages (django-modeltranslation: a ``name_en`` and a ``name_zh_hans`` column per
+# translated field). English is the base and every reader's fallback; a value given without
+# a language (the API, a factory) is also kept as the English one.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
+MODELTRANSLATION_AUTO_POPULATE = "default"
 
 # --- Static files, media, request bodies and uploads -------------------------------------
 STATIC_URL = "static/"
@@ -263,7 +283,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Testbed API",
     "DESCRIPTION": "Shared smart-manufacturing testbeds: equipment, bookings, trial results, "
-    "consented data sharing.",
+    "consented data sharing. Every request carries an organisation's API key "
+    "(`Authorization: Bearer <key>`); errors are RFC 9457 problem documents "
+    "(`application/problem+json`) with a stable `code`; times are ISO 8601 with an offset "
+    "(the hub's, for everything about a hub); CSV downloads are UTF-8 with a byte order mark.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -276,6 +299,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.add_problem_responses",
+        "core.schema.document_operations",  # a tag per resource, texts for integrators
     ],
 }
 

@@ -309,3 +309,27 @@ class WebhookEndpointFactory(DjangoModelFactory):
     url = "https://operator.example/hooks/testbed"
     event_types = factory.LazyFunction(lambda: ["booking.*"])
     secret = factory.LazyFunction(webhooks.new_secret)
+
+
+class SpecLabelFactory(DjangoModelFactory):
+    """A word of the catalogue's dictionary: ``SpecLabelFactory(key="travel_mm",
+    label_en="Travel", label_zh_hans="行程", unit="mm")``."""
+
+    class Meta:
+        model = "equipment.SpecLabel"
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"spec_{n}")
+    label_en = factory.Sequence(lambda n: f"Spec {n}")
+
+
+class MetricFactory(DjangoModelFactory):
+    """A metric's name in words: ``MetricFactory(key="cycle_time", label_en="Cycle time",
+    label_zh_hans="节拍时间", unit="s")``."""
+
+    class Meta:
+        model = "equipment.Metric"
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"metric_{n}")
+    label_en = factory.Sequence(lambda n: f"Metric {n}")

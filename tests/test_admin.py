@@ -71,3 +71,16 @@ def test_a_change_page_opens_for_every_model_with_rows(admin_client, demo_data):
     assert failures == []
     assert {"organizations.Organization", "organizations.OrganizationAPIKey", "equipment.Hub",
             "equipment.Equipment", "equipment.Qualification", "auth.User"} <= opened
+
+
+def test_the_index_shows_the_staff_queues_with_the_demo_data(admin_client, demo_data):
+    """The demo's SME awaiting verification is in the first queue, in both languages."""
+    for language in ("en", "zh-hans"):
+        response = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200
+        queues = {queue.key: queue for queue in response.context["staff_queues"]}
+        assert list(queues) == ["queue-verification", "queue-waiting-requests",
+                                "queue-failed-deliveries", "queue-stuck-messages"]
+        assert [item.title for item in queues["queue-verification"].items] == [
+            "NewCo Robotics"]
+        assert "NewCo Robotics" in response.content.decode()

@@ -141,3 +141,48 @@ def test_the_admin_cancel_action_goes_through_the_service(admin_client, booking,
     event = booking.events.last()
     assert (event.code, event.actor_organization, event.actor_user) == (
         "booking.cancelled", operator, admin_user)
+
+
+def test_the_per_request_decision_goes_through_the_service(admin_client, equipment, sme,
+                                                           operator, admin_user):
+    """Approve/reject one request with a reason: the booking service, as the hub's
+    operator, with the staff user and the reason in the history; the service's rules hold
+    (a confirmed booking cannot be rejected)."""
+    from tests.factories import BookingFactory
+
+    booking = BookingFactory(equipment=equipment, organization=sme,
+                             status=Booking.Status.REQUESTED)
+    response = admin_client.post(url(Booking, "approve", booking.pk),
+                                 {"reason": "Checked with the hub"})
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    event = booking.events.last()
+    assert (booking.status, event.code, event.reason, event.actor_organization,
+            event.actor_user) == ("confirmed", "booking.confirmed", "Checked with the hub",
+                                  operator, admin_user)
+    response = admin_client.post(url(Booking, "reject", booking.pk), {"reason": "Too late"})
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+    assert booking.events.count() == 1
+
+
+def test_verifying_and_refusing_go_through_the_service(admin_client, admin_user,
+                                                        django_capture_on_commit_callbacks):
+    from django.contrib import admin
+
+    from organizations.models import Membership, Organization
+    from tests.factories import MembershipFactory, OrganizationFactory
+
+    refused, verified = OrganizationFactory(verified=False), OrganizationFactory(verified=False)
+    for org in (refused, verified):
+        MembershipFactory(organization=org, role=Membership.Role.ADMIN)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url(Organization, "refuse", refused.pk), {"reason": "Unknown code"})
+        admin_client.post(url(Organization, "verify", verified.pk))
+    # A direct edit of ``verified`` is not possible: it is read-only on the change page.
+    assert "verified" in admin.site._registry[Organization].get_readonly_fields(None, refused)
+    assert (Organization.objects.get(pk=refused.pk).verified,
+            Organization.objects.get(pk=verified.pk).verified) == (False, True)
+    assert sorted(OutboxMessage.objects.values_list("event_type", "status")) == [
+        ("organization.refused", "sent"), ("organization.verified", "sent")]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import django_filters
@@ -55,6 +56,28 @@ class TrialSerializer(serializers.ModelSerializer):
         fields = ["id", "booking", "equipment", "start", "end", "status", "attempts",
                   "last_error", "collected_at", "measurement_count", "summary", "gaps", "usage"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        """Every time in the hub's offset (the summary's first and last readings are
+        stored in UTC)."""
+        data = super().to_representation(instance)
+        tz = ZoneInfo(instance.booking.equipment.hub.timezone)
+
+        def stamp(value):
+            return datetime.fromisoformat(value).astimezone(tz).isoformat() if value else value
+
+        for key in ("start", "end", "collected_at"):
+            data[key] = stamp(data.get(key))
+        for gap in data.get("gaps") or []:
+            gap["start"], gap["end"] = stamp(gap.get("start")), stamp(gap.get("end"))
+        summary = data.get("summary")
+        if isinstance(summary, dict):
+            data["summary"] = {
+                metric: {**figures, **{key: stamp(figures[key]) for key in ("first", "last")
+                                       if isinstance(figures.get(key), str)}}
+                if isinstance(figures, dict) else figures
+                for metric, figures in summary.items()}
+        return data
 
 
 class LiveQuerySerializer(serializers.Serializer):
@@ -191,7 +214,9 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
         return Response(LiveSerializer(view).data)
 
     def _csv(self, trial, qs):
-        rows = ((ts.isoformat(), metric, value, unit) for ts, metric, value, unit
+        tz = ZoneInfo(trial.booking.equipment.hub.timezone)  # the hub's offset, as the JSON
+        rows = ((ts.astimezone(tz).isoformat(), metric, value, unit)
+                for ts, metric, value, unit
                 in qs.values_list("ts", "metric", "value", "unit").iterator(chunk_size=5000))
         response = StreamingHttpResponse(
             core_csv.stream(["timestamp", "metric", "value", "unit"], rows),

@@ -18,6 +18,8 @@ from django.db.models.functions import Mod, RowNumber
 from pygal.etree import etree
 from pygal.style import Style
 
+from equipment.selectors import term
+
 from .models import Measurement, Trial
 
 MAX_POINTS = 500
@@ -108,14 +110,21 @@ def render(metric: str, unit: str, points: list[tuple[datetime, float]], tz: Zon
         x_value_formatter=clock, y_title=unit or None, title=title, truncate_label=-1,
         x_labels=time_labels(points[0][0], points[-1][0], tz), stroke_style={"width": 2},
         margin_right=24)
-    chart.add(metric, [(ts, value) for ts, value in points])
+    chart.add(metric_label(metric), [(ts, value) for ts, value in points])
     tree = chart.render_tree()
     _strip_scripts(tree)
     return etree.tostring(tree, encoding="unicode")
 
 
+def metric_label(metric: str) -> str:
+    """The metric in words in the reader's language (``equipment.Metric``), else as stored."""
+    found = term("metric", metric)
+    return found[0] if found else metric
+
+
 def trial_charts(trial: Trial, tz: ZoneInfo, *, title_for) -> list[MetricChart]:
-    """One chart per metric of a collected trial; ``title_for(metric, unit)`` names it."""
+    """One chart per metric of a collected trial; ``title_for(label, unit)`` names it
+    (``label``: the metric in the reader's language, see ``metric_label``)."""
     out = []
     for metric, points in sorted(sampled_series(trial).items()):
         if not points:
@@ -123,5 +132,6 @@ def trial_charts(trial: Trial, tz: ZoneInfo, *, title_for) -> list[MetricChart]:
         info = trial.summary.get(metric, {})
         unit = info.get("unit", "")
         out.append(MetricChart(metric, unit, len(points), info.get("count", len(points)),
-                               render(metric, unit, points, tz, title=title_for(metric, unit))))
+                               render(metric, unit, points, tz,
+                                      title=title_for(metric_label(metric), unit))))
     return out

@@ -7,30 +7,48 @@ service's, its refusals shown in plain words next to the fields they concern."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound, error_text
 from core.forms import add_errors
 from equipment import selectors as catalog_selectors
+from equipment import services as equipment_services
 from equipment import wording
 from equipment.models import Equipment
-from organizations.portal import member_required, not_found_as_404, sme_required
+from organizations.portal import (
+    member_required,
+    not_found_as_404,
+    organization_of,
+    sme_required,
+)
 from organizations.selectors import members_of
 
-from .. import services
+from .. import policy, services
+from ..errors import QUALIFICATION_REQUIRED
 from ..feeds.ics import booking_ics
-from ..forms import LOCAL_FORMATS, BookingForm, CancelForm, CatalogSearchForm
-from ..models import Booking
+from ..forms import (
+    LOCAL_FORMATS,
+    AttachmentForm,
+    BookingForm,
+    CancelForm,
+    CatalogSearchForm,
+    PeriodForm,
+    QualificationRequestForm,
+)
+from ..models import Booking, BookingAttachment
 from ..reports.selectors import usage
 from ..selectors import booking_for, bookings_visible_to, free_intervals
 from .finder import free_between
@@ -40,8 +58,8 @@ CATALOG_PAGE = 24
 BOOKINGS_PAGE = 20
 
 
-@member_required
-def catalog(request):
+def catalog(request):  # public: anonymous visitors browse the catalogue too
+    request.organization = organization_of(request)  # None for anonymous visitors
     form = CatalogSearchForm(request.GET or None)
     equipment = catalog_selectors.equipment_list().exclude(status=Equipment.Status.RETIRED)
     data = {}
@@ -87,8 +105,8 @@ def _first_day(value: str | None, today: date, last: date) -> date:
     return min(max(asked, today), last)
 
 
-@member_required
-def calendar(request, pk: int):
+def calendar(request, pk: int):  # public: booking a slot needs an account (``book``)
+    request.organization = organization_of(request)  # None for anonymous visitors
     equipment = _equipment_or_404(pk)
     tz = ZoneInfo(equipment.hub.timezone)
     now = timezone.now()
@@ -98,11 +116,23 @@ def calendar(request, pk: int):
     start, end = week_bounds(first, tz)
     free = free_intervals(equipment=equipment, start=start, end=end,
                           organization=request.organization, now=now)
-    week = build_week(equipment=equipment, first_day=first, free=free, now=now)
+    week = build_week(equipment=equipment, first_day=first, free=free, now=now,
+                      own=_own_periods(getattr(request, "organization", None), equipment,
+                                       start, end))
     context = {"equipment": equipment, "hub": equipment.hub, "week": week,
                "previous": max(first - timedelta(days=DAYS), today) if first > today else None,
                "next": min(first + timedelta(days=DAYS), last) if first < last else None}
     return _render_part(request, "bookings/_week.html", "bookings/calendar.html", context)
+
+
+def _own_periods(organization, equipment: Equipment, start, end) -> list:
+    """The viewer's organisation's active bookings of ``equipment`` overlapping
+    [start, end): the week grid shows them as "yours"."""
+    if organization is None or organization.kind != organization.Kind.SME:
+        return []
+    return list(bookings_visible_to(organization)
+                .filter(equipment=equipment, status__in=Booking.ACTIVE, start__lt=end,
+                        end__gt=start).values_list("start", "end"))
 
 
 def _render_part(request, part: str, page: str, context: dict):
@@ -134,6 +164,7 @@ def book(request, pk: int):
                    "trial_lead": request.user.email}
         data = request.POST if request.method == "POST" else None
         form = BookingForm(data, initial=initial, equipment=equipment, members=members)
+        refused_codes: set[str] = set()
         if request.method == "POST" and form.is_valid():
             d = form.cleaned_data
             try:
@@ -143,6 +174,7 @@ def book(request, pk: int):
                     trial_lead_email=d["trial_lead"] or None)
             except DomainError as exc:  # broken rules, slot taken (409), busy, not an SME
                 add_errors(form, exc)
+                refused_codes = {v.code for v in getattr(exc, "violations", ())}
             else:
                 messages.success(request, _(
                     "Booking requested: the hub operator will confirm it.")
@@ -150,7 +182,8 @@ def book(request, pk: int):
                 return redirect("bookings:detail", pk=booking.pk)
         return _render_part(request, "bookings/_booking_form.html", "bookings/book.html", {
             "equipment": equipment, "hub": equipment.hub, "form": form,
-            "rules": wording.rules(equipment)})
+            "rules": wording.rules(equipment), "quote": _quote(equipment, form),
+            "qualification_refused": QUALIFICATION_REQUIRED in refused_codes})
 
 
 @sme_required
@@ -158,8 +191,11 @@ def my_bookings(request):
     past = request.GET.get("when") == "past"
     now = timezone.now()
     bookings = bookings_visible_to(request.organization)
-    bookings = (bookings.filter(end__lte=now).order_by("-start", "-pk") if past
-                else bookings.filter(end__gt=now).order_by("start", "pk"))
+    # Upcoming: what is still to come and still on (active); everything else — ended, or
+    # cancelled, rejected or a no-show whenever it was — is under "Past and cancelled".
+    upcoming = Q(end__gt=now, status__in=Booking.ACTIVE)
+    bookings = (bookings.exclude(upcoming).order_by("-start", "-pk") if past
+                else bookings.filter(upcoming).order_by("start", "pk"))
     page = Paginator(bookings, BOOKINGS_PAGE).get_page(request.GET.get("page"))
     return render(request, "bookings/my_bookings.html", {
         "page": page, "past": past, "query": _query_without_page(request)})
@@ -189,19 +225,52 @@ def _history(booking: Booking) -> list[dict]:
     return rows
 
 
+def _detail_context(booking: Booking, *, reschedule_form=None, attachment_form=None) -> dict:
+    tz = ZoneInfo(booking.equipment.hub.timezone)
+    if reschedule_form is None:
+        with timezone.override(tz):
+            reschedule_form = PeriodForm(initial={
+                "start": booking.start.astimezone(tz).replace(tzinfo=None),
+                "end": booking.end.astimezone(tz).replace(tzinfo=None)},
+                equipment=booking.equipment)
+    return {
+        "booking": booking, "history": _history(booking), "hub": booking.equipment.hub,
+        "cancellable": (booking.status, Booking.Status.CANCELLED) in services.TRANSITIONS,
+        "reschedulable": _reschedulable(booking), "reschedule_form": reschedule_form,
+        "attachments": booking.attachments.all(),
+        "attachable": booking.status in services.ATTACHABLE,
+        "attachment_form": attachment_form or AttachmentForm(),
+        "attachment_max": services.attachment_limits()[0],
+        "cancel_form": CancelForm(), "usage": usage(booking)}
+
+
+def _reschedulable(booking: Booking) -> bool:
+    """Whether to offer the move (the service decides)."""
+    return (booking.status in services.RESCHEDULABLE and timezone.now() < booking.start
+            and not (booking.status == Booking.Status.CONFIRMED
+                     and booking.equipment.approval_required))
+
+
 @sme_required
 def booking_detail(request, pk: int):
     booking = _own_booking(request, pk)
-    cancellable = (booking.status, Booking.Status.CANCELLED) in services.TRANSITIONS
-    return render(request, "bookings/booking_detail.html", {
-        "booking": booking, "history": _history(booking), "hub": booking.equipment.hub,
-        "cancellable": cancellable, "cancel_form": CancelForm(), "usage": usage(booking)})
+    return render(request, "bookings/booking_detail.html", _detail_context(booking))
 
 
 @sme_required
-@require_POST
 def cancel(request, pk: int):
+    """GET: the confirmation step, stating the late-cancellation fee if one applies; POST:
+    cancel."""
     booking = _own_booking(request, pk)
+    if request.method != "POST":
+        now = timezone.now()
+        return render(request, "bookings/cancel.html", {
+            "booking": booking, "hub": booking.equipment.hub, "form": CancelForm(),
+            "cancellable": (booking.status, Booking.Status.CANCELLED) in services.TRANSITIONS
+            and now < booking.start,
+            "fee": policy.late_cancellation_fee(price=booking.price, start=booking.start,
+                                                now=now),
+            "late_hours": policy.late_cancellation_hours()})
     form = CancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
@@ -214,6 +283,141 @@ def cancel(request, pk: int):
     else:
         messages.success(request, _("Booking #%(id)s is cancelled.") % {"id": booking.pk})
     return redirect("bookings:detail", pk=booking.pk)
+
+
+@sme_required
+@require_POST
+def reschedule(request, pk: int):
+    """Move the booking to the period the form gives (hub wall-clock times); a refusal is
+    shown at its field on the booking page, nothing changed."""
+    booking = _own_booking(request, pk)
+    tz = ZoneInfo(booking.equipment.hub.timezone)
+    with timezone.override(tz):
+        form = PeriodForm(request.POST, equipment=booking.equipment)
+        if form.is_valid():
+            try:
+                services.reschedule_booking(
+                    booking_id=booking.pk, organization=request.organization,
+                    start=form.cleaned_data["start"], end=form.cleaned_data["end"],
+                    by_user=request.user)
+            except NotFound:
+                raise Http404("No such booking.") from None
+            except DomainError as exc:
+                add_errors(form, exc)
+            else:
+                messages.success(request, _("Booking #%(id)s is moved to the new period.")
+                                 % {"id": booking.pk})
+                return redirect("bookings:detail", pk=booking.pk)
+        return render(request, "bookings/booking_detail.html",
+                      _detail_context(booking, reschedule_form=form), status=400)
+
+
+@sme_required
+@require_POST
+def attach(request, pk: int):
+    booking = _own_booking(request, pk)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            attachment = services.attach_file(booking_id=booking.pk,
+                                              organization=request.organization,
+                                              upload=form.cleaned_data["file"],
+                                              by_user=request.user)
+        except NotFound:
+            raise Http404("No such booking.") from None
+        except DomainError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, _("%(name)s is attached.") % {"name": attachment.name})
+            return redirect("bookings:detail", pk=booking.pk)
+    return render(request, "bookings/booking_detail.html",
+                  _detail_context(booking, attachment_form=form), status=400)
+
+
+@member_required
+def attachment_file(request, pk: int, attachment_pk: int):
+    """An attachment, for the booking's SME and the hub's operator (anyone else: 404), as a
+    download only: never rendered by the browser, whatever its bytes."""
+    attachment = (BookingAttachment.objects.visible_to(request.organization)
+                  .filter(pk=attachment_pk, booking_id=pk).first())
+    if attachment is None:
+        raise Http404("No such attachment.")
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("No such attachment.") from None
+    response = FileResponse(handle, as_attachment=True, filename=attachment.name,
+                            content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@sme_required
+def price(request, pk: int):
+    """The booking form's price preview (htmx): hourly rate × the chosen period's length,
+    to the fen — the quote the booking service will store."""
+    equipment = _equipment_or_404(pk)
+    with timezone.override(ZoneInfo(equipment.hub.timezone)):
+        form = PeriodForm(request.GET, equipment=equipment)
+        quote = _quote(equipment, form)
+    return render(request, "bookings/_price.html", {"equipment": equipment, "quote": quote})
+
+
+def _quote(equipment: Equipment, form) -> dict | None:
+    """{"price", "hours"} for the period the form holds (bound or initial), or None when it
+    holds no valid period."""
+    if form.is_bound:
+        if not form.is_valid():
+            return None
+        start, end = form.cleaned_data.get("start"), form.cleaned_data.get("end")
+    else:
+        tz = ZoneInfo(equipment.hub.timezone)
+        start, end = (form.initial.get(k) for k in ("start", "end"))
+        start = start.replace(tzinfo=tz) if start else None
+        end = end.replace(tzinfo=tz) if end else None
+    if not start or not end or end <= start:
+        return None
+    return {"price": policy.price_quote(equipment, start, end),
+            "hours": Decimal((end - start) // timedelta(minutes=1)) / 60}
+
+
+@sme_required
+def request_qualification(request, pk: int):
+    """Ask the hub operator for a qualification on this equipment (or its category)."""
+    equipment = _equipment_or_404(pk)
+    form = QualificationRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            equipment_services.request_qualification(
+                user=request.user, organization=request.organization,
+                equipment_id=equipment.pk, note=form.cleaned_data["note"],
+                whole_category=form.cleaned_data["whole_category"])
+        except DomainError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, _(
+                "Your request is sent to the operator of %(hub)s; we e-mail you the answer.")
+                % {"hub": equipment.hub.name})
+            return redirect("bookings:qualifications")
+    return render(request, "bookings/qualification_request.html", {
+        "equipment": equipment, "hub": equipment.hub, "form": form,
+        "next": _safe_next(request)}, status=400 if form.errors else 200)
+
+
+def _safe_next(request) -> str:
+    target = request.GET.get("next") or ""
+    ok = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                         require_https=request.is_secure())
+    return target if ok else ""
+
+
+@sme_required
+def qualifications(request):
+    """The person's own qualification requests and their answers."""
+    return render(request, "bookings/qualifications.html", {
+        "requests": equipment_services.qualification_requests_of(request.user)})
 
 
 @sme_required

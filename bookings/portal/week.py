@@ -1,6 +1,7 @@
 """Seven days of one equipment as the portal's calendar shows them: rows of wall-clock
-times in the hub's time zone, one column per day, each cell free, unavailable (booked, under
-maintenance, too soon or too far ahead: the calendar never says whose), closed or past.
+times in the hub's time zone, one column per day, each cell free, yours (a booking of the
+viewer's own organisation), unavailable (booked by someone else, under maintenance, too
+soon or too far ahead: the calendar never says whose), closed or past.
 
 Pure: built from the hub's opening hours and the free periods that
 ``selectors.free_intervals`` computed (the one source of availability); no queries."""
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from equipment.hours import open_intervals
 from equipment.models import Equipment
 
-FREE, UNAVAILABLE, CLOSED, PAST = "free", "unavailable", "closed", "past"
+FREE, OWN, UNAVAILABLE, CLOSED, PAST = "free", "own", "unavailable", "closed", "past"
 MIN_ROW_MINUTES = 30
 
 
@@ -105,8 +106,10 @@ def _slot(equipment: Equipment, start: datetime, free_end: datetime, free_start:
 
 
 def build_week(*, equipment: Equipment, first_day: date,
-               free: list[tuple[datetime, datetime]], now: datetime) -> Week:
-    """``free``: ``free_intervals`` over the seven days (sorted, disjoint, UTC)."""
+               free: list[tuple[datetime, datetime]], now: datetime,
+               own: list[tuple[datetime, datetime]] = ()) -> Week:
+    """``free``: ``free_intervals`` over the seven days (sorted, disjoint, UTC); ``own``:
+    the viewer's organisation's active bookings of the equipment in them (UTC)."""
     hub = equipment.hub
     tz = ZoneInfo(hub.timezone)
     start, end = week_bounds(first_day, tz)
@@ -123,14 +126,15 @@ def build_week(*, equipment: Equipment, first_day: date,
                 cell_start = _local(day, minute, tz)
                 cell_end = _local(day, minute + step, tz)
                 row.cells.append(_cell(equipment, cell_start, cell_end, free, free_starts,
-                                       opens, now, tz))
+                                       opens, now, tz, own))
             rows.append(row)
     slots = [_slot(equipment, s, e, s, tz) for s, e in free]
     return Week(first_day=first_day, days=days, rows=rows, free=slots, timezone=hub.timezone,
                 step=step)
 
 
-def _cell(equipment, cell_start, cell_end, free, free_starts, opens, now, tz) -> Cell:
+def _cell(equipment, cell_start, cell_end, free, free_starts, opens, now, tz,
+          own=()) -> Cell:
     s_utc, e_utc = cell_start.astimezone(UTC), cell_end.astimezone(UTC)
     i = bisect.bisect_right(free_starts, s_utc) - 1
     if i >= 0 and free[i][0] <= s_utc and e_utc <= free[i][1]:
@@ -138,6 +142,8 @@ def _cell(equipment, cell_start, cell_end, free, free_starts, opens, now, tz) ->
                     _slot(equipment, s_utc, free[i][1], free[i][0], tz))
     if not any(o_s < e_utc and s_utc < o_e for o_s, o_e in opens):
         return Cell(cell_start, cell_end, CLOSED)
+    if any(b_s < e_utc and s_utc < b_e for b_s, b_e in own):
+        return Cell(cell_start, cell_end, OWN)
     if s_utc < now:
         return Cell(cell_start, cell_end, PAST)
     return Cell(cell_start, cell_end, UNAVAILABLE)

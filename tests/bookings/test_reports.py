@@ -217,7 +217,9 @@ def test_billing_is_scoped_to_the_operator(november, other_operator, sme,
 
 def test_utilization_csv_parses_and_matches_the_figures(week, operator):
     rows = reports.utilization(operator=operator, start=PERIOD[0], end=PERIOD[1])
-    parsed = list(csv.DictReader(io.StringIO(reports.utilization_csv(rows))))
+    text = reports.utilization_csv(rows)
+    assert text.startswith("\ufeff")  # a byte order mark: Excel reads it as UTF-8
+    parsed = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert list(parsed[0]) == reports.UTILIZATION_COLUMNS
     cnc1 = next(r for r in parsed if r["equipment"] == "CNC-1")
     assert (cnc1["open_hours"], cnc1["booked_hours"], cnc1["utilization"],
@@ -227,7 +229,8 @@ def test_utilization_csv_parses_and_matches_the_figures(week, operator):
 
 def test_billing_csv_parses_and_matches_the_figures(november, operator):
     lines = reports.billing(operator=operator, month=NOVEMBER)
-    parsed = list(csv.DictReader(io.StringIO(reports.billing_csv(lines, NOVEMBER))))
+    text = reports.billing_csv(lines, NOVEMBER).removeprefix("\ufeff")  # the BOM
+    parsed = list(csv.DictReader(io.StringIO(text)))
     assert [(r["month"], r["organization"], r["equipment"], r["amount"]) for r in parsed] == [
         ("2026-11", "greenmotor", "CNC-2", "566.67"), ("2026-11", "precision", "ROBOT-B", "500.00"),
         ("2026-11", "precision", "CNC-1", "2900.13"), ("2026-11", "precision", "CNC-2", "800.00")]

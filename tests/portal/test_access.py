@@ -1,4 +1,5 @@
-"""Who may open which portal page: anonymous visitors go to the login page, members of
+"""Who may open which portal page: the catalogue (search, equipment, hub, an equipment's
+week) is public; anonymous visitors go to the login page for everything else, members of
 other kinds of organisation are told what the portal is for, and another SME's booking
 or trial is 'not found' (invariant 2) whatever the URL."""
 
@@ -32,11 +33,7 @@ def sme_pages(booking, trial):
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, booking, trial, equipment):
-    pages = sme_pages(booking, trial) + [
-        reverse("bookings:catalog"), reverse("bookings:calendar", args=[equipment.pk]),
-        reverse("catalog:equipment", args=[equipment.pk]),
-        reverse("catalog:hub", args=[equipment.hub.slug])]
-    for url in pages:
+    for url in sme_pages(booking, trial):
         response = client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("account_login")), url
@@ -72,6 +69,13 @@ def test_operators_and_universities_see_what_the_portal_is_for(booking, trial):
             response = client.get(url)
             assert response.status_code == 403, url
             assert b"This page is for members of an SME" in response.content
+
+
+def test_anonymous_visitors_browse_the_catalogue(client, equipment):
+    for url in (reverse("bookings:catalog"), reverse("bookings:calendar", args=[equipment.pk]),
+                reverse("catalog:equipment", args=[equipment.pk]),
+                reverse("catalog:hub", args=[equipment.hub.slug])):
+        assert client.get(url).status_code == 200, url
 
 
 def test_catalog_pages_are_open_to_every_logged_in_user(equipment):

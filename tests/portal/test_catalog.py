@@ -107,3 +107,158 @@ def test_hub_page_lists_its_equipment_and_hours(client_sme, equipment, hub):
     assert "DMU 50" in text and "Opening hours" in text and "00:00–24:00" in text
     assert client_sme.get(reverse("catalog:hub", args=["nope"])).status_code == 404
     assert client_sme.get(reverse("catalog:equipment", args=[99999])).status_code == 404
+
+
+# --- the public, bilingual catalogue (issue 15, part 3) ----------------------------------
+
+@pytest.fixture
+def five_axis(equipment, category, hub):
+    """DMU 50 in both languages, a five-axis machining centre with specs and a photo."""
+    from django.core.cache import cache
+
+    from equipment.models import TERMS_CACHE_KEY
+    from tests.factories import SpecLabelFactory
+
+    cache.delete(TERMS_CACHE_KEY)
+    category.name_zh_hans = "数控加工"
+    category.save()
+    cap = CapabilityFactory(slug="5-axis", name_en="Five-axis machining",
+                            name_zh_hans="五轴加工")
+    SpecLabelFactory(key="travel_mm", label_en="Travel (X × Y × Z)",
+                     label_zh_hans="行程（X × Y × Z）", unit="mm")
+    hub.name_zh_hans = "亦庄基地"
+    hub.save()
+    equipment.name_zh_hans = "DMU 50五轴加工中心"
+    equipment.specs = {"travel_mm": [650, 520, 475], "axes": 5}
+    equipment.save()
+    equipment.capabilities.set([cap])
+    yield equipment
+    cache.delete(TERMS_CACHE_KEY)
+
+
+def chinese(client):
+    client.cookies["django_language"] = "zh-hans"
+    return client
+
+
+def test_anonymous_visitors_search_and_see_equipment(client, five_axis, hub, category):
+    EquipmentFactory(hub=hub, category=category, name="Haas VF-2")
+    url = reverse("bookings:catalog")
+    assert names(client.get(url, {"q": "五轴"})) == {"DMU 50"}
+    assert names(client.get(url, {"q": "five-axis"})) == {"DMU 50"}
+    assert names(client.get(url, {"q": "haas"})) == {"Haas VF-2"}
+    page = client.get(reverse("catalog:equipment", args=[five_axis.pk])).content.decode()
+    assert "Travel (X × Y × Z)" in page and "650 × 520 × 475 mm" in page
+    week = reverse("bookings:calendar", args=[five_axis.pk])
+    login = f'{reverse("account_login")}?next={week}'
+    assert f'href="{login}"' in page and f'{reverse("account_signup")}?next={week}' in page
+
+
+def test_anonymous_visitors_are_asked_to_log_in_to_book(client, five_axis):
+    week = client.get(reverse("bookings:calendar", args=[five_axis.pk]))
+    assert week.status_code == 200 and "Log in" in week.content.decode()
+    free = week.context["week"].free[0]
+    book = (reverse("bookings:book", args=[five_axis.pk])
+            + f"?start={free.book_start:%Y-%m-%dT%H:%M}&end={free.book_end:%Y-%m-%dT%H:%M}")
+    response = client.get(book)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login") + "?next=")
+    assert not five_axis.bookings.exists()
+
+
+def test_chinese_pages_show_the_catalogue_in_chinese(client, five_axis, hub):
+    chinese(client)
+    search = client.get(reverse("bookings:catalog"), {"q": "五轴"}).content.decode()
+    detail = client.get(reverse("catalog:equipment", args=[five_axis.pk])).content.decode()
+    hub_page = client.get(reverse("catalog:hub", args=[hub.slug])).content.decode()
+    week = client.get(reverse("bookings:calendar", args=[five_axis.pk])).content.decode()
+    for page in (search, detail, hub_page):
+        assert "DMU 50五轴加工中心" in page and "数控加工" in page and "亦庄基地" in page
+        assert "五轴加工" in page
+        for english in ("CNC machining", "Five-axis machining", "Yizhuang Hub", "Available"):
+            assert english not in page, english
+    assert "行程（X × Y × Z）" in detail and "Travel" not in detail and "轴数" not in detail
+    assert "DMU 50五轴加工中心" in week and "Yizhuang Hub" not in week
+
+
+def test_untranslated_data_falls_back_to_english(client, equipment):
+    chinese(client)
+    page = client.get(reverse("catalog:equipment", args=[equipment.pk])).content.decode()
+    assert "DMU 50" in page and "CNC machining" in page
+
+
+def test_down_equipment_offers_no_booking_and_says_why(client, client_sme, equipment, hub,
+                                                     category):
+    down = EquipmentFactory(hub=hub, category=category, name="Broken mill",
+                            status="down")
+    calendar_of_down = reverse("bookings:calendar", args=[down.pk])
+    for who in (client, client_sme):
+        listing = who.get(reverse("bookings:catalog")).content.decode()
+        assert reverse("bookings:calendar", args=[equipment.pk]) in listing
+        assert calendar_of_down not in listing
+        assert "Out of service for now" in listing
+        page = who.get(reverse("catalog:equipment", args=[down.pk])).content.decode()
+        assert calendar_of_down not in page and "See free slots" not in page
+        assert "cannot be booked" in page and "out of service" in page
+    week = client_sme.get(calendar_of_down)
+    assert week.context["week"].free == []
+    assert reverse("bookings:book", args=[down.pk]) not in week.content.decode().split(
+        "free-list")[1].split("</ul>")[0]
+
+
+def test_cards_and_pages_show_the_status(client, equipment):
+    listing = client.get(reverse("bookings:catalog")).content.decode()
+    assert '<span class="badge available">Available</span>' in listing
+    page = client.get(reverse("catalog:equipment", args=[equipment.pk])).content.decode()
+    assert '<span class="badge available">Available</span>' in page
+
+
+def test_a_maintenance_window_now_is_announced(client, equipment):
+    from tests.factories import MaintenanceWindowFactory
+
+    MaintenanceWindowFactory(equipment=equipment, start=local(0, 0),
+                             end=local(1, 0) + timedelta(hours=12), reason="Spindle")
+    page = client.get(reverse("catalog:equipment", args=[equipment.pk])).content.decode()
+    assert "In maintenance until" in page and "12:00" in page
+
+
+def test_photos_and_documents_on_the_pages(client, equipment, operator, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from equipment import services
+    from tests.equipment.test_catalogue import PDF, image_file
+
+    settings.MEDIA_ROOT = tmp_path
+    photo = services.add_equipment_photo(equipment=equipment, by=operator,
+                                         upload=image_file(), caption_en="The cell")
+    document = services.add_equipment_document(
+        equipment=equipment, by=operator, upload=SimpleUploadedFile("d.pdf", PDF),
+        title_en="Cell safety rules", title_zh_hans="单元安全规程", kind="safety")
+    thumb = reverse("catalog:photo", args=[photo.pk, "thumb"])
+    listing = client.get(reverse("bookings:catalog")).content.decode()
+    assert f'src="{thumb}"' in listing
+    page = client.get(reverse("catalog:equipment", args=[equipment.pk])).content.decode()
+    assert f'src="{thumb}"' in page and 'alt="The cell"' in page
+    assert reverse("catalog:document", args=[document.pk]) in page
+    assert "Cell safety rules" in page and f"PDF, {len(PDF)}\xa0bytes" in page
+    chinese(client)
+    page = client.get(reverse("catalog:equipment", args=[equipment.pk])).content.decode()
+    assert "单元安全规程" in page and "Cell safety rules" not in page
+
+
+def test_trial_pages_name_metrics_in_the_readers_language(client_sme, trial):
+    from django.core.cache import cache
+
+    from equipment.models import TERMS_CACHE_KEY
+    from tests.factories import MetricFactory
+
+    MetricFactory(key="spindle_load", label_en="Spindle load", label_zh_hans="主轴负载",
+                  unit="%")
+    cache.delete(TERMS_CACHE_KEY)
+    try:
+        chinese(client_sme)
+        page = client_sme.get(reverse("trials:detail", args=[trial.pk])).content.decode()
+        assert "主轴负载" in page and "spindle_load" not in page
+        assert "主轴负载（%）随时间变化" in page  # the chart's title
+    finally:
+        cache.delete(TERMS_CACHE_KEY)

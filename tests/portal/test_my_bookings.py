@@ -2,6 +2,7 @@
 refusal), the .ics file, and list queries that do not grow with the rows."""
 
 from datetime import timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -93,8 +94,47 @@ def test_cancel_refusal_is_shown(client_sme, equipment, sme, admin_user):
     assert b"cannot be cancelled in its current state" in response.content
 
 
-def test_cancel_needs_post(client_sme, upcoming):
-    assert client_sme.get(reverse("bookings:cancel", args=[upcoming.pk])).status_code == 405
+def test_cancel_asks_for_confirmation_first(client_sme, upcoming):
+    """GET shows the confirmation (free: more than a day ahead) and changes nothing."""
+    response = client_sme.get(reverse("bookings:cancel", args=[upcoming.pk]))
+    assert response.status_code == 200
+    assert response.context["fee"] == 0 and b"Cancelling now is free" in response.content
+    assert b"Yes, cancel the booking" in response.content
+    upcoming.refresh_from_db()
+    assert upcoming.status == Booking.Status.CONFIRMED
+
+
+def test_cancel_confirmation_states_the_late_fee(client_sme, equipment, sme, admin_user):
+    from django.utils import timezone
+
+    start = (timezone.now() + timedelta(hours=3)).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=start.minute % 30)
+    soon = make_booking(equipment, sme, start, start + timedelta(hours=2), user=admin_user,
+                        price=Decimal("801.00"))
+    response = client_sme.get(reverse("bookings:cancel", args=[soon.pk]))
+    assert response.context["fee"] == Decimal("400.50")  # half, to the fen
+    assert "¥400.50".encode() in response.content
+    assert b"late-cancellation fee" in response.content
+    assert Booking.objects.get(pk=soon.pk).status == Booking.Status.CONFIRMED
+
+
+def test_cancel_confirmation_of_another_smes_booking_is_404(client_other, upcoming):
+    assert client_other.get(reverse("bookings:cancel", args=[upcoming.pk])).status_code == 404
+
+
+def test_upcoming_leaves_out_cancelled_and_rejected(client_sme, upcoming, equipment, sme,
+                                                    admin_user):
+    cancelled = make_booking(equipment, sme, local(4, 9), local(4, 10), user=admin_user,
+                             status=Booking.Status.CANCELLED)
+    rejected = make_booking(equipment, sme, local(5, 9), local(5, 10), user=admin_user,
+                            status=Booking.Status.REJECTED)
+    requested = make_booking(equipment, sme, local(6, 9), local(6, 10), user=admin_user,
+                             status=Booking.Status.REQUESTED)
+    now = client_sme.get(reverse("bookings:list"))
+    assert [b.pk for b in now.context["page"].object_list] == [upcoming.pk, requested.pk]
+    past = client_sme.get(reverse("bookings:list"), {"when": "past"})
+    assert {b.pk for b in past.context["page"].object_list} == {cancelled.pk, rejected.pk}
+    assert b"Past and cancelled" in past.content
 
 
 def parse(response):

@@ -69,13 +69,42 @@ def test_sign_up_needs_an_organisation(client):
     assert not get_user_model().objects.filter(email="someone@example.test").exists()
 
 
-def test_two_companies_with_one_name_get_two_slugs(client):
+def test_two_companies_whose_names_slugify_alike_get_two_slugs(client):
     sign_up(client, "a@one.test", organization_name="Same Name")
-    sign_up(client, "b@two.test", organization_name="Same Name")
+    sign_up(client, "b@two.test", organization_name="Same-Name")
     slugs = sorted(Organization.objects.values_list("slug", flat=True))
     assert len(slugs) == 2 and slugs[0] == "same-name" and slugs[1].startswith("same-name-")
     sign_up(client, "c@three.test", organization_name="精密零件")
     assert Organization.objects.get(name="精密零件").slug.startswith("sme")
+
+
+def test_a_registered_name_is_refused_at_its_field_whatever_the_case(client):
+    OrganizationFactory(name="Precision Parts", slug="precision-parts")
+    response = sign_up(client, "copy@cat.test", organization_name="  PRECISION parts ")
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "already registered" in errors["organization_name"][0]
+    assert "credit_code" not in errors
+    assert Organization.objects.count() == 1
+    assert not get_user_model().objects.filter(email="copy@cat.test").exists()
+
+
+def test_a_registered_credit_code_is_refused_however_it_is_typed(client):
+    code = credit_code(99)
+    OrganizationFactory(name="First", slug="first", credit_code=code)
+    spaced = " ".join([code[:6], code[6:12], code[12:]]).lower()
+    response = sign_up(client, "second@co.test", organization_name="Second",
+                       credit_code=spaced)
+    assert "already registered" in response.context["form"].errors["credit_code"][0]
+    assert Organization.objects.count() == 1
+
+
+def test_the_database_refuses_a_second_name_in_another_case(db):
+    from django.db import IntegrityError, transaction
+
+    OrganizationFactory(name="Acme", slug="acme")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrganizationFactory(name="ACME", slug="acme-2")
 
 
 def invite(client, email, role="member"):

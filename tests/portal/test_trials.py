@@ -80,7 +80,7 @@ def test_svg_escapes_metric_names(trial):
 
 def test_csv_download(client_sme, trial):
     response = client_sme.get(reverse("trials:csv", args=[trial.pk]))
-    lines = b"".join(response.streaming_content).decode().splitlines()
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()  # BOM first
     assert response["Content-Type"].startswith("text/csv")
     assert lines[0] == "timestamp,metric,value,unit" and len(lines) == 61
     assert lines[1].split(",")[0].endswith("+08:00")

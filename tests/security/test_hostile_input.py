@@ -276,7 +276,7 @@ def _hostile_measurement(world):
 
 
 def _rows(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text)))
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))  # downloads: BOM first
 
 
 def _assert_neutralised(rows: list[list[str]]) -> None:

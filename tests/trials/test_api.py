@@ -57,7 +57,7 @@ def test_measurements_paginated_and_filtered(collected, sme):
 def test_measurements_csv_download(collected, operator):
     r = key_client(operator).get(f"/api/v1/trials/{collected.pk}/measurements/?format=csv")
     assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
-    lines = b"".join(r.streaming_content).decode().splitlines()
+    lines = b"".join(r.streaming_content).decode("utf-8-sig").splitlines()  # BOM first
     assert lines[0] == "timestamp,metric,value,unit" and len(lines) == 61
 
 

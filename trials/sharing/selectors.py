@@ -88,3 +88,15 @@ def agreements_visible_to(organization: Organization | None) -> QuerySet[Sharing
         return qs.filter(university=organization)
     return active_agreements().filter(pk__in=qs.values("pk")).select_related(
         "operator", "university", "hub").prefetch_related("categories")
+
+
+def agreement_consents(agreement: SharingAgreement) -> QuerySet:
+    """Every consent given under ``agreement`` (revoked ones too), newest first, with the
+    SME, the trial's equipment and the version consented to. The caller has read the
+    agreement through ``agreements_visible_to``."""
+    from ..models import Consent
+
+    return (Consent.objects.filter(agreement=agreement)
+            .select_related("trial__booking__organization", "trial__booking__equipment",
+                            "version", "granted_by", "revoked_by")
+            .order_by("-granted_at", "-pk"))

@@ -20,7 +20,15 @@ from bookings.models import Booking, BookingEvent
 from bookings.policy import price_quote
 from equipment import services as catalog
 from equipment.hours import ALWAYS_OPEN, OFFICE_HOURS
-from equipment.models import Capability, Category, Equipment, Hub, Qualification
+from equipment.models import (
+    Capability,
+    Category,
+    Equipment,
+    Hub,
+    Metric,
+    Qualification,
+    SpecLabel,
+)
 from organizations.models import Membership, Organization, OrganizationAPIKey
 from organizations.services import create_api_key
 from organizations.validators import uscc_check_character
@@ -33,23 +41,75 @@ DEMO_KEY_NAME = "demo"
 FLAGSHIP, SME, UNIVERSITY = (Organization.Kind.FLAGSHIP, Organization.Kind.SME,
                              Organization.Kind.UNIVERSITY)
 
+# The catalogue's words in English and Chinese (slug: (English, Chinese)).
 CATEGORIES = {
-    "cnc-machining": "CNC machining",
-    "industrial-robotics": "Industrial robotics",
-    "vision-inspection": "Machine-vision inspection",
-    "additive-manufacturing": "Additive manufacturing",
-    "plc-testing": "PLC and control testing",
-    "5g-testing": "Industrial 5G testing",
-    "pilot-lines": "Pilot lines",
+    "cnc-machining": ("CNC machining", "数控加工"),
+    "industrial-robotics": ("Industrial robotics", "工业机器人"),
+    "vision-inspection": ("Machine-vision inspection", "机器视觉检测"),
+    "additive-manufacturing": ("Additive manufacturing", "增材制造"),
+    "plc-testing": ("PLC and control testing", "PLC与控制测试"),
+    "5g-testing": ("Industrial 5G testing", "工业5G测试"),
+    "pilot-lines": ("Pilot lines", "中试线"),
 }
 CAPABILITIES = {
-    "5-axis": "5-axis machining", "high-speed-spindle": "High-speed spindle",
-    "mill-turn": "Mill-turn", "welding": "Welding", "pick-and-place": "Pick and place",
-    "collaborative": "Collaborative robot", "aoi": "Automated optical inspection",
-    "3d-metrology": "3D metrology", "metal-3d-printing": "Metal 3D printing",
-    "polymer-3d-printing": "Polymer 3D printing", "plc-s7": "Siemens S7 PLC",
-    "plc-codesys": "CODESYS PLC", "opc-ua": "OPC UA", "private-5g": "Private 5G network",
-    "urllc": "5G URLLC", "smt": "SMT assembly",
+    "5-axis": ("Five-axis machining", "五轴加工"),
+    "high-speed-spindle": ("High-speed spindle", "高速主轴"),
+    "mill-turn": ("Mill-turn", "车铣复合"), "welding": ("Welding", "焊接"),
+    "pick-and-place": ("Pick and place", "拾取与放置"),
+    "collaborative": ("Collaborative robot", "协作机器人"),
+    "aoi": ("Automated optical inspection", "自动光学检测"),
+    "3d-metrology": ("3D metrology", "三维测量"),
+    "metal-3d-printing": ("Metal 3D printing", "金属3D打印"),
+    "polymer-3d-printing": ("Polymer 3D printing", "高分子3D打印"),
+    "plc-s7": ("Siemens S7 PLC", "西门子S7 PLC"), "plc-codesys": ("CODESYS PLC", "CODESYS PLC"),
+    "opc-ua": ("OPC UA", "OPC UA"), "private-5g": ("Private 5G network", "5G专网"),
+    "urllc": ("5G URLLC", "5G超可靠低时延通信"), "smt": ("SMT assembly", "SMT贴装"),
+}
+# Spec keys of the equipment below: key: (English label, Chinese label, unit).
+SPEC_LABELS = {
+    "axes": ("Axes", "轴数", ""), "travel_mm": ("Travel (X × Y × Z)", "行程（X × Y × Z）", "mm"),
+    "spindle_rpm": ("Spindle speed", "主轴转速", "rpm"),
+    "controller": ("Controller", "数控系统", ""),
+    "max_turning_diameter_mm": ("Max. turning diameter", "最大车削直径", "mm"),
+    "arms": ("Arms", "手臂数", ""), "payload_kg": ("Payload", "负载", "kg"),
+    "repeatability_mm": ("Repeatability", "重复定位精度", "mm"),
+    "reach_mm": ("Reach", "工作半径", "mm"), "cameras": ("Cameras", "相机数", ""),
+    "resolution_mp": ("Resolution", "分辨率", "MP"),
+    "measuring_range_mm": ("Measuring range (X × Y × Z)", "测量范围（X × Y × Z）", "mm"),
+    "mpe_um": ("Max. permissible error", "最大允许误差", "µm"),
+    "cpu": ("CPU", "CPU", ""), "io_points": ("I/O points", "I/O点数", ""),
+    "build_volume_mm": ("Build volume (X × Y × Z)", "成型尺寸（X × Y × Z）", "mm"),
+    "laser_w": ("Laser power", "激光功率", "W"), "materials": ("Materials", "材料", ""),
+    "process": ("Process", "工艺", ""), "laser_kw": ("Laser power", "激光功率", "kW"),
+    "cph": ("Placement rate", "贴装速度", "CPH"),
+    "board_max_mm": ("Max. board size", "最大板尺寸", "mm"),
+    "stations": ("Stations", "工位数", ""), "takt_s": ("Takt time", "节拍", "s"),
+    "resolution_um": ("Resolution", "分辨率", "µm"), "bands": ("Bands", "频段", ""),
+    "latency_ms": ("Latency", "时延", "ms"), "shielded_box": ("Shielded box", "屏蔽箱", ""),
+    "runtime": ("Runtime", "运行环境", ""), "layer_um": ("Layer thickness", "层厚", "µm"),
+}
+# Metrics the demo sources (gateway, plant) report: key: (English, Chinese, unit).
+METRICS = {
+    "spindle_load": ("Spindle load", "主轴负载", "%"),
+    "spindle_speed": ("Spindle speed", "主轴转速", "rpm"),
+    "spindle_temperature": ("Spindle temperature", "主轴温度", "°C"),
+    "vibration_rms": ("Vibration (RMS)", "振动（有效值）", "mm/s"),
+    "surface_roughness_ra": ("Surface roughness Ra", "表面粗糙度Ra", "µm"),
+    "cycle_time": ("Cycle time", "节拍时间", "s"),
+    "position_error": ("Position error", "位置误差", "mm"),
+    "x_position": ("X position", "X轴位置", "mm"),
+    "motor_temperature": ("Motor temperature", "电机温度", "°C"),
+    "defect_rate": ("Defect rate", "缺陷率", "%"),
+    "inspection_time": ("Inspection time", "检测时间", "ms"),
+    "false_reject_rate": ("False reject rate", "误判率", "%"),
+    "layer_temperature": ("Layer temperature", "层温度", "°C"),
+    "oxygen_level": ("Oxygen level", "氧含量", "ppm"),
+    "chamber_pressure": ("Chamber pressure", "腔体压力", "mbar"),
+    "laser_power": ("Laser power", "激光功率", "W"),
+    "porosity": ("Porosity", "孔隙率", "%"),
+    "power": ("Power", "功率", "W"),
+    "state": ("Running", "运行状态", ""),
+    "part_count": ("Part count", "零件计数", ""),
 }
 
 # slug: (kind, name, credit code without its check character, verified)
@@ -68,19 +128,27 @@ TWO_SHIFTS = {day: [["08:00", "18:00"], ["22:00", "06:00"]]  # night shift ends 
               for day in ("mon", "tue", "wed", "thu", "fri")}
 HUBS = [
     dict(slug="autoworks-yizhuang", operator="autoworks",
-         name="AutoWorks Yizhuang Open Innovation Hub", timezone="Asia/Shanghai",
-         address="8 Kechuang 13th Street, Beijing Economic-Technological Development Area "
-                 "(Yizhuang), Beijing", opening_hours=OFFICE_HOURS,
-         description="Machining, robotics and inspection cells next to the body shop."),
-    dict(slug="autoworks-shunyi", operator="autoworks", name="AutoWorks Shunyi Pilot Plant",
-         timezone="Asia/Shanghai", address="18 Linhe Avenue, Shunyi District, Beijing",
-         opening_hours=TWO_SHIFTS,
-         description="Additive manufacturing and welding; a day shift and a night shift."),
+         name_en="AutoWorks Yizhuang Open Innovation Hub",
+         name_zh_hans="AutoWorks亦庄开放创新基地", timezone="Asia/Shanghai",
+         address_en="8 Kechuang 13th Street, Beijing Economic-Technological Development Area "
+                    "(Yizhuang), Beijing",
+         address_zh_hans="北京市北京经济技术开发区（亦庄）科创十三街8号",
+         opening_hours=OFFICE_HOURS,
+         description_en="Machining, robotics and inspection cells next to the body shop.",
+         description_zh_hans="紧邻车身车间的加工、机器人与检测单元。"),
+    dict(slug="autoworks-shunyi", operator="autoworks",
+         name_en="AutoWorks Shunyi Pilot Plant", name_zh_hans="AutoWorks顺义中试工厂",
+         timezone="Asia/Shanghai", address_en="18 Linhe Avenue, Shunyi District, Beijing",
+         address_zh_hans="北京市顺义区林河大街18号", opening_hours=TWO_SHIFTS,
+         description_en="Additive manufacturing and welding; a day shift and a night shift.",
+         description_zh_hans="增材制造与焊接；白班和夜班两班运行。"),
     dict(slug="phonetech-changping", operator="phonetech",
-         name="PhoneTech Changping Lights-out Line", timezone="Asia/Shanghai",
-         address="66 Life Science Park Road, Changping District, Beijing",
-         opening_hours=ALWAYS_OPEN,
-         description="A fully automated handset line, open around the clock."),
+         name_en="PhoneTech Changping Lights-out Line", name_zh_hans="PhoneTech昌平黑灯产线",
+         timezone="Asia/Shanghai",
+         address_en="66 Life Science Park Road, Changping District, Beijing",
+         address_zh_hans="北京市昌平区生命科学园路66号", opening_hours=ALWAYS_OPEN,
+         description_en="A fully automated handset line, open around the clock.",
+         description_zh_hans="全自动手机产线，全天候开放。"),
 ]
 
 # Booking policy in minutes (booking_horizon in days); each item may override any field.
@@ -152,6 +220,29 @@ EQUIPMENT = [
     ("phonetech-changping", "ur10e-screwdriving", "Universal Robots UR10e screw-driving cell",
      "industrial-robotics", ["collaborative"], 160, {"payload_kg": 12.5, "reach_mm": 1300}, {}),
 ]
+# The equipment's Chinese names (slug: name).
+EQUIPMENT_ZH = {
+    "dmg-dmu-50": "德马吉森精机DMU 50五轴加工中心",
+    "mazak-integrex-i200s": "马扎克INTEGREX i-200S车铣复合中心",
+    "haas-vf2": "哈斯VF-2立式加工中心",
+    "abb-yumi": "ABB YuMi双臂协作机器人",
+    "fanuc-m20id": "发那科M-20iD/25拾取放置单元",
+    "keyence-cv-x": "基恩士CV-X480视觉检测工位",
+    "zeiss-contura": "蔡司CONTURA三坐标测量机",
+    "siemens-s7-1500-bench": "西门子S7-1500 PLC测试台",
+    "eos-m290": "EOS M 290金属打印机（DMLS）",
+    "stratasys-f370": "Stratasys F370 FDM打印机",
+    "kuka-kr210-weld": "库卡KR 210机器人焊接单元",
+    "trumpf-trulaser-3000": "通快TruLaser Cell 3000激光焊接单元",
+    "yamaha-ysm20r": "雅马哈YSM20R SMT贴片线",
+    "final-assembly-line": "手机总装测试线",
+    "kohyoung-zenith": "高永Zenith 3D AOI",
+    "private-5g-cell": "5G SA专网小区（n78/n79）",
+    "5g-rf-bench": "5G终端射频一致性测试台",
+    "codesys-bench": "CODESYS / OPC UA PLC测试台",
+    "formlabs-form4": "Formlabs Form 4光固化打印机",
+    "ur10e-screwdriving": "优傲UR10e拧紧协作单元",
+}
 # Equipment whose results the operator uploads by hand; three read the demo plant
 # (`make demo-plant`: MTConnect, OPC UA, MQTT); the rest use the demo gateway.
 MANUAL_RESULTS = {"fanuc-m20id", "final-assembly-line"}
@@ -177,10 +268,14 @@ QUALIFICATIONS = [("engineer@precisionparts.example", "dmg-dmu-50", "ops@autowor
 
 
 def seed_catalog_terms() -> None:
-    for slug, name in CATEGORIES.items():
-        Category.objects.update_or_create(slug=slug, defaults={"name": name})
-    for slug, name in CAPABILITIES.items():
-        Capability.objects.update_or_create(slug=slug, defaults={"name": name})
+    for model, terms in ((Category, CATEGORIES), (Capability, CAPABILITIES)):
+        for slug, (en, zh) in terms.items():
+            model.objects.update_or_create(slug=slug,
+                                           defaults={"name_en": en, "name_zh_hans": zh})
+    for model, terms in ((SpecLabel, SPEC_LABELS), (Metric, METRICS)):
+        for key, (en, zh, unit) in terms.items():
+            model.objects.update_or_create(
+                key=key, defaults={"label_en": en, "label_zh_hans": zh, "unit": unit})
 
 
 def seed_organizations() -> dict[str, Organization]:
@@ -218,7 +313,8 @@ def seed_equipment(hubs: dict[str, Hub]) -> dict[str, Equipment]:
         hub = hubs[hub_slug]
         kind = (Equipment.ResultSourceKind.NONE if slug in MANUAL_RESULTS
                 else Equipment.ResultSourceKind.DEMO)
-        data = {**POLICY, "name": name, "category": categories[category], "specs": specs,
+        data = {**POLICY, "name_en": name, "name_zh_hans": EQUIPMENT_ZH.get(slug),
+                "category": categories[category], "specs": specs,
                 "hourly_rate": Decimal(rate), "status": Equipment.Status.AVAILABLE,
                 "result_source_kind": kind, **overrides, **PLANT_SOURCES.get(slug, {})}
         wanted = [capabilities[c] for c in caps]

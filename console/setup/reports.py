@@ -1,0 +1,130 @@
+"""Utilisation (per hub and equipment, for a period) and billing (per SME, for a month) of
+the operator's hubs, with charts drawn on the server (pygal, inline SVG without scripts,
+as the trial pages do) and CSV downloads from the reports' own CSV code."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pygal
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from pygal.etree import etree
+
+from bookings.reports import selectors as reports
+from core.errors import ValidationFailed
+from core.forms import add_errors
+from trials.charts import STYLE, _strip_scripts
+
+from ..access import operator_required
+from ..forms_setup import ReportForm
+
+
+def _chart(chart_class, title: str, labels: list[str], series: dict[str, list], unit: str) -> str:
+    chart = chart_class(
+        title=title,
+        style=STYLE,
+        js=[],
+        width=800,
+        height=max(300, 80 + 34 * len(labels)),
+        legend_at_bottom=True,
+        print_values=False,
+        truncate_label=30,
+        value_formatter=lambda v: f"{v:,.2f} {unit}",
+    )
+    chart.x_labels = labels
+    for name, values in series.items():
+        chart.add(name, values)
+    tree = chart.render_tree()
+    _strip_scripts(tree)
+    # Labels are names (user input): the XML serialiser escapes them.
+    return mark_safe(etree.tostring(tree, encoding="unicode"))  # noqa: S308
+
+
+def utilization_chart(rows) -> str:
+    return _chart(
+        pygal.HorizontalBar,
+        _("Booked and open hours per equipment"),
+        [f"{r.equipment} · {r.hub_name}" for r in rows],
+        {
+            _("Open hours"): [float(r.open_hours) for r in rows],
+            _("Booked hours"): [float(r.booked_hours) for r in rows],
+        },
+        "h",
+    )
+
+
+def billing_chart(bills) -> str:
+    return _chart(
+        pygal.StackedBar,
+        _("Billing per SME (%(currency)s)") % {"currency": reports.CURRENCY},
+        [bill.organization_name for bill in bills],
+        {
+            _("Usage"): [float(bill.usage_amount) for bill in bills],
+            _("Late cancellation fees"): [float(b.cancellation_fees) for b in bills],
+        },
+        reports.CURRENCY,
+    )
+
+
+def _csv(body: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _percent(value) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _with_rates(figures) -> list[tuple]:
+    return [(f, _percent(f.utilization), _percent(f.no_show_rate)) for f in figures]
+
+
+@operator_required
+def report_page(request):
+    """``?export=utilization`` / ``?export=billing`` download the figures shown."""
+    form = ReportForm.for_query(request.GET)
+    context = {
+        "form": form,
+        "late_hours": int(reports.LATE_CANCELLATION / timedelta(hours=1)),
+        "late_share": f"{reports.LATE_CANCELLATION_SHARE:.0%}",
+    }
+    if not form.is_valid():
+        return render(request, "console/setup/reports.html", context, status=400)
+    start, end = form.period()
+    month = form.cleaned_data["month"]
+    try:
+        rows = reports.utilization(operator=request.organization, start=start, end=end)
+    except ValidationFailed as exc:
+        add_errors(form, exc)
+        return render(request, "console/setup/reports.html", context, status=400)
+    lines = reports.billing(operator=request.organization, month=month)
+    export = request.GET.get("export")
+    first, last = form.cleaned_data["start"], form.cleaned_data["end"]
+    if export == "utilization":
+        return _csv(reports.utilization_csv(rows), f"utilization-{first:%Y%m%d}-{last:%Y%m%d}.csv")
+    if export == "billing":
+        return _csv(reports.billing_csv(lines, month), f"billing-{month:%Y-%m}.csv")
+    bills = reports.by_sme(lines)
+    query = {"start": f"{first:%Y-%m-%d}", "end": f"{last:%Y-%m-%d}", "month": f"{month:%Y-%m}"}
+    context.update(
+        {
+            "first": first,
+            "last": last,
+            "month": month,
+            "rows": _with_rates(rows),
+            "hubs": _with_rates(reports.by_hub(rows)),
+            "bills": bills,
+            "billing_total": sum((bill.amount for bill in bills), 0),
+            "currency": reports.CURRENCY,
+            "utilization_chart": utilization_chart(rows) if rows else "",
+            "billing_chart": billing_chart(bills) if bills else "",
+            "utilization_csv": "?" + urlencode({**query, "export": "utilization"}),
+            "billing_csv": "?" + urlencode({**query, "export": "billing"}),
+        }
+    )
+    return render(request, "console/setup/reports.html", context)
