@@ -16,13 +16,10 @@ from core.tasks import CoalescedSweep, is_eager, send_now
 
 from . import notifications
 from .models import Booking
+from .selectors import no_show_grace
 
 logger = logging.getLogger(__name__)
 S = Booking.Status
-
-
-def no_show_grace() -> timedelta:
-    return timedelta(minutes=settings.BOOKING_NO_SHOW_GRACE_MINUTES)
 
 
 def reminder_lead() -> timedelta:

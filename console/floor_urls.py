@@ -3,6 +3,7 @@ requests, one booking and its moves, no-shows, maintenance windows."""
 
 from django.urls import path
 
+from . import trials
 from .floor import actions, maintenance, pages, timeline
 
 urlpatterns: list = [
@@ -18,4 +19,8 @@ urlpatterns: list = [
     path("bookings/<int:pk>/no-show/", actions.no_show, name="no_show"),
     path("maintenance/", maintenance.maintenance, name="maintenance"),
     path("maintenance/<int:pk>/delete/", maintenance.maintenance_delete, name="maintenance_delete"),
+    # A booking's trial: status, usage, gaps, results, the live panel, the readings as CSV.
+    path("trials/<int:pk>/", trials.trial, name="trial"),
+    path("trials/<int:pk>/live/", trials.trial_live, name="trial_live"),
+    path("trials/<int:pk>/measurements.csv", trials.trial_csv, name="trial_csv"),
 ]

@@ -24,10 +24,10 @@ def test_switching_to_chinese_and_back(client_sme, trial, equipment):
     assert response.status_code == 302 and response["Location"] == reverse("bookings:list")
     page = client_sme.get(reverse("bookings:catalog")).content.decode()
     assert '<html lang="zh-hans">' in page
-    assert "查找设备" in page and "我的预约" in page and "每小时 ¥400.00" in page
+    assert "查找设备" in page and "我的预约" in page and "每小时¥400.00" in page
     assert "Find equipment" not in page
     rules = client_sme.get(reverse("catalog:equipment", args=[equipment.pk])).content.decode()
-    assert "每次预约至少 1 小时，最多 8 小时。" in rules and "星期一" in rules
+    assert "每次预约至少1小时，最多8小时。" in rules and "星期一" in rules
     results = client_sme.get(reverse("trials:detail", args=[trial.pk])).content.decode()
     assert "汇总" in results and "spindle load（%）随时间变化" in results
     assert "年" in results  # dates in the Chinese format
@@ -40,14 +40,14 @@ def test_form_errors_in_chinese(client_sme, equipment):
     response = client_sme.post(reverse("bookings:book", args=[equipment.pk]), {
         "start": local(2, 9).strftime("%Y-%m-%dT%H:%M"),
         "end": local(2, 9, 30).strftime("%Y-%m-%dT%H:%M"), "purpose": "试切"})
-    assert response.context["form"].errors["end"] == ["每次预约至少 1 小时。"]
+    assert response.context["form"].errors["end"] == ["每次预约至少1小时。"]
 
 
 def test_anonymous_pages_and_allauth_in_chinese(client):
     switch(client, "zh-hans")
     assert "共享智能制造试验平台" in client.get("/").content.decode()
     signup = client.get(reverse("account_signup")).content.decode()
-    assert "单位名称" in signup and "注册" in signup
+    assert "机构名称" in signup and "注册" in signup
 
 
 def po_entries(text: str):
