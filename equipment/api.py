@@ -22,17 +22,43 @@ from .models import Capability, Category, Equipment, Hub, MaintenanceWindow
 OPERATOR = Organization.Kind.FLAGSHIP
 
 
+class EnglishText(serializers.CharField):
+    """A catalogue text the API reads and writes in English, whatever the request's
+    language (the contract): the ``<field>_en`` column of a field the portal shows in the
+    reader's language (``equipment/translation.py``)."""
+
+    def __init__(self, field: str, **kwargs):
+        self.model_field = field
+        super().__init__(source="*", **kwargs)
+
+    def get_attribute(self, instance):
+        return getattr(instance, f"{self.model_field}_en", None) or ""
+
+    def to_internal_value(self, data):
+        return {f"{self.model_field}_en": super().to_internal_value(data)}
+
+
+def chinese_text(field: str) -> serializers.CharField:
+    return serializers.CharField(
+        source=f"{field}_zh_hans", read_only=True, allow_null=True,
+        help_text=f"The {field} in Simplified Chinese, if the operator gave one (else null).")
+
+
 class HubSerializer(ModelSerializer):
     operator = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     timezone = serializers.CharField(default="Asia/Shanghai", validators=[validate_timezone])
     opening_hours = serializers.JSONField(required=False, validators=[validate_opening_hours])
+    name = EnglishText("name", max_length=200)
+    name_zh_hans = chinese_text("name")
+    address = EnglishText("address", max_length=300, required=False, allow_blank=True)
+    description = EnglishText("description", max_length=DESCRIPTION_MAX_LENGTH, required=False,
+                              allow_blank=True)
 
     class Meta:
         model = Hub
-        fields = ["id", "slug", "name", "operator", "address", "timezone", "opening_hours",
-                  "description", "created"]
+        fields = ["id", "slug", "name", "name_zh_hans", "operator", "address", "timezone",
+                  "opening_hours", "description", "created"]
         read_only_fields = ["id", "created"]
-        extra_kwargs = {"description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
 
 class PolicySerializer(ModelSerializer):
@@ -190,18 +216,22 @@ class EquipmentSerializer(CancelledBookingsMixin, ModelSerializer):
     # A multipart "null" parses to None past allow_null: the validator refuses it (a 400).
     specs = serializers.JSONField(required=False, validators=[validate_specs],
                                   help_text=Equipment._meta.get_field("specs").help_text)
+    name = EnglishText("name", max_length=200)
+    name_zh_hans = chinese_text("name")
+    description = EnglishText("description", max_length=DESCRIPTION_MAX_LENGTH, required=False,
+                              allow_blank=True)
 
     class Meta:
         model = Equipment
-        fields = ["id", "hub", "slug", "name", "category", "capabilities", "specs",
-                  "description", "status", "hourly_rate", "timezone", "policy", "result_source",
-                  "created", "updated", "cancelled_bookings"]
+        fields = ["id", "hub", "slug", "name", "name_zh_hans", "category", "capabilities",
+                  "specs", "description", "status", "hourly_rate", "timezone", "policy",
+                  "result_source", "created", "updated", "cancelled_bookings"]
         read_only_fields = ["id", "created", "updated"]
-        extra_kwargs = {"description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
 
 # Model field → the name the API uses for it (nested objects), for error reports.
 API_FIELD_NAMES = {
+    **{f"{f}_en": f for f in ("name", "address", "description")},
     **{f: f"policy.{f}" for f in PolicySerializer.Meta.fields},
     "result_source_kind": "result_source.kind",
     "result_source_url": "result_source.url",
