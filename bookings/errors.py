@@ -84,3 +84,32 @@ MAINTENANCE_OVERLAPS_TRIAL_IN_PROGRESS = define(
 # Calendar feeds.
 EQUIPMENT_FEED_NOT_OPERATOR = NOT_OPERATOR.variant(
     _("Equipment feeds are for the equipment's operator."))
+
+# Moving bookings and their attachments.
+RESCHEDULE_NOT_POSSIBLE = define(
+    "reschedule_not_possible", Conflict,
+    _("Only a requested or confirmed booking that has not started can be moved."))
+RESCHEDULE_SAME_PERIOD = define(
+    "reschedule_same_period", ValidationFailed,
+    _("This is the booking's current period: choose another start or end."), field="start")
+ATTACHMENT_TYPE = define(
+    "attachment_type", ValidationFailed,
+    _("%(name)s is not accepted: attach PDF, PNG, JPEG, STEP, DXF or ZIP files (their "
+      "content must match the extension)."), field="file")
+ATTACHMENT_TOO_LARGE = define(
+    "attachment_too_large", ValidationFailed,
+    _("%(name)s is too large: files may be at most %(limit)s."), field="file")
+ATTACHMENT_LIMIT = define(
+    "attachment_limit", ValidationFailed,
+    _("A booking holds at most %(limit)d attachments."), field="file")
+ATTACHMENTS_CLOSED = define(
+    "attachments_closed", Conflict,
+    _("Files can be attached while the booking is requested or confirmed."))
+ATTACHMENT_NOT_FOUND = define("attachment_not_found", NotFound, _("No such attachment."))
+
+NO_SHOW_TOO_EARLY = COMPLETE_TOO_EARLY.variant(_(
+    "A booking can be marked a no-show only %(minutes)d minutes after its start, if nobody "
+    "has checked in."))
+RESCHEDULE_APPROVED = RESCHEDULE_NOT_POSSIBLE.variant(_(
+    "The hub operator approved this booking for its period: cancel it and request the new "
+    "period, or ask the hub operator."))

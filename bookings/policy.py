@@ -192,31 +192,3 @@ def late_cancellation_hours() -> int:
     from .reports.selectors import LATE_CANCELLATION
 
     return int(LATE_CANCELLATION / timedelta(hours=1))
-
-
-# --- Codes of moving bookings and of attachments ---------------------------------------
-# Defined here, in a module of the bookings app, once each (``core.errors.define``).
-from django.utils.translation import gettext_lazy as _  # noqa: E402 - section of its own
-
-from core.errors import Conflict, NotFound, ValidationFailed, define  # noqa: E402
-
-RESCHEDULE_NOT_POSSIBLE = define(
-    "reschedule_not_possible", Conflict,
-    _("Only a requested or confirmed booking that has not started can be moved."))
-RESCHEDULE_SAME_PERIOD = define(
-    "reschedule_same_period", ValidationFailed,
-    _("This is the booking's current period: choose another start or end."), field="start")
-ATTACHMENT_TYPE = define(
-    "attachment_type", ValidationFailed,
-    _("%(name)s is not accepted: attach PDF, PNG, JPEG, STEP, DXF or ZIP files (their "
-      "content must match the extension)."), field="file")
-ATTACHMENT_TOO_LARGE = define(
-    "attachment_too_large", ValidationFailed,
-    _("%(name)s is too large: files may be at most %(limit)s."), field="file")
-ATTACHMENT_LIMIT = define(
-    "attachment_limit", ValidationFailed,
-    _("A booking holds at most %(limit)d attachments."), field="file")
-ATTACHMENTS_CLOSED = define(
-    "attachments_closed", Conflict,
-    _("Files can be attached while the booking is requested or confirmed."))
-ATTACHMENT_NOT_FOUND = define("attachment_not_found", NotFound, _("No such attachment."))

@@ -18,15 +18,20 @@ reject decision and nothing else; every change's own reason is in its BookingEve
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from datetime import datetime, timedelta
+from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
-from core import db
+from core import db, events
 from core.errors import Conflict, ValidationFailed
 from core.validators import validate_period
 from equipment.errors import EQUIPMENT_NOT_FOUND
@@ -37,13 +42,14 @@ from organizations.errors import NOT_SME
 from organizations.models import Organization
 
 from . import errors, policy
-from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingEvent
+from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingAttachment, BookingEvent, CalendarFeed
 from .selectors import (
     Surroundings,
     around_slot,
     bookings_actable_by,
     cancellable_overlapping,
     in_progress_overlapping,
+    no_show_grace,
 )
 from .signals import booking_status_changed
 
@@ -367,19 +373,14 @@ def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, 
 
 # A no-show marked too early (before the start plus the grace) is refused like a completion
 # before the start: the same code, in words that name the grace.
-from django.utils.translation import gettext_lazy  # noqa: E402 - appended section
 
-from .selectors import no_show_grace  # noqa: E402 - appended section
 
-NO_SHOW_TOO_EARLY = errors.COMPLETE_TOO_EARLY.variant(gettext_lazy(
-    "A booking can be marked a no-show only %(minutes)d minutes after its start, if nobody "
-    "has checked in."))
 
 
 def _operator_no_show_guard(booking: Booking, now: datetime, roles: set[str]) -> None:
     grace = no_show_grace()
     if now < booking.start + grace:
-        raise NO_SHOW_TOO_EARLY.error(minutes=int(grace.total_seconds() // 60))
+        raise errors.NO_SHOW_TOO_EARLY.error(minutes=int(grace.total_seconds() // 60))
 
 
 def mark_no_show_by_operator(*, booking_id: int, organization: Organization, reason: str = "",
@@ -392,22 +393,13 @@ def mark_no_show_by_operator(*, booking_id: int, organization: Organization, rea
 
 
 # --- SME basics: moving a booking, attaching files (issue 15, part 4) -------------------
-import dataclasses  # noqa: E402 - appended section
-import hashlib  # noqa: E402
-from pathlib import PurePath  # noqa: E402
 
-from django.core.files.base import ContentFile  # noqa: E402
 
-from core import events  # noqa: E402
 
-from .models import BookingAttachment, CalendarFeed  # noqa: E402
 
 RESCHEDULED = events.register("booking.rescheduled", gettext_lazy(
     "A booking was moved to another period (the event's reason names both periods)."))
 RESCHEDULABLE = (S.REQUESTED, S.CONFIRMED)
-RESCHEDULE_APPROVED = policy.RESCHEDULE_NOT_POSSIBLE.variant(gettext_lazy(
-    "The hub operator approved this booking for its period: cancel it and request the new "
-    "period, or ask the hub operator."))
 
 
 def _period_refusal(*, equipment: Equipment, organization: Organization, start: datetime,
@@ -475,12 +467,12 @@ def reschedule_booking(*, booking_id: int, organization: Organization, start: da
             if "owner" not in _actor_roles(booking, organization):
                 raise errors.NOT_ALLOWED.error(extra={"allowed": ["owner"]})
             if booking.status not in RESCHEDULABLE or now >= booking.start:
-                raise policy.RESCHEDULE_NOT_POSSIBLE.error(
+                raise errors.RESCHEDULE_NOT_POSSIBLE.error(
                     extra={"current_status": booking.status})
             if booking.status == S.CONFIRMED and equipment.approval_required:
-                raise RESCHEDULE_APPROVED.error(extra={"current_status": booking.status})
+                raise errors.RESCHEDULE_APPROVED.error(extra={"current_status": booking.status})
             if (start, end) == (booking.start, booking.end):
-                raise policy.RESCHEDULE_SAME_PERIOD.error()
+                raise errors.RESCHEDULE_SAME_PERIOD.error()
             refusal = _period_refusal(equipment=equipment, organization=organization,
                                       start=start, end=end, lead=booking.trial_lead, now=now,
                                       moving=booking)
@@ -564,22 +556,22 @@ def attach_file(*, booking_id: int, organization: Organization, upload, by_user=
     if "owner" not in _actor_roles(booking, organization):
         raise errors.NOT_ALLOWED.error(extra={"allowed": ["owner"]})
     if upload.size is not None and upload.size > max_bytes:
-        raise policy.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
+        raise errors.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
     upload.seek(0)
     data = upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise policy.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
+        raise errors.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
     expected = ATTACHMENT_KINDS.get(PurePath(name.lower()).suffix)
     if expected is None or not data or _sniff(data[:_SNIFF_BYTES]) != expected:
-        raise policy.ATTACHMENT_TYPE.error(name=name)
+        raise errors.ATTACHMENT_TYPE.error(name=name)
     with transaction.atomic():
         locked = db.locked_one(Booking.objects.filter(pk=booking.pk), of=("self",))
         if locked is None:
             raise errors.BOOKING_NOT_FOUND.error()
         if locked.status not in ATTACHABLE:
-            raise policy.ATTACHMENTS_CLOSED.error()
+            raise errors.ATTACHMENTS_CLOSED.error()
         if locked.attachments.count() >= max_count:
-            raise policy.ATTACHMENT_LIMIT.error(limit=max_count)
+            raise errors.ATTACHMENT_LIMIT.error(limit=max_count)
         attachment = BookingAttachment(
             booking=locked, name=name, content_type=expected, size=len(data),
             sha256=hashlib.sha256(data).hexdigest(), uploaded_by=by_user)

@@ -40,7 +40,7 @@ class EnglishText(serializers.CharField):
 
 def chinese_text(field: str) -> serializers.CharField:
     return serializers.CharField(
-        source=f"{field}_zh_hans", read_only=True, allow_null=True,
+        read_only=True, allow_null=True,
         help_text=f"The {field} in Simplified Chinese, if the operator gave one (else null).")
 
 

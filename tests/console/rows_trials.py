@@ -19,7 +19,10 @@ OBJECT = seats(other_flagship=404)
 
 def _trial(world) -> list:
     booking = make_booking(
-        world["equipment"], world["sme"], local(-1, 9), local(-1, 11),
+        world["equipment"],
+        world["sme"],
+        local(-1, 9),
+        local(-1, 11),
         status=Booking.Status.COMPLETED,
     )
     return [collected_trial(booking, readings=5).pk]
