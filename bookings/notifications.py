@@ -64,6 +64,7 @@ EMAIL_AUDIENCE = {
     "booking.cancelled": ("sme", "operator"),
     "booking.no_show": ("sme", "operator"),
     "booking.reminder": ("sme",),
+    "booking.rescheduled": ("sme", "operator"),
 }
 
 
@@ -77,6 +78,7 @@ def headline(event_type: str) -> str:
         "booking.reminder": _("Reminder: your trial starts soon"),
         "booking.checked_in": _("Checked in"),
         "booking.completed": _("Trial completed"),
+        "booking.rescheduled": _("Booking moved"),
     }.get(event_type, event_type)
 
 
@@ -89,6 +91,8 @@ def explanation(event_type: str) -> str:
         "booking.cancelled": _("The booking was cancelled and the slot released."),
         "booking.no_show": _("Nobody checked in, so the rest of the slot was released."),
         "booking.reminder": _("Please arrive in time to check in."),
+        "booking.rescheduled": _("The booking was moved to another period: the reason below "
+                                 "names the old and the new one."),
     }.get(event_type, "")
 
 

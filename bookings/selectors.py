@@ -339,6 +339,7 @@ def requests_waiting(organization: Organization | None) -> QuerySet[Booking]:
     if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
         return Booking.objects.none()
     return (bookings_visible_to(organization).select_related("requested_by")
+            .prefetch_related("attachments")
             .filter(status=Booking.Status.REQUESTED).order_by("created", "pk"))
 
 

@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.utils import timezone
 
 from bookings.models import Booking
@@ -30,18 +28,6 @@ S = Booking.Status
 QUEUE_PAGE = 25
 HOME_REQUESTS = 5
 LIST_LIMIT = 200  # overdue arrivals shown at once (the sweep marks the rest)
-# Booking attachments (another part of the portal); shown where that part exists.
-ATTACHMENTS_TEMPLATE = "bookings/_attachments.html"
-
-
-def attachments_template() -> str | None:
-    try:
-        get_template(ATTACHMENTS_TEMPLATE)
-    except TemplateDoesNotExist:
-        return None
-    return ATTACHMENTS_TEMPLATE
-
-
 def _with_moves(bookings, now: datetime) -> list[Booking]:
     bookings = list(bookings)
     for booking in bookings:
@@ -111,7 +97,6 @@ def requests(request):
             "page": page,
             "approve_form": ApproveForm(),
             "reject_form": RejectForm(),
-            "attachments_template": attachments_template(),
         },
     )
 
@@ -132,7 +117,6 @@ def render_booking(
             "approve_form": approve_form or ApproveForm(),
             "reject_form": reject_form or RejectForm(),
             "action_form": action_form or FloorActionForm(),
-            "attachments_template": attachments_template(),
         },
     )
 

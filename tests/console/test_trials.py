@@ -152,10 +152,10 @@ def test_while_checked_in_the_live_panel_polls_the_consoles_own_url(
     panel = reverse("console:trial_live", args=[running.pk])
     assert f'hx-get="{panel}" hx-trigger="every 5s" hx-swap="outerHTML"' in html
     assert f'"{reverse("trials:live", args=[running.pk])}"' not in html  # the SME's panel
-    assert '<td data-label="Latest value" class="num">61.5</td>' in html
+    assert '<td data-label="Latest value" class="num">61.500</td>' in html
     part = console_member.get(panel, HTTP_HX_REQUEST="true").content.decode()
     assert part.lstrip().startswith('<section id="live"') and "<html" not in part
-    assert f'hx-get="{panel}"' in part and "61.5" in part
+    assert f'hx-get="{panel}"' in part and "61.500" in part
 
 
 def test_the_live_panel_stops_polling_after_the_booking(console_member, running):
