@@ -34,8 +34,9 @@ class EnglishText(serializers.CharField):
     def get_attribute(self, instance):
         return getattr(instance, f"{self.model_field}_en", None) or ""
 
-    def to_internal_value(self, data):
-        return {f"{self.model_field}_en": super().to_internal_value(data)}
+    def run_validation(self, data=serializers.empty):
+        # The text is checked (length, blank) as text, then set on the English column.
+        return {f"{self.model_field}_en": super().run_validation(data)}
 
 
 def chinese_text(field: str) -> serializers.CharField:

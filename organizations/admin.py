@@ -5,12 +5,8 @@ and trials with it (suspend it instead), a deleted key its audit trail (revoke i
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Exists, OuterRef
-from django.db.models.functions import Cast
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -59,21 +55,12 @@ class RefuseForm(forms.Form):
                                "could not be checked and what would correct it."))
 
 
-def _decisions(organization_id=None):
-    """The verification decisions recorded in the console's history (``services``
-    records them), of one organisation or (``OuterRef``) of the outer one."""
-    object_id = (str(organization_id) if organization_id is not None
-                 else Cast(OuterRef("pk"), CharField()))
-    return LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Organization), object_id=object_id,
-        change_message__startswith=services.REFUSED)
-
-
 def awaiting_verification():
     """SMEs nobody has verified or refused yet (suspended ones aside), oldest first."""
     return (Organization.objects.filter(kind=Organization.Kind.SME, verified=False,
-                                        suspended_at__isnull=True)
-            .exclude(Exists(_decisions())).order_by("created", "pk"))
+                                        suspended_at__isnull=True,
+                                        verification_refused_at__isnull=True)
+            .order_by("created", "pk"))
 
 
 def _admin_addresses(organization) -> str:
@@ -150,15 +137,12 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("verification refused"))
     def verification_refused(self, organization) -> str:
-        if organization.pk is None:
-            return "—"
-        refusal = _decisions(organization.pk).select_related("user").order_by(
-            "-action_time").first()
-        if refusal is None:
+        if organization.verification_refused_at is None:
             return "—"
         return _("%(at)s by %(user)s: %(reason)s") % {
-            "at": when(refusal.action_time), "user": refusal.user,
-            "reason": refusal.change_message.removeprefix(services.REFUSED)}
+            "at": when(organization.verification_refused_at),
+            "user": organization.verification_refused_by or "—",
+            "reason": organization.verification_refusal_reason}
 
     def get_urls(self):
         def view(name, method):

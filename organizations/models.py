@@ -54,6 +54,23 @@ class Organization(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
         on_delete=models.SET_NULL, related_name="+",
     )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    verification_refused_at = models.DateTimeField(
+        _("verification refused at"), null=True, blank=True, editable=False,
+        help_text=_("Set when platform staff could not verify the organisation; it leaves the "
+                    "verification queue and may still be verified later."),
+    )
+    verification_refusal_reason = models.CharField(
+        _("verification refusal reason"), max_length=500, blank=True, editable=False,
+    )
+    verification_refused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+        on_delete=models.SET_NULL, related_name="+",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

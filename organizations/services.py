@@ -52,11 +52,13 @@ def verify_organization(*, organization: Organization, by, portal_url: str = "",
             raise NOT_FOUND.error()
         if not locked.verified:
             locked.verified = True
-            locked.save(update_fields=["verified"])
-            _record_decision(locked, by, VERIFIED)
+            locked.verified_at = now or timezone.now()
+            locked.verified_by = by if getattr(by, "is_authenticated", False) else None
+            locked.save(update_fields=["verified", "verified_at", "verified_by"])
             _queue_decision_email(locked, "verified", dedupe=f"organization-verified:{locked.pk}",
                                   portal_url=portal_url)
     organization.verified = True
+    organization.verified_at, organization.verified_by = locked.verified_at, locked.verified_by
     return organization
 
 
@@ -240,8 +242,6 @@ REFUSAL_REASON_MAX_LENGTH = 500
 # LogEntry: who, when, what), where staff read it. These markers (never translated) start
 # the record's message, so that the verification queue can tell a refused organisation
 # from one nobody has looked at yet.
-VERIFIED = "Verified"
-REFUSED = "Verification refused: "
 
 
 def refuse_organization(*, organization: Organization, reason: str, by,
@@ -262,26 +262,18 @@ def refuse_organization(*, organization: Organization, reason: str, by,
             raise NOT_FOUND.error()
         if locked.verified:
             raise errors.ALREADY_VERIFIED.error()
-        _record_decision(locked, by, REFUSED + reason, now=now)
+        locked.verification_refused_at = now
+        locked.verification_refusal_reason = reason
+        locked.verification_refused_by = by if getattr(by, "is_authenticated", False) else None
+        locked.save(update_fields=["verification_refused_at", "verification_refusal_reason",
+                                   "verification_refused_by"])
         _queue_decision_email(locked, "refused",
                               dedupe=f"organization-refused:{locked.pk}:{now:%Y%m%d%H%M%S%f}",
                               reason=reason, portal_url=portal_url)
+    organization.verification_refused_at = locked.verification_refused_at
+    organization.verification_refusal_reason = locked.verification_refusal_reason
+    organization.verification_refused_by = locked.verification_refused_by
     return organization
-
-
-def _record_decision(organization: Organization, by, message: str,
-                     now: datetime | None = None) -> None:
-    """The decision in the organisation's console history (only a user can be recorded
-    there: a decision made by a script leaves its e-mail as the record)."""
-    from django.contrib.admin.models import CHANGE, LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
-    if getattr(by, "pk", None) is None:
-        return
-    LogEntry.objects.create(
-        user_id=by.pk, content_type=ContentType.objects.get_for_model(Organization),
-        object_id=str(organization.pk), object_repr=str(organization)[:200],
-        action_flag=CHANGE, change_message=message, action_time=now or timezone.now())
 
 
 def _decision_recipients(organization: Organization) -> list[str]:

@@ -306,3 +306,24 @@ def test_hubs_are_bilingual_too(operator):
     with translation.override("zh-hans"):
         hub.refresh_from_db()
         assert (hub.name, hub.address) == ("亦庄基地", "科创街8号")
+
+
+def test_the_api_speaks_english_names_and_shows_the_chinese_ones(hub, category, operator,
+                                                                 operator_client):
+    machine = EquipmentFactory(hub=hub, category=category, name_en="Laser cell",
+                               name_zh_hans="激光单元")
+    url = f"/api/v1/equipment/{machine.pk}/"
+    body = operator_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert (body["name"], body["name_zh_hans"], body["description"]) == ("Laser cell",
+                                                                         "激光单元", "")
+    response = operator_client.patch(url, {"name": "Laser welding cell",
+                                           "name_zh_hans": "ignored"},
+                                     format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 200, response.content
+    machine.refresh_from_db()
+    assert (machine.name_en, machine.name_zh_hans) == ("Laser welding cell", "激光单元")
+    hub_body = operator_client.get(f"/api/v1/hubs/{hub.slug}/",
+                                   HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert hub_body["name"] == hub.name_en and hub_body["name_zh_hans"] is None
+    refused = operator_client.patch(url, {"name": ""}, format="json")
+    assert refused.status_code == 400 and "name" in refused.json()["errors"]

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from testbed.urls import handler404, handler500, urlpatterns as project_urlpatterns
+from testbed.urls import handler404, handler500
+from testbed.urls import urlpatterns as project_urlpatterns
 
 
 def crash(request):

@@ -38,23 +38,43 @@ def test_the_login_page_offers_the_password_reset_once(client):
     assert html.count("Forgot your password?") == 1
 
 
-@pytest.mark.parametrize("url", ["/accounts/login/", "/accounts/signup/",
-                                 "/accounts/password/reset/", "/accounts/password/reset/done/",
-                                 "/accounts/confirm-email/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/password/reset/",
+        "/accounts/password/reset/done/",
+        "/accounts/confirm-email/",
+    ],
+)
 def test_entrance_pages_are_portal_pages_in_chinese(url):
     response = chinese_client().get(url)
     assert response.status_code == 200
     main = text_of(main_of(response))
     assert re.search(r"[\u4e00-\u9fff]{2,}", main), main
-    for english in ("Sign In", "Sign Up", "Password Reset", "Forgotten your password",
-                    "Verify Your Email", "E-mail address", "Email address"):
+    for english in (
+        "Sign In",
+        "Sign Up",
+        "Password Reset",
+        "Forgotten your password",
+        "Verify Your Email",
+        "E-mail address",
+        "Email address",
+    ):
         assert english not in main, (english, main)
 
 
 def sign_up(client: Client, email: str = "founder@newco.test") -> str:
-    response = client.post("/accounts/signup/", {
-        "email": email, "organization_name": "新公司机器人", "password1": PASSWORD,
-        "password2": PASSWORD})
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": email,
+            "organization_name": "新公司机器人",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
     assert response.status_code == 302, response.content
     [message] = [m for m in mail.outbox if email in m.to]
     return message.body
@@ -107,21 +127,32 @@ def test_the_password_reset_flow_in_chinese_never_shows_the_username():
     assert response.status_code == 200
     main = text_of(main_of(response))
     assert "新密码" in main, main
-    response = client.post(response.redirect_chain[-1][0] if response.redirect_chain else link,
-                           {"password1": PASSWORD, "password2": PASSWORD}, follow=True)
+    response = client.post(
+        response.redirect_chain[-1][0] if response.redirect_chain else link,
+        {"password1": PASSWORD, "password2": PASSWORD},
+        follow=True,
+    )
     assert response.status_code == 200
     assert re.search(r"[\u4e00-\u9fff]{2,}", text_of(main_of(response)))
-    assert Client().login(username="boss@x.test", password=PASSWORD) or \
-        Client().post("/accounts/login/", {"login": "boss@x.test",
-                                           "password": PASSWORD}).status_code == 302
+    assert (
+        Client().login(username="boss@x.test", password=PASSWORD)
+        or Client()
+        .post("/accounts/login/", {"login": "boss@x.test", "password": PASSWORD})
+        .status_code
+        == 302
+    )
 
 
 def test_mfa_pages_are_portal_pages_in_chinese():
     user = UserFactory(email="ops@x.test", username="opsuser")
     client = chinese_client()
     client.force_login(user)
-    for url in ("/accounts/2fa/", "/accounts/2fa/totp/activate/", "/accounts/email/",
-                "/accounts/password/change/"):
+    for url in (
+        "/accounts/2fa/",
+        "/accounts/2fa/totp/activate/",
+        "/accounts/email/",
+        "/accounts/password/change/",
+    ):
         response = client.get(url, follow=True)  # TOTP set-up asks for the password first
         assert response.status_code == 200, url
         main = main_of(response)
@@ -140,6 +171,5 @@ def test_logging_in_with_the_password_works_from_the_styled_page(client):
     from allauth.account.models import EmailAddress
 
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    response = client.post("/accounts/login/", {"login": "lead@p.test",
-                                                "password": TEST_PASSWORD})
+    response = client.post("/accounts/login/", {"login": "lead@p.test", "password": TEST_PASSWORD})
     assert response.status_code == 302

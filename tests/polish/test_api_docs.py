@@ -11,8 +11,18 @@ from core.schema import OPERATIONS, TAGS
 
 pytestmark = pytest.mark.django_db
 METHODS = ("get", "post", "put", "patch", "delete")
-INTERNAL = ("DESIGN.md", "self.", "``", "Viewset", "mixin", "Gives a view", "queryset",
-            "Written out by hand", "selectors.", "services.")
+INTERNAL = (
+    "DESIGN.md",
+    "self.",
+    "``",
+    "Viewset",
+    "mixin",
+    "Gives a view",
+    "queryset",
+    "Written out by hand",
+    "selectors.",
+    "services.",
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +51,16 @@ def test_one_tag_per_resource(schema):
     assert all(len(tags) == 1 for tags in tags_used.values()), tags_used
     assert len({tag for tags in tags_used.values() for tag in tags}) == len(tags_used)
     names = {tag for _, _, operation in operations(schema) for tag in operation["tags"]}
-    assert {"Hubs", "Equipment", "Bookings", "Trials", "Agreements", "Datasets", "Reports",
-            "Webhooks"} <= names
+    assert {
+        "Hubs",
+        "Equipment",
+        "Bookings",
+        "Trials",
+        "Agreements",
+        "Datasets",
+        "Reports",
+        "Webhooks",
+    } <= names
     assert "v1" not in names
     described = {tag["name"]: tag.get("description") for tag in schema["tags"]}
     assert names <= set(described)

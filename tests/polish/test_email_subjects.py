@@ -27,11 +27,18 @@ def test_a_subject_without_the_prefix_gets_it_once():
 
 
 def test_booking_e_mails_have_one_prefix(equipment, sme, django_capture_on_commit_callbacks):
-    user = MembershipFactory(organization=sme, role=Membership.Role.ADMIN,
-                             user=UserFactory(email="lead@precision.test")).user
+    user = MembershipFactory(
+        organization=sme, role=Membership.Role.ADMIN, user=UserFactory(email="lead@precision.test")
+    ).user
     with django_capture_on_commit_callbacks(execute=True):
-        services.create_booking(equipment_id=equipment.pk, organization=sme,
-                                start=local(2, 9), end=local(2, 11), purpose="x", by_user=user)
+        services.create_booking(
+            equipment_id=equipment.pk,
+            organization=sme,
+            start=local(2, 9),
+            end=local(2, 11),
+            purpose="x",
+            by_user=user,
+        )
     subjects = [m.subject for m in mail.outbox]
     assert subjects, "the booking sent no e-mail"
     for subject in subjects:

@@ -65,8 +65,9 @@ def test_the_no_show_sweep_marks_a_booking_nobody_checked_in(equipment, sme):
 
 
 def test_the_expiry_sweep_expires_an_unapproved_request(equipment, sme):
-    booking = make_booking(equipment, sme, local(-1, 9), local(-1, 11),
-                           status=Booking.Status.REQUESTED)
+    booking = make_booking(
+        equipment, sme, local(-1, 9), local(-1, 11), status=Booking.Status.REQUESTED
+    )
     run("sweep", "expire-requests")
     booking.refresh_from_db()
     assert booking.status != Booking.Status.REQUESTED
@@ -80,8 +81,7 @@ def readme_commands() -> list[str]:
 
 # Commands the README shows that serve or run for ever, or that rebuild the world; tested
 # elsewhere (tests/test_seed_demo.py, tests/collector) or Django's own.
-LONG_RUNNING = {"runserver", "run_collector", "demo_plant", "seed_demo", "migrate",
-                "collectstatic"}
+LONG_RUNNING = {"runserver", "run_collector", "demo_plant", "seed_demo", "migrate", "collectstatic"}
 
 
 def test_the_readme_names_only_commands_that_exist():
@@ -105,6 +105,14 @@ def test_every_readme_command_runs_as_written(sme):
         words = [{"SLUG": sme.slug, "NAME": "readme", "ID": ""}.get(w, w) for w in words]
         run(*[w for w in words if w])
         ran.add(words[0])
-    assert {"sweep", "mark_no_shows", "expire_requests", "send_reminders", "outbox",
-            "purge_records", "create_api_key", "collect_due_trials",
-            "release_due_datasets"} <= ran
+    assert {
+        "sweep",
+        "mark_no_shows",
+        "expire_requests",
+        "send_reminders",
+        "outbox",
+        "purge_records",
+        "create_api_key",
+        "collect_due_trials",
+        "release_due_datasets",
+    } <= ran

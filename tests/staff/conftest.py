@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.utils import timezone
 
@@ -89,8 +88,3 @@ def outbox_message(
     message.refresh_from_db()
     return message
 
-
-def refusals(org: Organization):
-    return LogEntry.objects.filter(
-        object_id=str(org.pk), change_message__startswith="Verification refused: "
-    )

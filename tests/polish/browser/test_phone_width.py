@@ -11,8 +11,7 @@ import pytest
 from tests.e2e.conftest import CHROMIUM
 
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
-                allow_module_level=True)
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api")
 
 from allauth.account.models import EmailAddress  # noqa: E402
@@ -38,18 +37,24 @@ EMAIL = "a.very.long.trial.lead.address.for.testing.wrapping@precision-parts-exa
 @pytest.fixture
 def world(transactional_db):
     operator = OrganizationFactory(flagship=True, name="AutoWorks Smart Factory")
-    hub = HubFactory(operator=operator, slug="yizhuang",
-                     name="Yizhuang Economic-Technological-Development-Area Open Innovation Hub")
+    hub = HubFactory(
+        operator=operator,
+        slug="yizhuang",
+        name="Yizhuang Economic-Technological-Development-Area Open Innovation Hub",
+    )
     machine = EquipmentFactory(
-        hub=hub, category=CategoryFactory(name="CNC machining", slug="cnc-machining"),
+        hub=hub,
+        category=CategoryFactory(name="CNC machining", slug="cnc-machining"),
         name="DMG MORI DMU 50 third-generation five-axis universal milling machine",
-        lead_time=0, min_duration=60, slot_granularity=30)
+        lead_time=0,
+        min_duration=60,
+        slot_granularity=30,
+    )
     sme = OrganizationFactory(name="Precision Parts")
     user = UserFactory(email=EMAIL)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     MembershipFactory(user=user, organization=sme, role=Membership.Role.ADMIN)
-    booking = make_booking(machine, sme, local(3, 9), local(3, 11), user=user,
-                           purpose=LONG_WORD)
+    booking = make_booking(machine, sme, local(3, 9), local(3, 11), user=user, purpose=LONG_WORD)
     return {"machine": machine, "booking": booking, "user": user}
 
 
@@ -70,12 +75,20 @@ def test_pages_fit_a_phone_with_the_longest_words(page, world, language):
     booking, machine = world["booking"], world["machine"]
     start = local(3, 13).strftime("%Y-%m-%dT%H:%M")
     end = local(3, 15).strftime("%Y-%m-%dT%H:%M")
-    urls = ["/catalog/", f"/bookings/{booking.pk}/", "/bookings/",
-            f"/catalog/equipment/{machine.pk}/",
-            f"/catalog/equipment/{machine.pk}/calendar/",
-            f"/catalog/equipment/{machine.pk}/book/?start={start}&end={end}",
-            "/organisation/", "/accounts/login/", "/accounts/signup/",
-            "/accounts/password/reset/", "/accounts/2fa/", "/no-such-page/"]
+    urls = [
+        "/catalog/",
+        f"/bookings/{booking.pk}/",
+        "/bookings/",
+        f"/catalog/equipment/{machine.pk}/",
+        f"/catalog/equipment/{machine.pk}/calendar/",
+        f"/catalog/equipment/{machine.pk}/book/?start={start}&end={end}",
+        "/organisation/",
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/password/reset/",
+        "/accounts/2fa/",
+        "/no-such-page/",
+    ]
     for url in urls:
         response = page.goto(url)
         assert response.status < 400 or url == "/no-such-page/", (url, response.status)
