@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConsoleConfig(AppConfig):
     name = "console"
-    verbose_name = "Operators' console"
+    verbose_name = _("Operators' console")

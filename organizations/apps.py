@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrganizationsConfig(AppConfig):
     name = "organizations"
-    verbose_name = "Organisations"
+    verbose_name = _("Organisations")
 
     def ready(self):
         # The OpenAPI auth extension; the receiver telling owners of disabled endpoints.
