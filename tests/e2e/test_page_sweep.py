@@ -57,11 +57,12 @@ ALLOWED = {
     "mm", "kw", "kwh", "rpm", "hz", "khz", "ppm", "nm", "kg", "mpa", "cny", "utc", "gmt",
     "email", "e-mail", "webhook", "webhooks", "svg", "png", "jpeg", "zip", "step", "dxf",
     "totp", "mfa", "ip", "sme", "ai", "ar", "vr", "iso", "gb", "html", "wifi", "hub",
+    "openapi", "swagger", "spdx", "cc-by",
 }
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]")
 # E-mail addresses, URLs, host names and time-zone names (Asia/Shanghai) are codes.
 EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|\b[\w.-]+\.(example|test|local)\b|"
-                          r"\b[A-Z][a-z]+/[A-Za-z_]+\b")
+                          r"\b[A-Z][a-z]+/[A-Za-z_]+\b|(?<!\w)/[\w./{}-]+")
 
 # Visible text outside what is deliberately in another language or user data.
 VISIBLE_TEXT = """() => {
