@@ -23,25 +23,35 @@ def media(settings, tmp_path):
 
 
 def management(prefix: str, total: int, initial: int = 0) -> dict:
-    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
 
 
 def change(admin_client, equipment, **inlines):
-    data = {**form_post(equipment), **management("maintenance_windows", 0),
-            **management("photos", 0), **management("documents", 0), "_save": "Save",
-            **inlines}
-    return admin_client.post(reverse("admin:equipment_equipment_change", args=[equipment.pk]),
-                             data)
+    data = {
+        **form_post(equipment),
+        **management("maintenance_windows", 0),
+        **management("photos", 0),
+        **management("documents", 0),
+        "_save": "Save",
+        **inlines,
+    }
+    return admin_client.post(reverse("admin:equipment_equipment_change", args=[equipment.pk]), data)
 
 
 def test_the_change_page_has_both_languages(admin_client, equipment):
-    page = admin_client.get(reverse("admin:equipment_equipment_change",
-                                    args=[equipment.pk])).content.decode()
+    page = admin_client.get(
+        reverse("admin:equipment_equipment_change", args=[equipment.pk])
+    ).content.decode()
     for field in ("name_en", "name_zh_hans", "description_en", "description_zh_hans"):
         assert f'name="{field}"' in page
-    hub_page = admin_client.get(reverse("admin:equipment_hub_change",
-                                        args=[equipment.hub.pk])).content.decode()
+    hub_page = admin_client.get(
+        reverse("admin:equipment_hub_change", args=[equipment.hub.pk])
+    ).content.decode()
     assert 'name="name_zh_hans"' in hub_page and 'name="address_zh_hans"' in hub_page
 
 
@@ -53,27 +63,40 @@ def test_a_chinese_name_is_saved_through_the_service(admin_client, equipment):
 
 
 def test_photos_and_documents_are_added_through_the_services(admin_client, equipment, media):
-    response = change(admin_client, equipment, **{
-        **management("photos", 1), "photos-0-file": image_file(),
-        "photos-0-caption_en": "Front", "photos-0-caption_zh_hans": "正面",
-        "photos-0-position": "0",
-        **management("documents", 1), "documents-0-file": SimpleUploadedFile("data.pdf", PDF),
-        "documents-0-kind": "safety", "documents-0-title_en": "Safety rules",
-        "documents-0-title_zh_hans": "安全规程"})
+    response = change(
+        admin_client,
+        equipment,
+        **{
+            **management("photos", 1),
+            "photos-0-file": image_file(),
+            "photos-0-caption_en": "Front",
+            "photos-0-caption_zh_hans": "正面",
+            "photos-0-position": "0",
+            **management("documents", 1),
+            "documents-0-file": SimpleUploadedFile("data.pdf", PDF),
+            "documents-0-kind": "safety",
+            "documents-0-title_en": "Safety rules",
+            "documents-0-title_zh_hans": "安全规程",
+        },
+    )
     assert response.status_code == 302, response.content[:600]
     photo = EquipmentPhoto.objects.get(equipment=equipment)
     assert (photo.width, photo.caption_zh_hans) == (1600, "正面")
     document = EquipmentDocument.objects.get(equipment=equipment)
-    assert (document.kind, document.title_en, document.size) == ("safety", "Safety rules",
-                                                                 len(PDF))
+    assert (document.kind, document.title_en, document.size) == ("safety", "Safety rules", len(PDF))
 
 
-def test_a_refused_upload_is_shown_at_its_file_and_nothing_is_saved(admin_client, equipment,
-                                                                    media):
-    response = change(admin_client, equipment, name_en="Renamed", **{
-        **management("photos", 1),
-        "photos-0-file": SimpleUploadedFile("cell.jpg", PDF, content_type="image/jpeg"),
-        "photos-0-position": "0"})
+def test_a_refused_upload_is_shown_at_its_file_and_nothing_is_saved(admin_client, equipment, media):
+    response = change(
+        admin_client,
+        equipment,
+        name_en="Renamed",
+        **{
+            **management("photos", 1),
+            "photos-0-file": SimpleUploadedFile("cell.jpg", PDF, content_type="image/jpeg"),
+            "photos-0-position": "0",
+        },
+    )
     assert response.status_code == 200
     assert "A photo must be a JPEG, PNG or WebP image" in response.content.decode()
     assert not EquipmentPhoto.objects.exists() and stored_files(media) == []
@@ -81,11 +104,17 @@ def test_a_refused_upload_is_shown_at_its_file_and_nothing_is_saved(admin_client
 
 
 def test_a_photo_is_removed_through_the_service(admin_client, equipment, operator, media):
-    photo = services.add_equipment_photo(equipment=equipment, by=operator,
-                                         upload=image_file())
-    response = change(admin_client, equipment, **{
-        **management("photos", 1, initial=1), "photos-0-id": str(photo.pk),
-        "photos-0-equipment": str(equipment.pk), "photos-0-DELETE": "on"})
+    photo = services.add_equipment_photo(equipment=equipment, by=operator, upload=image_file())
+    response = change(
+        admin_client,
+        equipment,
+        **{
+            **management("photos", 1, initial=1),
+            "photos-0-id": str(photo.pk),
+            "photos-0-equipment": str(equipment.pk),
+            "photos-0-DELETE": "on",
+        },
+    )
     assert response.status_code == 302, response.content[:600]
     assert not EquipmentPhoto.objects.exists()
 

@@ -334,6 +334,76 @@ def seed_equipment(hubs: dict[str, Hub]) -> dict[str, Equipment]:
     return out
 
 
+# Pictures and documents of a few machines, drawn here (no binary files in the repository):
+# slug: the colour of its picture. The DMU 50 also gets a datasheet and safety rules (PDF).
+DEMO_PHOTOS = {"dmg-dmu-50": (11, 61, 145), "abb-yumi": (196, 90, 20),
+               "eos-m290": (90, 90, 100), "keyence-cv-x": (20, 130, 90),
+               "yamaha-ysm20r": (120, 40, 140)}
+DEMO_DOCUMENTS = {"dmg-dmu-50": [
+    ("datasheet", "DMU 50 datasheet", "DMU 50技术参数表", "dmu-50-datasheet.pdf",
+     ["DMG MORI DMU 50 - 5-axis machining centre", "Travel X/Y/Z: 650 / 520 / 475 mm",
+      "Spindle: 20,000 rpm", "Controller: Siemens SINUMERIK ONE"]),
+    ("safety", "Safety rules of the machining cell", "加工单元安全规程", "dmu-50-safety.pdf",
+     ["Safety rules - machining cell", "1. Safety glasses and shoes at all times.",
+      "2. Doors closed while the spindle turns.", "3. Report every incident to the operator."]),
+]}
+
+
+def _demo_picture(colour: tuple[int, int, int], label: str, size=(960, 640)) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, (236, 240, 245))
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    draw.rectangle([w * 0.18, h * 0.28, w * 0.82, h * 0.82], fill=colour)  # the machine
+    draw.rectangle([w * 0.28, h * 0.38, w * 0.58, h * 0.68], fill=(210, 225, 240))  # window
+    draw.rectangle([w * 0.64, h * 0.38, w * 0.76, h * 0.52], fill=(40, 40, 40))  # control
+    draw.rectangle([0, h * 0.82, w, h], fill=(150, 155, 160))  # floor
+    draw.text((w * 0.05, h * 0.1), label, fill=(30, 30, 30), font_size=34)
+    out = BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _demo_pdf(lines: list[str]) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image, ImageDraw
+
+    page = Image.new("RGB", (1240, 1754), "white")  # A4 at 150 dpi
+    draw = ImageDraw.Draw(page)
+    for i, text in enumerate(lines):
+        draw.text((120, 140 + i * 70), text, fill="black", font_size=40 if i else 54)
+    out = BytesIO()
+    page.save(out, "PDF", resolution=150)
+    return out.getvalue()
+
+
+def seed_catalogue_media(equipment: dict[str, Equipment]) -> None:
+    """Photos and documents of a few demo machines, through the catalogue services; only
+    where a machine has none (a second run adds nothing)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    for slug, colour in DEMO_PHOTOS.items():
+        machine = equipment[slug]
+        if not machine.photos.exists():
+            picture = _demo_picture(colour, machine.name_en)
+            catalog.add_equipment_photo(
+                equipment=machine, by=machine.hub.operator,
+                upload=SimpleUploadedFile(f"{slug}.jpg", picture, "image/jpeg"))
+    for slug, documents in DEMO_DOCUMENTS.items():
+        machine = equipment[slug]
+        if machine.documents.exists():
+            continue
+        for kind, title_en, title_zh, filename, lines in documents:
+            catalog.add_equipment_document(
+                equipment=machine, by=machine.hub.operator, kind=kind, title_en=title_en,
+                title_zh_hans=title_zh,
+                upload=SimpleUploadedFile(filename, _demo_pdf(lines), "application/pdf"))
+
+
 def _user(email: str, **flags):
     user, created = get_user_model().objects.get_or_create(
         username=email, defaults={"email": email, **flags})
@@ -498,6 +568,7 @@ class Command(BaseCommand):
             orgs = seed_organizations()
             hubs = seed_hubs(orgs)
             equipment = seed_equipment(hubs)
+            seed_catalogue_media(equipment)
             users = seed_users(orgs)
             seed_qualifications(users, equipment)
             seed_agreements(orgs, hubs)

@@ -5,6 +5,5 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures
     _live_server_settings,
     browser,
     page,
-    pytest_terminal_summary,
     screenshots,
 )
