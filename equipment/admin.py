@@ -128,22 +128,36 @@ class HubAdmin(ThroughServicesAdmin, TranslationAdmin):
         obj._state.adding, obj._state.db = False, created._state.db
 
 
+class CatalogueWordAdmin(TranslationAdmin):
+    """Dictionary entries in both languages, saved and removed through the service."""
+
+    def save_model(self, request, obj, form, change):
+        services.save_catalogue_word(word=obj, staff_user=request.user)
+
+    def delete_model(self, request, obj):
+        services.delete_catalogue_word(word=obj, staff_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for word in queryset:
+            self.delete_model(request, word)
+
+
 @admin.register(Category)
-class CategoryAdmin(TranslationAdmin):
+class CategoryAdmin(CatalogueWordAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Capability)
-class CapabilityAdmin(TranslationAdmin):
+class CapabilityAdmin(CatalogueWordAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(SpecLabel)
-class SpecLabelAdmin(TranslationAdmin):
+class SpecLabelAdmin(CatalogueWordAdmin):
     """The words for the keys of equipment specs ("travel_mm" → "Travel" / "行程", mm)."""
 
     list_display = ["key", "label", "unit"]
@@ -151,7 +165,7 @@ class SpecLabelAdmin(TranslationAdmin):
 
 
 @admin.register(Metric)
-class MetricAdmin(TranslationAdmin):
+class MetricAdmin(CatalogueWordAdmin):
     """The words for measured metrics ("cycle_time" → "Cycle time" / "节拍时间", s)."""
 
     list_display = ["key", "label", "unit"]

@@ -650,3 +650,22 @@ def delete_equipment_document(*, document: EquipmentDocument, by: Organization |
     _require_hub_operator(document.equipment.hub, by=by, staff_user=staff_user)
     _delete_files(document.file)
     document.delete()
+
+
+# --- the catalogue's dictionary: categories, capabilities, spec labels, metric names -----
+# Platform staff keep these words (both languages) in the admin console; they belong to no
+# hub, so only staff change them.
+
+def save_catalogue_word(*, word, staff_user):
+    """Create or change a Category, Capability, SpecLabel or Metric (``word``, with its
+    new values set); validated as the model says. Returns it saved."""
+    _require_staff(staff_user)
+    full_clean(word)
+    word.save()
+    return word
+
+
+def delete_catalogue_word(*, word, staff_user) -> None:
+    """Remove a dictionary entry (a category still used by equipment cannot go)."""
+    _require_staff(staff_user)
+    word.delete()

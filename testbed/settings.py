@@ -199,7 +199,8 @@ LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project's catalogue, then wording fixes for the libraries' own strings (allauth).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale" / "vendor"]
 # One date and time format per language (testbed/formats/en, zh_Hans): "1 Dec 2026, 14:30"
 # and "2026年12月1日 14:30"; templates use the named formats (DATE_FORMAT,
 # DATETIME_FORMAT, SHORT_DATE_FORMAT, TIME_FORMAT …), never a pattern of their own.

@@ -124,3 +124,38 @@ def test_the_dictionary_pages_open(admin_client):
         for view, args in (("changelist", []), ("add", [])):
             url = reverse(f"admin:equipment_{name}_{view}", args=args)
             assert admin_client.get(url).status_code == 200, url
+
+
+def test_dictionary_words_are_saved_in_both_languages_through_the_service(admin_client):
+    from django.utils import translation
+
+    from equipment.models import Metric
+
+    response = admin_client.post(
+        reverse("admin:equipment_metric_add"),
+        {
+            "key": "cycle_time",
+            "label_en": "Cycle time",
+            "label_zh_hans": "节拍时间",
+            "unit": "s",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302, response.content[:600]
+    metric = Metric.objects.get(key="cycle_time")
+    with translation.override("zh-hans"):
+        assert (metric.label, metric.unit) == ("节拍时间", "s")
+    refused = admin_client.post(
+        reverse("admin:equipment_metric_add"),
+        {"key": "cycle_time", "label_en": "Again", "unit": "", "_save": "Save"},
+    )
+    assert refused.status_code == 200 and Metric.objects.count() == 1
+
+
+def test_only_staff_keep_the_dictionary(operator):
+    from core.errors import Forbidden
+    from equipment.models import Metric
+
+    with pytest.raises(Forbidden):
+        services.save_catalogue_word(word=Metric(key="x", label_en="X"), staff_user=None)
+    assert not Metric.objects.exists()
