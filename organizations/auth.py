@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
+from allauth.account.adapter import DefaultAccountAdapter
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
@@ -176,3 +177,24 @@ def user_display(user) -> str:
     people log in with their e-mail address, so that is their name; the internal username
     is never shown."""
     return getattr(user, "email", "") or ""
+
+
+def landing_page(request) -> str | None:
+    """Where a member lands after logging in when no ``next`` says otherwise: hub
+    operators on the console's "today", universities on their datasets; SMEs (None) on
+    ``LOGIN_REDIRECT_URL``, the catalogue."""
+    from django.urls import reverse
+
+    from .portal import organization_of
+
+    organization = organization_of(request)
+    kind = organization.kind if organization is not None else None
+    return {Organization.Kind.FLAGSHIP: reverse("console:home"),
+            Organization.Kind.UNIVERSITY: reverse("console:datasets")}.get(kind)
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """allauth's adapter (ACCOUNT_ADAPTER): each kind of member lands on its own pages."""
+
+    def get_login_redirect_url(self, request):
+        return landing_page(request) or super().get_login_redirect_url(request)

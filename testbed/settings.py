@@ -172,6 +172,8 @@ ACCOUNT_FORMS = {"signup": "organizations.forms.SignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Testbed] "  # as core.notify's subjects: once
 # People are named by their e-mail address (they log in with it), never the username.
 ACCOUNT_USER_DISPLAY = "organizations.auth.user_display"
+# Operators land on the console, universities on their datasets (an explicit next wins).
+ACCOUNT_ADAPTER = "organizations.auth.AccountAdapter"
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip",
                        "signup": "20/m/ip"}
 

@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent
-from console.floor.login import console_landing
 from equipment.models import MaintenanceWindow
+from organizations.auth import landing_page
 from tests.factories import HubFactory, MaintenanceWindowFactory
 from tests.fixtures.world import local, make_booking, make_equipment
 
@@ -409,21 +409,26 @@ def test_pages_render_in_chinese(console_member, equipment, sme):
 
 def test_flagship_members_land_on_the_console(operator_member, sme):
     from organizations.models import Membership
-    from tests.factories import MembershipFactory, UserFactory
+    from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
     request = RequestFactory().get("/")
     request.user = operator_member
-    assert console_landing(request) == reverse("console:home")
+    assert landing_page(request) == reverse("console:home")
     sme_user = MembershipFactory(
         organization=sme, role=Membership.Role.ADMIN, user=UserFactory(email="x@precision.test")
     ).user
     request = RequestFactory().get("/")
     request.user = sme_user
-    assert console_landing(request) is None
+    assert landing_page(request) is None
+    university_user = MembershipFactory(
+        organization=OrganizationFactory(university=True), role=Membership.Role.ADMIN,
+        user=UserFactory(email="dean@uni.test")).user
+    request = RequestFactory().get("/")
+    request.user = university_user
+    assert landing_page(request) == reverse("console:datasets")
 
 
-def test_with_the_adapter_an_operator_logs_in_to_the_console(client, operator_member, settings):
-    settings.ACCOUNT_ADAPTER = "console.floor.login.ConsoleLandingAdapter"
+def test_an_operator_logs_in_to_the_console(client, operator_member):
     operator_member.set_password("a-long-demo-password")
     operator_member.save()
     EmailAddress.objects.update_or_create(
