@@ -533,8 +533,7 @@ def _sniff(head: bytes) -> str | None:
 def attachment_limits() -> tuple[int, int]:
     """(most bytes per file, most files per booking): settings
     ``BOOKING_ATTACHMENT_MAX_BYTES`` and ``BOOKING_ATTACHMENT_MAX_COUNT``."""
-    return (getattr(settings, "BOOKING_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024),
-            getattr(settings, "BOOKING_ATTACHMENT_MAX_COUNT", 10))
+    return settings.BOOKING_ATTACHMENT_MAX_BYTES, settings.BOOKING_ATTACHMENT_MAX_COUNT
 
 
 def _size_text(size: int) -> str:

@@ -344,6 +344,9 @@ OUTBOX_LOG_RETENTION_DAYS = env.int("OUTBOX_LOG_RETENTION_DAYS", default=90)
 BOOKING_CHECK_IN_OPENS_MINUTES = env.int("BOOKING_CHECK_IN_OPENS_MINUTES", default=30)
 BOOKING_NO_SHOW_GRACE_MINUTES = env.int("BOOKING_NO_SHOW_GRACE_MINUTES", default=15)
 BOOKING_REMINDER_HOURS = env.int("BOOKING_REMINDER_HOURS", default=24)
+# Files an SME attaches to a booking request (drawings, plans): size and count limits.
+BOOKING_ATTACHMENT_MAX_BYTES = env.int("BOOKING_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+BOOKING_ATTACHMENT_MAX_COUNT = env.int("BOOKING_ATTACHMENT_MAX_COUNT", default=10)
 
 # --- Domain: trial results ---------------------------------------------------------------
 # Largest result file (bytes; multipart or collected from a source), gateway timeout (s),
