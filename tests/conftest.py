@@ -108,6 +108,13 @@ def _static_files_without_collectstatic(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _media_outside_the_checkout(settings, tmp_path_factory):
+    """Uploads, photos, packages and certificates the tests make go to a temporary
+    directory, never into the checkout's media/."""
+    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -301,7 +301,7 @@ def test_admin_adds_equipment_through_the_service(admin_client, hub, category):
 
 def test_admin_changes_a_hub_through_the_service(admin_client, hub):
     url = reverse("admin:equipment_hub_change", args=[hub.pk])
-    data = {**form_post(hub, name="Yizhuang North"), "equipment-TOTAL_FORMS": "0",
+    data = {**form_post(hub, name_en="Yizhuang North"), "equipment-TOTAL_FORMS": "0",
             "equipment-INITIAL_FORMS": "0", "equipment-MIN_NUM_FORMS": "0",
             "equipment-MAX_NUM_FORMS": "1000", "_save": "Save"}
     response = admin_client.post(url, data)

@@ -542,7 +542,7 @@ def test_staff_set_a_hubs_networks_in_the_admin(admin_client, hub, operator):
     from django.urls import reverse
 
     page = reverse("admin:equipment_hub_change", args=[hub.pk])
-    form = {"operator": operator.pk, "name": hub.name, "slug": hub.slug,
+    form = {"operator": operator.pk, "name_en": hub.name, "slug": hub.slug,
             "timezone": hub.timezone, "opening_hours": '{"mon": [["08:00", "20:00"]]}',
             "address": "", "description": "",
             "equipment-TOTAL_FORMS": "0", "equipment-INITIAL_FORMS": "0",

@@ -18,8 +18,8 @@ from core import csv as core_csv
 from equipment.wording import duration
 from organizations.portal import not_found_as_404, sme_required
 
+from ..charts import metric_label, trial_charts
 from ..charts import render as render_chart
-from ..charts import trial_charts
 from ..forms import ConsentForm, StandingConsentForm
 from ..models import DatasetRelease, SourceGap, Trial
 from ..selectors import (
@@ -83,7 +83,7 @@ def _live_context(view: LiveView) -> dict:
         unit = units.get(metric, "")
         charts.append({"metric": metric, "points": len(points),
                        "svg": render_chart(metric, unit, points, tz,
-                                           title=_chart_title(metric, unit))})
+                                           title=_chart_title(metric_label(metric), unit))})
     return {"live": view, "live_charts": charts, "live_gaps": _gap_rows(view.gaps),
             "refresh": LIVE_REFRESH_SECONDS}
 
