@@ -25,42 +25,50 @@ class Booking(models.Model):
 
     ACTIVE = (Status.REQUESTED, Status.CONFIRMED, Status.CHECKED_IN)
 
-    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="bookings")
+    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="bookings",
+                                  verbose_name=_("equipment"))
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
-                                     related_name="bookings", help_text=_("The booking SME."))
+                                     related_name="bookings", verbose_name=_("organisation"),
+                                     help_text=_("The booking SME."))
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", help_text=_("Empty when booked with an API key."))
+        related_name="+", verbose_name=_("requested by"),
+        help_text=_("Empty when booked with an API key."))
     trial_lead = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", help_text=_("The SME member who runs the trial."))
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+        related_name="+", verbose_name=_("trial lead"),
+        help_text=_("The SME member who runs the trial."))
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
     blocked_until = models.DateTimeField(
+        _("blocked until"),
         help_text=_("End plus the equipment's changeover buffer at booking time; no other "
                     "active booking may start before it."))
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED,
-                              db_index=True)
-    purpose = models.TextField(help_text=_("The trial plan."))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.REQUESTED, db_index=True)
+    purpose = models.TextField(_("purpose"), help_text=_("The trial plan."))
     price = models.DecimalField(_("price quote (CNY)"), max_digits=12, decimal_places=2)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
-    checked_in_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.TextField(_("decision reason"), blank=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     # Usage evidence: from the equipment's state signal, when its source has one.
     actual_start = models.DateTimeField(
-        null=True, blank=True, help_text=_("When the machine first became active in the slot."))
+        _("actual start"), null=True, blank=True, help_text=_("When the machine first became active in the slot."))
     actual_end = models.DateTimeField(
-        null=True, blank=True, help_text=_("When the machine was last active in the slot."))
+        _("actual end"), null=True, blank=True, help_text=_("When the machine was last active in the slot."))
     actual_seconds = models.PositiveIntegerField(
-        null=True, blank=True,
+        _("active seconds"), null=True, blank=True,
         help_text=_("Seconds the machine was active within the slot (its state signal)."))
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
         ordering = ["-start"]
         indexes = [
             models.Index(fields=["equipment", "start"]),
@@ -81,19 +89,25 @@ class BookingEvent(models.Model):
     """Every status change of a booking: who, when, why. Also the record of what must be
     notified (``notified_at`` empty = still to send), written in the same transaction."""
 
-    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
-    code = models.CharField(max_length=40, help_text=_("e.g. booking.approved"))
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16)
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events",
+                                verbose_name=_("booking"))
+    code = models.CharField(_("event code"), max_length=40,
+                            help_text=_("e.g. booking.approved"))
+    from_status = models.CharField(_("from status"), max_length=16, blank=True)
+    to_status = models.CharField(_("to status"), max_length=16)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("acting user"))
     actor_organization = models.ForeignKey(Organization, null=True, blank=True,
-                                           on_delete=models.SET_NULL, related_name="+")
-    reason = models.TextField(blank=True)
-    at = models.DateTimeField()
-    notified_at = models.DateTimeField(null=True, blank=True)
+                                           on_delete=models.SET_NULL, related_name="+",
+                                           verbose_name=_("acting organisation"))
+    reason = models.TextField(_("reason"), blank=True)
+    at = models.DateTimeField(_("at"))
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("booking event")
+        verbose_name_plural = _("booking events")
         ordering = ["at", "pk"]
         indexes = [
             models.Index(fields=["notified_at"], name="bookingevent_unnotified",
@@ -109,16 +123,19 @@ class CalendarFeed(models.Model):
     Calendar, Apple Calendar): an organisation's bookings, or one equipment's (operator)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="calendar_feeds")
+                                     related_name="calendar_feeds",
+                                     verbose_name=_("organisation"))
     equipment = models.ForeignKey(Equipment, null=True, blank=True, on_delete=models.CASCADE,
-                                  related_name="calendar_feeds",
+                                  related_name="calendar_feeds", verbose_name=_("equipment"),
                                   help_text=_("Empty: every booking the organisation sees."))
-    name = models.CharField(max_length=120, blank=True)
-    token = models.CharField(max_length=64, unique=True, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    token = models.CharField(_("token"), max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
         ordering = ["-created"]
 
     def __str__(self) -> str:
@@ -153,20 +170,25 @@ class BookingAttachment(models.Model):
     plan): type-checked by its bytes, size-limited, stored under MEDIA_ROOT and only ever
     downloaded as an attachment (never shown inline)."""
 
-    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=_attachment_path, max_length=200)
-    name = models.CharField(max_length=200, help_text=_("The file name as uploaded."))
-    content_type = models.CharField(max_length=100,
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="attachments",
+                                verbose_name=_("booking"))
+    file = models.FileField(_("file"), upload_to=_attachment_path, max_length=200)
+    name = models.CharField(_("file name"), max_length=200,
+                            help_text=_("The file name as uploaded."))
+    content_type = models.CharField(_("content type"), max_length=100,
                                     help_text=_("The type its bytes show (not the one declared)."))
-    size = models.PositiveBigIntegerField(help_text=_("Bytes."))
-    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(_("size"), help_text=_("Bytes."))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    uploaded = models.DateTimeField(auto_now_add=True)
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("uploaded by"))
+    uploaded = models.DateTimeField(_("uploaded"), auto_now_add=True)
 
     objects = BookingAttachmentQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("booking attachment")
+        verbose_name_plural = _("booking attachments")
         ordering = ["uploaded", "pk"]
 
     def __str__(self) -> str:
