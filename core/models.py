@@ -3,6 +3,7 @@ from fnmatch import fnmatchcase
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from . import outbound
 
@@ -12,14 +13,18 @@ class IdempotencyKey(models.Model):
     ``Idempotency-Key`` returns it and creates nothing. Written in the same transaction
     as what the POST created."""
 
-    scope = models.CharField(max_length=100, help_text="Whose key space, e.g. 'org:42'.")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64, help_text="sha256 of method, path and body.")
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(encoder=DjangoJSONEncoder)
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    scope = models.CharField(_("scope"), max_length=100,
+                             help_text=_("Whose key space, e.g. 'org:42'."))
+    key = models.CharField(_("key"), max_length=255)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64,
+                                   help_text=_("sha256 of method, path and body."))
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    response_body = models.JSONField(_("response body"), encoder=DjangoJSONEncoder)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [
             models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique"),
         ]
@@ -32,20 +37,24 @@ class WebhookEndpoint(models.Model):
     """An organisation's endpoint for event webhooks (Standard Webhooks)."""
 
     organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="webhook_endpoints")
-    url = models.URLField()
-    description = models.CharField(max_length=200, blank=True)
+                                     related_name="webhook_endpoints",
+                                     verbose_name=_("organisation"))
+    url = models.URLField(_("URL"))
+    description = models.CharField(_("description"), max_length=200, blank=True)
     event_types = models.JSONField(
-        default=list,
-        help_text="Patterns of event types to receive, e.g. ['booking.*', 'trial.collected'].")
-    secret = models.CharField(max_length=80, editable=False)
-    active = models.BooleanField(default=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    disabled_at = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.CharField(max_length=200, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+        _("event types"), default=list,
+        help_text=_("Patterns of event types to receive, e.g. ['booking.*', "
+                    "'trial.collected']."))
+    secret = models.CharField(_("signing secret"), max_length=80, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    disabled_reason = models.CharField(_("reason for disabling"), max_length=200, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["-created"]
 
     def __str__(self) -> str:
@@ -71,41 +80,47 @@ class OutboxMessage(models.Model):
     worked out at send time by the app that emits them (see ``core.outbox``)."""
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "E-mail"
-        WEBHOOK = "webhook", "Webhook"
-        PREPARED = "prepared", "Webhook prepared at send time"
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Webhook")
+        PREPARED = "prepared", _("Webhook prepared at send time")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (gave up)"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed (gave up)")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    event_type = models.CharField(max_length=40, db_index=True)
-    dedupe_key = models.CharField(max_length=200, unique=True)
-    recipient = models.CharField(max_length=300, help_text="E-mail address or endpoint URL.")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    event_type = models.CharField(_("event type"), max_length=40, db_index=True)
+    dedupe_key = models.CharField(_("deduplication key"), max_length=200, unique=True)
+    recipient = models.CharField(_("recipient"), max_length=300,
+                                 help_text=_("E-mail address or endpoint URL."))
     endpoint = models.ForeignKey(WebhookEndpoint, null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="messages")
-    message_id = models.CharField(max_length=40, help_text="Stable across retries.")
-    payload = models.JSONField(encoder=DjangoJSONEncoder)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    sending_until = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+                                 on_delete=models.SET_NULL, related_name="messages",
+                                 verbose_name=_("endpoint"))
+    message_id = models.CharField(_("message ID"), max_length=40,
+                                  help_text=_("Stable across retries."))
+    payload = models.JSONField(_("payload"), encoder=DjangoJSONEncoder)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    sending_until = models.DateTimeField(_("sending until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
     ordering_key = models.CharField(
-        max_length=300, blank=True,
-        help_text="Messages with the same key go out in the order of their sequence: one is "
-                  "not sent while an earlier one is still pending. One key per subject and "
-                  "destination, e.g. 'booking:42|webhook:7'. Empty: not ordered.")
+        _("ordering key"), max_length=300, blank=True,
+        help_text=_("Messages with the same key go out in the order of their sequence: one is "
+                    "not sent while an earlier one is still pending. One key per subject and "
+                    "destination, e.g. 'booking:42|webhook:7'. Empty: not ordered."))
     sequence = models.BigIntegerField(
-        null=True, blank=True,
-        help_text="Position within the ordering key (e.g. the booking event's id).")
-    created = models.DateTimeField(auto_now_add=True)
+        _("sequence"), null=True, blank=True,
+        help_text=_("Position within the ordering key (e.g. the booking event's id)."))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
         ordering = ["-created"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
@@ -121,15 +136,18 @@ class OutboxMessage(models.Model):
 class DeliveryLog(models.Model):
     """Every attempt to send an outbox message: when, and what the other side said."""
 
-    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="log")
-    at = models.DateTimeField(db_index=True)
-    ok = models.BooleanField(default=False)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    response_excerpt = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
+    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="log",
+                                verbose_name=_("message"))
+    at = models.DateTimeField(_("at"), db_index=True)
+    ok = models.BooleanField(_("succeeded"), default=False)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    response_excerpt = models.TextField(_("response excerpt"), blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
 
     class Meta:
+        verbose_name = _("delivery log entry")
+        verbose_name_plural = _("delivery log")
         ordering = ["-at"]
 
     def __str__(self) -> str:

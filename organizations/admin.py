@@ -293,7 +293,9 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(OrganizationAPIKey)
 class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "organization", "last_used_at"]
+    # The library's "Has expired" column, with a translated heading.
+    list_display = [*("has_expired" if name == "_has_expired" else name
+                      for name in APIKeyModelAdmin.list_display), "organization", "last_used_at"]
     list_filter = [*APIKeyModelAdmin.list_filter, "organization__kind"]
     search_fields = [*APIKeyModelAdmin.search_fields, "organization__name"]
     autocomplete_fields = ["organization"]
@@ -306,6 +308,10 @@ class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke it instead: the row stays as the record of its use
+
+    @admin.display(description=gettext_lazy("Has expired"), boolean=True)
+    def has_expired(self, key) -> bool:
+        return key.has_expired
 
     def save_model(self, request, obj, form, change):
         if not change:

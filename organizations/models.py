@@ -18,9 +18,9 @@ class Organization(models.Model):
         SME = "sme", _("Small or medium enterprise")
         UNIVERSITY = "university", _("University")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
     credit_code = models.CharField(
         _("unified social credit code"),
         max_length=18,
@@ -31,7 +31,7 @@ class Organization(models.Model):
         help_text=_("统一社会信用代码: 18 characters, the last one a checksum."),
     )
     verified = models.BooleanField(
-        default=False,
+        _("verified"), default=False,
         help_text=_("Set by platform staff once the organisation's identity has been checked. "
                     "Unverified SMEs cannot book."),
     )
@@ -52,12 +52,12 @@ class Organization(models.Model):
     )
     suspended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
-        on_delete=models.SET_NULL, related_name="+",
+        on_delete=models.SET_NULL, related_name="+", verbose_name=_("suspended by"),
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True, editable=False)
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
-        on_delete=models.SET_NULL, related_name="+",
+        on_delete=models.SET_NULL, related_name="+", verbose_name=_("verified by"),
     )
     verification_refused_at = models.DateTimeField(
         _("verification refused at"), null=True, blank=True, editable=False,
@@ -69,11 +69,13 @@ class Organization(models.Model):
     )
     verification_refused_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
-        on_delete=models.SET_NULL, related_name="+",
+        on_delete=models.SET_NULL, related_name="+", verbose_name=_("verification refused by"),
     )
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
         ordering = ["name"]
         constraints = [
             # One organisation per name, whatever the case ("ACME" and "Acme" are one).
@@ -102,13 +104,16 @@ class Membership(models.Model):
         MEMBER = "member", _("Member")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="memberships")
+                             related_name="memberships", verbose_name=_("user"))
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
-    created = models.DateTimeField(auto_now_add=True)
+                                     related_name="memberships", verbose_name=_("organisation"))
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices,
+                            default=Role.MEMBER)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
         ]
@@ -121,15 +126,25 @@ class Membership(models.Model):
 class OrganizationAPIKey(AbstractAPIKey):
     """A hashed API key acting as its organisation. The secret is shown once, at creation."""
 
+    # The library's fields, declared again only to give them translated labels (the
+    # library's have none): same columns, same help texts.
+    prefix = models.CharField(_("prefix"), max_length=8, unique=True, editable=False)
+    hashed_key = models.CharField(_("hashed key"), max_length=150, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    name = models.CharField(_("name"), max_length=50, blank=False, default=None,
+                            help_text=AbstractAPIKey._meta.get_field("name").help_text)
+    revoked = models.BooleanField(_("revoked"), blank=True, default=False,
+                                  help_text=AbstractAPIKey._meta.get_field("revoked").help_text)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="api_keys")
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+                                     related_name="api_keys", verbose_name=_("organisation"))
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True,
+                                        editable=False)
 
     objects = BaseAPIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = "API key"
-        verbose_name_plural = "API keys"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
 
 INVITATION_VALIDITY = timedelta(days=14)
@@ -149,22 +164,26 @@ class Invitation(models.Model):
     address) creates the Membership."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="invitations")
+                                     related_name="invitations", verbose_name=_("organisation"))
     email = models.EmailField(_("e-mail"))
-    role = models.CharField(max_length=16, choices=Membership.Role.choices,
+    role = models.CharField(_("role"), max_length=16, choices=Membership.Role.choices,
                             default=Membership.Role.MEMBER)
-    token = models.CharField(max_length=64, unique=True, default=_invitation_token,
+    token = models.CharField(_("token"), max_length=64, unique=True, default=_invitation_token,
                              editable=False)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
-    expires = models.DateTimeField(default=_invitation_expiry)
-    accepted_at = models.DateTimeField(null=True, blank=True)
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("invited by"))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    expires = models.DateTimeField(_("expires"), default=_invitation_expiry)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    revoked_at = models.DateTimeField(null=True, blank=True)
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("accepted by"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
         ordering = ["-created"]
         constraints = [
             models.UniqueConstraint(

@@ -292,6 +292,10 @@ class DatasetReleaseAdmin(RecordAdmin):
                        "receipt", "withdrawn_reason", "created"]
     actions = ["retry_delivery"]
 
+    @admin.display(description=gettext_lazy("Delivery attempts"))
+    def attempts(self, release):
+        return release.attempts
+
     @admin.display(description=gettext_lazy("Next attempt"))
     def next_attempt(self, release):
         return release.message.next_attempt_at if release.message_id else None

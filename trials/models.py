@@ -20,24 +20,27 @@ class Trial(models.Model):
         FAILED = "failed", _("Failed")
 
     booking = models.OneToOneField(Booking, on_delete=models.CASCADE, primary_key=True,
-                                   related_name="trial")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING,
-                              db_index=True)
-    attempts = models.PositiveIntegerField(default=0, help_text=_("Collection attempts so far."))
+                                   related_name="trial", verbose_name=_("booking"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(_("collection attempts"), default=0,
+                                           help_text=_("Collection attempts so far."))
     gaps = models.JSONField(
-        default=list, blank=True,
+        _("gaps"), default=list, blank=True,
         help_text=_("Periods of the booking without readings from the equipment: "
                     '[{"start", "end", "seconds", "reason", "detail"}].'))
-    last_error = models.TextField(blank=True)
-    collected_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
     summary = models.JSONField(
-        default=dict, blank=True,
+        _("summary"), default=dict, blank=True,
         help_text=_("Per metric: count, min, max, mean, unit, first and last timestamp."))
-    measurement_count = models.PositiveIntegerField(default=0)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    measurement_count = models.PositiveIntegerField(_("measurements"), default=0)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("trial")
+        verbose_name_plural = _("trials")
         ordering = ["-booking__start"]
 
     def __str__(self) -> str:
@@ -47,13 +50,16 @@ class Trial(models.Model):
 class Measurement(models.Model):
     """One reading from the equipment. Many rows per trial; loaded in bulk (COPY)."""
 
-    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="measurements")
-    ts = models.DateTimeField()
-    metric = models.CharField(max_length=64)
-    value = models.FloatField()
-    unit = models.CharField(max_length=16, blank=True)
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="measurements",
+                              verbose_name=_("trial"))
+    ts = models.DateTimeField(_("time"))
+    metric = models.CharField(_("metric"), max_length=64)
+    value = models.FloatField(_("value"))
+    unit = models.CharField(_("unit"), max_length=16, blank=True)
 
     class Meta:
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
         indexes = [
             models.Index(fields=["trial", "metric", "ts"], name="measurement_trial_metric_ts"),
         ]
@@ -67,17 +73,21 @@ def result_file_path(instance: "ResultFile", filename: str) -> str:
 
 
 class ResultFile(models.Model):
-    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="files")
-    file = models.FileField(upload_to=result_file_path)
-    name = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=100, blank=True)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField(max_length=64)
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="files",
+                              verbose_name=_("trial"))
+    file = models.FileField(_("file"), upload_to=result_file_path)
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("uploaded by"))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("result file")
+        verbose_name_plural = _("result files")
         ordering = ["-created"]
         constraints = [models.UniqueConstraint(fields=["trial", "sha256"],
                                                name="resultfile_unique_per_trial")]
@@ -91,36 +101,43 @@ class SharingAgreement(models.Model):
 
     operator = models.ForeignKey(Organization, on_delete=models.PROTECT,
                                  related_name="agreements_given",
-                                 limit_choices_to={"kind": Organization.Kind.FLAGSHIP})
+                                 limit_choices_to={"kind": Organization.Kind.FLAGSHIP},
+                                 verbose_name=_("operator"))
     university = models.ForeignKey(Organization, on_delete=models.PROTECT,
                                    related_name="agreements_received",
-                                   limit_choices_to={"kind": Organization.Kind.UNIVERSITY})
-    hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="agreements")
-    title = models.CharField(max_length=200, blank=True)
+                                   limit_choices_to={"kind": Organization.Kind.UNIVERSITY},
+                                   verbose_name=_("university"))
+    hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="agreements",
+                            verbose_name=_("hub"))
+    title = models.CharField(_("title"), max_length=200, blank=True)
     categories = models.ManyToManyField(Category, related_name="agreements",
+                                        verbose_name=_("equipment categories"),
                                         help_text=_("Equipment categories whose trials it covers."))
     anonymize = models.BooleanField(
-        default=True, help_text=_("Drop the SME's identity and the free-text trial plan."))
+        _("anonymise"), default=True, help_text=_("Drop the SME's identity and the free-text trial plan."))
     shift_timestamps = models.BooleanField(
-        default=False, help_text=_("Give times as seconds from the trial's start instead of "
+        _("shift timestamps"), default=False, help_text=_("Give times as seconds from the trial's start instead of "
                                    "calendar times."))
     embargo_days = models.PositiveIntegerField(
-        default=30, help_text=_("Days after the trial before its data may be released."))
-    license = models.CharField(max_length=64, default="CC-BY-4.0",
+        _("embargo (days)"), default=30, help_text=_("Days after the trial before its data may be released."))
+    license = models.CharField(_("licence"), max_length=64, default="CC-BY-4.0",
                                help_text=_("SPDX identifier of the data licence."))
-    endpoint_url = models.URLField(help_text=_("Where release notifications are delivered."))
-    signing_secret = models.CharField(max_length=80, editable=False,
+    endpoint_url = models.URLField(_("endpoint URL"),
+                                   help_text=_("Where release notifications are delivered."))
+    signing_secret = models.CharField(_("signing secret"), max_length=80, editable=False,
                                       help_text=_("Standard Webhooks secret (whsec_…)."))
-    valid_from = models.DateTimeField()
-    valid_until = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     version = models.PositiveIntegerField(
-        default=1, editable=False,
+        _("version"), default=1, editable=False,
         help_text=_("The version of its terms: a new one each time a term changes. Consents "
                     "stay bound to the version they were given under."))
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("sharing agreement")
+        verbose_name_plural = _("sharing agreements")
         ordering = ["-created"]
         constraints = [
             models.CheckConstraint(
@@ -166,13 +183,15 @@ class AgreementVersion(models.Model):
     terms adds a version; consents and releases point at the version they rest on."""
 
     agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE,
-                                  related_name="versions")
-    number = models.PositiveIntegerField()
-    terms = models.JSONField(help_text=_("anonymize, shift_timestamps, embargo_days, license, "
+                                  related_name="versions", verbose_name=_("agreement"))
+    number = models.PositiveIntegerField(_("version number"))
+    terms = models.JSONField(_("terms"), help_text=_("anonymize, shift_timestamps, embargo_days, license, "
                                          "hub, university (ids) and categories (ids)."))
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("agreement version")
+        verbose_name_plural = _("agreement versions")
         ordering = ["agreement", "-number"]
         constraints = [models.UniqueConstraint(fields=["agreement", "number"],
                                                name="agreement_version_unique")]
@@ -185,22 +204,28 @@ class Consent(models.Model):
     """An SME's consent to release one trial under one agreement. Never edited but to
     revoke; granting again after a revocation adds a row, so rows are the history."""
 
-    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="consents")
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="consents",
+                              verbose_name=_("trial"))
     agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE,
-                                  related_name="consents")
+                                  related_name="consents", verbose_name=_("agreement"))
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    granted_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("granted by"))
+    granted_at = models.DateTimeField(_("granted at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    standing = models.BooleanField(default=False,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("revoked by"))
+    standing = models.BooleanField(_("standing"), default=False,
                                    help_text=_("Granted by the SME's standing consent."))
     version = models.ForeignKey(
         AgreementVersion, on_delete=models.PROTECT, related_name="consents",
+        verbose_name=_("agreement version"),
         help_text=_("The version of the agreement's terms consented to."))
 
     class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
         ordering = ["-granted_at"]
         constraints = [
             models.UniqueConstraint(fields=["trial", "agreement"],
@@ -223,19 +248,24 @@ class StandingConsent(models.Model):
     is consented to automatically (until revoked)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="standing_consents")
+                                     related_name="standing_consents",
+                                     verbose_name=_("organisation"))
     agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE,
-                                  related_name="standing_consents")
+                                  related_name="standing_consents", verbose_name=_("agreement"))
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    granted_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("granted by"))
+    granted_at = models.DateTimeField(_("granted at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     version = models.ForeignKey(
         AgreementVersion, on_delete=models.PROTECT, related_name="standing_consents",
+        verbose_name=_("agreement version"),
         help_text=_("The version of the agreement's terms consented to: it covers only the "
                     "hub and categories of that version."))
 
     class Meta:
+        verbose_name = _("standing consent")
+        verbose_name_plural = _("standing consents")
         constraints = [
             models.UniqueConstraint(fields=["organization", "agreement"],
                                     condition=Q(revoked_at__isnull=True),
@@ -265,48 +295,52 @@ class DatasetRelease(models.Model):
         FAILED = "failed", _("Failed")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="releases")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="releases",
+                              verbose_name=_("trial"))
     agreement = models.ForeignKey(SharingAgreement, on_delete=models.PROTECT,
-                                  related_name="releases")
+                                  related_name="releases", verbose_name=_("agreement"))
     recipient = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="dataset_releases_received",
-        limit_choices_to={"kind": Organization.Kind.UNIVERSITY},
+        limit_choices_to={"kind": Organization.Kind.UNIVERSITY}, verbose_name=_("recipient"),
         help_text=_("The university the SME consented to release this trial to: the only one "
                     "that ever sees the release, whatever the agreement says later."))
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING,
-                              db_index=True)
-    package = models.FileField(upload_to=package_path, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
-    size = models.PositiveBigIntegerField(default=0)
-    row_count = models.PositiveIntegerField(default=0)
-    webhook_id = models.CharField(max_length=40, unique=True,
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.PENDING, db_index=True)
+    package = models.FileField(_("data package"), upload_to=package_path, blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    webhook_id = models.CharField(_("webhook ID"), max_length=40, unique=True,
                                   help_text=_("Kept for every delivery attempt of this release."))
     message = models.OneToOneField(
         "core.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="dataset_release",
+        related_name="dataset_release", verbose_name=_("outbox message"),
         help_text=_("The outbox message that delivers this release: its attempts, lease, "
                     "next attempt and log of every attempt."))
     last_error = models.TextField(
-        blank=True, help_text=_("The last delivery failure as tenants may read it."))
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    receipt = models.JSONField(default=dict, blank=True,
+        _("last error"), blank=True,
+        help_text=_("The last delivery failure as tenants may read it."))
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    receipt = models.JSONField(_("receipt"), default=dict, blank=True,
                                help_text=_("The university's 2xx answer: status and body."))
-    withdrawn_reason = models.CharField(max_length=200, blank=True)
+    withdrawn_reason = models.CharField(_("reason for withdrawal"), max_length=200, blank=True)
     held = models.CharField(
-        max_length=32, blank=True,
+        _("held because"), max_length=32, blank=True,
         help_text=_("Why a pending release is not being delivered: 'embargo', or a change of "
                     "terms that waits for the SME's consent (license_changed, "
                     "recipient_changed, scope_changed)."))
     consent = models.ForeignKey(
         "Consent", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases",
-        help_text=_("The consent the package was built under."))
+        verbose_name=_("consent"), help_text=_("The consent the package was built under."))
     terms = models.JSONField(
-        default=dict, blank=True,
+        _("terms"), default=dict, blank=True,
         help_text=_("The terms the package was built under: the consented ones, made "
                     "stricter where the agreement's current terms are."))
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("dataset release")
+        verbose_name_plural = _("dataset releases")
         ordering = ["-created"]
         constraints = [
             models.UniqueConstraint(fields=["trial", "agreement"],
@@ -344,15 +378,18 @@ class Observation(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, db_index=False,
-                                  related_name="+")
-    ts = models.DateTimeField(help_text=_("The source's timestamp."))
-    metric = models.CharField(max_length=64)
-    value = models.FloatField()
-    unit = models.CharField(max_length=16, blank=True)
+                                  related_name="+", verbose_name=_("equipment"))
+    ts = models.DateTimeField(_("time"), help_text=_("The source's timestamp."))
+    metric = models.CharField(_("metric"), max_length=64)
+    value = models.FloatField(_("value"))
+    unit = models.CharField(_("unit"), max_length=16, blank=True)
     seq = models.BigIntegerField(
-        default=0, help_text=_("The source's sequence number (MTConnect), else 0."))
+        _("sequence"), default=0,
+        help_text=_("The source's sequence number (MTConnect), else 0."))
 
     class Meta:
+        verbose_name = _("observation")
+        verbose_name_plural = _("observations")
         constraints = [models.UniqueConstraint(fields=["equipment", "metric", "ts", "seq"],
                                                name="observation_once")]
         indexes = [models.Index(fields=["equipment", "ts"], name="observation_equipment_ts")]
@@ -371,14 +408,17 @@ class SourceGap(models.Model):
         DISCONNECTED = "disconnected", _("The connection to the source was lost")
         COLLECTOR_DOWN = "collector_down", _("No collector was running")
 
-    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, related_name="+")
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    reason = models.CharField(max_length=32, choices=Reason.choices)
-    detail = models.CharField(max_length=300, blank=True)
-    recorded = models.DateTimeField(auto_now_add=True)
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, related_name="+",
+                                  verbose_name=_("equipment"))
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    recorded = models.DateTimeField(_("recorded"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("source gap")
+        verbose_name_plural = _("source gaps")
         ordering = ["equipment", "start"]
         indexes = [models.Index(fields=["equipment", "start"], name="sourcegap_equipment_start")]
 
@@ -392,16 +432,20 @@ class SourceState(models.Model):
     how far its readings are stored."""
 
     equipment = models.OneToOneField(Equipment, on_delete=models.CASCADE, primary_key=True,
-                                     related_name="+")
-    state = models.JSONField(default=dict, blank=True)
-    held_by = models.CharField(max_length=120, blank=True)
+                                     related_name="+", verbose_name=_("equipment"))
+    state = models.JSONField(_("driver state"), default=dict, blank=True)
+    held_by = models.CharField(_("held by"), max_length=120, blank=True)
     held_until = models.DateTimeField(
-        null=True, blank=True, help_text=_("The last heartbeat of the collector holding it."))
+        _("held until"), null=True, blank=True, help_text=_("The last heartbeat of the collector holding it."))
     stored_until = models.DateTimeField(
-        null=True, blank=True,
+        _("stored until"), null=True, blank=True,
         help_text=_("Everything the collector had received before this moment is stored."))
-    last_reading = models.DateTimeField(null=True, blank=True)
-    updated = models.DateTimeField(auto_now=True)
+    last_reading = models.DateTimeField(_("last reading"), null=True, blank=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("source state")
+        verbose_name_plural = _("source states")
 
     def __str__(self) -> str:
         return f"Source state of equipment #{self.equipment_id}"
@@ -410,17 +454,20 @@ class SourceState(models.Model):
 class CollectorHeartbeat(models.Model):
     """A running collector (``manage.py run_collector``), as its last heartbeat said."""
 
-    name = models.CharField(max_length=120, unique=True)
-    host = models.CharField(max_length=200)
-    pid = models.PositiveIntegerField()
-    started = models.DateTimeField()
-    beat = models.DateTimeField()
-    holding = models.JSONField(default=list, blank=True,
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    host = models.CharField(_("host"), max_length=200)
+    pid = models.PositiveIntegerField(_("process ID"))
+    started = models.DateTimeField(_("started"))
+    beat = models.DateTimeField(_("last heartbeat"))
+    holding = models.JSONField(_("holding"), default=list, blank=True,
                                help_text=_("Ids of the equipment it holds."))
-    written = models.BigIntegerField(default=0, help_text=_("Readings stored since it started."))
-    stopped = models.DateTimeField(null=True, blank=True)
+    written = models.BigIntegerField(_("readings stored"), default=0,
+                                     help_text=_("Readings stored since it started."))
+    stopped = models.DateTimeField(_("stopped"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("collector heartbeat")
+        verbose_name_plural = _("collector heartbeats")
         ordering = ["-beat"]
 
     def __str__(self) -> str:

@@ -23,8 +23,7 @@ import pytest
 from .conftest import CHROMIUM
 
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
-                allow_module_level=True)
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api")
 
 import time_machine  # noqa: E402
@@ -82,15 +81,25 @@ def verified_user(email: str, organization: Organization, role: str, **fields):
 
 @pytest.fixture
 def world(transactional_db):
-    operator = OrganizationFactory(flagship=True, name="AutoWorks Smart Factory",
-                                   slug="autoworks")
-    hub = HubFactory(operator=operator, name="Yizhuang Open Innovation Hub", slug="yizhuang",
-                     timezone="Asia/Shanghai")
+    operator = OrganizationFactory(flagship=True, name="AutoWorks Smart Factory", slug="autoworks")
+    hub = HubFactory(
+        operator=operator,
+        name="Yizhuang Open Innovation Hub",
+        slug="yizhuang",
+        timezone="Asia/Shanghai",
+    )
     machine = EquipmentFactory(
-        hub=hub, category=CategoryFactory(name="CNC machining", slug="cnc-machining"),
-        name="DMU 50 five-axis machining centre", slug="dmu-50", approval_required=True,
-        lead_time=0, slot_granularity=GRANULARITY, min_duration=60, max_duration=240,
-        result_source_kind="demo")
+        hub=hub,
+        category=CategoryFactory(name="CNC machining", slug="cnc-machining"),
+        name="DMU 50 five-axis machining centre",
+        slug="dmu-50",
+        approval_required=True,
+        lead_time=0,
+        slot_granularity=GRANULARITY,
+        min_duration=60,
+        max_duration=240,
+        result_source_kind="demo",
+    )
     sme = OrganizationFactory(name="Precision Parts", slug="precision")
     return {
         "operator": operator,
@@ -103,12 +112,22 @@ def world(transactional_db):
     }
 
 
-def open_as(browser, live_server, screenshots, request, lang: str, email: str | None,
-            password: str = TEST_PASSWORD, *, who: str = ""):
+def open_as(
+    browser,
+    live_server,
+    screenshots,
+    request,
+    lang: str,
+    email: str | None,
+    password: str = TEST_PASSWORD,
+    *,
+    who: str = "",
+):
     """A browser context reading ``lang`` (the language cookie the footer switch sets),
     logged in as ``email``; its page has ``shot(name)``."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900},
-                                  base_url=live_server.url)
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 1280, "height": 900}, base_url=live_server.url
+    )
     context.set_default_timeout(15_000)
     context.add_cookies([{"name": "django_language", "value": lang, "url": live_server.url}])
     page = context.new_page()
@@ -117,7 +136,8 @@ def open_as(browser, live_server, screenshots, request, lang: str, email: str | 
     page.console_errors = errors
     who = who or (email or "anonymous").split("@")[0]
     page.shot = lambda name: page.screenshot(
-        path=str(screenshots / f"{request.node.name}-{who}-{name}.png"), full_page=True)
+        path=str(screenshots / f"{request.node.name}-{who}-{name}.png"), full_page=True
+    )
     if email:
         page.goto("/accounts/login/")
         page.fill("#id_login", email)
@@ -154,12 +174,15 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
 
     # 1. A request arrives: the SME asks for the approval-required machine in the portal.
     sme_page = open_as(browser, live_server, screenshots, request, lang, "lead@precision.test")
-    sme_page.goto(f"/catalog/equipment/{machine.pk}/book/?start={start:%Y-%m-%dT%H:%M}"
-                  f"&end={end:%Y-%m-%dT%H:%M}")
+    sme_page.goto(
+        f"/catalog/equipment/{machine.pk}/book/?start={start:%Y-%m-%dT%H:%M}"
+        f"&end={end:%Y-%m-%dT%H:%M}"
+    )
     sme_page.fill("#id_purpose", "Five-axis finishing of a titanium bracket")
     sme_page.get_by_role("button", name=t(lang, "Request booking")).click()
     expect(sme_page.locator(".messages")).to_contain_text(
-        t(lang, "Booking requested: the hub operator will confirm it."))
+        t(lang, "Booking requested: the hub operator will confirm it.")
+    )
     sme_page.shot("1-requested")
     booking = Booking.objects.get(organization=sme, start=start)
     assert booking.status == Booking.Status.REQUESTED
@@ -178,7 +201,8 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
     ops.shot("3-requests")
     ops.get_by_role("button", name=t(lang, "Approve #%(id)s", id=booking.pk)).click()
     expect(ops.locator(".messages")).to_contain_text(
-        t(lang, "Booking #%(id)s is approved; the SME is being told.", id=booking.pk))
+        t(lang, "Booking #%(id)s is approved; the SME is being told.", id=booking.pk)
+    )
     expect(ops.locator("main")).to_contain_text(t(lang, "No request is waiting for you."))
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
@@ -191,7 +215,8 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
     assert check_in.bounding_box()["height"] >= 44  # a touch target
     check_in.click()
     expect(ops.locator(".messages")).to_contain_text(
-        t(lang, "Booking #%(id)s is checked in.", id=booking.pk))
+        t(lang, "Booking #%(id)s is checked in.", id=booking.pk)
+    )
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CHECKED_IN
     ops.shot("4-checked-in")
     # While the trial runs, its console page has the live panel (polling the console).
@@ -211,8 +236,8 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
         assert complete.bounding_box()["height"] >= 44
         complete.click()
         expect(ops.locator(".messages")).to_contain_text(
-            t(lang, "Booking #%(id)s is completed; its results are being collected.",
-              id=booking.pk))
+            t(lang, "Booking #%(id)s is completed; its results are being collected.", id=booking.pk)
+        )
         ops.shot("5-completed")
         trial = Trial.objects.get(pk=booking.pk)
         assert trial.status == Trial.Status.COLLECTED, trial.last_error
@@ -250,32 +275,40 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
         ops.get_by_role("button", name=t(lang, "Save and cancel these bookings")).click()
         messages = ops.locator(".messages")
         expect(messages).to_contain_text(
-            t(lang, "Maintenance window planned for %(name)s.", name=machine.name))
+            t(lang, "Maintenance window planned for %(name)s.", name=machine.name)
+        )
         expect(messages).to_contain_text(
-            tn(lang, "Cancelled booking %(ids)s; its SME is being told.",
-               "Cancelled bookings %(ids)s; their SMEs are being told.", 1,
-               ids=f"#{later.pk}"))
+            tn(
+                lang,
+                "Cancelled booking %(ids)s; its SME is being told.",
+                "Cancelled bookings %(ids)s; their SMEs are being told.",
+                1,
+                ids=f"#{later.pk}",
+            )
+        )
         expect(ops.locator("main")).to_contain_text("Spindle bearing replacement")
         ops.shot("8-maintenance-saved")
         assert MaintenanceWindow.objects.get().equipment == machine
         assert Booking.objects.get(pk=later.pk).status == Booking.Status.CANCELLED
 
         # 7. The organisation's admin creates an API key, shown once, and uses it.
-        admin = open_as(browser, live_server, screenshots, request, lang,
-                        "admin@autoworks.test")
+        admin = open_as(browser, live_server, screenshots, request, lang, "admin@autoworks.test")
         admin.goto("/console/api-keys/")
         expect(admin.locator("h1")).to_have_text(t(lang, "API keys"))
         admin.fill("#id_name", "MES line 3")
         admin.get_by_role("button", name=t(lang, "Create the key")).click()
         shown = admin.locator("#new-key")
-        expect(shown).to_contain_text(t(
-            lang, "The new key “%(name)s”. Copy it now: it is not shown again.",
-            name="MES line 3"))
+        expect(shown).to_contain_text(
+            t(
+                lang,
+                "The new key “%(name)s”. Copy it now: it is not shown again.",
+                name="MES line 3",
+            )
+        )
         key = shown.locator("code").inner_text().strip()
         admin.shot("1-api-key")
         assert OrganizationAPIKey.objects.get(name="MES line 3").organization == world["operator"]
-        answer = admin.request.get("/api/v1/bookings/",
-                                   headers={"Authorization": f"Bearer {key}"})
+        answer = admin.request.get("/api/v1/bookings/", headers={"Authorization": f"Bearer {key}"})
         assert answer.status == 200, answer.text()
         ids = {row["id"] for row in answer.json()["results"]}
         assert {booking.pk, later.pk} <= ids
@@ -317,9 +350,12 @@ def sign_up(browser, live_server, screenshots, request, lang: str, email: str, n
 def staff(transactional_db):
     user = UserFactory(email="staff@testbed.test", is_staff=True)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    user.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="organizations", codename__in=["view_organization",
-                                                               "change_organization"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="organizations",
+            codename__in=["view_organization", "change_organization"],
+        )
+    )
     return user
 
 
@@ -342,46 +378,70 @@ def decision_mail(to: str) -> mail.EmailMessage:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_staff_verify_a_new_sme_from_the_queue(browser, live_server, screenshots, request,
-                                               staff, lang):
-    newco = sign_up(browser, live_server, screenshots, request, lang,
-                    "founder@newco-robotics.test", "NewCo Robotics")
+def test_staff_verify_a_new_sme_from_the_queue(
+    browser, live_server, screenshots, request, staff, lang
+):
+    newco = sign_up(
+        browser,
+        live_server,
+        screenshots,
+        request,
+        lang,
+        "founder@newco-robotics.test",
+        "NewCo Robotics",
+    )
     page = staff_console(browser, live_server, screenshots, request, lang)
     queue = page.locator("#queue-verification")
-    expect(queue.locator("h2")).to_have_text(tn(
-        lang, "%(count)d organisation awaiting verification",
-        "%(count)d organisations awaiting verification", 1, count=1))
+    expect(queue.locator("h2")).to_have_text(
+        tn(
+            lang,
+            "%(count)d organisation awaiting verification",
+            "%(count)d organisations awaiting verification",
+            1,
+            count=1,
+        )
+    )
     item = queue.locator("li.queue-item", has_text="NewCo Robotics")
     expect(item).to_contain_text("founder@newco-robotics.test")
     page.shot("1-queue")
     item.get_by_role("button", name=t(lang, "Verify", context="organisation")).click()
     page.wait_for_url(re.compile(r"/admin/$"))
-    expect(page.locator(".messagelist")).to_contain_text(t(
-        lang, "%(name)s is verified; its administrators are being e-mailed.",
-        name="NewCo Robotics"))
+    expect(page.locator(".messagelist")).to_contain_text(
+        t(
+            lang,
+            "%(name)s is verified; its administrators are being e-mailed.",
+            name="NewCo Robotics",
+        )
+    )
     expect(page.locator("#queue-verification")).to_contain_text(
-        t(lang, "No organisation is awaiting verification."))
+        t(lang, "No organisation is awaiting verification.")
+    )
     page.shot("2-verified")
     newco.refresh_from_db()
     assert newco.verified
     message = decision_mail("founder@newco-robotics.test")
     assert "NewCo Robotics" in message.subject
     with translation.override(lang):
-        assert translation.gettext("%(name)s is verified on Testbed") % {
-            "name": "NewCo Robotics"} in message.subject
+        assert (
+            translation.gettext("%(name)s is verified on Testbed") % {"name": "NewCo Robotics"}
+            in message.subject
+        )
     assert page.console_errors == [], page.console_errors
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_staff_refuse_a_new_sme_with_a_reason(browser, live_server, screenshots, request,
-                                              staff, lang):
-    newco = sign_up(browser, live_server, screenshots, request, lang,
-                    "founder@shellco.test", "ShellCo Trading")
+def test_staff_refuse_a_new_sme_with_a_reason(
+    browser, live_server, screenshots, request, staff, lang
+):
+    newco = sign_up(
+        browser, live_server, screenshots, request, lang, "founder@shellco.test", "ShellCo Trading"
+    )
     page = staff_console(browser, live_server, screenshots, request, lang)
     item = page.locator("#queue-verification li.queue-item", has_text="ShellCo Trading")
     item.get_by_role("link", name=t(lang, "Refuse with a reason")).click()
     expect(page.locator("#content h1")).to_contain_text(
-        t(lang, "Refuse to verify %(name)s", name="ShellCo Trading"))
+        t(lang, "Refuse to verify %(name)s", name="ShellCo Trading")
+    )
     # Without a reason: refused at the field, nothing changes.
     page.get_by_role("button", name=t(lang, "Refuse verification")).click()
     expect(page.locator(".errorlist")).to_be_visible()
@@ -392,9 +452,13 @@ def test_staff_refuse_a_new_sme_with_a_reason(browser, live_server, screenshots,
     page.shot("1-refuse")
     page.get_by_role("button", name=t(lang, "Refuse verification")).click()
     page.wait_for_url(re.compile(r"/admin/$"))
-    expect(page.locator(".messagelist")).to_contain_text(t(
-        lang, "%(name)s was not verified; its administrators are being e-mailed the reason.",
-        name="ShellCo Trading"))
+    expect(page.locator(".messagelist")).to_contain_text(
+        t(
+            lang,
+            "%(name)s was not verified; its administrators are being e-mailed the reason.",
+            name="ShellCo Trading",
+        )
+    )
     expect(page.locator("#queue-verification")).not_to_contain_text("ShellCo Trading")
     page.shot("2-refused")
     newco.refresh_from_db()
@@ -402,6 +466,9 @@ def test_staff_refuse_a_new_sme_with_a_reason(browser, live_server, screenshots,
     message = decision_mail("founder@shellco.test")
     assert reason in message.body
     with translation.override(lang):
-        assert translation.gettext("%(name)s could not be verified on Testbed") % {
-            "name": "ShellCo Trading"} in message.subject
+        assert (
+            translation.gettext("%(name)s could not be verified on Testbed")
+            % {"name": "ShellCo Trading"}
+            in message.subject
+        )
     assert page.console_errors == [], page.console_errors

@@ -27,6 +27,7 @@ from django.core.management import call_command  # noqa: E402
 from django.urls import Resolver404, resolve  # noqa: E402
 
 from bookings.models import Booking  # noqa: E402
+from equipment.models import Capability, Category, Equipment, Hub  # noqa: E402
 from organizations.models import Organization  # noqa: E402
 from testbed.management.commands.seed_demo import DEMO_PASSWORD  # noqa: E402
 from trials.models import SharingAgreement  # noqa: E402
@@ -57,12 +58,19 @@ ALLOWED = {
     "mm", "kw", "kwh", "rpm", "hz", "khz", "ppm", "nm", "kg", "mpa", "cny", "utc", "gmt",
     "email", "e-mail", "webhook", "webhooks", "svg", "png", "jpeg", "zip", "step", "dxf",
     "totp", "mfa", "ip", "sme", "ai", "ar", "vr", "iso", "gb", "html", "wifi", "hub",
-    "openapi", "swagger", "spdx", "cc-by",
+    "openapi", "swagger", "spdx", "cc-by", "post", "get", "bearer", "yyyy-mm", "yyyy-mm-dd",
+    "apple", "google", "outlook", "excel", "mes", "erp",
+    # The result sources' configuration keys, shown as they are typed (JSON keys).
+    "device", "nodes", "mode", "security", "username", "topic", "format",
 }
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]")
-# E-mail addresses, URLs, host names and time-zone names (Asia/Shanghai) are codes.
-EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|\b[\w.-]+\.(example|test|local)\b|"
-                          r"\b[A-Z][a-z]+/[A-Za-z_]+\b|(?<!\w)/[\w./{}-]+")
+# A run of letters, digits and joiners: a word, or a code when it holds a digit, an
+# underscore or a dot (91110105MA03PP1R5, sampling_ms, booking.cancelled).
+TOKEN = re.compile(r"[A-Za-z0-9_.'\-]+")
+# E-mail addresses, URLs, paths, time-zone names (Asia/Shanghai) and the name of the
+# Standard Webhooks specification are codes.
+EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|(?<![A-Za-z])[A-Z][a-z]+/[A-Za-z_]+|"
+                          r"(?<![\w.])/[\w./{}-]+|Standard Webhooks")
 
 # Visible text outside what is deliberately in another language or user data.
 VISIBLE_TEXT = """() => {
@@ -92,6 +100,9 @@ def _data_words() -> set[str]:
     titles): they are what the users wrote, in whatever language."""
     words: set[str] = set()
     texts = list(Organization.objects.values_list("name", flat=True))
+    # The catalogue's Chinese text keeps model and brand names (ABB YuMi 双臂协作机器人).
+    for model in (Equipment, Hub, Category, Capability):
+        texts += [t for t in model.objects.values_list("name_zh_hans", flat=True) if t]
     texts += list(Booking.objects.values_list("purpose", flat=True))
     texts += list(SharingAgreement.objects.values_list("title", flat=True))
     for text in texts:
@@ -102,9 +113,13 @@ def _data_words() -> set[str]:
 def english_words(texts: list[str], allowed: set[str]) -> set[str]:
     found = set()
     for text in texts:
-        for word in LATIN_WORD.findall(EMAIL_OR_URL.sub(" ", text)):
-            if word.lower() not in allowed and not any(c.isdigit() for c in word):
-                found.add(word)
+        for token in TOKEN.findall(EMAIL_OR_URL.sub(" ", text)):
+            token = token.strip(".'-")
+            if re.search(r"[0-9_]|[a-z]\.[a-z]", token):
+                continue  # a code
+            for word in LATIN_WORD.findall(token):
+                if word.lower() not in allowed:
+                    found.add(word)
     return found
 
 
@@ -203,5 +218,6 @@ def test_every_page_fits_speaks_the_language_and_answers(browser, live_server, d
 
 def test_the_english_detector_finds_english_and_spares_names():
     allowed = ALLOWED | {"autoworks"}
-    assert english_words(["预约 Booking rules", "AutoWorks 基地", "5 mm", "a@b.example"],
-                         allowed) == {"Booking", "rules"}
+    assert english_words(["预约 Booking rules", "AutoWorks 基地", "5 mm", "a@b.example",
+                          "时区Asia/Shanghai", "91110105MA03PP1R5", "booking.cancelled — 取消",
+                          "sampling_ms", "见 /api/docs/"], allowed) == {"Booking", "rules"}
