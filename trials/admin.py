@@ -5,6 +5,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -50,8 +51,8 @@ class ResultFileInline(RecordInline):
 class TrialAdmin(RecordAdmin):
     """Trials open when bookings are confirmed; staff never add one by hand."""
 
-    list_display = ["pk", "booking", "status", "measurement_count", "attempts", "collected_at",
-                    "updated"]
+    list_display = ["trial_id", "booking", "status", "measurement_count", "attempts",
+                    "collected_at", "updated"]
     list_filter = ["status", "booking__equipment__hub", "booking__equipment__category"]
     list_select_related = ["booking", "booking__equipment", "booking__equipment__hub"]
     search_fields = ["=booking__id", "booking__equipment__name", "booking__organization__name"]
@@ -60,6 +61,10 @@ class TrialAdmin(RecordAdmin):
                        "measurement_count", "summary", "gaps", "created", "updated"]
     inlines = [ResultFileInline]
     actions = ["collect_now"]
+
+    @admin.display(description="ID", ordering="pk")
+    def trial_id(self, trial) -> int:
+        return trial.pk
 
     def get_urls(self):
         return [path("test-source/<int:equipment_id>/",
@@ -146,11 +151,18 @@ class AgreementVersionInline(RecordInline):
     fields = ["number", "terms", "created"]
 
 
+def _field(name: str):
+    return SharingAgreement._meta.get_field(name)
+
+
 class SharingAgreementForm(forms.ModelForm):
     endpoint_url = forms.URLField(assume_scheme="https", max_length=200,
-                                  help_text=SharingAgreement._meta.get_field("endpoint_url").help_text)
+                                  label=capfirst(_field("endpoint_url").verbose_name),
+                                  help_text=_field("endpoint_url").help_text)
     license = forms.ChoiceField(choices=[(code, f"{code} – {title}")
-                                         for code, (title, _url) in packages.LICENSES.items()])
+                                         for code, (title, _url) in packages.LICENSES.items()],
+                                label=capfirst(_field("license").verbose_name),
+                                help_text=_field("license").help_text)
 
     class Meta:
         model = SharingAgreement

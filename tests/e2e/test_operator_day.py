@@ -207,6 +207,8 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
     assert booking.decision_reason == "Bring your own fixtures; the vice is booked."
+    sme_page.reload()  # the SME's booking page: confirmed, with the operator's note
+    expect(sme_page.locator("main")).to_contain_text("Bring your own fixtures; the vice is booked.")
 
     # 4. At the machine (a tablet): check the SME in at the start of the booking.
     ops.set_viewport_size({"width": 820, "height": 1180})
