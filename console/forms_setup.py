@@ -304,7 +304,7 @@ class WebhookForm(forms.Form):
         )
         self.fields["event_types"].choices = [
             *(
-                (f"{group}.*", _("%(group)s.* — every %(group)s event") % {"group": group})
+                (f"{group}.*", _("%(group)s.* — every event of this kind") % {"group": group})
                 for group in groups
             ),
             *((name, f"{name} — {description}") for name, description in known.items()),

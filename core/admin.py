@@ -32,6 +32,8 @@ from .models import DeliveryLog, IdempotencyKey, OutboxMessage, WebhookEndpoint
 # service, no event and no notification; whatever may be removed is removed one at a time
 # through its own (service-backed) delete.
 admin.site.disable_action("delete_selected")
+admin.site.site_header = gettext_lazy("Testbed admin console")
+admin.site.site_title = gettext_lazy("Testbed administration")
 
 
 class RecordInline(admin.TabularInline):

@@ -142,7 +142,7 @@ def collect_trial_results(*, trial_id: int) -> Outcome:
                                      "uploads results."))
         return Outcome(T.FAILED, detail="no source")
     try:
-        payload = fetch(equipment, booking.start, booking.end)
+        payload = fetch(equipment, *observed.window(booking))  # to its completion
         return _load(trial_id, payload)
     except TransientSourceError:
         raise

@@ -138,6 +138,21 @@ def test_demo_source_produces_realistic_metrics(hub, category, sme):
     assert {"spindle_load", "vibration_rms", "cycle_time"} <= set(trial.summary)
 
 
+def test_a_pulled_source_gives_the_booking_up_to_its_completion(hub, category, sme):
+    """Completed an hour into a two-hour slot: the readings of that hour, none after."""
+    from bookings import services as booking_services
+
+    eq = make_equipment(hub, category, "demo", result_source_kind="demo")
+    booking = booking_services.create_booking(equipment_id=eq.pk, organization=sme,
+                                              start=local(1, 9), end=local(1, 11), purpose="x")
+    Booking.objects.filter(pk=booking.pk).update(completed_at=local(1, 10))
+    services.collect_trial_results(trial_id=booking.pk)
+    trial = Trial.objects.get(pk=booking.pk)
+    assert trial.measurement_count == 60 * len(trial.summary)
+    stamps = Measurement.objects.filter(trial=trial).values_list("ts", flat=True)
+    assert min(stamps) >= local(1, 9) and max(stamps) < local(1, 10)
+
+
 def test_cancellation_removes_the_empty_trial(equipment, sme):
     from bookings import services as booking_services
 
