@@ -13,7 +13,7 @@ from django.urls import reverse
 from bookings.models import Booking
 from core.models import OutboxMessage
 from organizations.models import Membership
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.staff.conftest import client_of, old_request, outbox_message
 
 pytestmark = pytest.mark.django_db
@@ -45,23 +45,38 @@ def unchanged(applicant) -> bool:
     )
 
 
+# The portal's seats (as in the console's matrix): none of them is platform staff, whatever
+# its role in its organisation — the operator's member and admin included.
+PORTAL_SEATS = {
+    "sme": ("sme", Membership.Role.ADMIN),
+    "university": ("university", Membership.Role.ADMIN),
+    "operator member": ("operator", Membership.Role.OPERATOR),
+    "operator admin": ("operator", Membership.Role.ADMIN),
+    "other flagship": ("other_operator", Membership.Role.ADMIN),
+}
+
+
 @pytest.fixture
-def portal_user(sme):
-    return MembershipFactory(
-        organization=sme, role=Membership.Role.ADMIN, user=UserFactory(email="lead@precision.test")
-    ).user
+def portal_user(request, who):
+    if who == "anonymous":
+        return None
+    fixture, role = PORTAL_SEATS[who]
+    organization = request.getfixturevalue(fixture) if fixture != "university" else (
+        OrganizationFactory(university=True))
+    return MembershipFactory(organization=organization, role=role,
+                             user=UserFactory(email=f"{role}@{organization.slug}.test")).user
 
 
-@pytest.mark.parametrize("who", ["anonymous", "portal user"])
+@pytest.mark.parametrize("who", ["anonymous", *PORTAL_SEATS])
 @pytest.mark.parametrize("name", ["index", "verify", "refuse", "approve", "reject", "retry"])
 def test_non_staff_are_sent_to_the_login(who, name, targets, applicant, portal_user):
-    client = Client() if who == "anonymous" else client_of(portal_user)
+    client = Client() if portal_user is None else client_of(portal_user)
     url, data = targets[name]
     for response in (client.get(url), client.post(url, data)):
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
     assert unchanged(applicant)
-    if who == "portal user":  # and the login refuses them
+    if portal_user is not None:  # and the login refuses them
         assert client.get(reverse("admin:login")).status_code == 403
 
 
