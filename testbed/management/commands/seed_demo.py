@@ -252,6 +252,7 @@ PLANT_TRIAL_HOURS = 8
 
 # e-mail: (organisation slug, role) — the table in README.md.
 USERS = {
+    "admin@autoworks.example": ("autoworks", Membership.Role.ADMIN),
     "ops@autoworks.example": ("autoworks", Membership.Role.OPERATOR),
     "ops@phonetech.example": ("phonetech", Membership.Role.OPERATOR),
     "lead@precisionparts.example": ("precisionparts", Membership.Role.ADMIN),
