@@ -107,7 +107,7 @@ def test_readme_demo_users_exist_and_can_log_in(client):
             assert not user.memberships.exists()
         else:
             assert list(user.memberships.values_list("role", flat=True)) == [role]
-    assert Membership.objects.count() == 9
+    assert Membership.objects.count() == len(seed_demo.USERS)
     # E-mail verification is mandatory; the verified address lets the demo user in.
     response = client.post("/accounts/login/", {"login": "lead@precisionparts.example",
                                                 "password": seed_demo.DEMO_PASSWORD})
