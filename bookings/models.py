@@ -57,9 +57,11 @@ class Booking(models.Model):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     # Usage evidence: from the equipment's state signal, when its source has one.
     actual_start = models.DateTimeField(
-        _("actual start"), null=True, blank=True, help_text=_("When the machine first became active in the slot."))
+        _("actual start"), null=True, blank=True,
+        help_text=_("When the machine first became active in the slot."))
     actual_end = models.DateTimeField(
-        _("actual end"), null=True, blank=True, help_text=_("When the machine was last active in the slot."))
+        _("actual end"), null=True, blank=True,
+        help_text=_("When the machine was last active in the slot."))
     actual_seconds = models.PositiveIntegerField(
         _("active seconds"), null=True, blank=True,
         help_text=_("Seconds the machine was active within the slot (its state signal)."))

@@ -21,9 +21,12 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.text import capfirst
 
+from bookings.models import Booking
+from core.models import OutboxMessage
 from organizations.models import Organization
 from organizations.services import create_api_key
 from tests.factories import UserFactory
+from trials.models import Consent, DatasetRelease, SharingAgreement
 
 APPS = ("bookings", "core", "organizations", "trials")
 CHINESE = "zh-hans"
@@ -31,12 +34,28 @@ CHINESE = "zh-hans"
 # Labels that read the same in both languages (an identifier or a brand).
 SAME_IN_BOTH = {"ID", "id", "Webhook"}
 # Latin words a Chinese label may contain: abbreviations and brands.
-LATIN_WORDS_ALLOWED = {"ID", "URL", "API", "HTTP", "SHA", "Webhook", "Webhooks", "MTConnect",
-                       "SPDX", "CNY"}
+LATIN_WORDS_ALLOWED = {
+    "ID",
+    "URL",
+    "API",
+    "HTTP",
+    "SHA",
+    "Webhook",
+    "Webhooks",
+    "MTConnect",
+    "SPDX",
+    "CNY",
+}
 
 MODELS = [model for label in APPS for model in apps.get_app_config(label).get_models()]
-REGISTERED = sorted(((model, model_admin) for model, model_admin in admin.site._registry.items()
-                     if model._meta.app_label in APPS), key=lambda item: item[0]._meta.label)
+REGISTERED = sorted(
+    (
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in APPS
+    ),
+    key=lambda item: item[0]._meta.label,
+)
 
 
 def _texts(model):
@@ -60,18 +79,16 @@ def _in(language: str, text) -> str:
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model._meta.label)
 def test_every_label_of_the_model_is_translated(model):
-    untranslated = [(what, _in("en", text)) for what, text in _texts(model)
-                    if _in(CHINESE, text) == _in("en", text)
-                    and _in("en", text) not in SAME_IN_BOTH]
+    untranslated = [
+        (what, _in("en", text))
+        for what, text in _texts(model)
+        if _in(CHINESE, text) == _in("en", text) and _in("en", text) not in SAME_IN_BOTH
+    ]
     assert untranslated == []
 
 
 def test_the_chinese_labels_are_the_agreed_terms():
     """The glossary: Organisation = 机构 (never 单位), Booking = 预约, Trial = 试验, ..."""
-    from bookings.models import Booking
-    from core.models import OutboxMessage
-    from trials.models import Consent, DatasetRelease, SharingAgreement
-
     with translation.override(CHINESE):
         assert str(Organization._meta.verbose_name) == "机构"
         assert str(Booking._meta.verbose_name) == "预约"
@@ -86,8 +103,6 @@ def test_the_chinese_labels_are_the_agreed_terms():
 
 
 def test_the_english_labels_stay_english():
-    from bookings.models import Booking
-
     with translation.override("en"):
         assert str(Booking._meta.verbose_name_plural) == "bookings"
         assert capfirst(Booking._meta.get_field("requested_by").verbose_name) == "Requested by"
@@ -95,16 +110,22 @@ def test_the_english_labels_stay_english():
 
 # --- the pages ----------------------------------------------------------------------------
 
+
 def _excluded_labels() -> set[str]:
     """The equipment app's labels (another area's), as they read in Chinese now: a filter or
     column on a path into equipment (e.g. ``equipment__hub``) shows them."""
     found = set()
     with translation.override(CHINESE):
         for model in apps.get_app_config("equipment").get_models():
-            found |= {str(model._meta.verbose_name).lower(),
-                      str(model._meta.verbose_name_plural).lower()}
-            found |= {str(field.verbose_name).lower() for field in model._meta.get_fields()
-                      if hasattr(field, "verbose_name")}
+            found |= {
+                str(model._meta.verbose_name).lower(),
+                str(model._meta.verbose_name_plural).lower(),
+            }
+            found |= {
+                str(field.verbose_name).lower()
+                for field in model._meta.get_fields()
+                if hasattr(field, "verbose_name")
+            }
     return found
 
 
@@ -169,8 +190,7 @@ def test_the_console_index_is_chinese(chinese_console, demo_data):
     assert _english_labels(html, _excluded_labels()) == []
 
 
-def test_every_console_page_of_the_four_apps_is_chinese(chinese_console, superuser, demo_data,
-                                                         rf):
+def test_every_console_page_of_the_four_apps_is_chinese(chinese_console, superuser, demo_data, rf):
     request = rf.get("/admin/")
     request.user = superuser
     excluded = _excluded_labels()
@@ -189,11 +209,18 @@ def test_every_console_page_of_the_four_apps_is_chinese(chinese_console, superus
                 failures.append((model._meta.label, view, response.status_code))
                 continue
             opened.add((model._meta.label, view))
-            failures += [(model._meta.label, view, kind, text)
-                         for kind, text in _english_labels(response.content.decode(), excluded,
-                                                           data if view == "change" else "")]
+            failures += [
+                (model._meta.label, view, kind, text)
+                for kind, text in _english_labels(
+                    response.content.decode(), excluded, data if view == "change" else ""
+                )
+            ]
     assert failures == []
     # The demo data reaches the change pages that matter (the check above is not vacuous).
-    assert {("bookings.Booking", "change"), ("organizations.Organization", "change"),
-            ("organizations.Organization", "add"), ("trials.Trial", "change"),
-            ("core.OutboxMessage", "change")} <= opened
+    assert {
+        ("bookings.Booking", "change"),
+        ("organizations.Organization", "change"),
+        ("organizations.Organization", "add"),
+        ("trials.Trial", "change"),
+        ("core.OutboxMessage", "change"),
+    } <= opened

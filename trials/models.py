@@ -114,12 +114,14 @@ class SharingAgreement(models.Model):
                                         verbose_name=_("equipment categories"),
                                         help_text=_("Equipment categories whose trials it covers."))
     anonymize = models.BooleanField(
-        _("anonymise"), default=True, help_text=_("Drop the SME's identity and the free-text trial plan."))
+        _("anonymise"), default=True,
+        help_text=_("Drop the SME's identity and the free-text trial plan."))
     shift_timestamps = models.BooleanField(
-        _("shift timestamps"), default=False, help_text=_("Give times as seconds from the trial's start instead of "
-                                   "calendar times."))
+        _("shift timestamps"), default=False,
+        help_text=_("Give times as seconds from the trial's start instead of calendar times."))
     embargo_days = models.PositiveIntegerField(
-        _("embargo (days)"), default=30, help_text=_("Days after the trial before its data may be released."))
+        _("embargo (days)"), default=30,
+        help_text=_("Days after the trial before its data may be released."))
     license = models.CharField(_("licence"), max_length=64, default="CC-BY-4.0",
                                help_text=_("SPDX identifier of the data licence."))
     endpoint_url = models.URLField(_("endpoint URL"),
@@ -185,8 +187,9 @@ class AgreementVersion(models.Model):
     agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE,
                                   related_name="versions", verbose_name=_("agreement"))
     number = models.PositiveIntegerField(_("version number"))
-    terms = models.JSONField(_("terms"), help_text=_("anonymize, shift_timestamps, embargo_days, license, "
-                                         "hub, university (ids) and categories (ids)."))
+    terms = models.JSONField(_("terms"), help_text=_("anonymize, shift_timestamps, embargo_days, "
+                                                     "license, hub, university (ids) and "
+                                                     "categories (ids)."))
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -436,7 +439,8 @@ class SourceState(models.Model):
     state = models.JSONField(_("driver state"), default=dict, blank=True)
     held_by = models.CharField(_("held by"), max_length=120, blank=True)
     held_until = models.DateTimeField(
-        _("held until"), null=True, blank=True, help_text=_("The last heartbeat of the collector holding it."))
+        _("held until"), null=True, blank=True,
+        help_text=_("The last heartbeat of the collector holding it."))
     stored_until = models.DateTimeField(
         _("stored until"), null=True, blank=True,
         help_text=_("Everything the collector had received before this moment is stored."))
