@@ -30,7 +30,7 @@ hypothesis_settings.load_profile(
     or ("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev"))
 
 # Shared fixtures: organisations, hub and equipment, and real loopback peers.
-pytest_plugins = ["tests.fixtures.world", "tests.fixtures.peers"]
+pytest_plugins = ["tests.fixtures.world", "tests.fixtures.peers", "tests.fixtures.browser"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from bookings.models import Booking
 from organizations.models import Membership, Organization
-from tests.e2e.conftest import CHROMIUM, _live_server_settings, browser, screenshots
 from tests.factories import TEST_PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
+from tests.fixtures.browser import CHROMIUM
 from tests.staff.conftest import old_request
 
 if not Path(CHROMIUM).exists():
@@ -23,7 +23,6 @@ pytest.importorskip("playwright.sync_api")
 
 # Slow (a real browser): `make test` and CI run them, `make test-fast` leaves them out.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-__all__ = ["_live_server_settings", "browser", "screenshots"]  # the e2e fixtures
 
 ENGLISH_HEADING = "organisations awaiting verification"
 
