@@ -138,8 +138,12 @@ def test_search_book_bad_slot_and_cancel(page, world):
     page.get_by_role("link", name="My bookings", exact=True).click()
     expect(page.locator("table")).to_contain_text("Haas VF-2")
     page.get_by_role("link", name=f"#{booking.pk}").click()
+    page.get_by_role("link", name="Cancel this booking…").click()
+    # The confirmation states the fee (none: more than the late window ahead) first.
+    expect(page.locator("#cancellation-fee")).to_contain_text("Cancelling now is free")
+    assert Booking.objects.get().status == "confirmed"
     page.fill("#id_reason", "Material not delivered")
-    page.get_by_role("button", name="Cancel this booking").click()
+    page.get_by_role("button", name="Yes, cancel the booking").click()
     expect(page.locator(".messages")).to_contain_text(f"Booking #{booking.pk} is cancelled.")
     page.shot("6-cancelled")
     booking.refresh_from_db()
