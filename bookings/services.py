@@ -144,14 +144,21 @@ def create_booking(*, equipment_id: int, organization: Organization, start: date
     return outcome
 
 
-def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_user, lead,
-                       now) -> Booking | Exception:
-    """Under the equipment row lock: the refusal, or the new booking. Caller holds the
-    transaction."""
-    equipment = lock_equipment(equipment_id)
-    if equipment is None:
-        return ValidationFailed([EQUIPMENT_NOT_FOUND.violation()])
+def _period_refusal(*, equipment: Equipment, organization: Organization, start: datetime,
+                    end: datetime, lead, now: datetime,
+                    moving: Booking | None = None) -> Exception | None:
+    """Every booking rule and the slot's neighbours for [start, end), as the create path
+    decides them (the policy, then taken or too close); ``moving``: a booking of the same
+    SME being moved, which neither blocks its new period nor counts as one more open
+    booking. Caller holds the equipment lock."""
     around = around_slot(equipment=equipment, start=start, end=end, organization=organization)
+    if moving is not None:
+        own = (moving.start, moving.end, moving.blocked_until)
+        others = list(around.bookings)
+        if own in others:
+            others.remove(own)
+        around = dataclasses.replace(around, bookings=others,
+                                     own_open=max(0, around.own_open - 1))
     qualified = None
     if equipment.qualification_required and lead is not None:
         qualified = _is_qualified(lead, equipment, now)
@@ -162,6 +169,20 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
         return ValidationFailed(violations, "The booking breaks the equipment's rules.")
     if around.bookings:
         return _slot_taken(equipment, around, start, end)
+    return None
+
+
+def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_user, lead,
+                       now) -> Booking | Exception:
+    """Under the equipment row lock: the refusal, or the new booking. Caller holds the
+    transaction."""
+    equipment = lock_equipment(equipment_id)
+    if equipment is None:
+        return ValidationFailed([EQUIPMENT_NOT_FOUND.violation()])
+    refusal = _period_refusal(equipment=equipment, organization=organization, start=start,
+                              end=end, lead=lead, now=now)
+    if refusal is not None:
+        return refusal
     booking = db.insert(Booking(
         equipment=equipment, organization=organization, requested_by=by_user, trial_lead=lead,
         start=start, end=end, blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
@@ -400,34 +421,6 @@ def mark_no_show_by_operator(*, booking_id: int, organization: Organization, rea
 RESCHEDULED = events.register("booking.rescheduled", gettext_lazy(
     "A booking was moved to another period (the event's reason names both periods)."))
 RESCHEDULABLE = (S.REQUESTED, S.CONFIRMED)
-
-
-def _period_refusal(*, equipment: Equipment, organization: Organization, start: datetime,
-                    end: datetime, lead, now: datetime,
-                    moving: Booking | None = None) -> Exception | None:
-    """Every booking rule and the slot's neighbours for [start, end), as the create path
-    decides them (the policy, then taken or too close); ``moving``: a booking of the same
-    SME being moved, which neither blocks its new period nor counts as one more open
-    booking. Caller holds the equipment lock."""
-    around = around_slot(equipment=equipment, start=start, end=end, organization=organization)
-    if moving is not None:
-        own = (moving.start, moving.end, moving.blocked_until)
-        others = list(around.bookings)
-        if own in others:
-            others.remove(own)
-        around = dataclasses.replace(around, bookings=others,
-                                     own_open=max(0, around.own_open - 1))
-    qualified = None
-    if equipment.qualification_required and lead is not None:
-        qualified = _is_qualified(lead, equipment, now)
-    violations = policy.evaluate(policy.PolicyInput(
-        equipment=equipment, organization=organization, start=start, end=end, now=now,
-        maintenance=around.maintenance, open_bookings=around.own_open, qualified=qualified))
-    if violations:
-        return ValidationFailed(violations, "The booking breaks the equipment's rules.")
-    if around.bookings:
-        return _slot_taken(equipment, around, start, end)
-    return None
 
 
 def _period_text(start: datetime, end: datetime, tz_name: str) -> str:
