@@ -8,13 +8,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone, translation
 
 from organizations.models import Organization
 
 from .models import (
     TERMS_CACHE_KEY,
+    Capability,
     Equipment,
     EquipmentDocument,
     EquipmentPhoto,
@@ -55,7 +56,7 @@ def _languages() -> list[str]:
 
 
 # Where a search word may appear, each in every language.
-SEARCHED = ("name", "description", "category__name", "hub__name", "capabilities__name")
+SEARCHED = ("name", "description", "category__name", "hub__name")  # one row each
 
 
 def search_equipment(qs: QuerySet[Equipment], text: str) -> QuerySet[Equipment]:
@@ -70,8 +71,14 @@ def search_equipment(qs: QuerySet[Equipment], text: str) -> QuerySet[Equipment]:
         for field in SEARCHED:
             for lang in languages:
                 match |= Q(**{f"{field}_{lang}__icontains": word})
+        # Capabilities (many per machine) in a subquery: a filter across the relation would
+        # join it once more per word (SQLite refuses past 64 tables; rows multiply).
+        capability = Q(slug__icontains=word)  # "5-axis" as the catalogue's code says it
+        for lang in languages:
+            capability |= Q(**{f"name_{lang}__icontains": word})
+        match |= Exists(Capability.objects.filter(capability, equipment=OuterRef("pk")))
         qs = qs.filter(match)
-    return qs.distinct()
+    return qs
 
 
 def maintenance_windows_for_operator(

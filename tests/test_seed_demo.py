@@ -157,3 +157,18 @@ def test_output_lists_the_logins():
     for email, _role in readme_users():
         assert email in output
     assert seed_demo.DEMO_PASSWORD in output
+
+
+@pytest.mark.parametrize("query", ["五轴", "five-axis", "5-axis"])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_visitor_finds_the_demos_five_axis_machines(client, query, language):
+    """The public catalogue, no account, on the demo's data: the search finds exactly the
+    machines with the five-axis capability, whatever the reader's language."""
+    seed("--no-keys")
+    five_axis = set(Equipment.objects.filter(capabilities__slug="5-axis")
+                    .values_list("pk", flat=True))
+    assert len(five_axis) >= 2
+    client.cookies["django_language"] = language
+    response = client.get("/catalog/", {"q": query})
+    assert response.status_code == 200
+    assert {e.pk for e in response.context["page"].object_list} == five_axis
