@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -256,7 +257,9 @@ class AgreementForm(forms.Form):
             tz = ZoneInfo(hub.timezone)
             for name in ("valid_from", "valid_until"):
                 value = data.get(name)
-                if value is not None:
+                if value is not None and not 1 < value.year < 9999:  # no UTC for it
+                    self.add_error(name, self.fields[name].error_messages["invalid"])
+                elif value is not None:
                     data[name] = timezone.make_aware(value.replace(tzinfo=None), tz)
         return data
 
@@ -319,21 +322,31 @@ class ApiKeyForm(forms.Form):
     )
 
 
+# Days a report may cover (the SME's statements allow the same years): the first and last
+# dates Python has cannot be turned into hub-time periods (OverflowError).
+REPORT_DAYS = [MinValueValidator(date(2000, 1, 1)), MaxValueValidator(date(2999, 12, 31))]
+
+
 class ReportForm(forms.Form):
     """The period of the utilisation report and the month of the billing report; this
     month when the page is first opened."""
 
     start = forms.DateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=REPORT_DAYS,
     )
     end = forms.DateField(
-        label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("To (inclusive)"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=REPORT_DAYS,
     )
     month = forms.DateField(
         label=_("Billing month"),
         input_formats=["%Y-%m"],
         widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
         help_text=_("YYYY-MM, in each hub's time zone."),
+        validators=REPORT_DAYS,
     )
 
     @classmethod

@@ -5,12 +5,13 @@ requester is e-mailed either way by the service."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -35,6 +36,8 @@ class GrantForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=gettext_lazy("The last day (hub time). Empty: no expiry."),
+        # The grant runs to the next midnight: the last date has none (OverflowError).
+        validators=[MaxValueValidator(date.max - timedelta(days=1))],
     )
     reason = forms.CharField(
         label=gettext_lazy("Remark (optional)"),

@@ -123,6 +123,9 @@ class Capability(TranslatedSave, models.Model):
         return self.name
 
 
+MAX_BOOKING_HORIZON_DAYS = 3650  # ten years
+
+
 class Equipment(TranslatedSave, models.Model):
     class Status(models.TextChoices):
         AVAILABLE = "available", _("Available")
@@ -250,6 +253,10 @@ class Equipment(TranslatedSave, models.Model):
                                                 "slot granularity (%(g)d minutes).") % {"g": g}
         if self.min_duration and self.max_duration and self.min_duration > self.max_duration:
             errors["max_duration"] = _("Maximum duration must not be below the minimum.")
+        if self.booking_horizon and self.booking_horizon > MAX_BOOKING_HORIZON_DAYS:
+            # Further ahead than dates go (year 9999): every page of the equipment would fail.
+            errors["booking_horizon"] = _("One may book at most %(days)d days ahead.") % {
+                "days": MAX_BOOKING_HORIZON_DAYS}
         errors.update(sources.validate(self))
         if self.result_source_kind == self.ResultSourceKind.HTTP and not self.result_source_url:
             errors["result_source_url"] = _("An HTTP result source needs a URL.")

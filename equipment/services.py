@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -341,14 +341,21 @@ def request_qualification(*, user, organization: Organization, equipment_id: int
                  .filter(pk=equipment_id).first())
     if equipment is None:
         raise errors.EQUIPMENT_NOT_FOUND.error()
-    with transaction.atomic():
-        if QualificationRequest.objects.select_for_update().filter(
-                user=user, equipment=equipment, status=R.REQUESTED).exists():
-            raise QUALIFICATION_REQUEST_OPEN.error()
-        request = QualificationRequest.objects.create(
-            user=user, organization=organization, equipment=equipment, note=note,
-            whole_category=whole_category and equipment.category_id is not None)
-        _queue_request_mails(request)
+    try:
+        with transaction.atomic():
+            if QualificationRequest.objects.select_for_update().filter(
+                    user=user, equipment=equipment, status=R.REQUESTED).exists():
+                raise QUALIFICATION_REQUEST_OPEN.error()
+            request = QualificationRequest.objects.create(
+                user=user, organization=organization, equipment=equipment, note=note,
+                whole_category=whole_category and equipment.category_id is not None)
+            _queue_request_mails(request)
+    except IntegrityError as exc:
+        # A concurrent request (a double submit) won: locking rows that do not exist yet
+        # blocks nothing, the one-open-request constraint is the referee.
+        if "qualification_request_one_open" in str(exc):
+            raise QUALIFICATION_REQUEST_OPEN.error() from exc
+        raise
     return request
 
 

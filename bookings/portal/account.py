@@ -58,11 +58,14 @@ def _months(today: date) -> list[date]:
 
 
 def _month(value: str | None, today: date) -> date:
+    """The month asked for (the years ``statement_csv`` serves), else this month."""
     try:
         year, month = (int(part) for part in (value or "").split("-"))
-        return date(year, month, 1)
+        if 2000 <= year <= 2999:
+            return date(year, month, 1)
     except (TypeError, ValueError):
-        return today.replace(day=1)
+        pass
+    return today.replace(day=1)
 
 
 @sme_required

@@ -24,10 +24,10 @@ def operator_booking(request, pk: int) -> Booking:
 
 
 def back_to(request, default: str) -> str:
-    """Where an action returns to: the page it was sent from (``next``, same site only),
-    else ``default``."""
+    """Where an action returns to: the page it was sent from (``next``, a path on this
+    site only: ``redirect`` would take a bare word for a view name), else ``default``."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target

@@ -13,6 +13,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from pygal.etree import etree
+from pygal.style import Style
 
 from bookings.reports import selectors as reports
 from core.errors import ValidationFailed
@@ -22,20 +23,45 @@ from trials.charts import STYLE, _strip_scripts
 from ..access import operator_required
 from ..forms_setup import ReportForm
 
+# Drawn at the size it is read on a phone (the figure scrolls sideways below 600 px, see
+# setup.css) with larger type, so labels stay legible instead of shrinking to 6 px.
+REPORT_STYLE = Style(
+    **{
+        **STYLE.to_dict(),
+        "label_font_size": 14,
+        "major_label_font_size": 14,
+        "legend_font_size": 14,
+        "value_font_size": 14,
+        "title_font_size": 16,
+    }
+)
 
-def _chart(chart_class, title: str, labels: list[str], series: dict[str, list], unit: str) -> str:
+
+def _number(value: float, places: int, *, pad: bool) -> str:
+    """Money padded to its places ("1,240.00"); hours not ("16", "7.5", never "16.0")."""
+    text = f"{value:,.{places}f}"
+    return text if pad or "." not in text else text.rstrip("0").rstrip(".")
+
+
+def _short(label: str, length: int = 26) -> str:
+    """Long names would squeeze the bars out of the chart; the table beside has them whole."""
+    return label if len(label) <= length else label[: length - 1].rstrip() + "…"
+
+
+def _chart(chart_class, labels: list[str], series: dict[str, list], unit: str, places: int) -> str:
+    """Without a title: it is the figure's caption (reports.html), as on a phone the chart
+    scrolls sideways and a title drawn centred in the SVG would be cut in half."""
     chart = chart_class(
-        title=title,
-        style=STYLE,
+        style=REPORT_STYLE,
         js=[],
-        width=800,
-        height=max(300, 80 + 34 * len(labels)),
+        width=720,
+        height=max(300, 90 + 36 * len(labels)),
         legend_at_bottom=True,
         print_values=False,
-        truncate_label=30,
-        value_formatter=lambda v: f"{v:,.2f} {unit}",
+        truncate_legend=-1,
+        value_formatter=lambda v: f"{_number(v, places, pad=places == 2)} {unit}",
     )
-    chart.x_labels = labels
+    chart.x_labels = [_short(label) for label in labels]
     for name, values in series.items():
         chart.add(name, values)
     tree = chart.render_tree()
@@ -47,26 +73,27 @@ def _chart(chart_class, title: str, labels: list[str], series: dict[str, list], 
 def utilization_chart(rows) -> str:
     return _chart(
         pygal.HorizontalBar,
-        _("Booked and open hours per equipment"),
-        [f"{r.equipment} · {r.hub_name}" for r in rows],
+        # The hub is in the table beside; the chart keeps the equipment name readable.
+        [r.equipment for r in rows],
         {
             _("Open hours"): [float(r.open_hours) for r in rows],
             _("Booked hours"): [float(r.booked_hours) for r in rows],
         },
         "h",
+        1,
     )
 
 
 def billing_chart(bills) -> str:
     return _chart(
         pygal.StackedBar,
-        _("Billing per SME (%(currency)s)") % {"currency": reports.CURRENCY},
         [bill.organization_name for bill in bills],
         {
             _("Usage"): [float(bill.usage_amount) for bill in bills],
             _("Late cancellation fees"): [float(b.cancellation_fees) for b in bills],
         },
         reports.CURRENCY,
+        2,
     )
 
 

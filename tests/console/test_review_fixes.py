@@ -171,3 +171,22 @@ def test_changing_an_agreement_to_end_before_it_starts_is_refused_at_its_field(
     assert "valid_until" in response.context["form"].errors
     agreement.refresh_from_db()
     assert agreement.valid_until is None or agreement.valid_until > agreement.valid_from
+
+
+def test_a_booking_horizon_past_the_last_date_is_refused_at_its_field(
+    console_member, equipment, client
+):
+    """3,000,000 days ahead is past year 9999: the equipment's public week page (and every
+    booking check) failed with OverflowError once it was saved."""
+    from tests.console.test_setup_world import equipment_form
+
+    horizon = equipment.booking_horizon
+    response = console_member.post(
+        reverse("console:equipment-edit", args=[equipment.pk]),
+        equipment_form(equipment, booking_horizon="3000000"),
+    )
+    assert response.status_code == 400
+    assert "booking_horizon" in response.context["form"].errors
+    equipment.refresh_from_db()
+    assert equipment.booking_horizon == horizon
+    assert client.get(reverse("bookings:calendar", args=[equipment.pk])).status_code == 200

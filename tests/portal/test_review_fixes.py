@@ -43,3 +43,4 @@ def test_a_qualification_valid_until_the_end_of_a_day_says_when_it_ends(
     )
     page = client_sme.get(reverse("bookings:qualifications")).content.decode()
     assert f"{formats.date_format(ends.date(), 'DATE_FORMAT')} 00:00" in page
+

@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core import db, outbound, outbox, webhooks
-from core.errors import ValidationFailed
+from core.errors import ValidationFailed, full_clean
 from core.models import OutboxMessage
 from core.tasks import enqueue_on_commit
 from equipment.models import Category, Hub
@@ -94,7 +94,7 @@ def create_agreement(*, operator: Organization, university: str, hub: str,
         shift_timestamps=shift_timestamps, embargo_days=embargo_days, license=license,
         endpoint_url=endpoint_url, signing_secret=webhooks.new_secret(),
         valid_from=valid_from, valid_until=valid_until)
-    agreement.full_clean()
+    full_clean(agreement)  # refusals as ValidationFailed: every door shows them at a field
     with transaction.atomic():
         agreement.save()
         agreement.categories.set(cats)
@@ -139,7 +139,7 @@ def update_agreement(*, agreement: SharingAgreement, by: Organization, data: dic
         before = locked.current_version()
         for key, value in data.items():
             setattr(locked, key, value)
-        locked.full_clean()
+        full_clean(locked)
         locked.save()
         if categories is not None:
             cats = list(Category.objects.filter(slug__in=categories))

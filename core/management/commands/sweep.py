@@ -22,7 +22,7 @@ def schedule() -> dict[str, str]:
 
 
 def task_named(task_name: str):
-    from testbed.celery import app
+    from celery import current_app as app  # the project's app (apps never import testbed)
 
     app.loader.import_default_modules()  # every app's tasks module, as a worker would
     try:
