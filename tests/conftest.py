@@ -109,6 +109,16 @@ def _static_files_without_collectstatic(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: allauth's rate limits (one confirmation
+    e-mail per address every few minutes, login attempts) and cached lookups live there,
+    and an earlier test's must not decide a later one's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _media_outside_the_checkout(settings, tmp_path_factory):
     """Uploads, photos, packages and certificates the tests make go to a temporary
     directory, never into the checkout's media/."""
