@@ -13,6 +13,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from organizations.models import Organization
 from organizations.portal import is_admin, organization_of
@@ -23,6 +24,7 @@ def operator_required(view: Callable | None = None, *, admin: bool = False) -> C
     ``request.organization`` and ``request.is_org_admin``."""
 
     def decorate(view: Callable) -> Callable:
+        @never_cache  # the organisation's own data, secrets shown once: never kept by caches
         @login_required
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
@@ -47,6 +49,7 @@ def university_required(view: Callable) -> Callable:
     ``request.organization``. Anyone else is told what these pages are for (403);
     anonymous visitors go to the login page."""
 
+    @never_cache
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):

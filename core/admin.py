@@ -15,8 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import AdminSite
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -108,7 +107,9 @@ class OutboxMessageAdmin(RecordAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not may_act(request, OutboxMessage):
             raise PermissionDenied
-        message = get_object_or_404(OutboxMessage, pk=unquote(object_id))
+        message = self.get_object(request, unquote(object_id))  # None for "abc", not a 500
+        if message is None:
+            raise Http404("No such message.")
         if outbox.retry(message):
             self.message_user(request, _("Message #%(id)s re-queued: it is sent again now.")
                               % {"id": message.pk})

@@ -9,9 +9,11 @@ inline, documents always as downloads."""
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
+
+from core.files import file_response
 
 from . import selectors, wording
 from .models import Equipment
@@ -71,10 +73,9 @@ def photo(request, pk: int, size: str):
     if found is None or size not in ("thumb", "full"):
         raise Http404("No such photo.")
     stored = found.thumbnail if size == "thumb" else found.image
-    response = FileResponse(stored.open("rb"), content_type="image/jpeg")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = f"public, max-age={PHOTO_CACHE_SECONDS}"
-    return response
+    # Shown inline: JPEGs the upload re-encoded, never the uploaded bytes.
+    return file_response(stored, content_type="image/jpeg", download=False,
+                         cache=f"public, max-age={PHOTO_CACHE_SECONDS}", missing="No such photo.")
 
 
 @require_safe
@@ -84,9 +85,6 @@ def document(request, pk: int):
     found = selectors.document(pk)
     if found is None:
         raise Http404("No such document.")
-    response = FileResponse(found.file.open("rb"), as_attachment=True,
-                            filename=found.filename, content_type="application/pdf")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    return response
+    return file_response(found.file, filename=found.filename, content_type="application/pdf",
+                         cache="public, max-age=3600", missing="No such document.")
 

@@ -238,10 +238,8 @@ def accept_invitation(*, token: str, user, now: datetime | None = None) -> Membe
 # --- platform staff: the verification decision, recorded and e-mailed ------------------
 
 REFUSAL_REASON_MAX_LENGTH = 500
-# The decision's record is the organisation's history in the admin console (Django's
-# LogEntry: who, when, what), where staff read it. These markers (never translated) start
-# the record's message, so that the verification queue can tell a refused organisation
-# from one nobody has looked at yet.
+# The decision is recorded on the organisation itself (verified at/by; refused at/by/why):
+# the verification queue leaves out the refused ones, and staff read why on its page.
 
 
 def refuse_organization(*, organization: Organization, reason: str, by,

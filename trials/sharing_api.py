@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -11,6 +10,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.files import file_response
 from core.idempotency import idempotent
 from core.serializers import AwareDateTimeField, ModelSerializer
 from organizations.api import ActorMixin, HasOrganization
@@ -293,8 +293,7 @@ class DatasetViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @action(detail=True, methods=["get"])
     def package(self, request, pk=None):
         release = self.get_object()
-        response = FileResponse(release.package.open("rb"), as_attachment=True,
-                                filename=f"testbed-release-{release.pk}.zip",
-                                content_type="application/zip")
+        response = file_response(release.package, filename=f"testbed-release-{release.pk}.zip",
+                                 content_type="application/zip", missing="No such dataset.")
         response["Digest"] = f"sha-256={release.sha256}"
         return response

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound, error_text
+from core.files import file_response
 from core.forms import add_errors
 from equipment import selectors as catalog_selectors
 from equipment import services as equipment_services
@@ -342,16 +343,8 @@ def attachment_file(request, pk: int, attachment_pk: int):
                   .filter(pk=attachment_pk, booking_id=pk).first())
     if attachment is None:
         raise Http404("No such attachment.")
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("No such attachment.") from None
-    response = FileResponse(handle, as_attachment=True, filename=attachment.name,
-                            content_type="application/octet-stream")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(attachment.file, filename=attachment.name,
+                         content_type="application/octet-stream", missing="No such attachment.")
 
 
 @sme_required

@@ -3,11 +3,12 @@ each with the terms it was released under and its data package."""
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from core.errors import valid_id
+from core.files import file_response
 from equipment.models import Category
 from trials import sharing
 from trials.packages import LICENSES, metadata, terms_of
@@ -66,13 +67,7 @@ def dataset_detail(request, pk: int):
 def dataset_package(request, pk: int):
     """The data package as delivered (the API's ``/api/v1/datasets/{id}/package/``)."""
     release = _release(request, pk)
-    if not release.package:
-        raise Http404(_("No such dataset."))
-    response = FileResponse(
-        release.package.open("rb"),
-        as_attachment=True,
-        filename=f"testbed-release-{release.pk}.zip",
-        content_type="application/zip",
-    )
+    response = file_response(release.package, filename=f"testbed-release-{release.pk}.zip",
+                             content_type="application/zip", missing=_("No such dataset."))
     response["Digest"] = f"sha-256={release.sha256}"
     return response

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, ValidationFailed, valid_id
+from core.errors import DomainError, ValidationFailed, error_text, valid_id
 from core.forms import add_errors
 from equipment import selectors, services
 from trials.selectors import check_result_source
@@ -140,5 +140,6 @@ def equipment_test(request, pk: int):
     try:
         check = check_result_source(equipment)
     except DomainError as exc:
-        return _page(request, equipment, EquipmentForm(instance=equipment), check_error=exc.message)
+        return _page(request, equipment, EquipmentForm(instance=equipment),
+                     check_error=error_text(exc))
     return _page(request, equipment, EquipmentForm(instance=equipment), check=check)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, valid_id
+from core.errors import DomainError, error_text, valid_id
 from core.forms import add_errors
 from equipment.selectors import hubs_operated_by
 from organizations.selectors import universities
@@ -134,7 +134,7 @@ def agreement_revoke(request, pk: int):
     try:
         sharing.revoke_agreement(agreement=agreement, by=request.organization)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request, _("The agreement is revoked; releases not yet delivered are withdrawn.")

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core import services
-from core.errors import DomainError, valid_id
+from core.errors import DomainError, error_text, valid_id
 from core.forms import add_errors
 from organizations.selectors import recent_deliveries, webhook_endpoints_of
 
@@ -79,7 +79,7 @@ def webhook_active(request, pk: int):
     try:
         services.update_endpoint(endpoint=endpoint, data={"active": active})
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request,

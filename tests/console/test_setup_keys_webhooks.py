@@ -30,6 +30,7 @@ def test_the_key_is_shown_once_works_and_stops_when_revoked(console_admin, opera
     page = console_admin.get(response["Location"])
     key = page.context["new_key"]["key"]
     assert key.encode() in page.content
+    assert "no-store" in page["Cache-Control"]  # the page with the key is never cached
     stored = OrganizationAPIKey.objects.get(organization=operator)
     assert stored.name == "MES line 3" and key.startswith(stored.prefix)
     again = console_admin.get(reverse("console:api-keys"))

@@ -8,13 +8,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking
 from bookings.reports.selectors import usage
 from core import csv as core_csv
+from core.files import file_response
 from equipment.wording import duration
 from organizations.portal import not_found_as_404, sme_required
 
@@ -145,8 +146,7 @@ def release_package(request, pk: int, release_id: int):
     with not_found_as_404():
         trial = trial_for(request.organization, pk)
     release = trial.releases.filter(pk=release_id, status=DatasetRelease.Status.DELIVERED).first()
-    if release is None or not release.package:
+    if release is None:
         raise Http404("No such release.")
-    return FileResponse(release.package.open("rb"), as_attachment=True,
-                        filename=f"testbed-release-{release.pk}.zip",
-                        content_type="application/zip")
+    return file_response(release.package, filename=f"testbed-release-{release.pk}.zip",
+                         content_type="application/zip", missing="No such release.")
