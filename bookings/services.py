@@ -576,11 +576,18 @@ def attach_file(*, booking_id: int, organization: Organization, upload, by_user=
     return attachment
 
 
-def rotate_organization_feed(*, organization: Organization) -> CalendarFeed:
+def rotate_organization_feed(*, organization: Organization, by_user=None) -> CalendarFeed:
     """The organisation's calendar subscription URL, new: its earlier organisation-wide
-    feeds stop working (a leaked URL is revoked by making a new one)."""
+    feeds stop working (a leaked URL is revoked by making a new one). A person doing it
+    (``by_user``, the portal) must be one of the organisation's administrators."""
+    from organizations.errors import NOT_ADMIN
+    from organizations.models import Membership
+
     from .feeds import services as feed_services
 
+    if by_user is not None and not Membership.objects.filter(
+            organization=organization, user=by_user, role=Membership.Role.ADMIN).exists():
+        raise NOT_ADMIN.error()
     with transaction.atomic():
         for feed in db.locked(CalendarFeed.objects.filter(
                 organization=organization, equipment__isnull=True, revoked_at__isnull=True)):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.errors import DomainError
 from organizations.models import Organization
 from organizations.portal import is_admin, sme_required
 
@@ -95,13 +96,14 @@ def statements(request):
 @require_POST
 def calendar_feed(request):
     """An administrator makes (or renews) the organisation's calendar subscription URL."""
-    if not is_admin(request):
+    renewed = live_feed(request.organization) is not None
+    try:
+        services.rotate_organization_feed(organization=request.organization, by_user=request.user)
+    except DomainError:
         messages.error(
             request, _("Only your organisation's administrators manage the calendar subscription.")
         )
         return redirect("bookings:statements")
-    renewed = live_feed(request.organization) is not None
-    services.rotate_organization_feed(organization=request.organization)
     messages.success(
         request,
         _("A new calendar URL is made; the previous one no longer works.")

@@ -89,3 +89,13 @@ def test_an_empty_month_and_a_bad_month(client_sme):
     assert page.context["bill"] is None and b"Nothing billed" in page.content
     assert client_sme.get(reverse("bookings:statements"), {"month": "garbage"}).status_code == 200
     assert client_sme.get("/organisation/statements/2026-13.csv").status_code == 404
+
+
+def test_the_rule_is_the_services(member_user, admin_user, sme):
+    """Only an administrator makes the organisation's calendar URL, whichever door."""
+    from bookings import services
+    from core.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        services.rotate_organization_feed(organization=sme, by_user=member_user)
+    assert services.rotate_organization_feed(organization=sme, by_user=admin_user).token
