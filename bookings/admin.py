@@ -25,6 +25,7 @@ from core.admin import (
 )
 from core.errors import DomainError, ValidationFailed, error_text
 from core.forms import add_errors
+from equipment.wording import zone_label
 
 from . import services
 from .feeds import admin as feeds_admin  # noqa: F401 - registers the feeds' console
@@ -104,7 +105,8 @@ def waiting_requests_queue(request) -> StaffQueue | None:
         hub = booking.equipment.hub
         detail = _("%(sme)s; %(start)s – %(end)s (%(tz)s); requested %(created)s") % {
             "sme": booking.organization.name, "start": when(booking.start, hub.timezone),
-            "end": when(booking.end, hub.timezone), "tz": hub.timezone,
+            "end": when(booking.end, hub.timezone),
+            "tz": zone_label(hub.timezone, bracketed=True),
             "created": when(booking.created, hub.timezone)}
         items.append(QueueItem(
             title=_("#%(id)s %(equipment)s at %(hub)s") % {

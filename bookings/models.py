@@ -84,7 +84,8 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.equipment} {self.start:%Y-%m-%d %H:%M} ({self.status})"
+        return (f"#{self.pk} {self.equipment} {self.start:%Y-%m-%d %H:%M} "
+                f"({self.get_status_display()})")
 
 
 class BookingEvent(models.Model):

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from core.errors import Violation
 from equipment.hours import open_intervals
 from equipment.models import Equipment
-from equipment.wording import duration
+from equipment.wording import duration, zone_label
 from organizations.models import Organization
 
 # Stable codes (clients and tests match on these), each with its message, in the catalogue.
@@ -76,7 +76,8 @@ def check_alignment(p: PolicyInput) -> Violation | None:
     g = p.equipment.slot_granularity
     tz = ZoneInfo(p.equipment.hub.timezone)
     if not (is_aligned(p.start, g, tz) and is_aligned(p.end, g, tz)):
-        return MISALIGNED.violation(step=duration(g), tz=p.equipment.hub.timezone)
+        return MISALIGNED.violation(step=duration(g),
+                                    tz=zone_label(p.equipment.hub.timezone, bracketed=True))
     return None
 
 

@@ -5,10 +5,13 @@ Only wording: the rules themselves are enforced by ``bookings.policy``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.translation import get_language, ngettext, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from .hours import WEEKDAYS, parse_clock
 from .models import Equipment, Hub
@@ -52,13 +55,47 @@ def opening_hours(hub: Hub) -> list[DayHours]:
     return out
 
 
+# The zones the demo and the hubs use; any other zone falls back to its city name.
+ZONE_NAMES = {
+    "Asia/Shanghai": pgettext_lazy("time zone", "China Standard Time"),
+    "UTC": pgettext_lazy("time zone", "Coordinated Universal Time"),
+}
+
+
+def utc_offset(zone, at: datetime | None = None) -> str:
+    """ "UTC+08:00" for ``zone`` at ``at`` (now by default), daylight saving included."""
+    minutes = int((at or timezone.now()).astimezone(zone).utcoffset().total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{minutes:02d}"
+
+
+def zone_label(zone, *, at: datetime | None = None, bracketed: bool = False) -> str:
+    """The zone in words with its offset at ``at`` (now by default); an unknown zone name
+    shows as given. ``bracketed`` is for a label that sits in brackets already: the offset
+    follows a comma ("China Standard Time, UTC+08:00") so that brackets never nest."""
+    key = str(getattr(zone, "key", zone) or "")
+    try:
+        info = zone if isinstance(zone, ZoneInfo) else ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError):
+        return key
+    name = ZONE_NAMES.get(key)
+    name = str(name) if name else key.rsplit("/", 1)[-1].replace("_", " ")
+    offset = utc_offset(info, at)
+    chinese = (get_language() or "").lower().startswith("zh")
+    if bracketed:
+        return f"{name}，{offset}" if chinese else f"{name}, {offset}"
+    return f"{name}（{offset}）" if chinese else f"{name} ({offset})"
+
+
 def rules(equipment: Equipment) -> list[tuple[str, str]]:
     """(topic, sentence) for every rule of the equipment's booking policy."""
     e = equipment
     out = [
         (_("Time steps"),
          _("Bookings start and end on %(step)s steps, in the hub's time zone (%(tz)s).")
-         % {"step": duration(e.slot_granularity), "tz": e.hub.timezone}),
+         % {"step": duration(e.slot_granularity),
+            "tz": zone_label(e.hub.timezone, bracketed=True)}),
         (_("Duration"),
          _("A booking lasts at least %(min)s and at most %(max)s.")
          % {"min": duration(e.min_duration), "max": duration(e.max_duration)}),

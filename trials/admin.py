@@ -292,7 +292,7 @@ class DatasetReleaseAdmin(RecordAdmin):
     the 'Retry delivery' action through ``sharing.retry_release`` (the outbox's retry of
     the release's message, whose page lists every attempt)."""
 
-    list_display = ["pk", "trial", "agreement", "recipient", "status", "held", "attempts",
+    list_display = ["id", "trial", "agreement", "recipient", "status", "held", "attempts",
                     "last_error", "next_attempt", "row_count", "delivered_at", "created"]
     list_filter = ["status", "held", "recipient"]
     list_select_related = ["trial", "agreement", "recipient", "message"]

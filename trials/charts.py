@@ -31,6 +31,13 @@ STYLE = Style(
                 "sans-serif",
     label_font_size=13, major_label_font_size=13, title_font_size=15,
 )
+# Trial charts are drawn about as wide as a phone shows them, with larger type: an 800 px
+# drawing squeezed into a 390 px screen had 5 px axis text. The title is the figure's
+# caption (trials/_results.html), as in the operator's reports (console/setup/reports.py).
+CHART_WIDTH, CHART_HEIGHT = 440, 280
+CHART_MAX_WIDTH = 600
+CHART_STYLE = Style(**{**STYLE.to_dict(), "label_font_size": 15, "major_label_font_size": 15,
+                       "title_font_size": 16})
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class MetricChart:
     points: int  # readings drawn
     total: int  # readings stored
     svg: str
+    title: str = ""  # shown as the figure's caption
 
 
 def strides(summary: dict, max_points: int = MAX_POINTS) -> dict[str, int]:
@@ -78,19 +86,21 @@ def _strip_scripts(svg) -> None:
 
 
 LABEL_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)  # minutes
-MAX_LABELS = 8
+MAX_LABELS = 6  # "14:30" fits six times across a phone-wide chart
+MAX_LABELS_WITH_DATE = 3  # "12-01 14:30" three times
 
 
-def time_labels(first: datetime, last: datetime, tz: ZoneInfo) -> list[datetime]:
+def time_labels(first: datetime, last: datetime, tz: ZoneInfo,
+                max_labels: int = MAX_LABELS) -> list[datetime]:
     """Round wall-clock times in ``tz`` (every 5, 10, 15, 30 … minutes) across the trial,
-    at most ``MAX_LABELS`` of them."""
+    at most ``max_labels`` of them."""
     span = max((last - first).total_seconds() / 60, 1)
-    step = next((s for s in LABEL_STEPS if span / s <= MAX_LABELS), LABEL_STEPS[-1])
+    step = next((s for s in LABEL_STEPS if span / s <= max_labels), LABEL_STEPS[-1])
     local = first.astimezone(tz)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     minutes = -(-((local - midnight).total_seconds() / 60) // step) * step
     out, moment = [], midnight + timedelta(minutes=minutes)
-    while moment <= last and len(out) <= MAX_LABELS:
+    while moment <= last and len(out) <= max_labels:
         out.append(moment)
         moment += timedelta(minutes=step)
     return out
@@ -98,21 +108,33 @@ def time_labels(first: datetime, last: datetime, tz: ZoneInfo) -> list[datetime]
 
 def render(metric: str, unit: str, points: list[tuple[datetime, float]], tz: ZoneInfo,
            *, title: str) -> str:
-    """An SVG line chart (times in ``tz``). Text is escaped by the XML serialiser."""
+    """An SVG line chart (times in ``tz``). Text is escaped by the XML serialiser.
+
+    ``title`` is not drawn (the page's figure caption shows it) but names the drawing
+    for assistive technology, in its ``<title>``."""
     days = {ts.astimezone(tz).date() for ts, _ in (points[0], points[-1])}
-    pattern = "%H:%M" if len(days) == 1 else "%m-%d %H:%M"
+    one_day = len(days) == 1
+    pattern = "%H:%M" if one_day else "%m-%d %H:%M"
 
     def clock(moment: datetime) -> str:  # pygal hands back naive UTC datetimes
         return moment.replace(tzinfo=UTC).astimezone(tz).strftime(pattern)
 
     chart = pygal.DateTimeLine(
-        js=[], style=STYLE, width=800, height=300, show_legend=False, show_dots=False,
-        x_value_formatter=clock, y_title=unit or None, title=title, truncate_label=-1,
-        x_labels=time_labels(points[0][0], points[-1][0], tz), stroke_style={"width": 2},
-        margin_right=24)
+        js=[], style=CHART_STYLE, width=CHART_WIDTH, height=CHART_HEIGHT, show_legend=False,
+        show_dots=False, x_value_formatter=clock, y_title=unit or None, truncate_label=-1,
+        x_labels=time_labels(points[0][0], points[-1][0], tz,
+                             MAX_LABELS if one_day else MAX_LABELS_WITH_DATE),
+        stroke_style={"width": 2}, margin_right=16, margin_left=8)
     chart.add(metric_label(metric), [(ts, value) for ts, value in points])
     tree = chart.render_tree()
     _strip_scripts(tree)
+    # The page's CSS stretches a chart to its column; beyond 600 px (one chart on a wide
+    # screen) the type would grow to 20 px and more.
+    tree.set("style", f"max-width: {CHART_MAX_WIDTH}px")
+    for element in tree.iter():  # the first <title> names the whole drawing ("Pygal")
+        if str(element.tag).rsplit("}", 1)[-1] == "title":
+            element.text = title
+            break
     return etree.tostring(tree, encoding="unicode")
 
 
@@ -131,7 +153,7 @@ def trial_charts(trial: Trial, tz: ZoneInfo, *, title_for) -> list[MetricChart]:
             continue
         info = trial.summary.get(metric, {})
         unit = info.get("unit", "")
+        title = title_for(metric_label(metric), unit)
         out.append(MetricChart(metric, unit, len(points), info.get("count", len(points)),
-                               render(metric, unit, points, tz,
-                                      title=title_for(metric_label(metric), unit))))
+                               render(metric, unit, points, tz, title=title), title))
     return out

@@ -51,7 +51,7 @@ def test_policy_violations_are_400_with_every_rule(sme_client, equipment):
     body = problem(r, 400)
     assert body["errors"] == {
         "start": ["Bookings start and end on 30 min steps in the hub's time zone "
-                  "(Asia/Shanghai)."],
+                  "(China Standard Time, UTC+08:00)."],
         "end": ["A booking lasts at least 1 h."]}
     assert Booking.objects.count() == 0
 

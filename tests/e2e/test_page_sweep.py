@@ -56,6 +56,7 @@ ALLOWED = {
     "testbed", "api", "csv", "json", "pdf", "ics", "ical", "url", "http", "https", "rest",
     "mqtt", "mqtts", "opc", "ua", "tcp", "mtconnect", "xml", "cnc", "plc", "5g", "id", "ok",
     "mm", "kw", "kwh", "rpm", "hz", "khz", "ppm", "nm", "kg", "mpa", "cny", "utc", "gmt",
+    "kb", "mb",
     "email", "e-mail", "webhook", "webhooks", "svg", "png", "jpeg", "zip", "step", "dxf",
     "totp", "mfa", "ip", "sme", "ai", "ar", "vr", "iso", "gb", "html", "wifi", "hub",
     "openapi", "swagger", "spdx", "cc-by", "post", "get", "bearer", "yyyy-mm", "yyyy-mm-dd",
@@ -66,7 +67,7 @@ ALLOWED = {
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]")
 # A run of letters, digits and joiners: a word, or a code when it holds a digit, an
 # underscore or a dot (91110105MA03PP1R5, sampling_ms, booking.cancelled).
-TOKEN = re.compile(r"[A-Za-z0-9_.'\-]+")
+TOKEN = re.compile(r"[A-Za-z0-9_.*'\-]+")
 # E-mail addresses, URLs, paths, time-zone names (Asia/Shanghai) and the name of the
 # Standard Webhooks specification are codes.
 EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|(?<![A-Za-z])[A-Z][a-z]+/[A-Za-z_]+|"
@@ -115,7 +116,7 @@ def english_words(texts: list[str], allowed: set[str]) -> set[str]:
     for text in texts:
         for token in TOKEN.findall(EMAIL_OR_URL.sub(" ", text)):
             token = token.strip(".'-")
-            if re.search(r"[0-9_]|[a-z]\.[a-z]", token):
+            if re.search(r"[0-9_]|[a-z]\.[a-z*]", token):
                 continue  # a code
             for word in LATIN_WORD.findall(token):
                 if word.lower() not in allowed:
@@ -220,4 +221,5 @@ def test_the_english_detector_finds_english_and_spares_names():
     allowed = ALLOWED | {"autoworks"}
     assert english_words(["预约 Booking rules", "AutoWorks 基地", "5 mm", "a@b.example",
                           "时区Asia/Shanghai", "91110105MA03PP1R5", "booking.cancelled — 取消",
-                          "sampling_ms", "见 /api/docs/"], allowed) == {"Booking", "rules"}
+                          "sampling_ms", "见 /api/docs/", "booking.* — 此类的所有事件"],
+                         allowed) == {"Booking", "rules"}

@@ -16,8 +16,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from bookings import services as bookings
 from bookings.models import Booking, BookingEvent
 from bookings.policy import price_quote
+from core.errors import DomainError
 from equipment import services as catalog
 from equipment.hours import ALWAYS_OPEN, OFFICE_HOURS
 from equipment.models import (
@@ -34,7 +36,8 @@ from organizations.services import create_api_key
 from organizations.validators import uscc_check_character
 from trials import plant, sharing
 from trials import services as trial_services
-from trials.models import SharingAgreement
+from trials.models import DatasetRelease, SharingAgreement, Trial
+from trials.sharing.delivery import ReleaseDelivery
 
 DEMO_PASSWORD = "testbed-demo"
 DEMO_KEY_NAME = "demo"
@@ -541,6 +544,75 @@ def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipm
     return made
 
 
+# A request waiting for AutoWorks' decision, so the operator's request queue is not empty:
+# (SME, equipment needing approval, requested by, days ahead, local start hour, hours, purpose)
+PENDING_REQUEST = (
+    "greenmotor", "mazak-integrex-i200s", "lead@greenmotor.example", 7, 10, 3,
+    "Mill-turn trial of a stator housing: one clamping for turning and milling.")
+
+
+def seed_pending_request(orgs: dict[str, Organization], equipment: dict[str, Equipment],
+                         users: dict) -> int:
+    """A future booking request through the booking service (the equipment needs the
+    operator's approval), unless the SME already has one waiting on it. The first free
+    weekday from a week ahead, at the hour above (local time of the hub)."""
+    sme, slug, email, days, hour, hours, purpose = PENDING_REQUEST
+    eq, organization = equipment[slug], orgs[sme]
+    now = timezone.now()
+    if Booking.objects.filter(equipment=eq, organization=organization, start__gt=now,
+                              status=Booking.Status.REQUESTED).exists():
+        return 0
+    tz = ZoneInfo(eq.hub.timezone)
+    day = now.astimezone(tz).date() + timedelta(days=days)
+    for _ in range(14):
+        if day.weekday() < 5:  # the hub is open on weekdays
+            start = datetime(day.year, day.month, day.day, hour, tzinfo=tz)
+            try:
+                with transaction.atomic():  # a savepoint: a refusal leaves the seed usable
+                    bookings.create_booking(equipment_id=eq.pk, organization=organization,
+                                            start=start, end=start + timedelta(hours=hours),
+                                            purpose=purpose, by_user=users[email], now=now)
+                return 1
+            except DomainError:  # the slot is taken (or closed): try the next day
+                pass
+        day += timedelta(days=1)
+    return 0
+
+
+# A dataset delivered to a university: the SME consents to sharing one trial of the history
+# under the agreement that covers it. (SME, equipment of the trial, agreement, consented by)
+SHARED_TRIAL = ("precisionparts", "haas-vf2",
+                "AutoWorks × Tsinghua: machining and additive trials",
+                "lead@precisionparts.example")
+
+
+def seed_shared_dataset(orgs: dict[str, Organization], equipment: dict[str, Equipment],
+                        users: dict) -> int:
+    """The SME's consent (``sharing.grant_consent``) and the release it makes due
+    (``sharing.schedule_due_releases``), with its data package built as the delivery
+    builds it, so the university's datasets list it at once. Sending it is the outbox's
+    work: the demo university's receiver is this very service, up once ``make run`` is."""
+    sme, slug, title, email = SHARED_TRIAL
+    agreement = SharingAgreement.objects.filter(title=title, revoked_at__isnull=True).first()
+    trial = (Trial.objects.filter(booking__equipment=equipment[slug],
+                                  booking__organization=orgs[sme],
+                                  status=Trial.Status.COLLECTED)
+             .order_by("booking__start").first())
+    if agreement is None or trial is None:
+        return 0
+    if not trial.releases.filter(agreement=agreement).exists():
+        sharing.grant_consent(trial=trial, agreement_id=agreement.pk, organization=orgs[sme],
+                              by_user=users[email])
+        sharing.schedule_due_releases(trial_id=trial.pk)
+    release = trial.releases.filter(agreement=agreement, sha256="",
+                                    status=DatasetRelease.Status.PENDING).first()
+    if release is None:
+        return 0
+    with transaction.atomic():
+        ReleaseDelivery().prepare(release.message, timezone.now())
+    return 1
+
+
 def replace_demo_keys(orgs: dict[str, Organization]) -> dict[str, str]:
     """One fresh key per organisation; earlier demo keys are deleted, so the number of
     keys stays the same however often the demo is seeded."""
@@ -575,6 +647,8 @@ class Command(BaseCommand):
             seed_agreements(orgs, hubs)
             seed_history(orgs, equipment, users)
             seed_plant_trials(orgs, equipment, users)
+            seed_pending_request(orgs, equipment, users)
+            seed_shared_dataset(orgs, equipment, users)
             keys = {} if no_keys else replace_demo_keys(orgs)
         self.print_logins(orgs)
         if keys:
