@@ -6,6 +6,7 @@ here; the organisations app itself knows nothing of bookings."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -60,12 +61,10 @@ def _months(today: date) -> list[date]:
 
 def _month(value: str | None, today: date) -> date:
     """The month asked for (the years ``statement_csv`` serves), else this month."""
-    try:
+    with contextlib.suppress(TypeError, ValueError):  # not a month: this month, then
         year, month = (int(part) for part in (value or "").split("-"))
         if 2000 <= year <= 2999:
             return date(year, month, 1)
-    except (TypeError, ValueError):
-        pass
     return today.replace(day=1)
 
 

@@ -4,6 +4,7 @@ when they differ from the data below, so a second run changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -567,14 +568,13 @@ def seed_pending_request(orgs: dict[str, Organization], equipment: dict[str, Equ
     for _ in range(14):
         if day.weekday() < 5:  # the hub is open on weekdays
             start = datetime(day.year, day.month, day.day, hour, tzinfo=tz)
-            try:
-                with transaction.atomic():  # a savepoint: a refusal leaves the seed usable
-                    bookings.create_booking(equipment_id=eq.pk, organization=organization,
-                                            start=start, end=start + timedelta(hours=hours),
-                                            purpose=purpose, by_user=users[email], now=now)
+            # A refusal (the slot is taken, or closed) tries the next day; the savepoint
+            # leaves the seed usable.
+            with contextlib.suppress(DomainError), transaction.atomic():
+                bookings.create_booking(equipment_id=eq.pk, organization=organization,
+                                        start=start, end=start + timedelta(hours=hours),
+                                        purpose=purpose, by_user=users[email], now=now)
                 return 1
-            except DomainError:  # the slot is taken (or closed): try the next day
-                pass
         day += timedelta(days=1)
     return 0
 
