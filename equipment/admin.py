@@ -191,8 +191,8 @@ class UploadInlineForm(forms.ModelForm):
 
     file = forms.FileField(label=gettext_lazy("File"), required=False)
 
-    def check(self, upload) -> None:
-        raise NotImplementedError
+    # The service's check of an upload (raises DomainError): set by each kind below.
+    check_upload: staticmethod
 
     def clean(self):
         cleaned = super().clean()
@@ -203,7 +203,7 @@ class UploadInlineForm(forms.ModelForm):
             self.add_error("file", _("Choose a file to upload."))
             return cleaned
         try:
-            self.check(upload)
+            self.check_upload(upload)
         except DomainError as exc:
             add_errors(self, exc)
         return cleaned
@@ -214,8 +214,7 @@ class PhotoInlineForm(UploadInlineForm):
         model = EquipmentPhoto
         fields = ["caption_en", "caption_zh_hans", "position"]
 
-    def check(self, upload) -> None:
-        services.reencode_photo(upload)
+    check_upload = staticmethod(services.reencode_photo)
 
 
 class DocumentInlineForm(UploadInlineForm):
@@ -223,8 +222,7 @@ class DocumentInlineForm(UploadInlineForm):
         model = EquipmentDocument
         fields = ["kind", "title_en", "title_zh_hans"]
 
-    def check(self, upload) -> None:
-        services.check_document(upload)
+    check_upload = staticmethod(services.check_document)
 
 
 class OptionalUploadsFormSet(forms.BaseInlineFormSet):
