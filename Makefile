@@ -11,13 +11,14 @@ PORT   ?= 8000
 DEMO_HOST := $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
 DEMO_BASE_URL ?= http://$(DEMO_HOST):$(PORT)
 
-.PHONY: help install run test test-fast lint format worker beat collector demo-plant bench loadtest migrate seed clean
+.PHONY: help system-deps install run test test-fast lint format worker beat collector demo-plant bench loadtest migrate seed clean
 
 help:
 	@echo "make run     - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite, eager tasks)"
 	@echo "make test    - install and run the whole test suite (DATABASE_URL/REDIS_URL select the services)"
 	@echo "make test-fast - the suite without the slow tests (Schemathesis, browser): the inner loop"
 	@echo "make lint    - ruff"
+	@echo "make system-deps - CJK font and pdftotext (apt-get as root; make install runs it)"
 	@echo "make worker  - Celery worker on REDIS_URL;  make beat - Celery beat"
 	@echo "make collector - the equipment data collector;  make demo-plant - simulated MTConnect/OPC UA/MQTT equipment"
 	@echo "make bench   - benchmarks against PostgreSQL (prints a markdown table)"
@@ -32,7 +33,25 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# What pip cannot bring: a CJK font (PDFs with Chinese text: core/pdf.py; the browser tests'
+# pages) and pdftotext (poppler), with which the PDF tests read what was rendered. A no-op
+# when both are there; as root with apt-get it installs them; otherwise it says what to
+# install and goes on (PDFs then show no Chinese glyphs and the PDF tests are skipped).
+SYSTEM_PACKAGES := fonts-noto-cjk poppler-utils
+
+system-deps:
+	@if command -v pdftotext >/dev/null 2>&1 && command -v fc-list >/dev/null 2>&1 \
+	    && [ -n "$$(fc-list :lang=zh family 2>/dev/null | head -n 1)" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "system-deps: installing $(SYSTEM_PACKAGES) (CJK font for PDFs, pdftotext for their tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null \
+	    || { echo "system-deps: apt-get could not install $(SYSTEM_PACKAGES)"; exit 1; }; \
+	else \
+	  echo "system-deps: please install a CJK font and pdftotext (Debian/Ubuntu: apt-get install $(SYSTEM_PACKAGES));"; \
+	  echo "system-deps: until then PDFs show no Chinese glyphs and the PDF tests are skipped."; \
+	fi
+
+install: system-deps $(STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

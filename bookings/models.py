@@ -48,6 +48,10 @@ class Booking(models.Model):
                               default=Status.REQUESTED, db_index=True)
     purpose = models.TextField(_("purpose"), help_text=_("The trial plan."))
     price = models.DecimalField(_("price quote (CNY)"), max_digits=12, decimal_places=2)
+    # The lines it was priced with (kind "booking"): voucher share and firm's share per line.
+    quote = models.OneToOneField("pricing.Quote", null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="booking",
+                                 verbose_name=_("priced with"))
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+",
                                    verbose_name=_("decided by"))

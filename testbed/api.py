@@ -3,11 +3,15 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from billing.claims import api as claims_api
+from billing.requests import api as requests_api
+from billing.statements import api as statements_api
 from bookings.api import AvailabilityView, BookingViewSet
 from bookings.feeds.api import CalendarFeedViewSet
 from bookings.reports.api import BillingReportView, UtilizationReportView
 from equipment.api import EquipmentViewSet, HubViewSet, MaintenanceWindowViewSet
 from organizations.webhooks_api import WebhookEndpointViewSet
+from pricing import api as pricing_api
 from trials.api import ResultSourceTestView, TrialViewSet
 from trials.sharing_api import AgreementViewSet, DatasetViewSet
 
@@ -22,6 +26,10 @@ router.register("agreements", AgreementViewSet, basename="agreement")
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed")
+# Money: quotes and vouchers; service requests, statements, settlement claims.
+MONEY_APIS = (pricing_api, requests_api, statements_api, claims_api)
+for _module in MONEY_APIS:
+    _module.register(router)
 
 extra_urlpatterns = [
     path("equipment/<int:pk>/availability/", AvailabilityView.as_view(),
@@ -31,4 +39,5 @@ extra_urlpatterns = [
          name="equipment-result-source-test"),
     path("reports/utilization/", UtilizationReportView.as_view(), name="report-utilization"),
     path("reports/billing/", BillingReportView.as_view(), name="report-billing"),
+    *(url for module in MONEY_APIS for url in module.extra_urlpatterns),
 ]

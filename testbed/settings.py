@@ -62,8 +62,10 @@ INSTALLED_APPS = [
     "core",
     "organizations",
     "equipment",
+    "pricing",  # rate cards, quotes, innovation vouchers (below bookings)
     "bookings",
     "trials",
+    "billing",  # service requests, statements, settlement claims (above trials)
     "console",  # the portal's pages for hub operators (flagship members)
     "testbed",  # the wiring layer: cross-app management commands (seed_demo)
     "django_htmx",  # the portal's partial updates

@@ -32,6 +32,10 @@ urlpatterns = [
     path("", include("trials.urls")),  # portal: results, charts, consent
     path("", include("organizations.urls")),  # portal: organisation, invitations
     path("console/", include("console.urls")),  # portal: the hub operators' console
+    path("console/", include("pricing.console_urls")),  # console: rate cards
+    path("console/", include("billing.console_urls")),  # console: requests, statements, claims
+    path("", include("pricing.urls")),  # portal: quotes, vouchers
+    path("", include("billing.urls")),  # portal: service requests, statements
     path("", include("core.urls")),
 ]
 

@@ -22,6 +22,17 @@ from equipment.models import Capability, Category, Equipment, Hub, MaintenanceWi
 from organizations.models import Membership, Organization, OrganizationAPIKey
 from organizations.services import create_api_key
 from organizations.validators import USCC_ALPHABET, uscc_check_character
+from pricing.models import (
+    Affiliation,
+    EquipmentRate,
+    PricedItem,
+    Quote,
+    QuoteLine,
+    RateCard,
+    Unit,
+    VoucherGrant,
+    VoucherProgramme,
+)
 from trials import ingest
 from trials.models import AgreementVersion, Consent, Measurement, SharingAgreement, Trial
 
@@ -333,3 +344,149 @@ class MetricFactory(DjangoModelFactory):
 
     key = factory.Sequence(lambda n: f"metric_{n}")
     label_en = factory.Sequence(lambda n: f"Metric {n}")
+
+
+# --- money (pricing) --------------------------------------------------------------------
+
+
+class RateCardFactory(DjangoModelFactory):
+    class Meta:
+        model = RateCard
+
+    hub = factory.SubFactory(HubFactory)
+    name = factory.Sequence(lambda n: f"Rates {n}")
+    valid_from = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=365))
+
+
+class EquipmentRateFactory(DjangoModelFactory):
+    class Meta:
+        model = EquipmentRate
+
+    card = factory.SubFactory(RateCardFactory)
+    equipment = factory.SubFactory(EquipmentFactory, hub=factory.SelfAttribute("..card.hub"))
+    hourly_rate = Decimal("100.00")
+    assisted_hourly_surcharge = Decimal("50.00")
+    setup_fee = Decimal("80.00")
+
+
+class PricedItemFactory(DjangoModelFactory):
+    class Meta:
+        model = PricedItem
+
+    card = factory.SubFactory(RateCardFactory)
+    code = factory.Sequence(lambda n: f"item-{n}")
+    name = factory.Sequence(lambda n: f"Item {n}")
+    unit = Unit.PIECE
+    unit_price = Decimal("12.50")
+
+
+class VoucherProgrammeFactory(DjangoModelFactory):
+    """50 %, 200,000 a year per firm, valid this year and the next; ``providers=[hub…]`` and
+    ``categories=[…]`` set the many-to-many after saving (no categories: every one)."""
+
+    class Meta:
+        model = VoucherProgramme
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Innovation voucher {n}")
+    issuer = "Beijing Municipal Science & Technology Commission"
+    reference = factory.Sequence(lambda n: f"BJ-CXQ-{n:04d}")
+    subsidy_share = Decimal("0.5000")
+    cap_per_sme_year = Decimal("200000.00")
+    cap_per_use = None
+    valid_from = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=365))
+    valid_until = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=365))
+
+    @factory.post_generation
+    def providers(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.providers.set(extracted)
+
+    @factory.post_generation
+    def categories(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.categories.set(extracted)
+
+
+class VoucherGrantFactory(DjangoModelFactory):
+    class Meta:
+        model = VoucherGrant
+
+    programme = factory.SubFactory(VoucherProgrammeFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    reference_number = factory.Sequence(lambda n: f"G-{n:05d}")
+    amount = Decimal("10000.00")
+    valid_from = factory.LazyAttribute(lambda o: o.programme.valid_from)
+    valid_until = factory.LazyAttribute(lambda o: o.programme.valid_until)
+
+
+class AffiliationFactory(DjangoModelFactory):
+    class Meta:
+        model = Affiliation
+
+    organization = factory.SubFactory(OrganizationFactory)
+    affiliate = factory.SubFactory(OrganizationFactory, flagship=True)
+    kind = Affiliation.Kind.OWNERSHIP
+
+
+class QuoteFactory(DjangoModelFactory):
+    """A quote row with no lines (add ``QuoteLineFactory`` rows and call ``quote_totals``),
+    or ``booked_quote(booking, …)`` for a booking's own priced lines."""
+
+    class Meta:
+        model = Quote
+
+    kind = Quote.Kind.ESTIMATE
+    status = Quote.Status.OPEN
+    hub = factory.SubFactory(HubFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    start = factory.LazyFunction(next_hour)
+    end = factory.LazyAttribute(lambda o: o.start + timedelta(hours=2))
+
+
+class QuoteLineFactory(DjangoModelFactory):
+    class Meta:
+        model = QuoteLine
+
+    quote = factory.SubFactory(QuoteFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    kind = QuoteLine.Kind.USAGE
+    quantity = Decimal("2")
+    unit = Unit.HOUR
+    unit_price = Decimal("100.00")
+    amount = factory.LazyAttribute(lambda o: o.quantity * o.unit_price)
+    voucher_share = Decimal("0.00")
+    sme_share = factory.LazyAttribute(lambda o: o.amount - o.voucher_share)
+
+
+def quote_totals(quote: Quote) -> Quote:
+    """Set a factory-made quote's totals from its lines (what the pricing service does)."""
+    lines = list(quote.lines.all())
+    quote.total = sum((li.amount for li in lines), Decimal("0.00"))
+    quote.voucher_total = sum((li.voucher_share for li in lines), Decimal("0.00"))
+    quote.sme_total = sum((li.sme_share for li in lines), Decimal("0.00"))
+    quote.save(update_fields=["total", "voucher_total", "sme_total"])
+    return quote
+
+
+def booked_quote(booking: Booking, *, grant: VoucherGrant | None = None,
+                 voucher_share: Decimal = Decimal("0.00"),
+                 status: str = Quote.Status.BOOKED) -> Quote:
+    """Give a factory-made booking one usage line at its equipment's hourly rate (its
+    ``price``), ``voucher_share`` of it paid by ``grant`` (whose ``used`` grows by it when
+    the quote is booked), and attach the quote to the booking."""
+    quote = QuoteFactory(kind=Quote.Kind.BOOKING, status=status,
+                         hub=booking.equipment.hub, organization=booking.organization,
+                         start=booking.start, end=booking.end, grant=grant)
+    hours = Decimal((booking.end - booking.start) // timedelta(seconds=1)) / Decimal(3600)
+    QuoteLineFactory(quote=quote, position=1, equipment=booking.equipment,
+                     start=booking.start, end=booking.end, quantity=hours,
+                     unit_price=booking.equipment.hourly_rate, amount=booking.price,
+                     voucher_share=voucher_share)
+    quote_totals(quote)
+    if grant is not None and status == Quote.Status.BOOKED and voucher_share:
+        grant.used += voucher_share
+        grant.save(update_fields=["used"])
+    booking.quote = quote
+    booking.save(update_fields=["quote"])
+    return quote

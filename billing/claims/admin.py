@@ -1,0 +1,1 @@
+"""Admin console of billing.claims (platform staff): through the services only."""

@@ -1,0 +1,1 @@
+"""Admin console of billing.requests (platform staff): through the services only."""

@@ -1,0 +1,3 @@
+"""Console pages of billing.requests (operators), included by billing/console_urls.py."""
+
+urlpatterns: list = []

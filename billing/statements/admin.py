@@ -1,0 +1,1 @@
+"""Admin console of billing.statements (platform staff): through the services only."""

@@ -1,0 +1,3 @@
+"""Console pages of billing.statements (operators), included by billing/console_urls.py."""
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Console pages of pricing (operators): rate cards, under /console/."""
+
+app_name = "pricing-console"
+
+urlpatterns: list = []

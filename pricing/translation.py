@@ -1,0 +1,18 @@
+"""Price-list and programme names in English and Chinese (django-modeltranslation, as the
+catalogue: ``equipment/translation.py``)."""
+
+from modeltranslation.translator import register
+
+from equipment.translation import CatalogueOptions
+
+from .models import PricedItem, VoucherProgramme
+
+
+@register(PricedItem)
+class PricedItemTranslation(CatalogueOptions):
+    fields = ("name",)
+
+
+@register(VoucherProgramme)
+class VoucherProgrammeTranslation(CatalogueOptions):
+    fields = ("name", "issuer")
