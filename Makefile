@@ -18,7 +18,7 @@ help:
 	@echo "make test    - install and run the whole test suite (DATABASE_URL/REDIS_URL select the services)"
 	@echo "make test-fast - the suite without the slow tests (Schemathesis, browser): the inner loop"
 	@echo "make lint    - ruff"
-	@echo "make system-deps - CJK font and pdftotext (apt-get as root; make install runs it)"
+	@echo "make system-deps - CJK font, HarfBuzz subsetter, pdftotext for PDFs (make install runs it)"
 	@echo "make worker  - Celery worker on REDIS_URL;  make beat - Celery beat"
 	@echo "make collector - the equipment data collector;  make demo-plant - simulated MTConnect/OPC UA/MQTT equipment"
 	@echo "make bench   - benchmarks against PostgreSQL (prints a markdown table)"
@@ -33,22 +33,29 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# What pip cannot bring: a CJK font (PDFs with Chinese text: core/pdf.py; the browser tests'
-# pages) and pdftotext (poppler), with which the PDF tests read what was rendered. A no-op
-# when both are there; as root with apt-get it installs them; otherwise it says what to
-# install and goes on (PDFs then show no Chinese glyphs and the PDF tests are skipped).
-SYSTEM_PACKAGES := fonts-noto-cjk poppler-utils
-
+# What pip cannot bring, for PDFs (core/pdf.py): a CJK font (Chinese text; the browser
+# tests' pages use it too), HarfBuzz's subsetter (WeasyPrint embeds the few glyphs used
+# from the large CJK font in a fraction of the time fontTools takes) and pdftotext
+# (poppler), with which the PDF tests read what was rendered. Only what is missing is
+# installed, so this is a no-op once all are there; as root with apt-get it installs
+# them, otherwise it says what to install and goes on (PDFs then show no Chinese glyphs
+# or render slowly, and the PDF tests are skipped).
 system-deps:
-	@if command -v pdftotext >/dev/null 2>&1 && command -v fc-list >/dev/null 2>&1 \
-	    && [ -n "$$(fc-list :lang=zh family 2>/dev/null | head -n 1)" ]; then exit 0; fi; \
+	@missing=""; \
+	command -v fc-list >/dev/null 2>&1 && [ -n "$$(fc-list :lang=zh family 2>/dev/null | head -n 1)" ] \
+	  || missing="$$missing fonts-noto-cjk"; \
+	PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset\.so\.0' \
+	  || missing="$$missing libharfbuzz-subset0"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	[ -z "$$missing" ] && exit 0; \
 	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "system-deps: installing $(SYSTEM_PACKAGES) (CJK font for PDFs, pdftotext for their tests)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null \
-	    || { echo "system-deps: apt-get could not install $(SYSTEM_PACKAGES)"; exit 1; }; \
+	  echo "system-deps: installing$$missing (for PDFs: CJK font, glyph subsetting, pdftotext)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "system-deps: apt-get could not install$$missing"; exit 1; }; \
 	else \
-	  echo "system-deps: please install a CJK font and pdftotext (Debian/Ubuntu: apt-get install $(SYSTEM_PACKAGES));"; \
-	  echo "system-deps: until then PDFs show no Chinese glyphs and the PDF tests are skipped."; \
+	  echo "system-deps: please install$$missing (Debian/Ubuntu package names) for PDFs:"; \
+	  echo "system-deps: a CJK font, HarfBuzz's subsetter and pdftotext. Until then PDFs may show"; \
+	  echo "system-deps: no Chinese glyphs or render slowly, and the PDF tests are skipped."; \
 	fi
 
 install: system-deps $(STAMP)

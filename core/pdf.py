@@ -43,7 +43,7 @@ CJK_FONT_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei",
                      "Source Han Sans SC")
 # The base template's stylesheet, relative to the static directory the fetcher serves.
 STYLESHEET = "pdf/document.css"
-# A refused or logged URL is cut to this many characters (data: URLs can be long).
+# A refused URL is quoted in its error (which WeasyPrint logs) up to this many characters.
 _LOGGED_URL = 200
 
 
@@ -89,11 +89,9 @@ def _fetcher_class():
             if url[:5].lower() == "data:":
                 # Inline data is decoded in-process by urllib's data handler.
                 return super().fetch(url, headers)
-            try:
-                path = static_file(url)
-            except RefusedURL:
-                logger.warning("pdf: refused to fetch %s", url[:_LOGGED_URL])
-                raise
+            # Anything else raises RefusedURL, which WeasyPrint logs ("Failed to load
+            # image at …") before going on without it.
+            path = static_file(url)
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
 
