@@ -350,6 +350,10 @@ BOOKING_REMINDER_HOURS = env.int("BOOKING_REMINDER_HOURS", default=24)
 BOOKING_ATTACHMENT_MAX_BYTES = env.int("BOOKING_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
 BOOKING_ATTACHMENT_MAX_COUNT = env.int("BOOKING_ATTACHMENT_MAX_COUNT", default=10)
 
+# --- Domain: money -----------------------------------------------------------------------
+# An estimate (a quote asked for before booking) holds its prices this many days.
+QUOTE_VALIDITY_DAYS = env.int("QUOTE_VALIDITY_DAYS", default=14)
+
 # --- Domain: trial results ---------------------------------------------------------------
 # Largest result file (bytes; multipart or collected from a source), gateway timeout (s),
 # collection attempts, and the results upload's own limit for a raw CSV/JSON body.
@@ -474,5 +478,8 @@ LOGGING = {
         # asyncua logs every publish and request at INFO (the collector's OPC UA client,
         # the demo plant's server): its warnings and errors are what matter.
         "asyncua": {"level": "WARNING"},
+        # WeasyPrint (core/pdf.py) logs each layout step, and fontTools each font subset, at INFO.
+        "weasyprint.progress": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -92,6 +92,16 @@ def test_page_numbers_say_page_x_of_y_in_the_active_language(documents):
     assert second in pdftotext(chinese)
 
 
+def test_with_the_request_the_context_processors_run(documents, rf):
+    (documents / "pdf_test" / "request.html").write_text(
+        '{% extends "pdf/base.html" %}{% block content %}<p>{{ request.path }} '
+        '{{ LANGUAGE_CODE }}</p>{% endblock %}', encoding="utf-8")
+    request = rf.get("/statements/2025-03.pdf")
+    with translation.override("en"):
+        data = pdf.render_pdf("pdf_test/request.html", {}, request=request)
+    assert "/statements/2025-03.pdf en" in pdftotext(data)
+
+
 def test_the_footer_words_are_a_css_string_whatever_the_translation():
     with translation.override("en"):
         assert pdf.page_numbers_css() == '"Page " counter(page) " of " counter(pages) ""'

@@ -24,11 +24,13 @@ from django.core.files import File
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from billing.models import ServiceRequest, SettlementClaim, Statement, StatementLine
 from bookings.models import Booking, CalendarFeed
 from core import webhooks
 from core.models import WebhookEndpoint
 from equipment.models import Category, Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization
+from pricing.models import Quote, VoucherGrant, VoucherProgramme
 from tests.factories import (
     BookingFactory,
     ConsentFactory,
@@ -36,10 +38,16 @@ from tests.factories import (
     HubFactory,
     MaintenanceWindowFactory,
     OrganizationFactory,
+    QuoteFactory,
+    QuoteLineFactory,
     SharingAgreementFactory,
     TrialFactory,
+    VoucherGrantFactory,
+    VoucherProgrammeFactory,
     WebhookEndpointFactory,
     api_key_for,
+    booked_quote,
+    quote_totals,
 )
 from trials import packages
 from trials.models import Consent, DatasetRelease, SharingAgreement, Trial
@@ -70,6 +78,19 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @dataclass
+class Money:
+    """The side's money objects: a voucher programme accrediting its hub and a grant to its
+    SME, an SME's estimate, a service request, an issued statement and a draft claim."""
+
+    programme: VoucherProgramme
+    grant: VoucherGrant
+    quote: Quote
+    service_request: ServiceRequest
+    statement: Statement
+    claim: SettlementClaim
+
+
+@dataclass
 class Side:
     """One constellation: its organisations, their keys and every object the API names."""
 
@@ -92,6 +113,7 @@ class Side:
     window: MaintenanceWindow
     webhook: WebhookEndpoint
     feeds: dict[str, CalendarFeed] = field(default_factory=dict)
+    money: Money | None = None
 
     def org(self, kind: str) -> Organization:
         return {"flagship": self.operator, "sme": self.sme, "university": self.university}[kind]
@@ -176,7 +198,40 @@ def _side(name: str, category: Category, now: datetime) -> Side:
                 equipment=equipment, approval_equipment=approval, requested=requested,
                 confirmed=confirmed, due=due, checked_in=checked_in, completed=completed,
                 trial=trial, agreement=agreement, consent=consent, release=release,
-                window=window, webhook=webhook, feeds=feeds)
+                window=window, webhook=webhook, feeds=feeds,
+                money=_money(name, hub, sme, operator, equipment, completed, now))
+
+
+def _money(name, hub, sme, operator, equipment, completed, now) -> Money:
+    programme = VoucherProgrammeFactory(reference=f"CXQ-{name}", providers=[hub])
+    grant = VoucherGrantFactory(programme=programme, organization=sme,
+                                reference_number=f"G-{name}")
+    booked_quote(completed, grant=grant, voucher_share=completed.price / 2)
+    quote = QuoteFactory(hub=hub, organization=sme, start=now + timedelta(days=5),
+                         end=now + timedelta(days=5, hours=2),
+                         valid_until=now + timedelta(days=14))
+    QuoteLineFactory(quote=quote, position=1, equipment=equipment, start=quote.start,
+                     end=quote.end, unit_price=equipment.hourly_rate)
+    quote_totals(quote)
+    request = ServiceRequest.objects.create(
+        organization=sme, hub=hub, title=f"Assisted trial {name}", plan="Bracket roughing",
+        preferred_start=now + timedelta(days=7), preferred_end=now + timedelta(days=8))
+    request.equipment.set([equipment])
+    line = completed.quote.lines.get()
+    statement = Statement.objects.create(
+        operator=operator, organization=sme, month=completed.start.date().replace(day=1),
+        year=completed.start.year, number=1, total=line.amount,
+        voucher_total=line.voucher_share, sme_total=line.sme_share, issued_at=now)
+    StatementLine.objects.create(
+        statement=statement, position=1, booking=completed, quote_line=line,
+        line_kind=line.kind, service_date=completed.start.date(), quantity=line.quantity,
+        unit=line.unit, unit_price=line.unit_price, amount=line.amount,
+        voucher_share=line.voucher_share, sme_share=line.sme_share, grant=grant)
+    claim = SettlementClaim.objects.create(
+        programme=programme, provider=operator, month=statement.month,
+        amount=line.voucher_share)
+    return Money(programme=programme, grant=grant, quote=quote, service_request=request,
+                 statement=statement, claim=claim)
 
 
 def build_world() -> World:
