@@ -4,7 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import django_filters
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -19,6 +19,8 @@ from core.validators import validate_period
 from equipment.errors import EQUIPMENT_NOT_FOUND
 from equipment.models import Equipment
 from organizations.api import ActorMixin, HasOrganization
+from pricing.api import BookingQuoteSerializer, booking_quote_data
+from pricing.models import Quote, QuoteLine
 
 from . import selectors, services
 from .models import Booking, BookingEvent
@@ -34,6 +36,18 @@ class BookingCreateSerializer(serializers.Serializer):
         required=False, allow_blank=True,
         help_text="E-mail of the SME member who runs the trial (needed with an API key "
                   "where the equipment requires a qualification).")
+    voucher_grant = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1,
+        help_text="One of your innovation-voucher grants (GET /api/v1/vouchers/): it pays "
+                  "its programme's share of the eligible lines, within its caps.")
+    if_voucher_short = serializers.ChoiceField(
+        choices=Quote.Shortfall.choices, required=False, default=Quote.Shortfall.SME_PAYS,
+        help_text="When the voucher cannot cover its full share: the firm pays the rest "
+                  "(sme_pays) or the booking is refused with 409 voucher_exhausted (refuse).")
+    quote = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1,
+        help_text="An estimate you asked for (POST /api/v1/quotes/): while it is open and "
+                  "for this equipment and period, the booking keeps its prices.")
 
     def validate(self, attrs):
         validate_period(attrs["start"], attrs["end"])
@@ -83,13 +97,17 @@ class BookingSerializer(serializers.ModelSerializer):
         help_text="Why a cancelled (or missed) booking ended, as recorded in its history; "
                   "null for other statuses.")
     usage = UsageSerializer(source="*", read_only=True)
+    quote = BookingQuoteSerializer(
+        read_only=True, allow_null=True,
+        help_text="The lines the booking was priced with and their voucher split (``price`` "
+                  "is its total); null for a booking priced before quotes existed.")
 
     class Meta:
         model = Booking
         fields = ["id", "equipment", "equipment_name", "hub", "organization", "start", "end",
                   "status", "purpose", "price", "trial_lead", "decision_reason", "decided_at",
                   "checked_in_at", "completed_at", "created", "trial", "cancellation_reason",
-                  "usage"]
+                  "usage", "quote"]
         read_only_fields = fields
 
     def get_trial(self, instance) -> int | None:
@@ -141,6 +159,7 @@ class BookingSerializer(serializers.ModelSerializer):
                 "actual_start": stamp(used.actual_start),
                 "actual_end": stamp(used.actual_end),
             },
+            "quote": booking_quote_data(instance.quote, tz),
         }
 
 
@@ -209,7 +228,9 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         last_end = (BookingEvent.objects.filter(booking=OuterRef("pk"),
                                                 to_status=OuterRef("status"))
                     .order_by("-at", "-pk").values("reason")[:1])
-        return (selectors.bookings_visible_to(self.org)
+        lines = QuoteLine.objects.select_related("equipment", "item").order_by("position")
+        return (selectors.bookings_visible_to(self.org).select_related("quote")
+                .prefetch_related(Prefetch("quote__lines", queryset=lines))
                 .annotate(ended_reason=Subquery(last_end)).order_by("start", "pk"))
 
     @extend_schema(request=BookingCreateSerializer, responses={201: BookingSerializer})
@@ -222,7 +243,10 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             booking = services.create_booking(
                 equipment_id=d["equipment"], organization=self.org, start=d["start"],
                 end=d["end"], purpose=d["purpose"], by_user=self.actor_user,
-                trial_lead_email=d.get("trial_lead") or None)
+                trial_lead_email=d.get("trial_lead") or None,
+                grant_id=d.get("voucher_grant"),
+                shortfall=d.get("if_voucher_short", Quote.Shortfall.SME_PAYS),
+                quote_id=d.get("quote"))
         except Conflict as error:
             raise in_hub_time(error, d["equipment"]) from None
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)

@@ -11,51 +11,23 @@ from django.utils.translation import gettext_lazy
 
 from core.errors import ValidationFailed
 from core.forms import add_errors
-from core.serializers import AwareDateTimeField
 from core.validators import validate_period
 from equipment.models import Capability, Category, Equipment, Hub
+from pricing.forms import (
+    LOCAL_FORMATS,
+    LOCAL_INPUT,
+    LocalDateTimeField,
+    LocalDateTimeInput,
+    VoucherFields,
+)
 
 from .selectors import MAX_AVAILABILITY_RANGE
 
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"
-LOCAL_FORMATS = [LOCAL_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
-
-
-class LocalDateTimeInput(forms.DateTimeInput):
-    """``<input type=datetime-local>``: a wall-clock time, read in the active time zone
-    (the view activates the hub's)."""
-
-    input_type = "datetime-local"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format=LOCAL_INPUT)
-
-
-class LocalDateTimeField(forms.DateTimeField):
-    """A wall-clock time of the hub (``datetime-local``) between 1970 and 2999, as every
-    time the API takes: year 9999 or 0001 is a form error, not an overflow further on."""
-
-    default_error_messages = {
-        "out_of_range": gettext_lazy("Give a date between 1970 and 2999."),
-    }
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("input_formats", LOCAL_FORMATS)
-        kwargs.setdefault("widget", LocalDateTimeInput())
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        result = super().to_python(value)
-        if result is None:
-            return None
-        try:
-            in_range = AwareDateTimeField.EARLIEST <= result < AwareDateTimeField.LATEST
-        except (OverflowError, ValueError):
-            in_range = False
-        if not in_range:
-            raise forms.ValidationError(self.error_messages["out_of_range"],
-                                        code="out_of_range")
-        return result
+# The hub's wall-clock date-time field lives with pricing (below bookings), which needs it
+# too; re-exported here for the booking pages and the console.
+__all__ = ["LOCAL_FORMATS", "LOCAL_INPUT", "AttachmentForm", "BookingForm", "CancelForm",
+           "CatalogSearchForm", "LocalDateTimeField", "LocalDateTimeInput", "PeriodForm",
+           "QualificationRequestForm"]
 
 
 class CatalogSearchForm(forms.Form):
@@ -97,7 +69,11 @@ class CatalogSearchForm(forms.Form):
         return (start, end) if start and end else None
 
 
-class BookingForm(forms.Form):
+class BookingForm(VoucherFields):
+    """The booking: period, trial plan and lead, and its money: an innovation-voucher grant
+    to apply (the SME's usable grants) with what to do when it falls short, and the
+    estimate it comes from (``quote``: its prices are kept while it is valid)."""
+
     start = LocalDateTimeField(label=gettext_lazy("Start"))
     end = LocalDateTimeField(label=gettext_lazy("End"))
     purpose = forms.CharField(
@@ -108,9 +84,14 @@ class BookingForm(forms.Form):
     trial_lead = forms.ChoiceField(
         label=gettext_lazy("Trial lead"), required=False,
         help_text=gettext_lazy("The member of your organisation who runs the trial."))
+    quote = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput())
 
-    def __init__(self, *args, equipment: Equipment, members, **kwargs):
+    field_order = ["start", "end", "voucher_grant", "if_voucher_short", "purpose",
+                   "trial_lead", "quote"]
+
+    def __init__(self, *args, equipment: Equipment, members, grants=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.set_grants(grants)
         self.equipment = equipment
         step = str(equipment.slot_granularity * 60)
         for name in ("start", "end"):

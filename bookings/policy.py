@@ -173,9 +173,14 @@ def evaluate(p: PolicyInput) -> list[Violation]:
 
 
 def price_quote(equipment: Equipment, start: datetime, end: datetime) -> Decimal:
-    """Duration in hours × the hourly rate, to the fen."""
-    hours = Decimal((end - start) // timedelta(seconds=1)) / Decimal(3600)
-    return (hours * equipment.hourly_rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    """What booking [start, end) of ``equipment`` costs with no voucher, staff assistance or
+    items: the total of ``pricing.services.quote_lines`` (the hub's rate card valid on the
+    first day, else the equipment's hourly rate; rounded to the fen once per line). The
+    one pricing rule: a booking's quote is priced by the same function."""
+    from pricing.services import quote_lines
+
+    lines = quote_lines(hub=equipment.hub, organization=None, periods=[(equipment, start, end)])
+    return sum((line.amount for line in lines), Decimal("0.00"))
 
 
 def late_cancellation_fee(*, price: Decimal, start: datetime, now: datetime) -> Decimal:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import PurePath
 
 from django.conf import settings
@@ -32,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from core import db, events
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed, valid_id
 from core.validators import validate_period
 from equipment.errors import EQUIPMENT_NOT_FOUND
 from equipment.models import Equipment, Qualification
@@ -40,6 +41,9 @@ from equipment.services import lock_equipment
 from equipment.wording import duration
 from organizations.errors import NOT_SME
 from organizations.models import Organization
+from pricing import services as pricing
+from pricing.errors import QUOTE_UNKNOWN
+from pricing.models import Quote, QuoteLine
 
 from . import errors, policy
 from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingAttachment, BookingEvent, CalendarFeed
@@ -114,12 +118,34 @@ def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason
     return event
 
 
+def _origin(organization: Organization, quote_id) -> Quote | None:
+    """The SME's estimate or offer a booking is made from (``quote_id``), with its lines;
+    ValidationFailed (field ``quote``) when the SME has no such quote."""
+    if quote_id is None:
+        return None
+    pk = valid_id(quote_id)
+    origin = (Quote.objects.filter(pk=pk, organization=organization,
+                                   kind__in=(Quote.Kind.ESTIMATE, Quote.Kind.OFFER))
+              .prefetch_related("lines").first() if pk else None)
+    if origin is None:
+        raise QUOTE_UNKNOWN.error()
+    return origin
+
+
 def create_booking(*, equipment_id: int, organization: Organization, start: datetime,
                    end: datetime, purpose: str, by_user=None,
-                   trial_lead_email: str | None = None, now: datetime | None = None) -> Booking:
+                   trial_lead_email: str | None = None, now: datetime | None = None,
+                   grant_id: int | None = None, shortfall: str = "sme_pays",
+                   quote_id: int | None = None, origin_lines: list[QuoteLine] | None = None,
+                   assisted: bool = False) -> Booking:
     """Book ``[start, end)`` of an equipment for an SME. Confirmed at once unless the
-    equipment needs approval. Raises ValidationFailed with every broken rule, Conflict
-    (409) when the slot is taken, Forbidden when the organisation is not an SME."""
+    equipment needs approval. Priced in the same transaction (``pricing.price_booking``):
+    the booking keeps its quote's lines (``Booking.quote``, ``price`` its total), from
+    the estimate ``quote_id`` while it is valid, or ``origin_lines`` (an accepted offer's),
+    split with the voucher grant ``grant_id`` (``shortfall``: ``sme_pays`` or
+    ``refuse``). Raises ValidationFailed with every broken rule, Conflict (409) when the
+    slot is taken or the voucher falls short and the SME asked to refuse, Forbidden when
+    the organisation is not an SME."""
     validate_period(start, end)
     if organization.kind != Organization.Kind.SME:
         raise NOT_SME.error()
@@ -127,6 +153,9 @@ def create_booking(*, equipment_id: int, organization: Organization, start: date
         raise errors.PURPOSE_REQUIRED.error()
     now = now or timezone.now()
     lead = _trial_lead(organization, by_user, trial_lead_email)
+    origin = _origin(organization, quote_id)
+    pricing_input = {"grant_id": grant_id, "shortfall": shortfall, "origin": origin,
+                     "origin_lines": origin_lines, "assisted": assisted}
     try:
         # savepoint=False: inside an outer transaction (idempotency) this costs no SAVEPOINT
         # round trips. A refusal is returned from the block, which wrote nothing, and raised
@@ -134,7 +163,8 @@ def create_booking(*, equipment_id: int, organization: Organization, start: date
         with transaction.atomic(savepoint=False):
             outcome = _decide_and_insert(equipment_id=equipment_id, organization=organization,
                                          start=start, end=end, purpose=purpose.strip(),
-                                         by_user=by_user, lead=lead, now=now)
+                                         by_user=by_user, lead=lead, now=now,
+                                         pricing_input=pricing_input)
     except IntegrityError as exc:
         if NO_OVERLAP_CONSTRAINT in str(exc):
             raise errors.SLOT_TAKEN.error() from exc
@@ -173,9 +203,10 @@ def _period_refusal(*, equipment: Equipment, organization: Organization, start: 
 
 
 def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_user, lead,
-                       now) -> Booking | Exception:
-    """Under the equipment row lock: the refusal, or the new booking. Caller holds the
-    transaction."""
+                       now, pricing_input: dict) -> Booking | Exception:
+    """Under the equipment row lock: the refusal, or the new booking with its quote (the
+    voucher share reserved on the grant). Caller holds the transaction; a refusal is
+    returned before anything is written."""
     equipment = lock_equipment(equipment_id)
     if equipment is None:
         return ValidationFailed([EQUIPMENT_NOT_FOUND.violation()])
@@ -183,11 +214,15 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
                               end=end, lead=lead, now=now)
     if refusal is not None:
         return refusal
+    quote = pricing.price_booking(equipment=equipment, organization=organization, start=start,
+                                  end=end, by_user=by_user, now=now, **pricing_input)
+    if isinstance(quote, Exception):
+        return quote
     booking = db.insert(Booking(
         equipment=equipment, organization=organization, requested_by=by_user, trial_lead=lead,
         start=start, end=end, blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
         status=S.REQUESTED if equipment.approval_required else S.CONFIRMED, purpose=purpose,
-        price=policy.price_quote(equipment, start, end)))
+        price=quote.total, quote=quote))
     _record(booking, from_status="", actor_user=by_user, actor_org=organization, reason="",
             at=now)
     return booking
@@ -264,9 +299,28 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
             booking.completed_at = now
             fields.append("completed_at")
         booking.save(update_fields=fields)
+        if to in RELEASING:
+            late = (to == S.CANCELLED and not system and organization is not None
+                    and organization.pk == booking.organization_id)
+            _release_price(booking, now=now, late=late)
         _record(booking, from_status=from_status, actor_user=by_user,
                 actor_org=None if system else organization, reason=reason, at=now)
     return booking
+
+
+# A booking ending here gives its quote back: the voucher share returns to the grant.
+RELEASING = (S.CANCELLED, S.REJECTED, S.NO_SHOW)
+
+
+def _release_price(booking: Booking, *, now: datetime, late: bool = False) -> None:
+    """Release the booking's quote (caller holds the booking's locks and transaction). With
+    ``late`` (the SME itself cancelling), the late-cancellation fee of
+    ``policy.late_cancellation_fee`` is added for the SME alone."""
+    if booking.quote_id is None:
+        return
+    fee = (policy.late_cancellation_fee(price=booking.price, start=booking.start, now=now)
+           if late else Decimal(0))
+    pricing.release_quote(Quote(pk=booking.quote_id), late_fee=fee, now=now)
 
 
 def approve_booking(*, booking_id: int, organization: Organization, reason: str = "",
@@ -386,6 +440,7 @@ def cancel_overlapping(*, equipment: Equipment, start: datetime, end: datetime, 
         from_status = booking.status
         booking.status = S.CANCELLED
         booking.save(update_fields=["status", "updated"])
+        _release_price(booking, now=now)
         _record(booking, from_status=from_status, actor_user=by_user,
                 actor_org=equipment.hub.operator, reason=reason, at=now)
         cancelled.append(booking)
@@ -474,10 +529,13 @@ def reschedule_booking(*, booking_id: int, organization: Organization, start: da
             tz_name = equipment.hub.timezone
             moved = (f"{_period_text(booking.start, booking.end, tz_name)} → "
                      f"{_period_text(start, end, tz_name)} ({tz_name})")
+            quote = _reprice(booking, equipment=equipment, start=start, end=end,
+                             by_user=by_user, now=now)
             booking.start, booking.end = start, end
             booking.blocked_until = end + timedelta(minutes=equipment.changeover_buffer)
-            booking.price = policy.price_quote(equipment, start, end)
-            booking.save(update_fields=["start", "end", "blocked_until", "price", "updated"])
+            booking.price, booking.quote = quote.total, quote
+            booking.save(update_fields=["start", "end", "blocked_until", "price", "quote",
+                                        "updated"])
             event = db.insert(BookingEvent(
                 booking=booking, code=RESCHEDULED, from_status=booking.status,
                 to_status=booking.status, actor_user=by_user, actor_organization=organization,
@@ -490,6 +548,27 @@ def reschedule_booking(*, booking_id: int, organization: Organization, start: da
             raise errors.SLOT_TAKEN.error() from exc
         raise
     return booking
+
+
+def _reprice(booking: Booking, *, equipment: Equipment, start: datetime, end: datetime,
+             by_user, now: datetime) -> Quote:
+    """The moved booking's new quote: the old one released (its voucher share returned),
+    a new one priced for [start, end) with the same grant, shortfall and staff assistance,
+    the old quote's items carried over at their prices. Raises the refusal (the caller's
+    transaction then rolls back). Caller holds the equipment and booking locks."""
+    old = Quote.objects.filter(pk=booking.quote_id).first() if booking.quote_id else None
+    if old is not None:
+        pricing.release_quote(old, now=now)
+    quote = pricing.price_booking(
+        equipment=equipment, organization=booking.organization, start=start, end=end,
+        grant_id=old.grant_id if old else None,
+        shortfall=old.shortfall if old else Quote.Shortfall.SME_PAYS,
+        origin=old.origin if old else None, assisted=old.assisted if old else False,
+        carry_lines=list(old.lines.filter(kind=QuoteLine.Kind.ITEM)) if old else (),
+        by_user=by_user, now=now)
+    if isinstance(quote, Exception):
+        raise quote
+    return quote
 
 
 # Attachments: what a file's bytes must show for its extension.

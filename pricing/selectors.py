@@ -8,14 +8,23 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Subquery, Sum
+from django.utils.translation import gettext
 
 from core.errors import valid_id
 from equipment.models import Hub
 from organizations.models import Organization
 
 from .errors import QUOTE_NOT_FOUND, VOUCHER_NOT_FOUND
-from .models import Affiliation, Quote, QuoteLine, RateCard, VoucherGrant
+from .models import (
+    Affiliation,
+    EquipmentRate,
+    PricedItem,
+    Quote,
+    QuoteLine,
+    RateCard,
+    VoucherGrant,
+)
 
 ZERO = Decimal("0.00")
 
@@ -24,7 +33,8 @@ def quotes_visible_to(organization: Organization | None) -> QuerySet[Quote]:
     """An SME's own quotes; an operator's, those at its hubs; anyone else's: none. Lines
     come prefetched in position order with their equipment and item."""
     lines = QuoteLine.objects.select_related("equipment", "item").order_by("position")
-    qs = (Quote.objects.select_related("hub", "organization", "grant", "grant__programme")
+    qs = (Quote.objects.select_related("hub", "organization", "grant", "grant__programme",
+                                       "booking")
           .prefetch_related(Prefetch("lines", queryset=lines)))
     if organization is None:
         return qs.none()
@@ -59,6 +69,18 @@ def grant_for(organization: Organization | None, grant_id) -> VoucherGrant:
     return grant
 
 
+def describe_line(line: QuoteLine) -> str:
+    """What a quote line is, in the active language: the equipment's time, its staff
+    assistance or set-up, the item's name, or the late-cancellation fee."""
+    if line.kind == QuoteLine.Kind.ITEM and line.item_id:
+        return str(line.item.name)
+    label = str(QuoteLine.Kind(line.kind).label)
+    if line.equipment_id:
+        return gettext("%(equipment)s: %(what)s") % {"equipment": line.equipment.name,
+                                                      "what": label}
+    return label
+
+
 def hub_day(hub: Hub, moment: datetime) -> date:
     """The calendar day of ``moment`` in the hub's time zone."""
     return moment.astimezone(ZoneInfo(hub.timezone)).date()
@@ -70,6 +92,25 @@ def rate_card_on(hub: Hub, day: date) -> RateCard | None:
     return (RateCard.objects.filter(hub=hub, valid_from__lte=day)
             .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day))
             .prefetch_related("rates", "items").order_by("-valid_from").first())
+
+
+def _card_on(hub: Hub, day: date) -> Subquery:
+    return Subquery(RateCard.objects.filter(hub=hub, valid_from__lte=day)
+                    .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+                    .order_by("-valid_from").values("pk")[:1])
+
+
+def rates_on(hub: Hub, day: date, equipment_ids: list[int]) -> dict[int, EquipmentRate]:
+    """Equipment id → its rate on the hub's card valid on ``day`` (one query; equipment
+    the card does not list, or no card: absent)."""
+    return {r.equipment_id: r for r in EquipmentRate.objects.filter(
+        card_id=_card_on(hub, day), equipment_id__in=equipment_ids)}
+
+
+def items_on(hub: Hub, day: date, codes: list[str]) -> dict[str, PricedItem]:
+    """Code → the priced item of that code on the hub's card valid on ``day``."""
+    return {i.code: i for i in PricedItem.objects.filter(card_id=_card_on(hub, day),
+                                                         code__in=codes)}
 
 
 def affiliated(organization: Organization, other_id: int, *, at: datetime | None = None) -> bool:

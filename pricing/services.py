@@ -102,8 +102,8 @@ def quote_lines(*, hub: Hub, organization: Organization | None,
     if not periods:
         raise errors.NO_PERIODS.error()
     first = min(start for _eq, start, _end in periods)
-    card = selectors.rate_card_on(hub, selectors.hub_day(hub, first))
-    rates = {r.equipment_id: r for r in card.rates.all()} if card else {}
+    day = selectors.hub_day(hub, first)
+    rates = selectors.rates_on(hub, day, [equipment.pk for equipment, _s, _e in periods])
     lines: list[LineDraft] = []
     set_up: set[int] = set()
     for equipment, start, end in periods:
@@ -125,7 +125,9 @@ def quote_lines(*, hub: Hub, organization: Organization | None,
             lines.append(LineDraft(kind=K.SETUP, quantity=Decimal("1.0000"), unit=Unit.SESSION,
                                    unit_price=rate.setup_fee, amount=fen(rate.setup_fee),
                                    equipment=equipment, start=start, end=end))
-    on_card = {i.code: i for i in card.items.all()} if card else {}
+    items = list(items)
+    codes = [item.code if isinstance(item, PricedItem) else str(item) for item, _q in items]
+    on_card = selectors.items_on(hub, day, codes) if items else {}
     problems: list[Violation] = []
     for item, qty in items:
         code = item.code if isinstance(item, PricedItem) else str(item)
@@ -215,12 +217,16 @@ def apply_split(lines: list[LineDraft], *, share: Decimal | None,
 
 
 def _write(quote: Quote, lines: list[LineDraft]) -> Quote:
-    """Store ``quote`` with its totals (the sums of ``lines``) and its lines."""
+    """Store ``quote`` with its totals (the sums of ``lines``) and its lines (two
+    statements: this is on the booking path); the lines stay cached on the quote."""
     quote.total = sum((line.amount for line in lines), ZERO)
     quote.voucher_total = sum((line.voucher_share for line in lines), ZERO)
     quote.sme_total = sum((line.sme_share for line in lines), ZERO)
-    quote.save()
-    QuoteLine.objects.bulk_create([line.as_line(quote) for line in lines])
+    db.insert(quote)
+    stored = QuoteLine.objects.bulk_create([line.as_line(quote) for line in lines])
+    cached = quote.lines.all()  # lazy: no query; filled as a prefetch would fill it
+    cached._result_cache, cached._prefetch_done = stored, True
+    quote._prefetched_objects_cache = {"lines": cached}
     return quote
 
 
@@ -326,13 +332,15 @@ def _honoured_estimate(origin: Quote | None, *, equipment: Equipment,
 def price_booking(*, equipment: Equipment, organization: Organization, start: datetime,
                   end: datetime, grant_id: int | None = None, shortfall: str = "sme_pays",
                   origin: Quote | None = None, origin_lines: Sequence[QuoteLine] | None = None,
-                  assisted: bool = False, by_user=None, now: datetime) -> Quote | DomainError:
+                  assisted: bool = False, by_user=None, now: datetime,
+                  carry_lines: Sequence[QuoteLine] = ()) -> Quote | DomainError:
     """The booking quote of ``[start, end)`` of ``equipment`` (locked by the caller, with
     its hub) for the SME, written with its lines, its voucher share reserved on the grant.
 
     Lines: ``origin_lines`` copied (an accepted offer's lines for this equipment), else all
     of ``origin``'s lines when it is an open estimate of this SME for this equipment and
-    period (its prices honoured; it becomes accepted), else priced anew from the rate card.
+    period (its prices honoured; it becomes accepted), else priced anew from the rate card;
+    ``carry_lines`` (a moved booking's items) are copied after them.
     The grant (``grant_id``, or the honoured estimate's) must be usable here; the SME's
     grants of its programme are then locked in id order and the lines split within the
     caps. With ``shortfall="refuse"`` a voucher that cannot cover its full share refuses
@@ -344,8 +352,11 @@ def price_booking(*, equipment: Equipment, organization: Organization, start: da
         return errors.SHORTFALL_INVALID.error()
     hub = equipment.hub
     honoured = None
+    origin_id = origin.pk if origin is not None else None
     if origin_lines is not None:
         lines = [LineDraft.of(line) for line in origin_lines if line.kind != K.LATE_CANCELLATION]
+        if origin_id is None and origin_lines:
+            origin_id = origin_lines[0].quote_id
     elif _honoured_estimate(origin, equipment=equipment, organization=organization,
                             start=start, end=end, now=now):
         honoured = origin
@@ -357,6 +368,7 @@ def price_booking(*, equipment: Equipment, organization: Organization, start: da
     else:
         lines = quote_lines(hub=hub, organization=organization,
                             periods=[(equipment, start, end)], assisted=assisted)
+    lines += [LineDraft.of(line) for line in carry_lines]
     for position, line in enumerate(lines, start=1):
         line.position = position
     grant = None
@@ -389,8 +401,9 @@ def price_booking(*, equipment: Equipment, organization: Organization, start: da
             status=Quote.Status.ACCEPTED, decided_at=now)
     quote = _write(Quote(
         kind=Quote.Kind.BOOKING, status=Quote.Status.BOOKED, hub=hub,
-        organization=organization, origin=origin, start=start, end=end, assisted=assisted,
-        grant=grant, shortfall=shortfall, created_by=by_user, decided_at=now), lines)
+        organization=organization, origin_id=origin_id, start=start, end=end,
+        assisted=assisted, grant=grant, shortfall=shortfall, created_by=by_user,
+        decided_at=now), lines)
     if grant is not None and voucher_total:
         grant.used += voucher_total
         grant.save(update_fields=["used"])

@@ -141,7 +141,6 @@ def _item_rows(items: Iterable[Mapping[str, Any]], violations: list[Violation]) 
     kind and unit the model knows, a price to the fen. Violations at ``items.<i>.<field>``."""
     codes: set[str] = set()
     rows = []
-    kinds, units = set(PricedItem.Kind.values), set(Unit.values)
     for i, item in enumerate(items):
         prefix = f"items.{i}."
         code = str(item.get("code") or "").strip()
@@ -165,9 +164,10 @@ def _item_rows(items: Iterable[Mapping[str, Any]], violations: list[Violation]) 
         try:  # the model's own field rules (slug characters, lengths, choices)
             probe.clean_fields(exclude=["card", "unit_price"])
         except DjangoValidationError as exc:
-            violations.extend(_django_violations(exc, prefix))
+            known = {v.field for v in violations}
+            violations.extend(v for v in _django_violations(exc, prefix)
+                              if v.field not in known)
         rows.append(row)
-    _ = kinds, units  # the choices are checked by clean_fields above
     return rows
 
 
@@ -175,8 +175,7 @@ def _card_dates(name: str, valid_from, valid_until, violations: list[Violation])
     if not (name or "").strip():
         violations.append(errors.RATE_CARD_NAME_REQUIRED.violation())
     if not isinstance(valid_from, date):
-        violations.append(errors.PRICE_INVALID.variant(
-            errors.RATE_CARD_UNTIL_BEFORE_FROM.message).violation("valid_from"))
+        violations.append(errors.RATE_CARD_FROM_REQUIRED.violation())
     elif valid_until is not None and valid_until < valid_from:
         violations.append(errors.RATE_CARD_UNTIL_BEFORE_FROM.violation())
 
@@ -275,7 +274,7 @@ def copy_rate_card(*, hub: Hub, operator: Organization | None, valid_from: date,
         hub = card.hub
     _require_hub_operator(hub, operator, by_user)
     if not isinstance(valid_from, date):
-        raise errors.RATE_CARD_COPY_NOT_LATER.error(day="—")
+        raise errors.RATE_CARD_FROM_REQUIRED.error()
     if card is None:
         card = (RateCard.objects.filter(hub=hub, valid_from__lt=valid_from)
                 .order_by("-valid_from").first())
@@ -398,9 +397,8 @@ def grant_voucher(*, programme_id: int, organization: Organization, amount, vali
     elif VoucherGrant.objects.filter(programme=programme,
                                      reference_number=reference_number).exists():
         violations.append(errors.GRANT_REFERENCE_TAKEN.violation())
-    if not isinstance(valid_from, date) or not isinstance(valid_until, date):
-        violations.append(errors.GRANT_UNTIL_BEFORE_FROM.violation())
-    elif valid_until < valid_from:
+    if (not isinstance(valid_from, date) or not isinstance(valid_until, date)
+            or valid_until < valid_from):
         violations.append(errors.GRANT_UNTIL_BEFORE_FROM.violation())
     elif valid_from < programme.valid_from or valid_until > programme.valid_until:
         violations.append(errors.GRANT_OUTSIDE_PROGRAMME.violation(
@@ -425,8 +423,7 @@ def revoke_grant(*, grant_id: int, reason: str, by_user, now: datetime | None = 
     reason = (reason or "").strip()
     if not reason:
         raise errors.REVOCATION_REASON_REQUIRED.error()
-    if len(reason) > REASON_MAX_LENGTH:
-        raise errors.REVOCATION_REASON_REQUIRED.error()
+    reason = reason[:REASON_MAX_LENGTH]
     with transaction.atomic():
         grant = (VoucherGrant.objects.select_for_update()
                  .filter(pk=valid_id(grant_id) or 0).first())

@@ -14,6 +14,8 @@ RATE_CARD_DAY_TAKEN = define(
     "rate_card_day_taken", ValidationFailed,
     _("This hub already has a rate card from %(day)s; change that one or pick another day."),
     field="valid_from")
+RATE_CARD_FROM_REQUIRED = define("rate_card_from_required", ValidationFailed,
+                                 _("Give the first day the card applies."), field="valid_from")
 RATE_CARD_UNTIL_BEFORE_FROM = define(
     "rate_card_until_before_from", ValidationFailed,
     _("The last day of validity cannot be before the first."), field="valid_until")

@@ -8,7 +8,7 @@ from billing.requests import api as requests_api
 from billing.statements import api as statements_api
 from bookings.api import AvailabilityView, BookingViewSet
 from bookings.feeds.api import CalendarFeedViewSet
-from bookings.reports.api import BillingReportView, UtilizationReportView
+from bookings.reports.api import UtilizationReportView
 from equipment.api import EquipmentViewSet, HubViewSet, MaintenanceWindowViewSet
 from organizations.webhooks_api import WebhookEndpointViewSet
 from pricing import api as pricing_api
@@ -38,6 +38,6 @@ extra_urlpatterns = [
     path("equipment/<int:pk>/result-source/test/", ResultSourceTestView.as_view(),
          name="equipment-result-source-test"),
     path("reports/utilization/", UtilizationReportView.as_view(), name="report-utilization"),
-    path("reports/billing/", BillingReportView.as_view(), name="report-billing"),
+    path("reports/billing/", statements_api.BillingReportView.as_view(), name="report-billing"),
     *(url for module in MONEY_APIS for url in module.extra_urlpatterns),
 ]

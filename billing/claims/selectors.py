@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from bookings.models import Booking
 from bookings.reports.selectors import month_bounds
@@ -47,7 +47,7 @@ def claim_for(organization: Organization | None, claim_id) -> SettlementClaim:
     pk = valid_id(claim_id)
     claim = (claims_visible_to(organization)
              .prefetch_related(Prefetch("lines", queryset=claim_lines()))
-             .filter(pk=pk).first() if pk else None)
+             .annotate(line_count=Count("lines")).filter(pk=pk).first() if pk else None)
     if claim is None:
         raise CLAIM_NOT_FOUND.error()
     return claim

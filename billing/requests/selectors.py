@@ -64,3 +64,54 @@ def requestable_equipment(hub: Hub) -> QuerySet[Equipment]:
 
 def hubs_for_requests() -> QuerySet[Hub]:
     return Hub.objects.select_related("operator").order_by("name", "pk")
+
+
+def usable_grants(organization: Organization | None):
+    """The SME's voucher grants it may choose when accepting (not revoked, not ended);
+    whether one applies to a given offer is the pricing service's decision."""
+    from django.utils import timezone
+
+    from pricing.selectors import grants_visible_to
+
+    return (grants_visible_to(organization).filter(revoked_at__isnull=True,
+                                                   valid_until__gte=timezone.localdate())
+            .select_related("programme").order_by("valid_until", "pk"))
+
+
+def voucher_preview(service_request: ServiceRequest, grant) -> dict:
+    """What ``grant`` would pay of the open offer, piece by piece, as the bookings would
+    split it (``pricing.services``: the grant's rules, what its caps still allow, the
+    per-line split): ``{"refusal": message or "", "lines": [(line, voucher, sme)],
+    "voucher": total, "sme": total}``. A preview: the bookings decide under the grant lock."""
+    from decimal import Decimal
+
+    from pricing import services as pricing_services
+
+    from .services import pieces
+
+    result = {"refusal": "", "lines": [], "voucher": Decimal("0.00"), "sme": Decimal("0.00")}
+    offer = service_request.offer
+    if offer is None:
+        return result
+    planned = pieces(offer)
+    refusal = pricing_services.grant_refusal(
+        grant, organization=service_request.organization, hub=service_request.hub,
+        equipment=[p.equipment for p in planned], start=min(p.start for p in planned))
+    if refusal is not None:
+        result["refusal"] = refusal.message
+        return result
+    taken = Decimal("0.00")
+    for piece in planned:
+        drafts = [pricing_services.LineDraft.of(line) for line in piece.lines]
+        room = pricing_services.voucher_room(grant, organization=service_request.organization,
+                                             hub=service_request.hub, start=piece.start)
+        room = max(min(room, grant.remaining - taken), Decimal("0.00"))
+        voucher, _wanted = pricing_services.apply_split(
+            drafts, share=grant.programme.subsidy_share, room=room)
+        taken += voucher
+        for line, draft in zip(piece.lines, drafts, strict=True):
+            result["lines"].append((line, draft.voucher_share, draft.sme_share))
+    result["lines"].sort(key=lambda row: row[0].position)
+    result["voucher"] = sum((v for _l, v, _s in result["lines"]), Decimal("0.00"))
+    result["sme"] = sum((s for _l, _v, s in result["lines"]), Decimal("0.00"))
+    return result

@@ -254,8 +254,8 @@ def send_offer(*, request_id: int, operator: Organization,
                now: datetime | None = None) -> ServiceRequest:
     """The hub's operator answers a submitted request with an offer: one period per
     requested piece of equipment (``periods``: (equipment id, start, end)), priced
-    staff-assisted from the hub's rate card, with ``items`` (consumables and materials,
-    as ``pricing.services.create_offer`` takes them), a note and a validity. The request
+    staff-assisted from the hub's rate card, with ``items`` (consumables and materials:
+    ``(code, quantity)`` pairs of the hub's rate card), a note and a validity. The request
     becomes quoted and the SME is e-mailed. Raises ValidationFailed with every broken rule,
     NotFound for a request not at the operator's hubs, Forbidden for the SME, Conflict
     when the request is not submitted."""
@@ -271,14 +271,17 @@ def send_offer(*, request_id: int, operator: Organization,
         locked = _lock(found.pk)
         if locked.status != R.SUBMITTED:
             raise errors.NOT_SUBMITTED.error(status=_status_text(locked))
+        wanted = {e.pk: e for e in locked.equipment.select_related("hub", "category")}
         offer = pricing_services.create_offer(
             hub=locked.hub, organization=locked.organization,
-            periods=[(valid_id(e), s, t) for e, s, t in periods], assisted=True,
+            periods=[(wanted[valid_id(e)], s, t) for e, s, t in periods], assisted=True,
             items=items, note=(note or "").strip(), valid_until=valid_until, by_user=by_user)
         locked.offer, locked.status = offer, R.QUOTED
         locked.save(update_fields=["offer", "status", "updated"])
         notifications.announce(locked, R.QUOTED)
-    return locked
+    # Read back: the offer as stored (its lines a queryset again).
+    return ServiceRequest.objects.select_related("hub", "organization", "offer").get(
+        pk=locked.pk)
 
 
 def refuse_request(*, request_id: int, operator: Organization, reason: str, by_user=None,
@@ -370,11 +373,12 @@ def pieces(offer: Quote) -> list[Piece]:
             by_equipment.setdefault(quote_line.equipment_id, []).append(quote_line)
     result = []
     for equipment_lines in by_equipment.values():
-        timed = [x for x in equipment_lines if x.start and x.end] or [
-            Piece(equipment_lines[0].equipment, offer.start, offer.end, [])]
-        result.append(Piece(equipment=equipment_lines[0].equipment,
-                            start=min(x.start for x in timed), end=max(x.end for x in timed),
-                            lines=list(equipment_lines)))
+        timed = [x for x in equipment_lines if x.start and x.end]
+        result.append(Piece(
+            equipment=equipment_lines[0].equipment,
+            start=min(x.start for x in timed) if timed else offer.start,
+            end=max(x.end for x in timed) if timed else offer.end,
+            lines=list(equipment_lines)))
     if result and loose:
         first = result[0]
         result[0] = Piece(first.equipment, first.start, first.end, first.lines + loose)

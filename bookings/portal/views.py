@@ -7,7 +7,6 @@ service's, its refusals shown in plain words next to the fields they concern."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -22,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, NotFound, error_text
+from core.errors import DomainError, NotFound, ValidationFailed, error_text, valid_id
 from core.files import file_response
 from core.forms import add_errors
 from equipment import selectors as catalog_selectors
@@ -36,6 +35,10 @@ from organizations.portal import (
     sme_required,
 )
 from organizations.selectors import members_of
+from pricing import selectors as pricing_selectors
+from pricing import services as pricing
+from pricing.money import ZERO, hours_between
+from pricing.views import line_rows, usable_grants
 
 from .. import policy, services
 from ..errors import QUALIFICATION_REQUIRED
@@ -159,12 +162,17 @@ def book(request, pk: int):
     equipment = _equipment_or_404(pk)
     tz = ZoneInfo(equipment.hub.timezone)
     members = list(members_of(organization=request.organization))
+    grants = usable_grants(request.organization)
     with timezone.override(tz):  # the form reads and shows wall-clock times of the hub
         initial = {"start": _local_initial(request.GET.get("start")),
                    "end": _local_initial(request.GET.get("end")),
-                   "trial_lead": request.user.email}
+                   "trial_lead": request.user.email,
+                   "voucher_grant": request.GET.get("voucher_grant", ""),
+                   "if_voucher_short": request.GET.get("if_voucher_short") or "sme_pays",
+                   "quote": valid_id(request.GET.get("quote"))}
         data = request.POST if request.method == "POST" else None
-        form = BookingForm(data, initial=initial, equipment=equipment, members=members)
+        form = BookingForm(data, initial=initial, equipment=equipment, members=members,
+                           grants=grants)
         refused_codes: set[str] = set()
         if request.method == "POST" and form.is_valid():
             d = form.cleaned_data
@@ -172,7 +180,8 @@ def book(request, pk: int):
                 booking = services.create_booking(
                     equipment_id=equipment.pk, organization=request.organization,
                     start=d["start"], end=d["end"], purpose=d["purpose"], by_user=request.user,
-                    trial_lead_email=d["trial_lead"] or None)
+                    trial_lead_email=d["trial_lead"] or None, grant_id=form.grant_id,
+                    shortfall=form.shortfall, quote_id=d.get("quote"))
             except DomainError as exc:  # broken rules, slot taken (409), busy, not an SME
                 add_errors(form, exc)
                 refused_codes = {v.code for v in getattr(exc, "violations", ())}
@@ -183,7 +192,8 @@ def book(request, pk: int):
                 return redirect("bookings:detail", pk=booking.pk)
         return _render_part(request, "bookings/_booking_form.html", "bookings/book.html", {
             "equipment": equipment, "hub": equipment.hub, "form": form,
-            "rules": wording.rules(equipment), "quote": _quote(equipment, form),
+            "rules": wording.rules(equipment),
+            "quote": _quote(equipment, form, request.organization),
             "qualification_refused": QUALIFICATION_REQUIRED in refused_codes})
 
 
@@ -242,7 +252,8 @@ def _detail_context(booking: Booking, *, reschedule_form=None, attachment_form=N
         "attachable": booking.status in services.ATTACHABLE,
         "attachment_form": attachment_form or AttachmentForm(),
         "attachment_max": services.attachment_limits()[0],
-        "cancel_form": CancelForm(), "usage": usage(booking)}
+        "cancel_form": CancelForm(), "usage": usage(booking),
+        "quote_rows": line_rows(booking.quote.lines.all()) if booking.quote else []}
 
 
 def _reschedulable(booking: Booking) -> bool:
@@ -349,18 +360,20 @@ def attachment_file(request, pk: int, attachment_pk: int):
 
 @sme_required
 def price(request, pk: int):
-    """The booking form's price preview (htmx): hourly rate × the chosen period's length,
-    to the fen — the quote the booking service will store."""
+    """The booking form's price preview (htmx): the lines the booking service will store
+    for the chosen period (the hub's rate card, or the estimate it comes from), split with
+    the chosen voucher grant — pricing's own functions, nothing reckoned here."""
     equipment = _equipment_or_404(pk)
     with timezone.override(ZoneInfo(equipment.hub.timezone)):
         form = PeriodForm(request.GET, equipment=equipment)
-        quote = _quote(equipment, form)
+        quote = _quote(equipment, form, request.organization, money=request.GET)
     return render(request, "bookings/_price.html", {"equipment": equipment, "quote": quote})
 
 
-def _quote(equipment: Equipment, form) -> dict | None:
-    """{"price", "hours"} for the period the form holds (bound or initial), or None when it
-    holds no valid period."""
+def _quote(equipment: Equipment, form, organization, money=None) -> dict | None:
+    """The price preview of the period the form holds (bound or initial): lines with their
+    voucher and own shares, totals, hours; None when it holds no valid period. ``money``:
+    the voucher grant, shortfall and estimate chosen (else the form's)."""
     if form.is_bound:
         if not form.is_valid():
             return None
@@ -372,8 +385,50 @@ def _quote(equipment: Equipment, form) -> dict | None:
         end = end.replace(tzinfo=tz) if end else None
     if not start or not end or end <= start:
         return None
-    return {"price": policy.price_quote(equipment, start, end),
-            "hours": Decimal((end - start) // timedelta(minutes=1)) / 60}
+    if money is None:
+        money = form.data if form.is_bound else form.initial
+    try:
+        return _preview(equipment, organization, start, end,
+                        grant_id=valid_id(money.get("voucher_grant")),
+                        quote_id=valid_id(money.get("quote")))
+    except ValidationFailed as exc:  # an item no longer on the card: no preview
+        return {"refusal": error_text(exc)}
+
+
+def _preview(equipment: Equipment, organization, start, end, *, grant_id, quote_id) -> dict:
+    """What ``create_booking`` would price: an estimate's lines while it is honoured,
+    else the rate card's; split with the grant when it may be used here (else the
+    reason it may not)."""
+    origin = None
+    if quote_id:
+        origin = pricing_selectors.quotes_visible_to(organization).filter(pk=quote_id).first()
+    if origin is not None and pricing._honoured_estimate(  # public name wanted: see report
+            origin, equipment=equipment, organization=organization, start=start, end=end,
+            now=timezone.now()):
+        lines = [pricing.LineDraft.of(line) for line in origin.lines.all()]
+    else:
+        origin = None
+        lines = pricing.quote_lines(hub=equipment.hub, organization=organization,
+                                    periods=[(equipment, start, end)])
+    share = room = None
+    refusal = ""
+    if grant_id:
+        grant = pricing_selectors.grants_visible_to(organization).filter(pk=grant_id).first()
+        problem = (pricing.grant_refusal(grant, organization=organization, hub=equipment.hub,
+                                         equipment=[equipment], start=start)
+                   if grant is not None else None)
+        if grant is None or problem is not None:
+            refusal = problem.message if problem else ""
+        else:
+            share = grant.programme.subsidy_share
+            room = pricing.voucher_room(grant, organization=organization, hub=equipment.hub,
+                                        start=start)
+    voucher_total, wanted = pricing.apply_split(lines, share=share, room=room)
+    total = sum((line.amount for line in lines), ZERO)
+    return {"rows": line_rows(lines), "price": total, "total": total,
+            "voucher_total": voucher_total, "sme_total": total - voucher_total,
+            "short": wanted - voucher_total, "refusal": refusal, "from_quote": origin,
+            "hours": hours_between(start, end)}
 
 
 @sme_required

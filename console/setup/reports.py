@@ -1,10 +1,10 @@
 """Utilisation (per hub and equipment, for a period) and billing (per SME, for a month) of
 the operator's hubs, with charts drawn on the server (pygal, inline SVG without scripts,
-as the trial pages do) and CSV downloads from the reports' own CSV code."""
+as the trial pages do) and CSV downloads from the reports' own CSV code. Billing reads
+statement lines (``billing.statements.report``): the month's issued statements and what
+the next ones would carry, marked as not yet stated."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pygal
 from django.http import HttpResponse
@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from pygal.etree import etree
 from pygal.style import Style
 
+from billing.statements import report as billing_report
 from bookings.reports import selectors as reports
 from core.errors import ValidationFailed
 from core.forms import add_errors
@@ -85,14 +86,15 @@ def utilization_chart(rows) -> str:
 
 
 def billing_chart(bills) -> str:
+    """Per SME: the voucher share and the firm's share of its month (stacked)."""
     return _chart(
         pygal.StackedBar,
         [bill.organization_name for bill in bills],
         {
-            _("Usage"): [float(bill.usage_amount) for bill in bills],
-            _("Late cancellation fees"): [float(b.cancellation_fees) for b in bills],
+            _("Voucher share"): [float(bill.voucher_share) for bill in bills],
+            _("Firm's share"): [float(bill.sme_share) for bill in bills],
         },
-        reports.CURRENCY,
+        billing_report.CURRENCY,
         2,
     )
 
@@ -117,8 +119,6 @@ def report_page(request):
     form = ReportForm.for_query(request.GET)
     context = {
         "form": form,
-        "late_hours": int(reports.LATE_CANCELLATION / timedelta(hours=1)),
-        "late_share": f"{reports.LATE_CANCELLATION_SHARE:.0%}",
     }
     if not form.is_valid():
         return render(request, "console/setup/reports.html", context, status=400)
@@ -129,14 +129,14 @@ def report_page(request):
     except ValidationFailed as exc:
         add_errors(form, exc)
         return render(request, "console/setup/reports.html", context, status=400)
-    lines = reports.billing(operator=request.organization, month=month)
+    billing = billing_report.billing(operator=request.organization, month=month)
     export = request.GET.get("export")
     first, last = form.cleaned_data["start"], form.cleaned_data["end"]
     if export == "utilization":
         return _csv(reports.utilization_csv(rows), f"utilization-{first:%Y%m%d}-{last:%Y%m%d}.csv")
     if export == "billing":
-        return _csv(reports.billing_csv(lines, month), f"billing-{month:%Y-%m}.csv")
-    bills = reports.by_sme(lines)
+        return _csv(billing_report.billing_csv(billing), f"billing-{month:%Y-%m}.csv")
+    bills = billing.smes
     query = {"start": f"{first:%Y-%m-%d}", "end": f"{last:%Y-%m-%d}", "month": f"{month:%Y-%m}"}
     context.update(
         {
@@ -146,8 +146,9 @@ def report_page(request):
             "rows": _with_rates(rows),
             "hubs": _with_rates(reports.by_hub(rows)),
             "bills": bills,
-            "billing_total": sum((bill.amount for bill in bills), 0),
-            "currency": reports.CURRENCY,
+            "billing": billing,
+            "billing_total": billing.total,
+            "currency": billing_report.CURRENCY,
             "utilization_chart": utilization_chart(rows) if rows else "",
             "billing_chart": billing_chart(bills) if bills else "",
             "utilization_csv": "?" + urlencode({**query, "export": "utilization"}),

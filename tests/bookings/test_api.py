@@ -40,7 +40,17 @@ def test_create_returns_201_with_contract_fields(sme_client, equipment, sme):
         "checked_in_at": None, "completed_at": None, "created": body["created"],
         "trial": booking.pk, "cancellation_reason": None,
         "usage": {"booked_hours": "2.00", "actual_hours": None, "actual_start": None,
-                  "actual_end": None}}
+                  "actual_end": None},
+        "quote": {
+            "id": booking.quote_id, "status": "booked", "currency": "CNY", "total": "800.00",
+            "voucher_total": "0.00", "sme_total": "800.00", "voucher_grant": None,
+            "if_voucher_short": "sme_pays",
+            "lines": [{"position": 1, "kind": "usage", "description": body["quote"]["lines"][0]
+                       ["description"], "equipment": equipment.pk, "item": None,
+                       "start": local(2, 9).isoformat(), "end": local(2, 11).isoformat(),
+                       "quantity": "2.0000", "unit": "hour", "unit_price": "400.00",
+                       "amount": "800.00", "voucher_share": "0.00", "sme_share": "800.00"}]}}
+    assert body["quote"]["lines"][0]["description"].startswith("DMU 50")
     assert body["start"].endswith("+08:00")
     assert body["created"] == booking.created.astimezone(local(0, 0).tzinfo).isoformat()
 
@@ -200,7 +210,7 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT")
 @pytest.mark.real_broker
 @pytest.mark.django_db(transaction=True)
 def test_create_query_budget(sme_client, equipment, broker_at):
-    """Creating a booking (with an Idempotency-Key) costs at most 8 SQL statements,
+    """Creating a booking (with an Idempotency-Key) costs at most 11 SQL statements (the rate lookup, the quote and its lines among them),
     BEGIN/COMMIT of the one transaction aside. transaction=True makes the request's
     transaction the outermost, as in production (inside the test's own transaction it
     would become a SAVEPOINT pair). Follow-up work (notifications) is published to the
@@ -213,7 +223,7 @@ def test_create_query_budget(sme_client, equipment, broker_at):
     assert r.status_code == 201
     statements = [q["sql"] for q in ctx.captured_queries
                   if not q["sql"].upper().startswith(TRANSACTION_CONTROL)]
-    assert len(statements) <= 8, "\n".join(sql[:90] for sql in statements)
+    assert len(statements) <= 11, "\n".join(sql[:90] for sql in statements)
     assert any(sql.startswith("INSERT INTO \"bookings_booking\"") for sql in statements)
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from organizations.models import Membership, Organization
-from tests.factories import HubFactory, MembershipFactory, UserFactory
+from tests.factories import HubFactory, MembershipFactory, UserFactory, booked_quote
 from tests.fixtures.world import make_booking, make_equipment, make_org
 
 from .conftest import logged_in
@@ -25,11 +25,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def completed(equipment, sme):
-    """A completed two-hour booking at the start of this month's second day."""
+    """A completed two-hour booking at the start of this month's second day, with the
+    quote it was priced with (billing reads statement lines, made from quote lines)."""
     start = timezone.localtime().replace(day=2, hour=9, minute=0, second=0, microsecond=0)
-    return make_booking(
+    booking = make_booking(
         equipment, sme, start, start + timedelta(hours=2), status=Booking.Status.COMPLETED
     )
+    booked_quote(booking)
+    return booking
 
 
 def test_reports_default_to_this_month_with_charts(console_member, completed, other_equipment):

@@ -1,17 +1,13 @@
-"""The organisation's calendar subscription and monthly statements in the portal (issue
-15, part 4): the feed made and rotated through the feed code, statements from the billing
-report for this SME only, with a CSV download."""
+"""The organisation's calendar subscription and the way to its monthly statements in the
+portal (issue 15, part 4; statements themselves: issue 16, tests/billing/statements)."""
 
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Booking, CalendarFeed
-
-from .conftest import make_booking
+from bookings.models import CalendarFeed
 
 pytestmark = pytest.mark.django_db
 
@@ -51,43 +47,14 @@ def _this_month_at(hour: int, day: int = 1):
     return datetime(now.year, now.month, day, hour, tzinfo=now.tzinfo)
 
 
-def test_statement_of_the_month_with_csv(client_sme, equipment, sme, other_sme, admin_user):
-    start = _this_month_at(9)  # Shanghai time, this month
-    make_booking(
-        equipment,
-        sme,
-        start,
-        start + timedelta(hours=2),
-        status=Booking.Status.COMPLETED,
-        user=admin_user,
-        price=Decimal("800.00"),
-    )
-    make_booking(
-        equipment,
-        other_sme,
-        start + timedelta(hours=3),
-        start + timedelta(hours=4),
-        status=Booking.Status.COMPLETED,
-        price=Decimal("400.00"),
-    )
-    month = f"{start:%Y-%m}"
-    page = client_sme.get(reverse("bookings:statements"), {"month": month})
-    bill = page.context["bill"]
-    assert bill.amount == Decimal("800.00") and len(bill.lines) == 1
-    assert bill.lines[0].organization == sme.slug
-    csv = client_sme.get(reverse("bookings:statement-csv", args=[start.year, start.month]))
-    assert csv["Content-Type"].startswith("text/csv")
-    assert csv["Content-Disposition"].startswith("attachment;")
-    body = csv.content.decode("utf-8-sig")
-    rows = body.strip().splitlines()
-    assert rows[0].startswith("month,organization") and len(rows) == 2
-    assert "precision" in rows[1] and "800.00" in rows[1] and "greenmotor" not in body
-
-
-def test_an_empty_month_and_a_bad_month(client_sme):
-    page = client_sme.get(reverse("bookings:statements"), {"month": "1999-01"})
-    assert page.context["bill"] is None and b"Nothing billed" in page.content
-    assert client_sme.get(reverse("bookings:statements"), {"month": "garbage"}).status_code == 200
+def test_statements_moved_to_the_statements_pages(client_sme):
+    """The monthly figures are the hubs' statements now (billing.statements, tested in
+    tests/billing/statements): the account page links there, the old CSV address too."""
+    page = client_sme.get(reverse("bookings:statements"))
+    assert reverse("billing:statements").encode() in page.content
+    old = client_sme.get("/organisation/statements/2026-11.csv")
+    assert old.status_code == 302
+    assert old["Location"] == reverse("billing:statements") + "?month=2026-11"
     assert client_sme.get("/organisation/statements/2026-13.csv").status_code == 404
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,8 @@ from equipment.models import (
 from organizations.models import Membership, Organization, OrganizationAPIKey
 from organizations.services import create_api_key
 from organizations.validators import uscc_check_character
+from pricing import setup as money
+from pricing.models import Affiliation, RateCard, VoucherGrant, VoucherProgramme
 from trials import plant, sharing
 from trials import services as trial_services
 from trials.models import DatasetRelease, SharingAgreement, Trial
@@ -435,6 +437,95 @@ def seed_qualifications(users: dict, equipment: dict[str, Equipment]) -> None:
                                             defaults={"granted_by": users[granted_by]})
 
 
+# Money: each hub's rate card from the start of 2026 (hourly rate, staff-assisted surcharge
+# and set-up fee per equipment: slug: (rate, surcharge, set-up); equipment not listed keeps
+# its own hourly rate), with consumables and materials (code, English, Chinese, kind, unit,
+# price).
+RATES_FROM = date(2026, 1, 1)
+RATE_CARDS = {
+    "autoworks-yizhuang": ("Yizhuang prices 2026", {
+        "dmg-dmu-50": (680, 200, 300), "mazak-integrex-i200s": (620, 200, 300),
+        "haas-vf2": (280, 120, 150), "abb-yumi": (220, 100, 0), "keyence-cv-x": (180, 80, 100),
+        "zeiss-contura": (350, 150, 200), "siemens-s7-1500-bench": (120, 60, 0)}, [
+        ("al6061-block", "6061 aluminium block 100×100×50 mm", "6061铝块100×100×50毫米",
+         "material", "piece", "85.00"),
+        ("carbide-endmill-10", "Carbide end mill Ø10 mm", "硬质合金立铣刀Ø10毫米",
+         "consumable", "piece", "160.00"),
+        ("coolant", "Water-soluble coolant", "水溶性切削液", "consumable", "l", "28.00")]),
+    "autoworks-shunyi": ("Shunyi prices 2026", {
+        "eos-m290": (900, 300, 800), "stratasys-f370": (150, 60, 50),
+        "kuka-kr210-weld": (450, 180, 300), "trumpf-trulaser-3000": (520, 200, 300)}, [
+        ("ti64-powder", "Ti-6Al-4V powder", "钛合金粉末Ti-6Al-4V", "material", "kg", "1200.00"),
+        ("pla-filament", "PLA filament", "PLA线材", "material", "kg", "180.00"),
+        ("argon-cylinder", "Argon shielding gas, 40 l cylinder", "氩气保护气（40升钢瓶）",
+         "consumable", "piece", "260.00")]),
+    "phonetech-changping": ("Changping prices 2026", {
+        "yamaha-ysm20r": (800, 250, 600), "final-assembly-line": (1500, 400, 1000),
+        "kohyoung-zenith": (260, 100, 100), "private-5g-cell": (400, 150, 200),
+        "5g-rf-bench": (350, 120, 100), "codesys-bench": (100, 50, 0),
+        "formlabs-form4": (90, 40, 30), "ur10e-screwdriving": (160, 60, 50)}, [
+        ("solder-paste", "SAC305 solder paste", "SAC305无铅锡膏", "consumable", "g", "1.20"),
+        ("test-pcb", "Test PCB panel", "测试PCB拼板", "material", "piece", "45.00"),
+        ("resin", "Standard resin", "标准树脂", "material", "l", "950.00")]),
+}
+# A Beijing innovation-voucher programme accrediting the demo hubs; grants to two SMEs;
+# Green Motor is controlled by PhoneTech (its voucher works at AutoWorks, not at PhoneTech).
+PROGRAMME = dict(
+    reference="JING-KJCXQ-2026", name_en="Beijing Capital Science and Technology "
+    "Innovation Voucher", name_zh_hans="北京市首都科技创新券",
+    issuer_en="Beijing Municipal Science and Technology Commission",
+    issuer_zh_hans="北京市科学技术委员会", subsidy_share=Decimal("0.5000"),
+    cap_per_sme_year=Decimal("500000.00"), cap_per_use=None, valid_from=date(2026, 1, 1),
+    valid_until=date(2027, 12, 31), claimant=VoucherProgramme.Claimant.PROVIDER)
+GRANTS = [  # (SME, reference number, amount)
+    ("precisionparts", "JING-KJCXQ-2026-00117", Decimal("200000.00")),
+    ("greenmotor", "JING-KJCXQ-2026-00342", Decimal("100000.00")),
+]
+AFFILIATION = ("greenmotor", "phonetech", Affiliation.Kind.CONTROL,
+               "PhoneTech holds 60 % of Green Motor's shares.")
+
+
+def seed_money(orgs: dict[str, Organization], hubs: dict[str, Hub],
+               equipment: dict[str, Equipment], staff) -> int:
+    """Rate cards, the voucher programme, its grants and the declared affiliation, through
+    the set-up services; each only when missing (a second run writes nothing)."""
+    made = 0
+    for hub_slug, (name, rates, items) in RATE_CARDS.items():
+        hub = hubs[hub_slug]
+        if RateCard.objects.filter(hub=hub, valid_from=RATES_FROM).exists():
+            continue
+        money.save_rate_card(
+            hub=hub, operator=hub.operator, by_user=None, name=name, valid_from=RATES_FROM,
+            rates=[{"equipment": equipment[slug], "hourly_rate": Decimal(rate),
+                    "assisted_hourly_surcharge": Decimal(surcharge),
+                    "setup_fee": Decimal(setup_fee)}
+                   for slug, (rate, surcharge, setup_fee) in rates.items()],
+            items=[{"code": code, "name_en": en, "name_zh_hans": zh, "kind": kind,
+                    "unit": unit, "unit_price": Decimal(price)}
+                   for code, en, zh, kind, unit, price in items])
+        made += 1
+    programme = VoucherProgramme.objects.filter(reference=PROGRAMME["reference"]).first()
+    if programme is None:
+        programme = money.save_programme(data=PROGRAMME, providers=list(hubs.values()),
+                                         categories=[], by_user=staff)
+        made += 1
+    for sme, reference, amount in GRANTS:
+        if not VoucherGrant.objects.filter(programme=programme,
+                                           reference_number=reference).exists():
+            money.grant_voucher(programme_id=programme.pk, organization=orgs[sme],
+                                amount=amount, valid_from=programme.valid_from,
+                                valid_until=programme.valid_until, reference_number=reference,
+                                by_user=staff)
+            made += 1
+    sme, flagship, kind, note = AFFILIATION
+    if not Affiliation.objects.filter(organization=orgs[sme], affiliate=orgs[flagship],
+                                      ended_at__isnull=True).exists():
+        money.declare_affiliation(organization=orgs[sme], affiliate=orgs[flagship], kind=kind,
+                                  note=note, by_user=staff)
+        made += 1
+    return made
+
+
 # title: (operator, hub, university, categories, terms)
 AGREEMENTS = {
     "AutoWorks × Tsinghua: machining and additive trials": (
@@ -644,6 +735,7 @@ class Command(BaseCommand):
             seed_catalogue_media(equipment)
             users = seed_users(orgs)
             seed_qualifications(users, equipment)
+            seed_money(orgs, hubs, equipment, users[STAFF_EMAIL])
             seed_agreements(orgs, hubs)
             seed_history(orgs, equipment, users)
             seed_plant_trials(orgs, equipment, users)
