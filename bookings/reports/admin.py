@@ -1,7 +1,8 @@
 """The admin console's report page (linked from the Booking changelist): utilization per
-equipment for a period and billing per SME for a month, each with a server-rendered SVG
-chart (pygal, no scripts, no CDN) and a CSV export. Platform staff see every operator's
-hubs, or pick one operator."""
+equipment for a period, with a server-rendered SVG chart (pygal, no scripts, no CDN) and
+a CSV export. Platform staff see every operator's hubs, or pick one operator. Billing per
+SME reads statement lines, a layer above bookings: its admin page is the statements'
+(``billing.statements.admin``), linked from here by URL name."""
 
 from __future__ import annotations
 
@@ -93,15 +94,6 @@ def utilization_chart(rows: list[reports.EquipmentUtilization]) -> str:
     }, "h"))
 
 
-def billing_chart(bills: list[reports.SmeBill], month: date) -> str:
-    labels = [bill.organization_name for bill in bills]
-    return _svg(_chart(pygal.StackedBar, f"Billing per SME, {month:%Y-%m} ({reports.CURRENCY})",
-                       labels, {
-        "Usage": [float(bill.usage_amount) for bill in bills],
-        "Late cancellation fees": [float(bill.cancellation_fees) for bill in bills],
-    }, reports.CURRENCY))
-
-
 def percent(value) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -125,10 +117,8 @@ def report_view(model_admin, request):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": Booking._meta,
-        "title": "Utilization and billing reports",
+        "title": "Utilization report",
         "form": form,
-        "late_cancellation_hours": int(reports.LATE_CANCELLATION / timedelta(hours=1)),
-        "late_cancellation_share": f"{reports.LATE_CANCELLATION_SHARE:.0%}",
     }
     if not form.is_valid():
         return TemplateResponse(request, TEMPLATE, context)
@@ -139,27 +129,22 @@ def report_view(model_admin, request):
     except ValidationFailed as exc:
         add_errors(form, exc)
         return TemplateResponse(request, TEMPLATE, context)
-    lines = reports.billing(operator=scope, month=month)
     export = request.GET.get("export")
     if export == "utilization":
         return _csv(reports.utilization_csv(rows),
                     f"utilization-{form.cleaned_data['start']:%Y%m%d}-"
                     f"{form.cleaned_data['end']:%Y%m%d}.csv")
-    if export == "billing":
-        return _csv(reports.billing_csv(lines, month), f"billing-{month:%Y-%m}.csv")
-    bills = reports.by_sme(lines)
     query = {"start": f"{form.cleaned_data['start']:%Y-%m-%d}",
              "end": f"{form.cleaned_data['end']:%Y-%m-%d}", "month": f"{month:%Y-%m}"}
     if form.cleaned_data.get("operator"):
         query["operator"] = form.cleaned_data["operator"].slug
     context.update({
         "start": start, "end": end, "month": month,
-        "rows": _table(rows), "hubs": _table(reports.by_hub(rows)), "bills": bills,
-        "billing_total": sum((bill.amount for bill in bills), 0),
-        "currency": reports.CURRENCY,
+        "rows": _table(rows), "hubs": _table(reports.by_hub(rows)),
         "utilization_chart": utilization_chart(rows) if rows else "",
-        "billing_chart": billing_chart(bills, month) if bills else "",
         "utilization_csv": "?" + urlencode({**query, "export": "utilization"}),
-        "billing_csv": "?" + urlencode({**query, "export": "billing"}),
+        # Billing per SME: the statements' admin page, for the same month and operator.
+        "billing_query": urlencode({k: v for k, v in query.items()
+                                    if k in ("month", "operator")}),
     })
     return TemplateResponse(request, TEMPLATE, context)

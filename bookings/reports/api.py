@@ -1,11 +1,9 @@
-"""Operations reports for hub operators (flagship organisations): utilization and
-billing, as JSON or, with ``?format=csv``, as CSV. Figures and rules live in
-``bookings.reports.selectors``; this module parses, calls it and renders."""
+"""Operations reports for hub operators (flagship organisations): utilization, as JSON
+or, with ``?format=csv``, as CSV. Figures and rules live in ``bookings.reports.selectors``;
+this module parses, calls it and renders. The billing report reads statement lines and is
+served by ``billing.statements.api``."""
 
 from __future__ import annotations
-
-from datetime import date
-from decimal import Decimal
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -33,10 +31,6 @@ def _hours(**kwargs):
 def _ratio(**kwargs):
     return serializers.DecimalField(max_digits=8, decimal_places=4, read_only=True,
                                     allow_null=True, **kwargs)
-
-
-def _money(**kwargs):
-    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
 
 
 class UtilizationQuerySerializer(serializers.Serializer):
@@ -88,50 +82,6 @@ class UtilizationReportSerializer(serializers.Serializer):
     equipment = EquipmentUtilizationSerializer(many=True)
 
 
-class BillingQuerySerializer(serializers.Serializer):
-    month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$", help_text="Calendar month, YYYY-MM (in each hub's time "
-                                              "zone).",
-        error_messages={"invalid": "Give the month as YYYY-MM, e.g. 2026-11."})
-
-    def validate_month(self, value: str) -> date:
-        year, month = value.split("-")
-        if not 1970 <= int(year) <= 2999:  # as for every time the API takes
-            raise serializers.ValidationError(self.fields["month"].error_messages["invalid"])
-        return date(int(year), int(month), 1)
-
-
-class _BillSerializer(serializers.Serializer):
-    completed = serializers.IntegerField(read_only=True)
-    no_shows = serializers.IntegerField(read_only=True)
-    hours = _hours(help_text="Hours of completed and no-show bookings.")
-    usage_amount = _money(help_text="Their price quotes, in full.")
-    late_cancellations = serializers.IntegerField(
-        read_only=True, help_text=f"Cancelled by the SME less than "
-                                  f"{reports.LATE_CANCELLATION} before the start.")
-    cancellation_fees = _money(help_text=f"{reports.LATE_CANCELLATION_SHARE} of the late "
-                                         "cancellations' price quotes.")
-    free_cancellations = serializers.IntegerField(read_only=True)
-    amount = _money(help_text="usage_amount + cancellation_fees.")
-
-
-class BillingLineSerializer(_BillSerializer, _PerEquipment):
-    pass
-
-
-class SmeBillSerializer(_BillSerializer):
-    organization = serializers.CharField(read_only=True, help_text="The SME's slug.")
-    organization_name = serializers.CharField(read_only=True)
-    lines = BillingLineSerializer(many=True, read_only=True)
-
-
-class BillingReportSerializer(serializers.Serializer):
-    month = serializers.CharField(help_text="YYYY-MM")
-    currency = serializers.CharField()
-    total = _money()
-    smes = SmeBillSerializer(many=True)
-
-
 def _csv_response(body: str, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -173,27 +123,4 @@ class UtilizationReportView(_ReportView):
                                  f"utilization-{start:%Y%m%d}-{end:%Y%m%d}.csv")
         return Response(UtilizationReportSerializer({
             "start": start, "end": end, "hubs": reports.by_hub(rows), "equipment": rows,
-        }).data)
-
-
-class BillingReportView(_ReportView):
-    """Per SME and equipment on your hubs, for bookings starting in the month (each hub's
-    time zone), at their price quote: completed and no-show bookings in full; cancelled by
-    the SME less than 24 hours before the start at 50 %; other cancellations, rejections
-    and open bookings free. For flagship organisations only."""
-
-    @extend_schema(
-        summary="Billing per SME for a month (operators)",
-        parameters=[BillingQuerySerializer, FORMAT_PARAMETER],
-        responses={200: BillingReportSerializer, (200, "text/csv"): OpenApiTypes.STR})
-    def get(self, request):
-        operator, query = self.parse(BillingQuerySerializer)
-        month = query["month"]
-        lines = reports.billing(operator=operator, month=month)
-        if self.wants_csv():
-            return _csv_response(reports.billing_csv(lines, month), f"billing-{month:%Y-%m}.csv")
-        bills = reports.by_sme(lines)
-        return Response(BillingReportSerializer({
-            "month": f"{month:%Y-%m}", "currency": reports.CURRENCY,
-            "total": sum((bill.amount for bill in bills), Decimal(0)), "smes": bills,
         }).data)

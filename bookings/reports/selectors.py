@@ -17,18 +17,12 @@ Utilization of an equipment over a period [start, end):
 - *no-show rate* = no-shows / (completed + no-shows) among bookings *starting* in the
   period, so consecutive periods never count a booking twice (None when there are none).
 
-Billing for a calendar month: bookings starting in that month in their hub's time zone,
-billed at their stored ``price`` (the quote, hours × rate at booking time):
-
-- completed and no-show bookings in full;
-- cancelled by the SME itself less than ``LATE_CANCELLATION`` before the start:
-  ``LATE_CANCELLATION_SHARE`` of the price (applied to each line's sum, rounded half up
-  to cents);
-- every other cancellation (earlier, by the operator, by the system), rejections and
-  bookings not yet concluded (requested, confirmed, checked in): nothing.
+Billing (issue #16) reads statement lines and lives with them, a layer above bookings:
+``billing.statements.report``. What stays here for it: the late-cancellation rule's
+constants (``bookings.policy.late_cancellation_fee`` reads them) and ``month_bounds``.
 
 Queries are per figure family, never per row: utilization costs three (equipment,
-maintenance, one booking aggregate), billing two (the hubs' time zones, one aggregate).
+maintenance, one booking aggregate).
 """
 
 from __future__ import annotations
@@ -45,10 +39,8 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -61,20 +53,17 @@ from equipment.hours import open_intervals, subtract
 from equipment.models import Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization
 
-from ..models import Booking, BookingEvent
+from ..models import Booking
 
 S = Booking.Status
 
 # Statuses whose period counts as booked: the slot was held for the SME.
 BOOKED = (S.CONFIRMED, S.CHECKED_IN, S.COMPLETED, S.NO_SHOW)
-# Statuses billed in full.
-BILLED = (S.COMPLETED, S.NO_SHOW)
 
 # Cancellation policy: an SME cancelling less than this before the start pays this share.
 LATE_CANCELLATION = timedelta(hours=24)
 LATE_CANCELLATION_SHARE = Decimal("0.5")
 
-CURRENCY = "CNY"
 MAX_REPORT_RANGE = timedelta(days=366)
 
 CENT = Decimal("0.01")
@@ -264,42 +253,7 @@ def by_hub(rows: Iterable[EquipmentUtilization]) -> list[HubUtilization]:
             for slug, group in groups.items()]
 
 
-# --- billing --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Charges:
-    completed: int
-    no_shows: int
-    hours: Decimal  # of completed and no-show bookings
-    usage_amount: Decimal  # their price quotes, in full
-    late_cancellations: int
-    cancellation_fees: Decimal
-    free_cancellations: int
-
-    @property
-    def amount(self) -> Decimal:
-        return self.usage_amount + self.cancellation_fees
-
-
-@dataclass(frozen=True)
-class BillingLine(_Charges):
-    """What one SME owes for one equipment in one month."""
-
-    organization: str  # slug
-    organization_name: str
-    equipment_id: int
-    equipment: str
-    hub: str  # slug
-
-
-@dataclass(frozen=True)
-class SmeBill(_Charges):
-    """One SME's month: its lines and their totals."""
-
-    organization: str
-    organization_name: str
-    lines: tuple[BillingLine, ...]
-
+# --- months ---------------------------------------------------------------------------
 
 def month_bounds(month: date, tz_name: str) -> tuple[datetime, datetime]:
     """[first midnight of ``month``, first midnight of the next) in a time zone."""
@@ -309,77 +263,10 @@ def month_bounds(month: date, tz_name: str) -> tuple[datetime, datetime]:
     return datetime.combine(first, time(), tz), datetime.combine(following, time(), tz)
 
 
-def billing(*, operator: Operator | None, month: date) -> list[BillingLine]:
-    """Per SME and equipment on ``operator``'s hubs, for bookings starting in ``month``
-    (each hub's own calendar month); ordered by SME, hub and equipment name. A line
-    appears once the SME has a completed, no-show or cancelled booking there."""
-    hubs = operated_hubs(operator)
-    zones = sorted(set(hubs.values_list("timezone", flat=True)))
-    if not zones:
-        return []
-    in_month = Q()
-    for tz_name in zones:  # few distinct zones, however many hubs
-        lo, hi = month_bounds(month, tz_name)
-        in_month |= Q(equipment__hub__timezone=tz_name, start__gte=lo, start__lt=hi)
-    cancellation = (BookingEvent.objects.filter(booking=OuterRef("pk"), to_status=S.CANCELLED)
-                    .order_by("-at", "-pk"))
-    billed = Q(status__in=BILLED)
-    cancelled = Q(status=S.CANCELLED)
-    late = cancelled & Q(cancelled_by=F("organization_id"), notice__lt=LATE_CANCELLATION)
-    duration = ExpressionWrapper(F("end") - F("start"), output_field=DurationField())
-    query = (Booking.objects
-             .filter(in_month, equipment__hub__in=hubs, status__in=(*BILLED, S.CANCELLED))
-             .alias(cancelled_at=Subquery(cancellation.values("at")[:1]),
-                    cancelled_by=Subquery(cancellation.values("actor_organization_id")[:1]),
-                    notice=ExpressionWrapper(F("start") - F("cancelled_at"),
-                                             output_field=DurationField()))
-             .order_by()
-             .values("organization__slug", "organization__name", "equipment_id",
-                     "equipment__name", "equipment__hub__slug", "equipment__hub__name")
-             .annotate(completed=Count("pk", filter=Q(status=S.COMPLETED)),
-                       no_shows=Count("pk", filter=Q(status=S.NO_SHOW)),
-                       used=Sum(duration, filter=billed),
-                       usage_amount=Sum("price", filter=billed),
-                       cancelled=Count("pk", filter=cancelled),
-                       late=Count("pk", filter=late),
-                       late_prices=Sum("price", filter=late)))
-    rows = list(query)  # the one aggregate query
-    lines = [BillingLine(
-        organization=r["organization__slug"], organization_name=r["organization__name"],
-        equipment_id=r["equipment_id"], equipment=r["equipment__name"],
-        hub=r["equipment__hub__slug"],
-        completed=r["completed"], no_shows=r["no_shows"], hours=hours(r["used"] or ZERO),
-        usage_amount=(r["usage_amount"] or Decimal(0)).quantize(CENT),
-        late_cancellations=r["late"],
-        cancellation_fees=((r["late_prices"] or Decimal(0)) * LATE_CANCELLATION_SHARE).quantize(
-            CENT, ROUND_HALF_UP),
-        free_cancellations=r["cancelled"] - r["late"],
-    ) for r in rows]
-    hub_names = {r["equipment__hub__slug"]: r["equipment__hub__name"] for r in rows}
-    lines.sort(key=lambda li: (li.organization_name, li.organization, hub_names[li.hub],
-                               li.equipment, li.equipment_id))
-    return lines
-
-
-def by_sme(lines: Iterable[BillingLine]) -> list[SmeBill]:
-    """Group billing lines per SME (keeps their order) with totals."""
-    groups: dict[str, list[BillingLine]] = {}
-    for line in lines:
-        groups.setdefault(line.organization, []).append(line)
-    return [SmeBill(organization=slug, organization_name=group[0].organization_name,
-                    lines=tuple(group),
-                    **{f.name: _total(group, f.name) for f in fields(_Charges)})
-            for slug, group in groups.items()]
-
-
 # --- CSV ------------------------------------------------------------------------------
 
 UTILIZATION_COLUMNS = ["hub", "equipment_id", "equipment", "open_hours", "booked_hours",
                        "actual_hours", "utilization", "completed", "no_shows", "no_show_rate"]
-BILLING_COLUMNS = ["month", "organization", "organization_name", "hub", "equipment_id",
-                   "equipment", "completed", "no_shows", "hours", "usage_amount",
-                   "late_cancellations", "cancellation_fees", "free_cancellations", "amount",
-                   "currency"]
 
 
 def _write(columns: list[str], rows: Iterable[list]) -> str:
@@ -391,11 +278,3 @@ def utilization_csv(rows: Iterable[EquipmentUtilization]) -> str:
     return _write(UTILIZATION_COLUMNS, (
         [r.hub, r.equipment_id, r.equipment, r.open_hours, r.booked_hours, r.actual_hours,
          r.utilization, r.completed, r.no_shows, r.no_show_rate] for r in rows))
-
-
-def billing_csv(lines: Iterable[BillingLine], month: date) -> str:
-    label = f"{month:%Y-%m}"
-    return _write(BILLING_COLUMNS, (
-        [label, li.organization, li.organization_name, li.hub, li.equipment_id, li.equipment,
-         li.completed, li.no_shows, li.hours, li.usage_amount, li.late_cancellations,
-         li.cancellation_fees, li.free_cancellations, li.amount, CURRENCY] for li in lines))

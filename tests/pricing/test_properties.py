@@ -95,7 +95,10 @@ def check_invariants(world) -> None:
         assert grant.used == (lines.aggregate(s=Sum("voucher_share"))["s"] or 0)
         assert 0 <= grant.used <= grant.amount
     for booking in Booking.objects.select_related("quote"):
-        assert booking.price == booking.quote.total
+        # The price is what the booking was priced at: its quote's lines but a late
+        # cancellation's fee (added to the released quote).
+        priced = booking.quote.lines.exclude(kind=QuoteLine.Kind.LATE_CANCELLATION)
+        assert booking.price == priced.aggregate(s=Sum("amount"))["s"]
         released = booking.status in (Booking.Status.CANCELLED, Booking.Status.REJECTED,
                                       Booking.Status.NO_SHOW)
         assert (booking.quote.status == Quote.Status.RELEASED) == released
