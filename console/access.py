@@ -16,32 +16,10 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from organizations.models import Organization
-from organizations.portal import is_admin, organization_of
-
-
-def operator_required(view: Callable | None = None, *, admin: bool = False) -> Callable:
-    """Members of a flagship firm; with ``admin=True`` its admins only. Sets
-    ``request.organization`` and ``request.is_org_admin``."""
-
-    def decorate(view: Callable) -> Callable:
-        @never_cache  # the organisation's own data, secrets shown once: never kept by caches
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            organization = organization_of(request)
-            if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
-                return render(request, "console/not_operator.html",
-                              {"organization": organization}, status=403)
-            request.organization = organization
-            request.is_org_admin = is_admin(request)
-            if admin and not request.is_org_admin:
-                return render(request, "console/admins_only.html",
-                              {"organization": organization}, status=403)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate(view) if view is not None else decorate
+from organizations.portal import (
+    operator_required,  # noqa: F401  (re-exported)
+    organization_of,
+)
 
 
 def university_required(view: Callable) -> Callable:

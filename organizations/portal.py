@@ -14,6 +14,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from core.errors import NotFound
 
@@ -76,3 +77,30 @@ def is_admin(request: HttpRequest) -> bool:
         return False
     return Membership.objects.filter(user=request.user, organization=organization,
                                      role=Membership.Role.ADMIN).exists()
+
+
+def operator_required(view: Callable | None = None, *, admin: bool = False) -> Callable:
+    """The gate in front of operators' pages (the console, and the money pages under it that
+    ``pricing`` and ``billing`` serve): members of a flagship firm; with ``admin=True`` its
+    admins only. Sets ``request.organization`` and ``request.is_org_admin``. Anonymous
+    visitors go to the login page; anyone else is told what the console is for (403)."""
+
+    def decorate(view: Callable) -> Callable:
+        @never_cache  # the organisation's own data, secrets shown once: never kept by caches
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            organization = organization_of(request)
+            if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
+                return render(request, "console/not_operator.html",
+                              {"organization": organization}, status=403)
+            request.organization = organization
+            request.is_org_admin = is_admin(request)
+            if admin and not request.is_org_admin:
+                return render(request, "console/admins_only.html",
+                              {"organization": organization}, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

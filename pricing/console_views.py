@@ -5,49 +5,26 @@ and the voucher programmes that accredit their hubs (read-only). Writes through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.forms import add_errors
 from equipment.models import Equipment
 from equipment.selectors import hubs_operated_by
-from organizations.models import Organization
-from organizations.portal import organization_of
+from organizations.portal import operator_required
 
 from . import selectors, setup
 from .forms import ItemFormSet, NewCardForm, RateCardForm, RateRowForm
 from .models import RateCard
 from .setup import ITEM_FIELDS, RATE_FIELDS
-
-
-def operator_required(view: Callable) -> Callable:
-    """Members of a flagship firm, as ``console.access.operator_required`` (which pricing,
-    below the console, may not import): anyone else is told what the console is for
-    (403); sets ``request.organization``."""
-
-    @never_cache
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        organization = organization_of(request)
-        if organization is None or organization.kind != Organization.Kind.FLAGSHIP:
-            return render(request, "console/not_operator.html",
-                          {"organization": organization}, status=403)
-        request.organization = organization
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _today(hub):

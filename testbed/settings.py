@@ -335,6 +335,9 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
     "purge-delivery-logs": {"task": "core.purge_delivery_logs", "schedule": 86400.0},
     "purge-observations": {"task": "trials.purge_observations", "schedule": 86400.0},
+    "expire-service-requests": {"task": "billing.expire_service_requests", "schedule": 300.0},
+    # Last month's statements, once the month is over (a second run issues nothing twice).
+    "issue-due-statements": {"task": "billing.issue_due_statements", "schedule": 86400.0},
 }
 # Retention (purged by the two sweeps above, or `manage.py purge_records`): outbox
 # delivery-log rows (every attempt to send an e-mail or webhook) are kept this many days.

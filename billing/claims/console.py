@@ -12,9 +12,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from console.access import operator_required
 from core.errors import DomainError, ValidationFailed, error_text
 from core.forms import add_errors
+from organizations.portal import operator_required
 
 from ..models import SettlementClaim
 from . import evidence, reports, selectors, services

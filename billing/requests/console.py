@@ -22,7 +22,7 @@ from core.forms import add_errors
 
 # The console's gate (``console.access.operator_required``, which billing, below the
 # console, may not import), as pricing's console pages hold it.
-from pricing.console_views import operator_required
+from organizations.portal import operator_required
 from pricing.selectors import hub_day, rate_card_on
 
 from . import selectors, services

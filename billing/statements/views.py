@@ -17,10 +17,9 @@ from django.utils.translation import gettext as _
 
 from billing.models import Statement, StatementLine
 from core.errors import DomainError, error_text
-from organizations.portal import sme_required
 
 # The console's gate (billing sits below the console, so it may not import console.access).
-from pricing.console_views import operator_required
+from organizations.portal import operator_required, sme_required
 
 from . import builder, documents, report, selectors, services
 from .api import parse_month

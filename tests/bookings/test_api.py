@@ -210,8 +210,9 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT")
 @pytest.mark.real_broker
 @pytest.mark.django_db(transaction=True)
 def test_create_query_budget(sme_client, equipment, broker_at):
-    """Creating a booking (with an Idempotency-Key) costs at most 11 SQL statements (the rate lookup, the quote and its lines among them),
-    BEGIN/COMMIT of the one transaction aside. transaction=True makes the request's
+    """Creating a booking (with an Idempotency-Key) costs at most 11 SQL statements (the
+    rate lookup, the quote and its lines among them), BEGIN/COMMIT of the one transaction
+    aside. transaction=True makes the request's
     transaction the outermost, as in production (inside the test's own transaction it
     would become a SAVEPOINT pair). Follow-up work (notifications) is published to the
     broker, as in production, not run in the request."""

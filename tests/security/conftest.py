@@ -25,6 +25,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing.models import ServiceRequest, SettlementClaim, Statement, StatementLine
+from billing.requests import services as request_services
 from bookings.models import Booking, CalendarFeed
 from core import webhooks
 from core.models import WebhookEndpoint
@@ -86,6 +87,7 @@ class Money:
     grant: VoucherGrant
     quote: Quote
     service_request: ServiceRequest
+    quoted_request: ServiceRequest  # answered with an offer the SME can accept
     statement: Statement
     claim: SettlementClaim
 
@@ -213,10 +215,19 @@ def _money(name, hub, sme, operator, equipment, completed, now) -> Money:
     QuoteLineFactory(quote=quote, position=1, equipment=equipment, start=quote.start,
                      end=quote.end, unit_price=equipment.hourly_rate)
     quote_totals(quote)
-    request = ServiceRequest.objects.create(
-        organization=sme, hub=hub, title=f"Assisted trial {name}", plan="Bracket roughing",
+    request = request_services.submit_request(
+        organization=sme, hub_id=hub.pk, title=f"Assisted trial {name}",
+        plan="Bracket roughing", equipment_ids=[equipment.pk],
         preferred_start=now + timedelta(days=7), preferred_end=now + timedelta(days=8))
-    request.equipment.set([equipment])
+    quoted = request_services.submit_request(
+        organization=sme, hub_id=hub.pk, title=f"Assisted trial {name} (offered)",
+        plan="Fixture trial", equipment_ids=[equipment.pk],
+        preferred_start=now + timedelta(days=13), preferred_end=now + timedelta(days=14))
+    offered = now + timedelta(days=13)
+    request_services.send_offer(
+        request_id=quoted.pk, operator=operator,
+        periods=[(equipment.pk, offered, offered + timedelta(hours=2))],
+        valid_until=now + timedelta(days=3))
     line = completed.quote.lines.get()
     statement = Statement.objects.create(
         operator=operator, organization=sme, month=completed.start.date().replace(day=1),
@@ -231,7 +242,7 @@ def _money(name, hub, sme, operator, equipment, completed, now) -> Money:
         programme=programme, provider=operator, month=statement.month,
         amount=line.voucher_share)
     return Money(programme=programme, grant=grant, quote=quote, service_request=request,
-                 statement=statement, claim=claim)
+                 quoted_request=quoted, statement=statement, claim=claim)
 
 
 def build_world() -> World:

@@ -30,6 +30,8 @@ NOT_CREATING = {
     "bookings/{pk}/approve/", "bookings/{pk}/reject/", "bookings/{pk}/cancel/",
     "bookings/{pk}/check-in/", "bookings/{pk}/complete/",
     "agreements/{pk}/revoke/", "agreements/{pk}/standing-consent/",
+    "service-requests/{pk}/decline/", "service-requests/{pk}/withdraw/",
+    "service-requests/{pk}/refuse/",
     "equipment/{pk}/result-source/test/",  # a read: connects to the source, stores nothing
 }
 

@@ -107,6 +107,21 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("calendar-feeds/{pk}/", "DELETE"):   row((204, 404),  (204, 404),  (204, 404)),
     ("reports/utilization/", "GET"):      row(200,         403,         403),
     ("reports/billing/", "GET"):          row(200,         403,         403),
+    # service requests: SMEs ask, the hub's operator answers with an offer
+    ("service-requests/", "GET"):         row(200,         200,         200),
+    ("service-requests/", "POST"):        row(403,         201,         403),
+    ("service-requests/{pk}/", "GET"):    row((200, 404),  (200, 404),  NOT_VISIBLE),
+    ("service-requests/{pk}/offer/", "POST"):    row((201, 404), (403, 404), NOT_VISIBLE),
+    ("service-requests/{pk}/refuse/", "POST"):   row((200, 404), (403, 404), NOT_VISIBLE),
+    ("service-requests/{pk}/accept/", "POST"):   row((403, 404), (201, 404), NOT_VISIBLE),
+    ("service-requests/{pk}/decline/", "POST"):  row((403, 404), (200, 404), NOT_VISIBLE),
+    ("service-requests/{pk}/withdraw/", "POST"): row((403, 404), (200, 404), NOT_VISIBLE),
+    # statements: the operator issues them, the SME reads its own
+    ("statements/", "GET"):               row(200,         200,         200),
+    ("statements/issue/", "POST"):        row(201,         403,         403),
+    ("statements/{pk}/", "GET"):          row((200, 404),  (200, 404),  NOT_VISIBLE),
+    ("statements/{pk}/pdf/", "GET"):      row((200, 404),  (200, 404),  NOT_VISIBLE),
+    ("statements/{pk}/csv/", "GET"):      row((200, 404),  (200, 404),  NOT_VISIBLE),
 }
 
 
@@ -207,6 +222,27 @@ CALLS: dict[tuple[str, str], Call] = {
     ("reports/utilization/", "GET"): Call(query=lambda w: {
         "start": _iso(w.now - timedelta(days=7)), "end": _iso(w.now + timedelta(days=7))}),
     ("reports/billing/", "GET"): Call(query=lambda w: {"month": f"{w.now:%Y-%m}"}),
+    ("service-requests/", "POST"): Call(body=lambda w, s: dict(
+        hub=w.a.hub.slug, title="Matrix trial", plan="Run it.", equipment=[w.a.equipment.pk],
+        **dict(zip(("preferred_start", "preferred_end"), _later(w, 5), strict=True)))),
+    ("service-requests/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.money.service_request.pk}),
+    ("service-requests/{pk}/offer/", "POST"): Call(
+        args=lambda s, k: {"pk": s.money.service_request.pk},
+        body=lambda w, s: {"periods": [dict(
+            equipment=s.equipment.pk, **dict(zip(("start", "end"), _later(w, 7), strict=True)))],
+            "valid_until": _iso(w.now + timedelta(days=2))}),
+    ("service-requests/{pk}/refuse/", "POST"): Call(
+        args=lambda s, k: {"pk": s.money.service_request.pk}, body=lambda w, s: REASON),
+    ("service-requests/{pk}/withdraw/", "POST"): Call(
+        args=lambda s, k: {"pk": s.money.service_request.pk}, body=lambda w, s: REASON),
+    ("service-requests/{pk}/accept/", "POST"): Call(
+        args=lambda s, k: {"pk": s.money.quoted_request.pk}, body=lambda w, s: {}),
+    ("service-requests/{pk}/decline/", "POST"): Call(
+        args=lambda s, k: {"pk": s.money.quoted_request.pk}, body=lambda w, s: {}),
+    ("statements/issue/", "POST"): Call(body=lambda w, s: {"month": f"{w.now:%Y-%m}"}),
+    ("statements/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.money.statement.pk}),
+    ("statements/{pk}/pdf/", "GET"): Call(args=lambda s, k: {"pk": s.money.statement.pk}),
+    ("statements/{pk}/csv/", "GET"): Call(args=lambda s, k: {"pk": s.money.statement.pk}),
 }
 
 
