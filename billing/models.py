@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking
@@ -165,8 +166,10 @@ class Statement(models.Model):
                                     name="statement_number_once"),
             models.UniqueConstraint(fields=["operator", "organization", "month"],
                                     name="statement_once_per_month"),
-            models.CheckConstraint(condition=Q(total=F("voucher_total") + F("sme_total")),
-                                   name="statement_totals_split"),
+            # Rounded: SQLite adds decimals as floats (66.67 + 66.66 != 133.33 there).
+            models.CheckConstraint(
+                condition=Q(total=Round(F("voucher_total") + F("sme_total"), 2)),
+                name="statement_totals_split"),
         ]
 
     def __str__(self) -> str:
@@ -213,8 +216,9 @@ class StatementLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["statement", "position"],
                                     name="statementline_position"),
-            models.CheckConstraint(condition=Q(amount=F("voucher_share") + F("sme_share")),
-                                   name="statementline_split"),
+            models.CheckConstraint(
+                condition=Q(amount=Round(F("voucher_share") + F("sme_share"), 2)),
+                name="statementline_split"),
         ]
 
     def __str__(self) -> str:

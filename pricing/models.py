@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from equipment.models import Category, Equipment, Hub, TranslatedSave
@@ -343,7 +344,8 @@ class Quote(models.Model):
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="quote_end_after_start"),
             models.CheckConstraint(
                 condition=Q(voucher_total__gte=0) & Q(sme_total__gte=0)
-                & Q(total=F("voucher_total") + F("sme_total")),
+                # Rounded: SQLite adds decimals as floats (66.67 + 66.66 != 133.33 there).
+                & Q(total=Round(F("voucher_total") + F("sme_total"), 2)),
                 name="quote_totals_split"),
         ]
 
@@ -391,7 +393,7 @@ class QuoteLine(models.Model):
             models.UniqueConstraint(fields=["quote", "position"], name="quoteline_position"),
             models.CheckConstraint(
                 condition=Q(amount__gte=0) & Q(voucher_share__gte=0) & Q(sme_share__gte=0)
-                & Q(amount=F("voucher_share") + F("sme_share")),
+                & Q(amount=Round(F("voucher_share") + F("sme_share"), 2)),
                 name="quoteline_split"),
         ]
 

@@ -56,7 +56,7 @@ PROGRAMME_UNTIL_BEFORE_FROM = define(
     _("The programme cannot end before it starts."), field="valid_until")
 PROGRAMME_SHARE_RANGE = define(
     "programme_share_range", ValidationFailed,
-    _("The subsidy share is more than 0 and at most 1 (e.g. 0.5 for 50 %)."),
+    _("The subsidy share is more than 0 and at most 1 (e.g. 0.5 for 50 %%)."),
     field="subsidy_share")
 PROGRAMME_REFERENCE_TAKEN = define(
     "programme_reference_taken", ValidationFailed,

@@ -299,6 +299,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice lists whose names would clash in the schema get their own names.
+    "ENUM_NAME_OVERRIDES": {
+        "QuoteKindEnum": "pricing.models.Quote.Kind",
+        "QuoteStatusEnum": "pricing.models.Quote.Status",
+        "QuoteLineKindEnum": "pricing.models.QuoteLine.Kind",
+        "ShortfallEnum": "pricing.models.Quote.Shortfall",
+        "ResultSourceKindEnum": "equipment.models.Equipment.ResultSourceKind",
+        "ClaimStatusEnum": "billing.models.SettlementClaim.Status",
+        "StatementLineKindEnum": "billing.models.StatementLine.Kind",
+    },
     # The schema documents the problem+json errors of every operation (so clients and the
     # Schemathesis run can hold the API to them).
     "POSTPROCESSING_HOOKS": [

@@ -18,13 +18,14 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files import File
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from billing.models import ServiceRequest, SettlementClaim, Statement, StatementLine
+from billing.models import ClaimLine, ServiceRequest, SettlementClaim, Statement, StatementLine
 from billing.requests import services as request_services
 from bookings.models import Booking, CalendarFeed
 from core import webhooks
@@ -229,18 +230,21 @@ def _money(name, hub, sme, operator, equipment, completed, now) -> Money:
         periods=[(equipment.pk, offered, offered + timedelta(hours=2))],
         valid_until=now + timedelta(days=3))
     line = completed.quote.lines.get()
+    day = timezone.localdate(completed.start, ZoneInfo(hub.timezone))
     statement = Statement.objects.create(
-        operator=operator, organization=sme, month=completed.start.date().replace(day=1),
-        year=completed.start.year, number=1, total=line.amount,
+        operator=operator, organization=sme, month=day.replace(day=1),
+        year=day.year, number=1, total=line.amount,
         voucher_total=line.voucher_share, sme_total=line.sme_share, issued_at=now)
     StatementLine.objects.create(
         statement=statement, position=1, booking=completed, quote_line=line,
-        line_kind=line.kind, service_date=completed.start.date(), quantity=line.quantity,
+        line_kind=line.kind, service_date=day, quantity=line.quantity,
         unit=line.unit, unit_price=line.unit_price, amount=line.amount,
         voucher_share=line.voucher_share, sme_share=line.sme_share, grant=grant)
     claim = SettlementClaim.objects.create(
         programme=programme, provider=operator, month=statement.month,
         amount=line.voucher_share)
+    ClaimLine.objects.create(claim=claim, booking=completed, grant=grant,
+                             amount=line.voucher_share)
     return Money(programme=programme, grant=grant, quote=quote, service_request=request,
                  quoted_request=quoted, statement=statement, claim=claim)
 

@@ -32,6 +32,7 @@ NOT_CREATING = {
     "agreements/{pk}/revoke/", "agreements/{pk}/standing-consent/",
     "service-requests/{pk}/decline/", "service-requests/{pk}/withdraw/",
     "service-requests/{pk}/refuse/",
+    "claims/{pk}/submit/", "claims/{pk}/reopen/",
     "equipment/{pk}/result-source/test/",  # a read: connects to the source, stores nothing
 }
 

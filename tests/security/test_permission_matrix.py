@@ -30,6 +30,7 @@ import pytest
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from billing.models import SettlementClaim
 from equipment.models import Equipment
 
 from .conftest import DEAD_END, KINDS, Side, World
@@ -107,6 +108,12 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("calendar-feeds/{pk}/", "DELETE"):   row((204, 404),  (204, 404),  (204, 404)),
     ("reports/utilization/", "GET"):      row(200,         403,         403),
     ("reports/billing/", "GET"):          row(200,         403,         403),
+    # money: SMEs get quotes and hold voucher grants; operators see quotes at their hubs
+    ("quotes/", "GET"):                   row(200,         200,         200),
+    ("quotes/", "POST"):                  row(403,         201,         403),
+    ("quotes/{pk}/", "GET"):              row((200, 404),  (200, 404),  NOT_VISIBLE),
+    ("vouchers/", "GET"):                 row(200,         200,         200),
+    ("vouchers/{pk}/", "GET"):            row(NOT_VISIBLE, (200, 404),  NOT_VISIBLE),
     # service requests: SMEs ask, the hub's operator answers with an offer
     ("service-requests/", "GET"):         row(200,         200,         200),
     ("service-requests/", "POST"):        row(403,         201,         403),
@@ -122,6 +129,14 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("statements/{pk}/", "GET"):          row((200, 404),  (200, 404),  NOT_VISIBLE),
     ("statements/{pk}/pdf/", "GET"):      row((200, 404),  (200, 404),  NOT_VISIBLE),
     ("statements/{pk}/csv/", "GET"):      row((200, 404),  (200, 404),  NOT_VISIBLE),
+    # settlement claims: the provider's; platform staff decide in the admin console
+    ("claims/", "GET"):                   row(200,         200,         200),
+    ("claims/", "POST"):                  row(200,         403,         403),  # refreshes the draft
+    ("claims/{pk}/", "GET"):              row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
+    ("claims/{pk}/submit/", "POST"):      row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
+    ("claims/{pk}/reopen/", "POST"):      row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
+    ("claims/{pk}/evidence/", "GET"):     row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
+    ("reports/vouchers/", "GET"):         row(200,         200,         403),
 }
 
 
@@ -159,6 +174,14 @@ def _demo_source(side: Side) -> int:
     set inside the cell's savepoint, which is rolled back."""
     Equipment.objects.filter(pk=side.equipment.pk).update(result_source_kind="demo")
     return side.equipment.pk
+
+
+def _rejected_claim(side: Side) -> int:
+    """The side's claim, rejected by the programme (inside the cell's savepoint) so that
+    its provider may reopen it."""
+    SettlementClaim.objects.filter(pk=side.money.claim.pk).update(
+        status=SettlementClaim.Status.REJECTED, reason="permission matrix")
+    return side.money.claim.pk
 
 
 REASON = {"reason": "permission matrix"}
@@ -222,6 +245,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("reports/utilization/", "GET"): Call(query=lambda w: {
         "start": _iso(w.now - timedelta(days=7)), "end": _iso(w.now + timedelta(days=7))}),
     ("reports/billing/", "GET"): Call(query=lambda w: {"month": f"{w.now:%Y-%m}"}),
+    ("quotes/", "POST"): Call(body=lambda w, s: dict(
+        equipment=w.a.equipment.pk, **dict(zip(("start", "end"), _later(w, 3), strict=True)))),
+    ("quotes/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.money.quote.pk}),
+    ("vouchers/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.money.grant.pk}),
     ("service-requests/", "POST"): Call(body=lambda w, s: dict(
         hub=w.a.hub.slug, title="Matrix trial", plan="Run it.", equipment=[w.a.equipment.pk],
         **dict(zip(("preferred_start", "preferred_end"), _later(w, 5), strict=True)))),
@@ -243,6 +270,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ("statements/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.money.statement.pk}),
     ("statements/{pk}/pdf/", "GET"): Call(args=lambda s, k: {"pk": s.money.statement.pk}),
     ("statements/{pk}/csv/", "GET"): Call(args=lambda s, k: {"pk": s.money.statement.pk}),
+    ("claims/", "POST"): Call(body=lambda w, s: {"programme": w.a.money.programme.pk,
+                                                 "month": f"{w.a.money.claim.month:%Y-%m}"}),
+    ("claims/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.money.claim.pk}),
+    ("claims/{pk}/evidence/", "GET"): Call(args=lambda s, k: {"pk": s.money.claim.pk}),
+    ("claims/{pk}/submit/", "POST"): Call(args=lambda s, k: {"pk": s.money.claim.pk}),
+    ("claims/{pk}/reopen/", "POST"): Call(args=lambda s, k: {"pk": _rejected_claim(s)}),
+    ("reports/vouchers/", "GET"): Call(query=lambda w: {
+        "start": _iso(w.now - timedelta(days=60)), "end": _iso(w.now + timedelta(days=7))}),
 }
 
 
