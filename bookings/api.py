@@ -99,7 +99,7 @@ class BookingSerializer(serializers.ModelSerializer):
     usage = UsageSerializer(source="*", read_only=True)
     quote = BookingQuoteSerializer(
         read_only=True, allow_null=True,
-        help_text="The lines the booking was priced with and their voucher split (``price`` "
+        help_text="The lines the booking was priced with and their voucher split (`price` "
                   "is its total); null for a booking priced before quotes existed.")
 
     class Meta:

@@ -46,8 +46,8 @@ def _stamp(value, tz: ZoneInfo):
 
 
 class QuoteLineSerializer(serializers.Serializer):
-    """One priced line: ``amount`` = ``quantity`` × ``unit_price`` to the fen (half up);
-    ``voucher_share`` + ``sme_share`` = ``amount``."""
+    """One priced line: `amount` = `quantity` × `unit_price` to the fen (half up);
+    `voucher_share` + `sme_share` = `amount`."""
 
     position = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=QuoteLine.Kind.choices, read_only=True)

@@ -35,7 +35,7 @@ def _stamp(value, tz: ZoneInfo):
 
 
 class OfferLineSerializer(serializers.ModelSerializer):
-    """One priced line of the offer; ``voucher_share``/``sme_share`` are zero and the whole
+    """One priced line of the offer; `voucher_share`/`sme_share` are zero and the whole
     amount until the SME accepts with a voucher grant (each booking's own quote splits)."""
 
     item = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
