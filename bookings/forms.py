@@ -10,21 +10,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.errors import ValidationFailed
-from core.forms import add_errors
-from core.validators import validate_period
-from equipment.models import Capability, Category, Equipment, Hub
-from pricing.forms import (
+from core.forms import (
     LOCAL_FORMATS,
     LOCAL_INPUT,
     LocalDateTimeField,
     LocalDateTimeInput,
-    VoucherFields,
+    add_errors,
 )
+from core.validators import validate_period
+from equipment.models import Capability, Category, Equipment, Hub
+from pricing.forms import VoucherFields
 
 from .selectors import MAX_AVAILABILITY_RANGE
 
-# The hub's wall-clock date-time field lives with pricing (below bookings), which needs it
-# too; re-exported here for the booking pages and the console.
+# The hub's wall-clock date-time field lives in core.forms; re-exported here for the booking
+# pages and the console.
 __all__ = ["LOCAL_FORMATS", "LOCAL_INPUT", "AttachmentForm", "BookingForm", "CancelForm",
            "CatalogSearchForm", "LocalDateTimeField", "LocalDateTimeInput", "PeriodForm",
            "QualificationRequestForm"]

@@ -612,20 +612,23 @@ def _size_text(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB" if size >= 1024 * 1024 else f"{size // 1024} KB"
 
 
-def attach_file(*, booking_id: int, organization: Organization, upload, by_user=None,
-                ) -> BookingAttachment:
-    """The SME attaches a file (``upload``: a Django UploadedFile) to its requested or
-    confirmed booking. Refused (ValidationFailed, field ``file``, nothing stored) unless its
-    extension is allowed and its bytes show that type, it is within the size limit and the
-    booking holds fewer files than the limit. Stored under MEDIA_ROOT with a random name."""
-    max_bytes, max_count = attachment_limits()
+@dataclasses.dataclass(frozen=True)
+class CheckedUpload:
+    """An upload that passed ``check_upload``: its safe base name, the type its bytes show
+    and its bytes."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+def check_upload(upload) -> CheckedUpload:
+    """The attachment checks, shared by every attachment (bookings, service requests): the
+    extension is allowed and the bytes show that type (``ATTACHMENT_KINDS``, ``_sniff``) and
+    the file is within ``attachment_limits()``. Raises ValidationFailed (field ``file``)
+    otherwise. Reads the file once; stores nothing."""
+    max_bytes, _count = attachment_limits()
     name = PurePath((upload.name or "").replace("\\", "/")).name[:200] or "file"
-    booking = (bookings_actable_by(organization).filter(pk=booking_id)
-               .select_related("equipment__hub").first())
-    if booking is None:
-        raise errors.BOOKING_NOT_FOUND.error()
-    if "owner" not in _actor_roles(booking, organization):
-        raise errors.NOT_ALLOWED.error(extra={"allowed": ["owner"]})
     if upload.size is not None and upload.size > max_bytes:
         raise errors.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
     upload.seek(0)
@@ -635,6 +638,40 @@ def attach_file(*, booking_id: int, organization: Organization, upload, by_user=
     expected = ATTACHMENT_KINDS.get(PurePath(name.lower()).suffix)
     if expected is None or not data or _sniff(data[:_SNIFF_BYTES]) != expected:
         raise errors.ATTACHMENT_TYPE.error(name=name)
+    return CheckedUpload(name=name, content_type=expected, data=data)
+
+
+def save_checked_upload(attachment, checked: CheckedUpload):
+    """Writes ``checked`` into ``attachment`` (an unsaved attachment row with a ``file``
+    field and name/content_type/size/sha256 fields) and saves it; the stored file is
+    removed again when the row cannot be written (no orphan file)."""
+    attachment.name = checked.name
+    attachment.content_type = checked.content_type
+    attachment.size = len(checked.data)
+    attachment.sha256 = hashlib.sha256(checked.data).hexdigest()
+    attachment.file.save(checked.name, ContentFile(checked.data), save=False)
+    try:
+        attachment.save()
+    except Exception:
+        attachment.file.delete(save=False)  # no orphan file for a row never written
+        raise
+    return attachment
+
+
+def attach_file(*, booking_id: int, organization: Organization, upload, by_user=None,
+                ) -> BookingAttachment:
+    """The SME attaches a file (``upload``: a Django UploadedFile) to its requested or
+    confirmed booking. Refused (ValidationFailed, field ``file``, nothing stored) unless it
+    passes ``check_upload`` and the booking holds fewer files than the limit. Stored under
+    MEDIA_ROOT with a random name."""
+    max_count = attachment_limits()[1]
+    booking = (bookings_actable_by(organization).filter(pk=booking_id)
+               .select_related("equipment__hub").first())
+    if booking is None:
+        raise errors.BOOKING_NOT_FOUND.error()
+    if "owner" not in _actor_roles(booking, organization):
+        raise errors.NOT_ALLOWED.error(extra={"allowed": ["owner"]})
+    checked = check_upload(upload)
     with transaction.atomic():
         locked = db.locked_one(Booking.objects.filter(pk=booking.pk), of=("self",))
         if locked is None:
@@ -643,16 +680,8 @@ def attach_file(*, booking_id: int, organization: Organization, upload, by_user=
             raise errors.ATTACHMENTS_CLOSED.error()
         if locked.attachments.count() >= max_count:
             raise errors.ATTACHMENT_LIMIT.error(limit=max_count)
-        attachment = BookingAttachment(
-            booking=locked, name=name, content_type=expected, size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(), uploaded_by=by_user)
-        attachment.file.save(name, ContentFile(data), save=False)
-        try:
-            attachment.save()
-        except Exception:
-            attachment.file.delete(save=False)  # no orphan file for a row never written
-            raise
-    return attachment
+        return save_checked_upload(BookingAttachment(booking=locked, uploaded_by=by_user),
+                                   checked)
 
 
 def rotate_organization_feed(*, organization: Organization, by_user=None) -> CalendarFeed:

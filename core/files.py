@@ -8,23 +8,36 @@ in the site's origin."""
 
 from __future__ import annotations
 
+import os
+from typing import IO
+
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404
 
 
-def file_response(stored: FieldFile, *, content_type: str, filename: str | None = None,
-                  download: bool = True, cache: str = "private, no-store",
-                  missing: str = "No such file.") -> FileResponse:
+def file_response(stored: FieldFile | IO[bytes] | str | os.PathLike, *, content_type: str,
+                  filename: str | None = None, download: bool = True,
+                  cache: str = "private, no-store", missing: str = "No such file.",
+                  block_size: int | None = None) -> FileResponse:
     """``stored`` as a response: a download named ``filename`` (or shown inline, only for
-    images we re-encoded ourselves, with ``download=False``)."""
-    if not stored:
+    images we re-encoded ourselves, with ``download=False``). ``stored`` is a stored file
+    (a FileField's value), an open binary file (closed when the response is sent) or a path
+    on disk; a file that is not there is a 404."""
+    if isinstance(stored, FieldFile) and not stored:
         raise Http404(missing)
     try:
-        handle = stored.open("rb")
+        if isinstance(stored, FieldFile):
+            handle = stored.open("rb")
+        elif isinstance(stored, str | os.PathLike):
+            handle = open(stored, "rb")  # noqa: SIM115 - closed by the response when sent
+        else:
+            handle = stored
     except (FileNotFoundError, IsADirectoryError):
         raise Http404(missing) from None
     response = FileResponse(handle, as_attachment=download, filename=filename or "",
                             content_type=content_type)
+    if block_size:
+        response.block_size = block_size
     response["X-Content-Type-Options"] = "nosniff"
     if download:
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -1,10 +1,68 @@
-"""Portal glue: a service's refusal shown on the form that asked for the change."""
+"""Portal glue: a service's refusal shown on the form that asked for the change, and the
+hub's wall-clock date-time field every portal and console form uses."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from .errors import DomainError, ValidationFailed, Violation
+from .serializers import AwareDateTimeField
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+LOCAL_FORMATS = [LOCAL_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def parse_local(value: str | None) -> datetime | None:
+    """A naive wall-clock time from a query parameter in one of ``LOCAL_FORMATS`` (a form's
+    initial value), or None when it is missing or not one."""
+    for fmt in LOCAL_FORMATS:
+        try:
+            return datetime.strptime(value or "", fmt)
+        except ValueError:
+            continue
+    return None
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """``<input type=datetime-local>``: a wall-clock time, read in the active time zone
+    (the view activates the hub's)."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format=LOCAL_INPUT)
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A wall-clock time of the hub (``datetime-local``) between 1970 and 2999, as every
+    time the API takes: year 9999 or 0001 is a form error, not an overflow further on."""
+
+    default_error_messages = {
+        "out_of_range": gettext_lazy("Give a date between 1970 and 2999."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", LOCAL_FORMATS)
+        kwargs.setdefault("widget", LocalDateTimeInput())
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            in_range = AwareDateTimeField.EARLIEST <= result < AwareDateTimeField.LATEST
+        except (OverflowError, ValueError):
+            in_range = False
+        if not in_range:
+            raise forms.ValidationError(self.error_messages["out_of_range"],
+                                        code="out_of_range")
+        return result
 
 
 def add_errors(form: forms.Form, refusal: DomainError | list[Violation], *,
@@ -21,3 +79,44 @@ def add_errors(form: forms.Form, refusal: DomainError | list[Violation], *,
     for violation in violations:
         field = rename.get(violation.field, violation.field)
         form.add_error(field if field in form.fields else None, violation.message)
+
+
+def in_range(day: date) -> bool:
+    """Is ``day`` within the years every door takes (1970–2999)?"""
+    return AwareDateTimeField.EARLIEST.date() <= day < AwareDateTimeField.LATEST.date()
+
+
+def parse_month(value: str | None) -> date | None:
+    """``YYYY-MM`` (years 1970–2999, as every time the API takes) as its first day; None
+    for anything else."""
+    if not value or not re.match(MONTH_PATTERN, str(value)):
+        return None
+    year, month = (int(part) for part in str(value).split("-"))
+    day = date(year, month, 1)
+    return day if in_range(day) else None
+
+
+class DayField(forms.DateField):
+    """A calendar day between 1970 and 2999: year 9999 is a form error, not an overflow
+    when the day is turned into a time."""
+
+    default_error_messages = {
+        "out_of_range": gettext_lazy("Give a date between 1970 and 2999."),
+    }
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is not None and not in_range(result):
+            raise forms.ValidationError(self.error_messages["out_of_range"],
+                                        code="out_of_range")
+        return result
+
+
+class MonthField(DayField):
+    """A calendar month (``YYYY-MM``, ``<input type=month>``) between 1970 and 2999, as its
+    first day."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["%Y-%m"])
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "month"}, format="%Y-%m"))
+        super().__init__(**kwargs)

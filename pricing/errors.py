@@ -20,6 +20,10 @@ ITEM_QUANTITY = define(
 SHORTFALL_INVALID = define(
     "if_voucher_short_invalid", ValidationFailed,
     _("Choose sme_pays or refuse."), field="if_voucher_short")
+QUOTE_TOO_LARGE = define(
+    "quote_too_large", ValidationFailed,
+    _("This comes to ¥%(limit)s or more, more than one quote can hold: ask for less at a "
+      "time."), field="items")
 NO_PERIODS = define("quote_no_periods", ValidationFailed,
                     _("Give at least one piece of equipment and period."), field="equipment")
 

@@ -1,5 +1,4 @@
-"""Forms of the money pages: the hub's wall-clock date-time field (shared with the booking
-form, which sits above), the operator's rate-card table, and the SME's quote request.
+"""Forms of the money pages: the operator's rate-card table and the SME's quote request.
 They parse input only; the rules are ``pricing.setup``'s and ``pricing.services``', whose
 refusals are shown next to the fields they concern (``core.forms.add_errors``)."""
 
@@ -8,50 +7,11 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy
 
-from core.serializers import AwareDateTimeField
+from core.forms import LocalDateTimeField
 
 from .models import PricedItem, Quote, Unit
 
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"
-LOCAL_FORMATS = [LOCAL_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 MONEY_ATTRS = {"inputmode": "decimal", "step": "0.01", "min": "0"}
-
-
-class LocalDateTimeInput(forms.DateTimeInput):
-    """``<input type=datetime-local>``: a wall-clock time, read in the active time zone
-    (the view activates the hub's)."""
-
-    input_type = "datetime-local"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format=LOCAL_INPUT)
-
-
-class LocalDateTimeField(forms.DateTimeField):
-    """A wall-clock time of the hub (``datetime-local``) between 1970 and 2999, as every
-    time the API takes: year 9999 or 0001 is a form error, not an overflow further on."""
-
-    default_error_messages = {
-        "out_of_range": gettext_lazy("Give a date between 1970 and 2999."),
-    }
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("input_formats", LOCAL_FORMATS)
-        kwargs.setdefault("widget", LocalDateTimeInput())
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        result = super().to_python(value)
-        if result is None:
-            return None
-        try:
-            in_range = AwareDateTimeField.EARLIEST <= result < AwareDateTimeField.LATEST
-        except (OverflowError, ValueError):
-            in_range = False
-        if not in_range:
-            raise forms.ValidationError(self.error_messages["out_of_range"],
-                                        code="out_of_range")
-        return result
 
 
 class DateInput(forms.DateInput):

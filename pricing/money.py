@@ -13,6 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
+# A quote's lines and total stay below this: a booking's price (``Booking.price``, 12 digits
+# of which 2 decimals) is its quote's total.
+QUOTE_LIMIT = Decimal("10000000000")
 
 # Kinds of line a voucher may pay a share of (``QuoteLine.VOUCHER_ELIGIBLE``, as strings so
 # this module needs no model import).

@@ -29,6 +29,30 @@ from .models import (
 ZERO = Decimal("0.00")
 
 
+def visible_to_parties(qs: QuerySet, organization: Organization | None, *,
+                       sme: str = "organization", operator: str = "hub__operator") -> QuerySet:
+    """``qs`` narrowed to what ``organization`` is a party to: an SME's own rows (field
+    ``sme``), an operator's at the hubs it runs (field ``operator``), anyone else none. The
+    one tenancy rule of quotes and service requests (invariant 2)."""
+    if organization is None:
+        return qs.none()
+    if organization.kind == Organization.Kind.SME:
+        return qs.filter(**{sme: organization})
+    if organization.kind == Organization.Kind.FLAGSHIP:
+        return qs.filter(**{operator: organization})
+    return qs.none()
+
+
+def one_visible(qs: QuerySet, raw_id, not_found):
+    """The row of ``qs`` (already narrowed to the actor) with id ``raw_id``; ``not_found``
+    (a catalogue error) raised when the id is not a valid id or not among them."""
+    pk = valid_id(raw_id)
+    found = qs.filter(pk=pk).first() if pk else None
+    if found is None:
+        raise not_found.error()
+    return found
+
+
 def quotes_visible_to(organization: Organization | None) -> QuerySet[Quote]:
     """An SME's own quotes; an operator's, those at its hubs; anyone else's: none. Lines
     come prefetched in position order with their equipment and item."""
@@ -36,21 +60,11 @@ def quotes_visible_to(organization: Organization | None) -> QuerySet[Quote]:
     qs = (Quote.objects.select_related("hub", "organization", "grant", "grant__programme",
                                        "booking")
           .prefetch_related(Prefetch("lines", queryset=lines)))
-    if organization is None:
-        return qs.none()
-    if organization.kind == Organization.Kind.SME:
-        return qs.filter(organization=organization)
-    if organization.kind == Organization.Kind.FLAGSHIP:
-        return qs.filter(hub__operator=organization)
-    return qs.none()
+    return visible_to_parties(qs, organization)
 
 
 def quote_for(organization: Organization | None, quote_id) -> Quote:
-    pk = valid_id(quote_id)
-    quote = quotes_visible_to(organization).filter(pk=pk).first() if pk else None
-    if quote is None:
-        raise QUOTE_NOT_FOUND.error()
-    return quote
+    return one_visible(quotes_visible_to(organization), quote_id, QUOTE_NOT_FOUND)
 
 
 def grants_visible_to(organization: Organization | None) -> QuerySet[VoucherGrant]:
@@ -62,11 +76,7 @@ def grants_visible_to(organization: Organization | None) -> QuerySet[VoucherGran
 
 
 def grant_for(organization: Organization | None, grant_id) -> VoucherGrant:
-    pk = valid_id(grant_id)
-    grant = grants_visible_to(organization).filter(pk=pk).first() if pk else None
-    if grant is None:
-        raise VOUCHER_NOT_FOUND.error()
-    return grant
+    return one_visible(grants_visible_to(organization), grant_id, VOUCHER_NOT_FOUND)
 
 
 def describe_line(line: QuoteLine) -> str:

@@ -34,9 +34,10 @@ from organizations.models import Organization
 
 from . import errors, selectors
 from .models import PricedItem, Quote, QuoteLine, Unit, VoucherGrant
-from .money import ZERO, fen, hours_between, quantity, split
+from .money import QUOTE_LIMIT, ZERO, fen, hours_between, quantity, split
 
 K = QuoteLine.Kind
+QUANTITY_LIMIT = Decimal("100000000")  # QuoteLine.quantity: 12 digits, 4 of them decimals
 SHORTFALLS = frozenset(Quote.Shortfall.values)
 
 
@@ -81,7 +82,8 @@ class LineDraft:
 
 def _item_refusal(code: str, qty) -> Violation | None:
     try:
-        ok = Decimal(qty) > 0 and Decimal(qty) == quantity(qty)
+        ok = (QUANTITY_LIMIT > Decimal(qty) > 0  # the limit first: quantize(1e309) raises
+              and Decimal(qty) == quantity(qty))
     except (InvalidOperation, TypeError, ValueError):
         ok = False
     return None if ok else errors.ITEM_QUANTITY.violation(code=code)
@@ -145,9 +147,22 @@ def quote_lines(*, hub: Hub, organization: Organization | None,
                                item=priced))
     if problems:
         raise ValidationFailed(problems)
+    _check_size(lines)
     for position, line in enumerate(lines, start=1):
         line.position = position
     return lines
+
+
+def _check_size(lines: Sequence[LineDraft]) -> None:
+    """Refuses (ValidationFailed) lines whose total reaches ``QUOTE_LIMIT`` (a period
+    of centuries at a high rate, an absurd quantity): at the period's end when the time
+    alone reaches it, else at the items."""
+    if sum((line.amount for line in lines), ZERO) < QUOTE_LIMIT:
+        return
+    timed = sum((line.amount for line in lines if line.kind != K.ITEM), ZERO)
+    field = "end" if timed >= QUOTE_LIMIT else "items"
+    raise ValidationFailed([errors.QUOTE_TOO_LARGE.violation(
+        field=field, limit=f"{QUOTE_LIMIT:,.0f}")])
 
 
 # --- vouchers ------------------------------------------------------------------------------
@@ -237,6 +252,22 @@ def _grant_of(organization: Organization, grant_id) -> VoucherGrant | Violation:
     return grant if grant is not None else errors.VOUCHER_GRANT_UNKNOWN.violation()
 
 
+def _lock_grants(grant_id: int, organization_id: int) -> VoucherGrant | None:
+    """Lock the SME's grants of ``grant_id``'s programme, in id order, and return that
+    grant (None: not the SME's). Pricing and release take the same rows in the same order,
+    so a reschedule (release, then price) and a booking against another grant of the
+    programme never wait on each other crosswise; the caps are decided one booking at a
+    time."""
+    programme_id = (VoucherGrant.objects.filter(pk=grant_id, organization_id=organization_id)
+                    .values_list("programme_id", flat=True).first())
+    if programme_id is None:
+        return None
+    locked = db.locked(VoucherGrant.objects.select_related("programme").filter(
+        programme_id=programme_id, organization_id=organization_id).order_by("pk"),
+        of=("self",))
+    return next((g for g in locked if g.pk == grant_id), None)
+
+
 def _shortfall(shortfall: str) -> None:
     if shortfall not in SHORTFALLS:
         raise errors.SHORTFALL_INVALID.error()
@@ -312,7 +343,7 @@ def create_offer(*, hub: Hub, organization: Organization,
 # --- the booking's quote -------------------------------------------------------------------
 
 
-def _honoured_estimate(origin: Quote | None, *, equipment: Equipment,
+def honoured_estimate(origin: Quote | None, *, equipment: Equipment,
                        organization: Organization, start: datetime, end: datetime,
                        now: datetime) -> bool:
     """Is ``origin`` an open, unexpired estimate of this SME for exactly this equipment and
@@ -357,7 +388,7 @@ def price_booking(*, equipment: Equipment, organization: Organization, start: da
         lines = [LineDraft.of(line) for line in origin_lines if line.kind != K.LATE_CANCELLATION]
         if origin_id is None and origin_lines:
             origin_id = origin_lines[0].quote_id
-    elif _honoured_estimate(origin, equipment=equipment, organization=organization,
+    elif honoured_estimate(origin, equipment=equipment, organization=organization,
                             start=start, end=end, now=now):
         honoured = origin
         lines = [LineDraft.of(line) for line in origin.lines.all()
@@ -377,12 +408,7 @@ def price_booking(*, equipment: Equipment, organization: Organization, start: da
         found = _grant_of(organization, grant_id)
         if isinstance(found, Violation):
             return ValidationFailed([found])
-        # The SME's grants of the programme, locked in id order: the caps are decided one
-        # booking at a time.
-        locked = db.locked(VoucherGrant.objects.select_related("programme").filter(
-            programme_id=found.programme_id, organization=organization).order_by("pk"),
-            of=("self",))
-        grant = next((g for g in locked if g.pk == found.pk), None)
+        grant = _lock_grants(found.pk, organization.pk)
         if grant is None:
             return ValidationFailed([errors.VOUCHER_GRANT_UNKNOWN.violation()])
         refusal = grant_refusal(grant, organization=organization, hub=hub,
@@ -421,8 +447,7 @@ def release_quote(quote: Quote, *, late_fee: Decimal = ZERO, now: datetime) -> Q
         if current is None or current.status != Quote.Status.BOOKED:
             return current or quote
         if current.grant_id is not None and current.voucher_total:
-            grant = db.locked_one(VoucherGrant.objects.filter(pk=current.grant_id),
-                                  of=("self",))
+            grant = _lock_grants(current.grant_id, current.organization_id)
             grant.used -= current.voucher_total
             grant.save(update_fields=["used"])
         current.status = Quote.Status.RELEASED

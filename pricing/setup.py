@@ -85,7 +85,8 @@ def _money(value, field: str, violations: list[Violation], *, allow_none: bool =
     except (InvalidOperation, ValueError):
         violations.append(errors.PRICE_INVALID.violation(field))
         return None
-    if not amount.is_finite() or amount != amount.quantize(FEN) or abs(amount) >= MONEY_LIMIT:
+    # The limit before quantize: quantizing 1e309 raises instead of answering.
+    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT or amount != amount.quantize(FEN):
         violations.append(errors.PRICE_INVALID.violation(field))
         return None
     if amount < 0:
@@ -333,8 +334,13 @@ def save_programme(*, data: Mapping[str, Any], providers: Iterable[Hub] | None =
     for key, value in data.items():
         setattr(target, key, value)
     share = target.subsidy_share
-    if share is not None and not (Decimal(0) < Decimal(share) <= Decimal(1)):
-        violations.append(errors.PROGRAMME_SHARE_RANGE.violation())
+    if share is not None:
+        try:
+            in_range = Decimal(0) < Decimal(str(share)) <= Decimal(1)  # NaN compares: raises
+        except (InvalidOperation, ValueError):
+            in_range = False
+        if not in_range:
+            violations.append(errors.PROGRAMME_SHARE_RANGE.violation())
     for field in ("cap_per_sme_year", "cap_per_use"):
         value = getattr(target, field)
         if value is not None:

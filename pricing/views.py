@@ -7,7 +7,6 @@ service's, refusals shown at their fields with their own messages."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -20,13 +19,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
-from core.forms import add_errors
+from core.forms import LOCAL_INPUT, add_errors, parse_local
 from equipment import selectors as catalog_selectors
 from equipment.models import Equipment
 from organizations.portal import not_found_as_404, sme_required
 
 from . import selectors, services
-from .forms import LOCAL_FORMATS, LOCAL_INPUT, QuoteRequestForm
+from .forms import QuoteRequestForm
 from .models import QuoteLine, Unit, VoucherGrant
 
 QUOTES_PAGE = 20
@@ -66,15 +65,6 @@ def _equipment_or_404(pk: int) -> Equipment:
     return equipment
 
 
-def _local(value: str | None) -> datetime | None:
-    for fmt in LOCAL_FORMATS:
-        try:
-            return datetime.strptime(value or "", fmt)
-        except ValueError:
-            continue
-    return None
-
-
 def _items_of(equipment: Equipment) -> list:
     card = selectors.rate_card_on(equipment.hub, selectors.hub_day(equipment.hub,
                                                                     timezone.now()))
@@ -89,8 +79,8 @@ def quote_new(request, pk: int):
     with timezone.override(tz):
         form = QuoteRequestForm(
             request.POST if request.method == "POST" else None,
-            initial={"start": _local(request.GET.get("start")),
-                     "end": _local(request.GET.get("end"))},
+            initial={"start": parse_local(request.GET.get("start")),
+                     "end": parse_local(request.GET.get("end"))},
             equipment=equipment, items=_items_of(equipment),
             grants=usable_grants(request.organization))
         if request.method == "POST" and form.is_valid():

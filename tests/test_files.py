@@ -48,3 +48,21 @@ def test_the_portal_answers_404_for_a_lost_attachment(attachment, sme):
     response = logged_in(user).get(
         f"/bookings/{attachment.booking_id}/attachments/{attachment.pk}/")
     assert response.status_code == 404
+
+
+def test_an_open_file_or_a_path_is_served_the_same_way(tmp_path):
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    for source in (path.open("rb"), path, str(path)):
+        response = file_response(source, filename="bundle.zip", content_type="application/zip",
+                                 block_size=1024)
+        assert response["Content-Disposition"].startswith("attachment;")
+        assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert response.block_size == 1024
+        assert b"".join(response.streaming_content).startswith(b"PK")
+        response.close()
+
+
+def test_a_missing_path_is_not_found(tmp_path):
+    with pytest.raises(Http404):
+        file_response(tmp_path / "gone.zip", filename="gone.zip", content_type="application/zip")

@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.forms import MONTH_PATTERN, parse_month
 from core.idempotency import idempotent
 from core.renderers import CSVRenderer
 from core.serializers import AwareDateTimeField
@@ -27,8 +28,6 @@ from organizations.models import Organization
 
 from ..models import SettlementClaim
 from . import errors, evidence, reports, selectors, services
-
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 def _money(**kwargs):
@@ -104,10 +103,10 @@ class ClaimCreateSerializer(serializers.Serializer):
         error_messages={"invalid": errors.CLAIM_MONTH_INVALID.message})
 
     def validate_month(self, value: str) -> date:
-        year, month = value.split("-")
-        if not 1970 <= int(year) <= 2999:
+        month = parse_month(value)
+        if month is None:
             raise serializers.ValidationError(str(errors.CLAIM_MONTH_INVALID.message))
-        return date(int(year), int(month), 1)
+        return month
 
 
 class ClaimFilter(django_filters.FilterSet):

@@ -38,6 +38,7 @@ from django.utils import timezone, translation
 from bookings.models import Booking, BookingEvent
 from bookings.reports.selectors import usage
 from core import csv as core_csv
+from core.files import file_response
 from core.pdf import render_pdf
 from pricing.models import Quote, QuoteLine
 
@@ -354,12 +355,7 @@ def claim_bundle(claim: SettlementClaim, *, language: str | None = None) -> byte
 def bundle_response(claim: SettlementClaim, *, language: str | None = None) -> FileResponse:
     """The ZIP as a download, streamed from its temporary file (closed when sent), with
     the headers every Testbed download carries (core.files)."""
-    handle = open_claim_bundle(claim, language=language)
-    response = FileResponse(handle, as_attachment=True, filename=filename(claim),
-                            content_type="application/zip")
-    response.block_size = CHUNK
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(open_claim_bundle(claim, language=language),
+                         filename=filename(claim), content_type="application/zip",
+                         block_size=CHUNK)
 

@@ -8,6 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import DayField, MonthField
+
 from . import services
 
 
@@ -20,9 +22,8 @@ class ClaimDraftForm(forms.Form):
 
     programme = forms.ModelChoiceField(queryset=None, label=_("Voucher programme"),
                                        empty_label=None)
-    month = forms.DateField(
-        label=_("Month"), input_formats=["%Y-%m"],
-        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+    month = MonthField(
+        label=_("Month"),
         help_text=_("YYYY-MM: completed bookings starting in it, in each hub's time zone."))
 
     def __init__(self, *args, programmes, **kwargs):
@@ -34,10 +35,10 @@ class ClaimDraftForm(forms.Form):
 
 
 class VoucherReportForm(forms.Form):
-    start = forms.DateField(label=_("From"),
-                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    end = forms.DateField(label=_("To (inclusive)"),
-                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    start = DayField(label=_("From"),
+                     widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = DayField(label=_("To (inclusive)"),
+                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     @classmethod
     def for_query(cls, query) -> VoucherReportForm:

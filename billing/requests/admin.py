@@ -4,21 +4,16 @@ change is the SME's or the hub operator's, through the services (portal, console
 from django.contrib import admin
 
 from billing.models import ServiceRequest, ServiceRequestAttachment
+from core.admin import RecordAdmin, RecordInline
 
 
-class AttachmentInline(admin.TabularInline):
+class AttachmentInline(RecordInline):
     model = ServiceRequestAttachment
     fields = ["name", "content_type", "size", "sha256", "uploaded_by", "uploaded"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ServiceRequest)
-class ServiceRequestAdmin(admin.ModelAdmin):
+class ServiceRequestAdmin(RecordAdmin):
     list_display = ["__str__", "organization", "hub", "status", "preferred_start", "created"]
     list_filter = ["status", "hub"]
     search_fields = ["title", "organization__name", "hub__name"]
@@ -28,12 +23,3 @@ class ServiceRequestAdmin(admin.ModelAdmin):
                        "decided_by", "decided_at", "reason", "created", "updated"]
     fields = readonly_fields
     inlines = [AttachmentInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

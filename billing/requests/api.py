@@ -94,8 +94,8 @@ class ServiceRequestSerializer(serializers.ModelSerializer):
         if offer:
             offer["valid_until"] = _stamp(instance.offer.valid_until, tz)
             offer["created"] = _stamp(instance.offer.created, tz)
-            for line, row in zip(instance.offer.lines.order_by("position"), offer["lines"],
-                                 strict=True):
+            # The prefetched lines (QuoteLine's ordering is by position, as "lines" above).
+            for line, row in zip(instance.offer.lines.all(), offer["lines"], strict=True):
                 row["start"], row["end"] = _stamp(line.start, tz), _stamp(line.end, tz)
         return data
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy
 
-from bookings.forms import LocalDateTimeField
+from core.forms import LocalDateTimeField, LocalDateTimeInput
 from equipment.models import Equipment, Hub
 from pricing.models import PricedItem, Quote, VoucherGrant
 
@@ -151,8 +151,6 @@ class OfferForm(forms.Form):
 
 
 def _local(step: str):
-    from bookings.forms import LocalDateTimeInput
-
     widget = LocalDateTimeInput()
     widget.attrs["step"] = step
     return widget

@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from billing.models import ServiceRequest
-from core.errors import valid_id
 from equipment.models import Equipment, Hub
 from organizations.models import Organization
 from pricing.models import QuoteLine
+from pricing.selectors import one_visible, visible_to_parties
 
 from .errors import REQUEST_NOT_FOUND
 
@@ -18,22 +18,12 @@ def requests_visible_to(organization: Organization | None) -> QuerySet[ServiceRe
     qs = (ServiceRequest.objects.select_related("hub", "hub__operator", "organization",
                                                 "offer", "requested_by")
           .prefetch_related(Prefetch("equipment", Equipment.objects.order_by("name", "pk"))))
-    if organization is None:
-        return qs.none()
-    if organization.kind == Organization.Kind.SME:
-        return qs.filter(organization=organization)
-    if organization.kind == Organization.Kind.FLAGSHIP:
-        return qs.filter(hub__operator=organization)
-    return qs.none()
+    return visible_to_parties(qs, organization)
 
 
 def request_for(organization: Organization | None, request_id) -> ServiceRequest:
     """The request if ``organization`` may see it; NotFound otherwise (invariant 2)."""
-    pk = valid_id(request_id)
-    found = requests_visible_to(organization).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise REQUEST_NOT_FOUND.error()
-    return found
+    return one_visible(requests_visible_to(organization), request_id, REQUEST_NOT_FOUND)
 
 
 def roles(service_request: ServiceRequest, organization: Organization | None) -> set[str]:

@@ -16,19 +16,15 @@ under the lock; the e-mails it owes are queued in the outbox in the same transac
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePath
 from zoneinfo import ZoneInfo
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from billing.models import ServiceRequest, ServiceRequestAttachment
-from bookings import errors as booking_errors
 from bookings import services as booking_services
 from bookings.models import Booking
 from core import db
@@ -58,50 +54,10 @@ ACCEPT_INPUT_FIELDS = frozenset({"grant", "grant_id", "voucher_grant", "shortfal
 # --- attachments: the bookings' checks -------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CheckedUpload:
-    name: str
-    content_type: str
-    data: bytes
-
-
-def checked_upload(upload) -> CheckedUpload:
-    """An uploaded file passed through the booking attachments' checks (its extension is
-    allowed and its bytes show that type — ``bookings.services.ATTACHMENT_KINDS`` and
-    ``_sniff`` — and it is within ``attachment_limits()``). Raises ValidationFailed (field
-    ``file``) otherwise. Reads the file once; nothing is stored.
-
-    TODO(lead): this is the check half of ``bookings.services.attach_file``; it belongs in
-    bookings.services (and attach_file should call it) — see the requests helper's report."""
-    max_bytes, _count = booking_services.attachment_limits()
-    name = PurePath((upload.name or "").replace("\\", "/")).name[:200] or "file"
-    limit = booking_services._size_text(max_bytes)
-    if upload.size is not None and upload.size > max_bytes:
-        raise booking_errors.ATTACHMENT_TOO_LARGE.error(name=name, limit=limit)
-    upload.seek(0)
-    data = upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise booking_errors.ATTACHMENT_TOO_LARGE.error(name=name, limit=limit)
-    expected = booking_services.ATTACHMENT_KINDS.get(PurePath(name.lower()).suffix)
-    if (expected is None or not data
-            or booking_services._sniff(data[:booking_services._SNIFF_BYTES]) != expected):
-        raise booking_errors.ATTACHMENT_TYPE.error(name=name)
-    return CheckedUpload(name=name, content_type=expected, data=data)
-
-
-def _store(service_request: ServiceRequest, checked: CheckedUpload,
+def _store(service_request: ServiceRequest, checked: booking_services.CheckedUpload,
            by_user) -> ServiceRequestAttachment:
-    attachment = ServiceRequestAttachment(
-        request=service_request, name=checked.name, content_type=checked.content_type,
-        size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),
-        uploaded_by=by_user)
-    attachment.file.save(checked.name, ContentFile(checked.data), save=False)
-    try:
-        attachment.save()
-    except Exception:
-        attachment.file.delete(save=False)  # no orphan file for a row never written
-        raise
-    return attachment
+    return booking_services.save_checked_upload(
+        ServiceRequestAttachment(request=service_request, uploaded_by=by_user), checked)
 
 
 # --- the SME asks ----------------------------------------------------------------------------
@@ -165,7 +121,8 @@ def submit_request(*, organization: Organization, title: str, plan: str,
                                                                     limit=max_count))
     if violations:
         raise ValidationFailed(violations, "The service request is not valid.")
-    checked = [checked_upload(upload) for upload in uploads]  # all checked before any write
+    # all checked before any write
+    checked = [booking_services.check_upload(upload) for upload in uploads]
     with transaction.atomic():
         service_request = ServiceRequest.objects.create(
             organization=organization, hub=hub, requested_by=by_user, title=title, plan=plan,
@@ -186,7 +143,7 @@ def attach_file(*, request_id: int, organization: Organization, upload,
     found = request_for(organization, request_id)
     if "owner" not in roles(found, organization):
         raise errors.NOT_REQUESTER.error()
-    checked = checked_upload(upload)
+    checked = booking_services.check_upload(upload)
     max_count = booking_services.attachment_limits()[1]
     with transaction.atomic():
         locked = _lock(found.pk)

@@ -18,34 +18,28 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from billing.models import Statement, StatementLine
+from core.admin import RecordAdmin, RecordInline
+from core.forms import MonthField
 from organizations.models import Organization
 
 from . import documents, report
 
 
-class LineInline(admin.TabularInline):
+class LineInline(RecordInline):
     model = StatementLine
     fields = ["position", "kind", "line_kind", "booking", "service_date", "quantity", "unit",
               "unit_price", "amount", "voucher_share", "sme_share", "grant"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class BillingForm(forms.Form):
     operator = forms.ModelChoiceField(
         queryset=Organization.objects.filter(kind=Organization.Kind.FLAGSHIP).order_by("name"),
         required=False, empty_label="All operators", to_field_name="slug")
-    month = forms.DateField(input_formats=["%Y-%m"], label="Billing month",
-                            widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
-                            help_text="YYYY-MM, in each hub's time zone.")
+    month = MonthField(label="Billing month", help_text="YYYY-MM, in each hub's time zone.")
 
 
 @admin.register(Statement)
-class StatementAdmin(admin.ModelAdmin):
+class StatementAdmin(RecordAdmin):
     list_display = ["code", "operator", "organization", "month", "total", "voucher_total",
                     "sme_total", "issued_at"]
     list_filter = ["operator", "month"]
@@ -55,15 +49,6 @@ class StatementAdmin(admin.ModelAdmin):
                        "voucher_total", "sme_total", "issued_at", "issued_by", "documents"]
     fields = readonly_fields
     inlines = [LineInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Documents")
     def documents(self, obj: Statement) -> str:

@@ -8,8 +8,6 @@ organisation's statement is a 404. Operators issue a month's statements with
 
 from __future__ import annotations
 
-from datetime import date
-
 import django_filters
 from django.http import HttpResponse
 from django.utils import timezone
@@ -22,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Statement, StatementLine
+from core.forms import parse_month
 from core.idempotency import idempotent
 from core.renderers import CSVRenderer
 from organizations.api import ActorMixin, HasOrganization
@@ -29,18 +28,6 @@ from organizations.models import Organization
 
 from . import documents, report, selectors, services
 from .errors import MONTH_INVALID
-
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-
-
-def parse_month(value: str | None) -> date | None:
-    """``YYYY-MM`` (years 1970–2999, as every time the API takes) as its first day."""
-    import re
-
-    if not value or not re.match(MONTH_PATTERN, value):
-        return None
-    year, month = (int(part) for part in value.split("-"))
-    return date(year, month, 1) if 1970 <= year <= 2999 else None
 
 
 class MonthField(serializers.CharField):

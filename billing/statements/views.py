@@ -17,12 +17,12 @@ from django.utils.translation import gettext as _
 
 from billing.models import Statement, StatementLine
 from core.errors import DomainError, error_text
+from core.forms import parse_month
 
 # The console's gate (billing sits below the console, so it may not import console.access).
 from organizations.portal import operator_required, sme_required
 
 from . import builder, documents, report, selectors, services
-from .api import parse_month
 
 MONTHS_LISTED = 12
 

@@ -6,7 +6,7 @@ service's, its refusals shown in plain words next to the fields they concern."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound, ValidationFailed, error_text, valid_id
 from core.files import file_response
-from core.forms import add_errors
+from core.forms import add_errors, parse_local
 from equipment import selectors as catalog_selectors
 from equipment import services as equipment_services
 from equipment import wording
@@ -44,7 +44,6 @@ from .. import policy, services
 from ..errors import QUALIFICATION_REQUIRED
 from ..feeds.ics import booking_ics
 from ..forms import (
-    LOCAL_FORMATS,
     AttachmentForm,
     BookingForm,
     CancelForm,
@@ -148,15 +147,6 @@ def _render_part(request, part: str, page: str, context: dict):
     return response
 
 
-def _local_initial(value: str | None) -> datetime | None:
-    for fmt in LOCAL_FORMATS:
-        try:
-            return datetime.strptime(value or "", fmt)
-        except ValueError:
-            continue
-    return None
-
-
 @sme_required
 def book(request, pk: int):
     equipment = _equipment_or_404(pk)
@@ -164,8 +154,8 @@ def book(request, pk: int):
     members = list(members_of(organization=request.organization))
     grants = usable_grants(request.organization)
     with timezone.override(tz):  # the form reads and shows wall-clock times of the hub
-        initial = {"start": _local_initial(request.GET.get("start")),
-                   "end": _local_initial(request.GET.get("end")),
+        initial = {"start": parse_local(request.GET.get("start")),
+                   "end": parse_local(request.GET.get("end")),
                    "trial_lead": request.user.email,
                    "voucher_grant": request.GET.get("voucher_grant", ""),
                    "if_voucher_short": request.GET.get("if_voucher_short") or "sme_pays",
@@ -402,7 +392,7 @@ def _preview(equipment: Equipment, organization, start, end, *, grant_id, quote_
     origin = None
     if quote_id:
         origin = pricing_selectors.quotes_visible_to(organization).filter(pk=quote_id).first()
-    if origin is not None and pricing._honoured_estimate(  # public name wanted: see report
+    if origin is not None and pricing.honoured_estimate(
             origin, equipment=equipment, organization=organization, start=start, end=end,
             now=timezone.now()):
         lines = [pricing.LineDraft.of(line) for line in origin.lines.all()]

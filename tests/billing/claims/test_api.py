@@ -13,9 +13,8 @@ import pytest
 from billing.claims import services
 from billing.models import SettlementClaim
 from organizations.models import Organization
+from tests.billing.conftest import NOVEMBER
 from tests.fixtures.world import key_client, make_org
-
-from .conftest import NOVEMBER
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"

@@ -8,9 +8,8 @@ import pytest
 from billing.claims import services
 from billing.models import ClaimLine, SettlementClaim
 from core.errors import Conflict
+from tests.billing.conftest import NOVEMBER, at, priced
 from tests.bookings.test_concurrency import race
-
-from .conftest import NOVEMBER, at, priced
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,11 +21,12 @@ from django.utils import translation
 from billing.claims import evidence, services
 from bookings.models import Booking
 from pricing.models import Quote
+from tests.billing.conftest import NOVEMBER, at, priced
 from tests.factories import BookingEventFactory, QuoteFactory, QuoteLineFactory, quote_totals
 from tests.fixtures.world import collected_trial
 from tests.pdfutil import pdftotext, require_cjk_font
 
-from .conftest import NOVEMBER, at, priced, stated
+from .conftest import stated
 
 pytestmark = pytest.mark.django_db
 PER_BOOKING = ("booking.json", "quote.json", "statement_lines.json", "usage.json",

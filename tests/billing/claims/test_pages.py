@@ -14,10 +14,9 @@ from django.urls import reverse
 from billing.claims import services
 from billing.models import SettlementClaim
 from organizations.models import Membership, Organization
+from tests.billing.conftest import NOVEMBER
 from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures.world import make_org
-
-from .conftest import NOVEMBER
 
 pytestmark = pytest.mark.django_db
 C = SettlementClaim.Status

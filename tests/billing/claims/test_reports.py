@@ -13,10 +13,11 @@ from billing.claims import reports, services
 from billing.models import SettlementClaim
 from organizations.models import Organization
 from pricing.models import Quote
+from tests.billing.conftest import NOVEMBER, SHANGHAI, at, priced
 from tests.factories import HubFactory
 from tests.fixtures.world import make_equipment, make_org
 
-from .conftest import NOVEMBER, SHANGHAI, at, grant_for, priced, programme_for
+from .conftest import grant_for, programme_for
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 11, 1, tzinfo=SHANGHAI)

@@ -12,10 +12,11 @@ from billing.claims import services
 from billing.models import ClaimLine, SettlementClaim
 from core.errors import Conflict, Forbidden, ValidationFailed
 from pricing.models import Quote, VoucherProgramme
+from tests.billing.conftest import NOVEMBER, OCTOBER, S, at, priced
 from tests.factories import HubFactory
 from tests.fixtures.world import make_equipment
 
-from .conftest import NOVEMBER, OCTOBER, S, at, grant_for, priced, programme_for
+from .conftest import grant_for, programme_for
 
 pytestmark = pytest.mark.django_db
 C = SettlementClaim.Status

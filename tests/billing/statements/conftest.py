@@ -4,42 +4,20 @@ and Green Motor) and tests/factories.py's ``booked_quote``, in November 2026 (Sh
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bookings.models import Booking
 from pricing.models import Quote, QuoteLine, Unit
+from tests.billing.conftest import S
 from tests.factories import (
     QuoteLineFactory,
     VoucherGrantFactory,
     VoucherProgrammeFactory,
-    booked_quote,
     quote_totals,
 )
-from tests.fixtures.world import make_booking
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-NOVEMBER = date(2026, 11, 1)
-OCTOBER = date(2026, 10, 1)
-S = Booking.Status
-
-
-def at(day: int, hour: int = 9, month: int = 11, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=SHANGHAI)
-
-
-def priced(equipment, organization, start: datetime, *, hours: int = 2,
-           status: str = S.COMPLETED, grant=None, voucher: str = "0.00") -> Booking:
-    """A booking of ``hours`` at the equipment's rate (400.00/h: 800.00 for two hours),
-    with its booking quote; ``voucher`` of it paid by ``grant``."""
-    booking = make_booking(equipment, organization, start, start + timedelta(hours=hours),
-                           status=status)
-    booked_quote(booking, grant=grant, voucher_share=Decimal(voucher))
-    booking.refresh_from_db()
-    return booking
 
 
 def add_line(booking: Booking, *, kind: str, amount: str, voucher: str = "0.00",

@@ -11,8 +11,9 @@ import pytest
 from billing.models import StatementLine
 from billing.statements import builder, services
 from pricing.models import QuoteLine
+from tests.billing.conftest import NOVEMBER, OCTOBER, S, at, priced
 
-from .conftest import NOVEMBER, OCTOBER, S, add_line, at, priced, set_status
+from .conftest import add_line, set_status
 
 D = Decimal
 CHARGE, CREDIT = StatementLine.Kind.CHARGE, StatementLine.Kind.CREDIT

@@ -13,10 +13,11 @@ from billing.models import Statement
 from billing.statements import documents, services
 from organizations.models import Organization
 from pricing.models import QuoteLine, Unit
+from tests.billing.conftest import NOVEMBER, OCTOBER, S, at, priced
 from tests.fixtures.world import key_client, make_org
 from tests.pdfutil import pdftotext, require_cjk_font
 
-from .conftest import NOVEMBER, OCTOBER, S, add_line, at, priced, set_status
+from .conftest import add_line, set_status
 
 NOW = at(1, 9, month=12)
 URL = "/api/v1/statements/"

@@ -14,10 +14,9 @@ from billing.models import Statement, StatementLine, StatementSequence
 from billing.statements import services, tasks
 from core.errors import DomainError, ValidationFailed
 from organizations.models import Organization
+from tests.billing.conftest import NOVEMBER, OCTOBER, S, at, priced
 from tests.factories import OrganizationFactory
 from tests.fixtures.world import make_equipment
-
-from .conftest import NOVEMBER, OCTOBER, S, at, priced
 
 NOW = at(1, 9, month=12)
 D = Decimal

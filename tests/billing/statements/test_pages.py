@@ -14,9 +14,8 @@ from django.urls import reverse
 from billing.models import Statement
 from billing.statements import services
 from organizations.models import Membership
+from tests.billing.conftest import NOVEMBER, S, at, priced
 from tests.factories import MembershipFactory, UserFactory
-
-from .conftest import NOVEMBER, S, at, priced
 
 NOW = at(1, 9, month=12)
 
