@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from bookings.models import Booking
 from equipment.models import Equipment, Hub
@@ -233,17 +234,23 @@ class SettlementClaim(models.Model):
     completed booking that used a grant of the programme at the provider's hubs."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        SUBMITTED = "submitted", _("Submitted")
-        APPROVED = "approved", _("Approved")
-        PAID = "paid", _("Paid")
-        REJECTED = "rejected", _("Rejected")
+        # "Rejected" is 驳回 here (what the programme office does to a claim), not the
+        # 拒绝 of a booking: the claim's words have their own context.
+        DRAFT = "draft", pgettext_lazy("claim status", "Draft")
+        SUBMITTED = "submitted", pgettext_lazy("claim status", "Submitted")
+        APPROVED = "approved", pgettext_lazy("claim status", "Approved")
+        PAID = "paid", pgettext_lazy("claim status", "Paid")
+        REJECTED = "rejected", pgettext_lazy("claim status", "Rejected")
 
     programme = models.ForeignKey(VoucherProgramme, on_delete=models.PROTECT,
                                   related_name="claims", verbose_name=_("programme"))
     provider = models.ForeignKey(Organization, on_delete=models.PROTECT,
                                  related_name="settlement_claims", verbose_name=_("provider"))
     month = models.DateField(_("month"), help_text=_("The first day of the month claimed."))
+    number = models.PositiveSmallIntegerField(
+        _("number in the month"), default=1,
+        help_text=_("1 for the month's first claim on the programme; 2 and on for the "
+                    "supplementary claims of bookings completed after it was submitted."))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices,
                               default=Status.DRAFT, db_index=True)
     amount = models.DecimalField(_("amount claimed (CNY)"), **MONEY, default=ZERO)
@@ -260,14 +267,24 @@ class SettlementClaim(models.Model):
     class Meta:
         verbose_name = _("settlement claim")
         verbose_name_plural = _("settlement claims")
-        ordering = ["-month", "programme", "provider"]
+        ordering = ["-month", "programme", "provider", "number"]
         constraints = [
+            # A month may have supplementary claims (bookings completed after the first
+            # was submitted), but only one draft at a time collects what is unclaimed.
             models.UniqueConstraint(fields=["programme", "provider", "month"],
-                                    name="claim_once_per_month"),
+                                    condition=Q(status="draft"),
+                                    name="claim_one_draft_per_month"),
+            models.UniqueConstraint(fields=["programme", "provider", "month", "number"],
+                                    name="claim_number_in_month_once"),
         ]
 
     def __str__(self) -> str:
         return f"SC-{self.pk} {self.programme.reference} {self.month:%Y-%m}"
+
+    @property
+    def is_supplementary(self) -> bool:
+        """The month's second or later claim on the programme."""
+        return self.number > 1
 
 
 class ClaimLine(models.Model):

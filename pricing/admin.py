@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 
 from core.admin import RecordAdmin, RecordInline
-from core.errors import DomainError, error_text
+from core.errors import DomainError, ValidationFailed, error_text
+from core.forms import add_errors
 from equipment.admin import ThroughServicesAdmin
 
 from . import setup
@@ -68,7 +69,7 @@ class PricedItemInline(TranslationTabularInline):
 
 
 @admin.register(RateCard)
-class RateCardAdmin(ThroughServicesAdmin):
+class RateCardAdmin(ThroughServicesAdmin, TranslationAdmin):
     """A card with its equipment rates and items, saved in one service call (the hub's
     rules: equipment at the hub, prices not negative, an item on a quote kept)."""
 
@@ -97,7 +98,9 @@ class RateCardAdmin(ThroughServicesAdmin):
                 items = _rows(formset)
         data = form.cleaned_data
         card = setup.save_rate_card(
-            hub=data["hub"], operator=None, by_user=request.user, name=data["name"],
+            hub=data["hub"], operator=None, by_user=request.user,
+            name=data.get("name_en") or data.get("name") or "",
+            name_zh_hans=data.get("name_zh_hans") or "",
             valid_from=data["valid_from"], valid_until=data.get("valid_until"),
             rates=rates, items=items, card=form.instance if change else None)
         _adopt(form.instance, card)
@@ -202,15 +205,21 @@ class VoucherGrantAdmin(ThroughServicesAdmin):
     def revoke(self, request, queryset):
         form = RevokeForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            done, refused = 0, []
+            done, refused, invalid = 0, [], None
             for grant in queryset:
                 try:
                     setup.revoke_grant(grant_id=grant.pk, reason=form.cleaned_data["reason"],
                                        by_user=request.user)
+                except ValidationFailed as exc:  # the input (the reason): same for every grant
+                    invalid = exc
+                    break
                 except DomainError as exc:
                     refused.append(f"{grant.reference_number}: {error_text(exc)}")
                 else:
                     done += 1
+            if invalid is not None and not done:  # the form again, the refusal at its field
+                add_errors(form, invalid)
+                return self._revoke_page(request, queryset, form)
             if done:
                 self.message_user(request, ngettext(
                     "%(n)d grant revoked; what it has not paid can no longer be used.",
@@ -219,11 +228,15 @@ class VoucherGrantAdmin(ThroughServicesAdmin):
             for text in refused:
                 self.message_user(request, text, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+        return self._revoke_page(request, queryset, form)
+
+    def _revoke_page(self, request, queryset, form) -> TemplateResponse:
         return TemplateResponse(request, "pricing/admin/revoke_grants.html", {
             **self.admin_site.each_context(request), "opts": self.model._meta,
             "title": _("Revoke voucher grants"), "grants": queryset, "form": form,
             "action": "revoke",
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)},
+            status=400 if form.errors else 200)
 
 
 @admin.register(Affiliation)

@@ -35,16 +35,23 @@ def _today(hub):
 def rate_cards(request):
     """Each hub the operator runs with its cards (the one valid today marked) and the form
     to start new prices from a date; the programmes accrediting its hubs."""
+    return _cards_page(request)
+
+
+def _cards_page(request, *, failed: dict | None = None, status: int = 200):
+    """The rate cards page; ``failed``: hub id → its new-card form with its errors."""
     cards = list(setup.rate_cards_of(request.organization))
     hubs = []
     for hub in hubs_operated_by(request.organization).order_by("name"):
         current = selectors.rate_card_on(hub, _today(hub))
         hubs.append({"hub": hub, "current": current,
                      "cards": [c for c in cards if c.hub_id == hub.pk],
-                     "form": NewCardForm(prefix=f"hub-{hub.pk}")})
+                     "form": (failed or {}).get(hub.pk)
+                     or NewCardForm(prefix=f"hub-{hub.pk}",
+                                    initial={"valid_from": _today(hub)})})
     return render(request, "pricing/console/rate_cards.html", {
         "hubs": hubs, "programmes": setup.programmes_accrediting(request.organization),
-        "section": "console"})
+        "section": "console"}, status=status)
 
 
 @operator_required
@@ -59,7 +66,12 @@ def new_card(request, hub_slug: str):
         try:
             card = setup.copy_rate_card(hub=hub, operator=request.organization,
                                         valid_from=form.cleaned_data["valid_from"],
-                                        name=form.cleaned_data["name"], by_user=request.user)
+                                        name=form.cleaned_data["name"],
+                                        name_zh_hans=form.cleaned_data["name_zh_hans"],
+                                        by_user=request.user)
+        except ValidationFailed as exc:  # the form again, each refusal at its field
+            add_errors(form, exc)
+            return _cards_page(request, failed={hub.pk: form}, status=400)
         except DomainError as exc:
             messages.error(request, _error_line(exc))
         else:
@@ -67,7 +79,7 @@ def new_card(request, hub_slug: str):
                              % {"day": card.valid_from.isoformat()})
             return redirect("pricing-console:card", pk=card.pk)
     else:
-        messages.error(request, _("Give the first day of the new prices."))
+        return _cards_page(request, failed={hub.pk: form}, status=400)
     return redirect("pricing-console:rate-cards")
 
 
@@ -128,7 +140,9 @@ def card_detail(request, pk: int):
     """GET: the card's table; POST: save it (name, validity, every row at once)."""
     card = _card_or_404(request, pk)
     data = request.POST if request.method == "POST" else None
-    form = RateCardForm(data, initial={"name": card.name, "valid_from": card.valid_from,
+    form = RateCardForm(data, initial={"name_en": card.name_en or card.name,
+                                       "name_zh_hans": card.name_zh_hans,
+                                       "valid_from": card.valid_from,
                                        "valid_until": card.valid_until})
     rows = _equipment_rows(card, data)
     items = ItemFormSet(data, prefix="items", initial=_item_initial(card))
@@ -142,7 +156,8 @@ def card_detail(request, pk: int):
             try:
                 setup.save_rate_card(
                     hub=card.hub, operator=request.organization, by_user=request.user,
-                    card=card, name=form.cleaned_data["name"],
+                    card=card, name=form.cleaned_data["name_en"],
+                    name_zh_hans=form.cleaned_data["name_zh_hans"],
                     valid_from=form.cleaned_data["valid_from"],
                     valid_until=form.cleaned_data["valid_until"], rates=rates,
                     items=item_data)

@@ -17,6 +17,9 @@ ITEM_NOT_ON_CARD = define(
 ITEM_QUANTITY = define(
     "item_quantity", ValidationFailed,
     _("Give a quantity above zero for %(code)s."), field="items")
+ITEM_WHOLE = define(
+    "item_quantity_whole", ValidationFailed,
+    _("%(code)s is sold by the %(unit)s: give a whole number."), field="items")
 SHORTFALL_INVALID = define(
     "if_voucher_short_invalid", ValidationFailed,
     _("Choose sme_pays or refuse."), field="if_voucher_short")

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from core.forms import LocalDateTimeField
 
 from .models import PricedItem, Quote, Unit
+from .services import whole_refusal
 
 MONEY_ATTRS = {"inputmode": "decimal", "step": "0.01", "min": "0"}
 
@@ -32,7 +33,11 @@ def _money_field(label, *, required: bool = True) -> forms.DecimalField:
 
 
 class RateCardForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name of the card"), max_length=120)
+    name_en = forms.CharField(label=gettext_lazy("Name of the card in English"),
+                              max_length=120)
+    name_zh_hans = forms.CharField(
+        label=gettext_lazy("Name of the card in Chinese"), max_length=120, required=False,
+        help_text=gettext_lazy("Empty: the hub's name and the date."))
     valid_from = forms.DateField(label=gettext_lazy("Valid from"), widget=DateInput())
     valid_until = forms.DateField(
         label=gettext_lazy("Valid until"), required=False, widget=DateInput(),
@@ -69,11 +74,14 @@ ItemFormSet = forms.formset_factory(ItemRowForm, extra=3)
 
 
 class NewCardForm(forms.Form):
-    valid_from = forms.DateField(label=gettext_lazy("New prices from"), widget=DateInput())
-    name = forms.CharField(label=gettext_lazy("Name of the card"), max_length=120,
+    valid_from = forms.DateField(label=gettext_lazy("New prices from"), widget=DateInput(),
+                                 help_text=gettext_lazy("Today or later."))
+    name = forms.CharField(label=gettext_lazy("Name of the card in English"), max_length=120,
                            required=False,
-                           help_text=gettext_lazy("e.g. Prices 2027. Empty: the hub and the "
-                                                  "date."))
+                           help_text=gettext_lazy("e.g. Prices 2027. Empty: the hub's name "
+                                                  "and the date, in both languages."))
+    name_zh_hans = forms.CharField(label=gettext_lazy("Name of the card in Chinese"),
+                                   max_length=120, required=False)
 
 
 # --- the SME's quote -----------------------------------------------------------------------
@@ -147,6 +155,17 @@ class QuoteRequestForm(VoucherFields):
 
     def item_fields(self):
         return [self[f"item_{item.code}"] for item in self.items]
+
+    def clean(self):
+        # Pieces and sets are counted whole: the service's own check, shown at the field.
+        data = super().clean()
+        for item in self.items:
+            name = f"item_{item.code}"
+            refusal = whole_refusal(item.code, data[name], item.unit) \
+                if data.get(name) else None
+            if refusal is not None:
+                self.add_error(name, refusal.message)
+        return data
 
     def chosen_items(self) -> list[tuple[str, object]]:
         """(code, quantity) of the items given a quantity above zero."""

@@ -19,6 +19,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from equipment.models import Category, Equipment, Hub, TranslatedSave
 from organizations.models import Organization
@@ -43,10 +44,11 @@ class Unit(models.TextChoices):
 # --- rate cards -------------------------------------------------------------------------
 
 
-class RateCard(models.Model):
+class RateCard(TranslatedSave, models.Model):
     """A hub's prices from a date on. The card valid on a booking's first day (in the hub's
     time zone) prices it; equipment the card does not list is priced at its own
-    ``hourly_rate`` with no surcharge or set-up fee."""
+    ``hourly_rate`` with no surcharge or set-up fee. Its name is in English and Chinese
+    (``pricing/translation.py``)."""
 
     hub = models.ForeignKey(Hub, on_delete=models.CASCADE, related_name="rate_cards",
                             verbose_name=_("hub"))
@@ -294,12 +296,13 @@ class Quote(models.Model):
         BOOKING = "booking", _("Booking's price")
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        ACCEPTED = "accepted", _("Accepted")
-        DECLINED = "declined", _("Declined")
-        EXPIRED = "expired", _("Expired")
-        BOOKED = "booked", _("Booked")
-        RELEASED = "released", _("Released")
+        # A context of their own: "Open", "Booked", "Released" mean other things elsewhere.
+        OPEN = "open", pgettext_lazy("quote status", "Open")
+        ACCEPTED = "accepted", pgettext_lazy("quote status", "Accepted")
+        DECLINED = "declined", pgettext_lazy("quote status", "Declined")
+        EXPIRED = "expired", pgettext_lazy("quote status", "Expired")
+        BOOKED = "booked", pgettext_lazy("quote status", "Booked")
+        RELEASED = "released", pgettext_lazy("quote status", "Released")
 
     class Shortfall(models.TextChoices):
         SME_PAYS = "sme_pays", _("The firm pays what the voucher cannot cover")

@@ -42,6 +42,21 @@ def quantity(x) -> Decimal:
     return Decimal(x).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
+def plain_number(x) -> str:
+    """A quantity without trailing zeros or an exponent: 2.5000 → "2.5", 3.0000 → "3",
+    100 → "100"."""
+    return f"{Decimal(x).normalize():f}"
+
+
+def is_whole(x) -> bool:
+    """Whether ``x`` is a whole number (pieces and sets are counted whole)."""
+    return Decimal(x) == Decimal(x).to_integral_value()
+
+
+# Units counted whole: a fractional quantity of these is refused (``Unit`` values).
+WHOLE_UNITS = frozenset({"piece", "set"})
+
+
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
     """A line's amount: quantity × unit price, rounded once to the fen."""
     return fen(Decimal(quantity) * Decimal(unit_price))

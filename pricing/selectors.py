@@ -4,6 +4,7 @@ nothing (another organisation's quote or grant is 'not found')."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -55,11 +56,16 @@ def one_visible(qs: QuerySet, raw_id, not_found):
 
 def quotes_visible_to(organization: Organization | None) -> QuerySet[Quote]:
     """An SME's own quotes; an operator's, those at its hubs; anyone else's: none. Lines
-    come prefetched in position order with their equipment and item."""
+    come prefetched in position order with their equipment and item, and the booking
+    quotes made from each (``booking_copies``, with their bookings and lines)."""
     lines = QuoteLine.objects.select_related("equipment", "item").order_by("position")
+    copies = (Quote.objects.filter(kind=Quote.Kind.BOOKING)
+              .select_related("booking", "booking__equipment")
+              .prefetch_related(Prefetch("lines", queryset=lines)).order_by("start", "pk"))
     qs = (Quote.objects.select_related("hub", "organization", "grant", "grant__programme",
                                        "booking")
-          .prefetch_related(Prefetch("lines", queryset=lines)))
+          .prefetch_related(Prefetch("lines", queryset=lines),
+                            Prefetch("copies", queryset=copies, to_attr="booking_copies")))
     return visible_to_parties(qs, organization)
 
 
@@ -146,3 +152,148 @@ def voucher_used_in_year(*, programme_id: int, organization: Organization, year:
     if exclude_quote_id is not None:
         qs = qs.exclude(pk=exclude_quote_id)
     return qs.aggregate(s=Sum("voucher_total"))["s"] or ZERO
+
+
+# --- what a booking's quote charges -----------------------------------------------------
+
+# Booking statuses as strings (pricing never imports bookings; ``Booking.Status`` values).
+CARRIED_OUT = ("confirmed", "checked_in", "completed")
+NO_SHOW, CANCELLED, REQUESTED = "no_show", "cancelled", "requested"
+
+
+@dataclass(frozen=True)
+class ChargedLine:
+    """One quote line and what it charges now. ``state``:
+
+    - ``charged``: owed (a statement carries it), ``voucher_share + sme_share == amount``;
+    - ``pending``: the booking still waits for the operator: owed once confirmed, as split;
+    - ``quoted``: an estimate's or offer's line: a price, not a charge;
+    - ``not_charged``: nothing owed (shares zero); ``returned`` is the voucher share given
+      back to the grant when the booking was released.
+    """
+
+    line: QuoteLine
+    state: str
+    amount: Decimal
+    voucher_share: Decimal
+    sme_share: Decimal
+    returned: Decimal = ZERO
+
+    @property
+    def charged(self) -> bool:
+        return self.state == "charged"
+
+    @property
+    def counts(self) -> bool:
+        """Whether the line is in what the reader owes (or will owe)."""
+        return self.state != "not_charged"
+
+
+def _as(line: QuoteLine, state: str, *, all_sme: bool = False) -> ChargedLine:
+    voucher = ZERO if all_sme else line.voucher_share
+    return ChargedLine(line=line, state=state, amount=line.amount, voucher_share=voucher,
+                       sme_share=line.amount - voucher,
+                       returned=line.voucher_share if all_sme else ZERO)
+
+
+def _dropped(line: QuoteLine) -> ChargedLine:
+    return ChargedLine(line=line, state="not_charged", amount=ZERO, voucher_share=ZERO,
+                       sme_share=ZERO, returned=line.voucher_share)
+
+
+def charged_lines(quote: Quote, booking_status: str | None) -> list[ChargedLine]:
+    """What each line of ``quote`` charges, in position order: the one source of what a
+    booking owes (statements, the billing report, the booking's and quote's pages, the
+    vouchers page all read this). ``booking_status``: the status of the booking the quote
+    prices (``Booking.Status`` value), None when no booking holds it (a rescheduled
+    booking's old quote, or an estimate or offer).
+
+    A booking quote (kind ``booking``):
+    - booking confirmed, checked in or completed: every line but a late-cancellation line,
+      split as the quote split it;
+    - a no-show: the same lines, all the firm's (the voucher does not pay for unused slots;
+      its share went back to the grant);
+    - cancelled: the late-cancellation line alone (the firm's), if there is one;
+    - rejected: nothing;
+    - requested: every line but a late-cancellation line, pending, as split;
+    - no booking: pending while the quote is booked, else (released) as cancelled.
+    An estimate's or offer's lines are ``quoted`` as they are.
+    Lines are read from ``quote.lines.all()`` (prefetch them for lists)."""
+    lines = sorted(quote.lines.all(), key=lambda line: line.position)
+    late = QuoteLine.Kind.LATE_CANCELLATION
+    if quote.kind != Quote.Kind.BOOKING:
+        return [_as(line, "quoted") for line in lines]
+    if booking_status is None:
+        booking_status = REQUESTED if quote.status == Quote.Status.BOOKED else CANCELLED
+    out = []
+    for line in lines:
+        if booking_status in CARRIED_OUT or booking_status == REQUESTED:
+            state = "charged" if booking_status in CARRIED_OUT else "pending"
+            out.append(_as(line, state) if line.kind != late else _dropped(line))
+        elif booking_status == NO_SHOW:
+            out.append(_as(line, "charged", all_sme=True) if line.kind != late
+                       else _dropped(line))
+        elif booking_status == CANCELLED and line.kind == late:
+            out.append(_as(line, "charged", all_sme=True))
+        else:
+            out.append(_dropped(line))
+    return out
+
+
+@dataclass(frozen=True)
+class ChargedTotals:
+    """Sums of charged lines: what is (or will be) owed, split; and the voucher share
+    given back to the grant."""
+
+    total: Decimal = ZERO
+    voucher_total: Decimal = ZERO
+    sme_total: Decimal = ZERO
+    returned: Decimal = ZERO
+    released: bool = False
+
+
+def charged_totals(lines: list[ChargedLine]) -> ChargedTotals:
+    """Plain sums of :func:`charged_lines` (lines that count), and what was returned."""
+    counted = [c for c in lines if c.counts]
+    return ChargedTotals(
+        total=sum((c.amount for c in counted), ZERO),
+        voucher_total=sum((c.voucher_share for c in counted), ZERO),
+        sme_total=sum((c.sme_share for c in counted), ZERO),
+        returned=sum((c.returned for c in lines), ZERO),
+        released=any(c.state == "not_charged" for c in lines)
+        or any(c.returned for c in lines))
+
+
+def booking_status_of(quote: Quote) -> str | None:
+    """The status of the booking ``quote`` prices (None: no booking holds it)."""
+    booking = getattr(quote, "booking", None)
+    return booking.status if booking is not None else None
+
+
+def made_from(quote: Quote) -> list[Quote]:
+    """The booking quotes made from an accepted estimate or offer (with their bookings);
+    uses ``booking_copies`` when prefetched (``quotes_visible_to``)."""
+    if quote.kind == Quote.Kind.BOOKING or quote.status != Quote.Status.ACCEPTED:
+        return []
+    copies = getattr(quote, "booking_copies", None)
+    if copies is None:
+        copies = list(quote.copies.filter(kind=Quote.Kind.BOOKING)
+                      .select_related("booking", "booking__equipment")
+                      .prefetch_related("lines").order_by("start", "pk"))
+    return copies
+
+
+def quote_charges(quote: Quote) -> ChargedTotals:
+    """What a quote stands for now, in the totals of :func:`charged_totals`: a booking
+    quote, what it charges; an accepted estimate or offer, what the bookings made from it
+    charge together (their split: the voucher is applied when booking); otherwise its
+    own prices as quoted."""
+    copies = made_from(quote)
+    if copies:
+        parts = [charged_totals(charged_lines(c, booking_status_of(c))) for c in copies]
+        return ChargedTotals(total=sum((p.total for p in parts), ZERO),
+                             voucher_total=sum((p.voucher_total for p in parts), ZERO),
+                             sme_total=sum((p.sme_total for p in parts), ZERO),
+                             returned=sum((p.returned for p in parts), ZERO),
+                             released=any(p.released for p in parts))
+    return charged_totals(charged_lines(quote, booking_status_of(quote)))

@@ -34,7 +34,16 @@ from organizations.models import Organization
 
 from . import errors, selectors
 from .models import PricedItem, Quote, QuoteLine, Unit, VoucherGrant
-from .money import QUOTE_LIMIT, ZERO, fen, hours_between, quantity, split
+from .money import (
+    QUOTE_LIMIT,
+    WHOLE_UNITS,
+    ZERO,
+    fen,
+    hours_between,
+    is_whole,
+    quantity,
+    split,
+)
 
 K = QuoteLine.Kind
 QUANTITY_LIMIT = Decimal("100000000")  # QuoteLine.quantity: 12 digits, 4 of them decimals
@@ -80,13 +89,23 @@ class LineDraft:
 # --- pricing from the rate card ------------------------------------------------------------
 
 
-def _item_refusal(code: str, qty) -> Violation | None:
+def _item_refusal(code: str, qty, unit: str = "") -> Violation | None:
     try:
         ok = (QUANTITY_LIMIT > Decimal(qty) > 0  # the limit first: quantize(1e309) raises
               and Decimal(qty) == quantity(qty))
     except (InvalidOperation, TypeError, ValueError):
         ok = False
-    return None if ok else errors.ITEM_QUANTITY.violation(code=code)
+    if not ok:
+        return errors.ITEM_QUANTITY.violation(code=code)
+    return whole_refusal(code, qty, unit)
+
+
+def whole_refusal(code: str, qty, unit: str) -> Violation | None:
+    """A fractional quantity of an item counted whole (pieces, sets) is refused; the
+    quote form checks its fields with this too, to show the refusal at the field."""
+    if unit in WHOLE_UNITS and not is_whole(qty):
+        return errors.ITEM_WHOLE.violation(code=code, unit=Unit(unit).label)
+    return None
 
 
 def quote_lines(*, hub: Hub, organization: Organization | None,
@@ -137,7 +156,7 @@ def quote_lines(*, hub: Hub, organization: Organization | None,
         if priced is None or (isinstance(item, PricedItem) and item.pk != priced.pk):
             problems.append(errors.ITEM_NOT_ON_CARD.violation(code=code))
             continue
-        refusal = _item_refusal(code, qty)
+        refusal = _item_refusal(code, qty, priced.unit)
         if refusal is not None:
             problems.append(refusal)
             continue

@@ -13,11 +13,13 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from core.errors import ValidationFailed, Violation, valid_id
 from equipment.errors import NOT_HUB_OPERATOR
@@ -228,10 +230,14 @@ def _write_rates(card: RateCard, rows: list[dict]) -> None:
 def save_rate_card(*, hub: Hub, operator: Organization | None, name: str, valid_from: date,
                    valid_until: date | None = None, rates: Iterable[Mapping[str, Any]] = (),
                    items: Iterable[Mapping[str, Any]] = (), by_user=None,
-                   card: RateCard | None = None) -> RateCard:
+                   card: RateCard | None = None, name_zh_hans: str = "",
+                   today: date | None = None) -> RateCard:
     """Create a rate card for ``hub`` (``card`` None) or replace ``card``'s contents: its
-    name, validity, equipment rates (equipment at the hub, once each; prices not negative,
-    to the fen) and priced items (by code; an item already on a quote cannot be removed).
+    name (``name`` in English, ``name_zh_hans`` in Chinese; no Chinese name: the default
+    one, "<hub>自<date>起价目"), validity, equipment rates (equipment at the hub, once
+    each; prices not negative, to the fen) and priced items (by code; an item already on a
+    quote cannot be removed). A card's start moved to another day must not be before
+    ``today`` (the hub's today by default): a price change starts today or later.
 
     ``operator`` runs the hub; with ``operator=None``, ``by_user`` is platform staff. Every
     broken rule is reported at once (``rates.<i>.<field>``, ``items.<i>.<field>``) and
@@ -247,17 +253,24 @@ def save_rate_card(*, hub: Hub, operator: Organization | None, name: str, valid_
     item_rows = _item_rows(items, violations)
     if isinstance(valid_from, date) and _day_taken(hub, valid_from, card.pk if card else None):
         violations.append(errors.RATE_CARD_DAY_TAKEN.violation(day=valid_from.isoformat()))
+    if card is not None and isinstance(valid_from, date) and valid_from != card.valid_from:
+        _not_past(hub, valid_from, today, violations)
     _raise(violations)
+    names = {"name_en": (name or "").strip(),
+             "name_zh_hans": (name_zh_hans or "").strip()
+             or default_names(hub, valid_from)["zh_hans"]}
     try:
         with transaction.atomic():
             if card is None:
-                card = RateCard.objects.create(hub=hub, name=name.strip(), valid_from=valid_from,
+                card = RateCard.objects.create(hub=hub, **names,
+                                               valid_from=valid_from,
                                                valid_until=valid_until, created_by=by_user)
             else:
                 card = RateCard.objects.select_for_update().get(pk=card.pk)
-                card.name, card.valid_from, card.valid_until = (name.strip(), valid_from,
-                                                                valid_until)
-                card.save(update_fields=["name", "valid_from", "valid_until"])
+                card.name_en, card.name_zh_hans = names["name_en"], names["name_zh_hans"]
+                card.valid_from, card.valid_until = valid_from, valid_until
+                card.save(update_fields=["name_en", "name_zh_hans", "valid_from",
+                                         "valid_until"])
             _write_rates(card, rate_rows)
             _write_items(card, item_rows, violations)
     except IntegrityError:  # a card from that day was made meanwhile
@@ -266,11 +279,13 @@ def save_rate_card(*, hub: Hub, operator: Organization | None, name: str, valid_
 
 
 def copy_rate_card(*, hub: Hub, operator: Organization | None, valid_from: date,
-                   name: str = "", card: RateCard | None = None, by_user=None) -> RateCard:
-    """Start a new card of ``hub`` from ``valid_from`` (a price change): a copy of ``card``
-    (None: the hub's latest card starting before that day; with none, the equipment's own
-    hourly rates and no items), to be edited. The cards it follows end the day before;
-    it ends the day before a later card starts, if there is one."""
+                   name: str = "", card: RateCard | None = None, by_user=None,
+                   name_zh_hans: str = "", today: date | None = None) -> RateCard:
+    """Start a new card of ``hub`` from ``valid_from`` (a price change, today or later in
+    the hub's time zone): a copy of ``card`` (None: the hub's latest card starting before
+    that day; with none, the equipment's own hourly rates and no items), to be edited.
+    The cards it follows end the day before; it ends the day before a later card starts,
+    if there is one. No name given: "<hub> prices from <date>" in English and Chinese."""
     if card is not None:
         hub = card.hub
     _require_hub_operator(hub, operator, by_user)
@@ -283,6 +298,9 @@ def copy_rate_card(*, hub: Hub, operator: Organization | None, valid_from: date,
         raise errors.RATE_CARD_COPY_NOT_LATER.error(day=card.valid_from.isoformat())
     if _day_taken(hub, valid_from, None):
         raise errors.RATE_CARD_DAY_TAKEN.error(day=valid_from.isoformat())
+    past: list[Violation] = []
+    _not_past(hub, valid_from, today, past)
+    _raise(past)
     if card is not None:
         rates = [{"equipment": r.equipment_id, **{k: getattr(r, k) for k in RATE_FIELDS}}
                  for r in card.rates.all()]
@@ -302,14 +320,33 @@ def copy_rate_card(*, hub: Hub, operator: Organization | None, valid_from: date,
                         .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from))):
             running.valid_until = valid_from - timedelta(days=1)
             running.save(update_fields=["valid_until"])
+        defaults = default_names(hub, valid_from)
         return save_rate_card(hub=hub, operator=operator, by_user=by_user,
-                              name=name or _default_name(hub, valid_from),
+                              name=(name or "").strip() or defaults["en"],
+                              name_zh_hans=(name_zh_hans or "").strip()
+                              or ("" if (name or "").strip() else defaults["zh_hans"]),
                               valid_from=valid_from, valid_until=until, rates=rates,
                               items=items)
 
 
-def _default_name(hub: Hub, valid_from: date) -> str:
-    return f"{hub.slug} {valid_from.isoformat()}"
+def _not_past(hub: Hub, valid_from: date, today: date | None,
+              violations: list[Violation]) -> None:
+    today = today or timezone.now().astimezone(ZoneInfo(hub.timezone)).date()
+    if valid_from < today:
+        violations.append(errors.RATE_CARD_FROM_PAST.violation(today=today.isoformat()))
+
+
+def default_names(hub: Hub, valid_from) -> dict[str, str]:
+    """A card's default name in each language, from the hub's name in that language:
+    "<hub> prices from <date>" / "<hub>自<date>起价目"."""
+    day = valid_from.isoformat() if isinstance(valid_from, date) else ""
+    names = {}
+    for code, language in (("en", "en"), ("zh_hans", "zh-hans")):
+        hub_name = getattr(hub, f"name_{code}", None) or hub.name_en or hub.name
+        with translation.override(language):
+            names[code] = gettext("%(hub)s prices from %(day)s") % {"hub": hub_name,
+                                                                    "day": day}
+    return names
 
 
 # --- voucher programmes --------------------------------------------------------------------

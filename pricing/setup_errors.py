@@ -14,6 +14,10 @@ RATE_CARD_DAY_TAKEN = define(
     "rate_card_day_taken", ValidationFailed,
     _("This hub already has a rate card from %(day)s; change that one or pick another day."),
     field="valid_from")
+RATE_CARD_FROM_PAST = define(
+    "rate_card_from_past", ValidationFailed,
+    _("New prices start today (%(today)s) or later: bookings already priced keep their "
+      "prices."), field="valid_from")
 RATE_CARD_FROM_REQUIRED = define("rate_card_from_required", ValidationFailed,
                                  _("Give the first day the card applies."), field="valid_from")
 RATE_CARD_UNTIL_BEFORE_FROM = define(

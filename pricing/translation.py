@@ -5,7 +5,7 @@ from modeltranslation.translator import register
 
 from equipment.translation import CatalogueOptions
 
-from .models import PricedItem, VoucherProgramme
+from .models import PricedItem, RateCard, VoucherProgramme
 
 
 @register(PricedItem)
@@ -16,3 +16,8 @@ class PricedItemTranslation(CatalogueOptions):
 @register(VoucherProgramme)
 class VoucherProgrammeTranslation(CatalogueOptions):
     fields = ("name", "issuer")
+
+
+@register(RateCard)
+class RateCardTranslation(CatalogueOptions):
+    fields = ("name",)

@@ -27,23 +27,54 @@ from organizations.portal import not_found_as_404, sme_required
 from . import selectors, services
 from .forms import QuoteRequestForm
 from .models import QuoteLine, Unit, VoucherGrant
+from .money import ZERO, plain_number
 
 QUOTES_PAGE = 20
 
 
-def line_rows(lines) -> list[dict]:
+def quantity_text(quantity, unit: str) -> str:
+    """A line's quantity as the reader reads it: hours as "2.5 h", other units as the
+    number without trailing zeros and the unit's name ("3 piece" / "3件")."""
+    number = plain_number(quantity)
+    if unit == Unit.HOUR:
+        return _("%(quantity)s h") % {"quantity": number}
+    return _("%(quantity)s %(unit)s") % {"quantity": number,
+                                         "unit": dict(Unit.choices).get(unit, unit)}
+
+
+def line_rows(lines, charges=None) -> list[dict]:
     """Quote lines (stored, or drafts of a preview) as the reader's rows: what each is in
     the reader's language (its kind, with the equipment or item), quantity, unit price,
-    amount and its voucher and own shares."""
-    kinds, units = dict(QuoteLine.Kind.choices), dict(Unit.choices)
+    amount and its voucher and own shares. With ``charges`` (``selectors.charged_lines``
+    of the same lines), the shares are what the line charges now: a line not charged is
+    marked so, with the voucher share returned to the grant."""
+    kinds = dict(QuoteLine.Kind.choices)
+    by_line = {id(c.line): c for c in charges or ()}
     rows = []
     for line in lines:
         what = line.item.name if line.item else (line.equipment.name if line.equipment else "")
+        charge = by_line.get(id(line))
         rows.append({"kind": line.kind, "label": kinds.get(line.kind, line.kind), "what": what,
-                     "quantity": line.quantity, "unit": units.get(line.unit, line.unit),
+                     "quantity": line.quantity, "unit": line.unit,
+                     "quantity_text": quantity_text(line.quantity, line.unit),
                      "unit_price": line.unit_price, "amount": line.amount,
-                     "voucher_share": line.voucher_share, "sme_share": line.sme_share})
+                     "voucher_share": charge.voucher_share if charge else line.voucher_share,
+                     "sme_share": charge.sme_share if charge else line.sme_share,
+                     "state": charge.state if charge else "",
+                     "not_charged": bool(charge) and not charge.counts,
+                     "returned": charge.returned if charge else ZERO})
     return rows
+
+
+def charges_context(quote, booking_status: str | None) -> dict:
+    """What a quote's lines charge now (``selectors.charged_lines``), for
+    ``pricing/_lines.html``: rows, and the totals of what is (or will be) owed."""
+    charges = selectors.charged_lines(quote, booking_status)
+    sums = selectors.charged_totals(charges)
+    return {"rows": line_rows([c.line for c in charges], charges), "total": sums.total,
+            "voucher_total": sums.voucher_total, "sme_total": sums.sme_total,
+            "returned": sums.returned, "released": sums.released,
+            "show_split": bool(sums.voucher_total or sums.returned or quote.voucher_total)}
 
 
 def usable_grants(organization, *, on=None):
@@ -118,8 +149,13 @@ def quote_detail(request, pk: int):
         if quote.grant_id:
             params.update(voucher_grant=quote.grant_id, if_voucher_short=quote.shortfall)
         book_url = f"{reverse('bookings:book', args=[equipment.pk])}?{urlencode(params)}"
+    copies = selectors.made_from(quote)
+    made = [{"quote": c, "booking": getattr(c, "booking", None),
+             **charges_context(c, selectors.booking_status_of(c))} for c in copies]
     return render(request, "pricing/quote_detail.html", {
-        "quote": quote, "hub": quote.hub, "rows": line_rows(lines), "equipment": equipment,
+        "quote": quote, "hub": quote.hub, "equipment": equipment,
+        "charges": charges_context(quote, selectors.booking_status_of(quote)),
+        "made": made, "made_totals": selectors.quote_charges(quote) if copies else None,
         "book_url": book_url, "booking": getattr(quote, "booking", None)})
 
 
@@ -127,19 +163,26 @@ def quote_detail(request, pk: int):
 def my_quotes(request):
     quotes = selectors.quotes_visible_to(request.organization).order_by("-created", "-pk")
     page = Paginator(quotes, QUOTES_PAGE).get_page(request.GET.get("page"))
-    return render(request, "pricing/my_quotes.html", {"page": page})
+    rows = [{"quote": q, "money": selectors.quote_charges(q)} for q in page.object_list]
+    return render(request, "pricing/my_quotes.html", {"page": page, "rows": rows})
 
 
 @sme_required
 def vouchers(request):
-    """The SME's grants: programme, issuer, amount, used, remaining, validity, and the
-    booked quotes (bookings) that used each, with their voucher share."""
+    """The SME's grants: programme, issuer, amount, used, remaining (a revoked grant:
+    nothing usable), validity, and the booking quotes that used each with what the
+    voucher pays of them now (``selectors.charged_lines``: a released booking's share is
+    returned, so the column adds up to "Used")."""
     used = (selectors.quotes_visible_to(request.organization)
-            .filter(kind="booking", voucher_total__gt=0).select_related("booking",
-                                                                        "booking__equipment")
-            .order_by("start"))
+            .filter(kind="booking", voucher_total__gt=0)
+            .select_related("booking", "booking__equipment").order_by("start", "pk"))
     grants = (selectors.grants_visible_to(request.organization)
               .prefetch_related(Prefetch("quotes", queryset=used, to_attr="uses"))
               .order_by("-valid_until", "pk"))
-    return render(request, "pricing/vouchers.html", {"grants": grants,
-                                                     "Grant": VoucherGrant})
+    cards = []
+    for grant in grants:
+        uses = [{"quote": q, "booking": getattr(q, "booking", None),
+                 "money": selectors.quote_charges(q)} for q in grant.uses]
+        cards.append({"grant": grant, "uses": uses,
+                      "usable": ZERO if grant.revoked_at else grant.remaining})
+    return render(request, "pricing/vouchers.html", {"cards": cards, "Grant": VoucherGrant})

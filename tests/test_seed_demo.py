@@ -1,4 +1,7 @@
+import io
 import re
+import zipfile
+from datetime import date
 from io import StringIO
 
 import pytest
@@ -7,10 +10,19 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 from rest_framework.test import APIClient
 
+from billing.claims import evidence
+from billing.claims import services as claim_services
+from billing.models import ServiceRequest
+from billing.requests import services as request_services
+from billing.statements import builder
+from billing.statements import services as statement_services
+from bookings.models import Booking
 from equipment.models import Equipment, Hub, Qualification
 from organizations.models import Membership, Organization, OrganizationAPIKey
+from pricing.models import Quote, QuoteLine, RateCard, VoucherGrant, VoucherProgramme
 from testbed.management.commands import seed_demo
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +184,118 @@ def test_a_visitor_finds_the_demos_five_axis_machines(client, query, language):
     response = client.get("/catalog/", {"q": query})
     assert response.status_code == 200
     assert {e.pk for e in response.context["page"].object_list} == five_axis
+
+
+# --- money: every demo booking priced; statements, a claim and service requests to try -----
+
+
+NOVEMBER = date(2026, 11, 1)
+
+
+def test_every_demo_booking_is_priced_by_the_pricing_service():
+    seed("--no-keys")
+    bookings = Booking.objects.select_related("quote").all()
+    assert bookings.count() >= 7  # history, the plant's trials, the pending request
+    for booking in bookings:
+        quote = booking.quote
+        assert quote is not None, booking
+        assert quote.kind == Quote.Kind.BOOKING and quote.status == Quote.Status.BOOKED
+        lines = list(quote.lines.all())
+        assert lines and booking.price == quote.total == sum(li.amount for li in lines)
+        assert all(li.voucher_share + li.sme_share == li.amount for li in lines)
+    # The grants' used amounts are the voucher shares of their booked quotes.
+    for grant in VoucherGrant.objects.all():
+        booked = QuoteLine.objects.filter(quote__grant=grant, quote__status="booked")
+        assert grant.used == sum(booked.values_list("voucher_share", flat=True))
+    assert VoucherGrant.objects.get(organization__slug="precisionparts").used > 0
+
+
+def test_november_can_be_stated_and_claimed_at_autoworks(client):
+    seed("--no-keys")
+    client.force_login(get_user_model().objects.get(username="ops@autoworks.example"))
+    preview = client.get(reverse("billing-console:statement-issue"), {"month": "2026-11"})
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    assert "Precision Parts" in page and "Green Motor" in page
+
+    autoworks = Organization.objects.get(slug="autoworks")
+    precision = Organization.objects.get(slug="precisionparts")
+    lines = builder.pending_lines(operator=autoworks, month=NOVEMBER)
+    assert lines and all(line.amount > 0 for line in lines)
+    with_voucher = {line.booking.pk for line in lines if line.voucher_share > 0
+                    and line.organization_id == precision.pk}
+    assert len(with_voucher) >= 2  # two completed November bookings on Precision Parts' grant
+
+    programme = VoucherProgramme.objects.get(reference=seed_demo.PROGRAMME["reference"])
+    claim, created = claim_services.draft_claim(provider=autoworks, programme_id=programme.pk,
+                                                month=NOVEMBER)
+    assert created and claim.lines.count() >= 2
+    assert claim.amount == sum(claim.lines.values_list("amount", flat=True)) > 0
+    with zipfile.ZipFile(io.BytesIO(evidence.claim_bundle(claim, language="en"))) as bundle:
+        names = set(bundle.namelist())
+    assert {"summary.pdf", "claim.csv", "claim.json", "manifest.json"} <= names
+    for line in claim.lines.all():
+        assert f"bookings/{line.booking_id}/quote.json" in names
+
+    statements = statement_services.issue_statements(operator=autoworks, month=NOVEMBER)
+    assert {s.organization.slug for s in statements} == {"precisionparts", "greenmotor"}
+    assert all(s.voucher_total > 0 and s.total == s.voucher_total + s.sme_total
+               for s in statements)
+
+
+def test_precision_parts_sees_its_used_voucher(client):
+    seed("--no-keys")
+    grant = VoucherGrant.objects.get(organization__slug="precisionparts")
+    client.force_login(get_user_model().objects.get(username="lead@precisionparts.example"))
+    response = client.get(reverse("pricing:vouchers"))
+    assert response.status_code == 200
+    assert f"{grant.used:,.2f}" in response.content.decode()
+
+
+def test_service_requests_wait_in_the_queue_and_the_offer_can_be_accepted():
+    seed("--no-keys")
+    submitted = ServiceRequest.objects.get(status=ServiceRequest.Status.SUBMITTED)
+    assert submitted.organization.slug == "precisionparts"
+    assert submitted.hub.operator.slug == "autoworks" and submitted.equipment.count() == 2
+    quoted = ServiceRequest.objects.get(status=ServiceRequest.Status.QUOTED)
+    assert quoted.organization.slug == "greenmotor" and quoted.offer.status == "open"
+    assert quoted.offer.lines.filter(kind="assisted").count() == 2
+
+    green_motor = quoted.organization
+    grant = VoucherGrant.objects.get(organization=green_motor)
+    made = request_services.accept_offer(request_id=quoted.pk, organization=green_motor,
+                                         grant_id=grant.pk)
+    assert len(made) == 2 and all(b.quote.voucher_total > 0 for b in made)
+
+    counts = row_counts()
+    seed("--no-keys")  # the answered request was accepted: a fresh one to try again
+    assert ServiceRequest.objects.filter(status=ServiceRequest.Status.QUOTED).count() == 1
+    assert row_counts()["billing.ServiceRequest"] == counts["billing.ServiceRequest"] + 1
+
+
+def test_demo_bookings_seeded_before_prices_get_their_quote():
+    seed("--no-keys")
+    unpriced = Booking.objects.filter(purpose__in=[h[-1] for h in seed_demo.HISTORY])
+    quotes = list(unpriced.values_list("quote_id", flat=True))
+    Booking.objects.filter(pk__in=unpriced.values("pk")).update(quote=None)
+    Quote.objects.filter(pk__in=quotes).delete()
+    VoucherGrant.objects.update(used=0)
+
+    seed("--no-keys")
+    assert not unpriced.filter(quote__isnull=True).exists()
+    grant = VoucherGrant.objects.get(organization__slug="precisionparts")
+    assert grant.used == sum(QuoteLine.objects.filter(quote__grant=grant, quote__status="booked")
+                             .values_list("voucher_share", flat=True)) > 0
+
+
+def test_demo_rate_cards_are_named_in_both_languages():
+    seed("--no-keys")
+    card = RateCard.objects.get(hub__slug="autoworks-yizhuang")
+    assert (card.name_en, card.name_zh_hans) == ("Yizhuang prices 2026", "亦庄基地2026年价目")
+    # A card seeded before names were translated gets its Chinese name, its prices kept.
+    RateCard.objects.filter(pk=card.pk).update(name_zh_hans="")
+    rates = list(card.rates.values_list("equipment_id", "hourly_rate").order_by("pk"))
+    seed("--no-keys")
+    card.refresh_from_db()
+    assert card.name_zh_hans == "亦庄基地2026年价目"
+    assert sorted(card.rates.values_list("equipment_id", "hourly_rate")) == sorted(rates)

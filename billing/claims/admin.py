@@ -1,11 +1,16 @@
 """Admin console of billing.claims (platform staff): the claims, read-only, with the
 programme office's decisions recorded through the services — approve, paid (with the
-payment's reference), reject (with the reason); lines read-only."""
+payment's reference), reject (with the reason) — each also written to the claim's admin
+history; lines read-only; the evidence ZIP (the bundle the provider downloads)."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -13,13 +18,14 @@ from core.errors import DomainError, ValidationFailed, error_text
 from core.forms import add_errors
 
 from ..models import ClaimLine, SettlementClaim
-from . import services
+from ..statements.admin import MonthFilter, booking_label, month_label
+from . import evidence, services
 from .forms import PaidClaimForm, RejectClaimForm
 
 
 class ClaimLineInline(admin.TabularInline):
     model = ClaimLine
-    fields = ["booking", "grant", "amount"]
+    fields = ["booking_when", "grant", "amount"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -31,22 +37,63 @@ class ClaimLineInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("booking__equipment__hub",
+                                                            "grant")
+
+    @admin.display(description=gettext_lazy("Booking"))
+    def booking_when(self, line: ClaimLine) -> str:
+        return booking_label(line.booking)
+
 
 @admin.register(SettlementClaim)
 class SettlementClaimAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "provider", "programme", "month", "amount", "status",
-                    "submitted_at", "paid_at"]
-    list_filter = ["status", "programme", "month"]
+    list_display = ["__str__", "provider", "programme", "month_shown", "number", "amount",
+                    "status", "submitted_at", "paid_at"]
+    list_filter = ["status", "programme", MonthFilter]
     search_fields = ["programme__reference", "programme__name", "provider__name",
                      "payment_reference"]
     list_select_related = ["programme", "provider"]
-    date_hierarchy = "month"
     inlines = [ClaimLineInline]
     actions = ["approve", "mark_paid", "reject"]
 
     def get_readonly_fields(self, request, obj=None):
         # Everything on a claim is written by its services.
-        return [field.name for field in self.model._meta.fields]
+        names = [field.name for field in self.model._meta.fields]
+        names[names.index("month")] = "month_shown"
+        return [*names, "evidence"]
+
+    @admin.display(description=gettext_lazy("month"), ordering="month")
+    def month_shown(self, claim: SettlementClaim) -> str:
+        return month_label(claim.month)
+
+    @admin.display(description=gettext_lazy("Evidence"))
+    def evidence(self, claim: SettlementClaim) -> str:
+        if claim.pk is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>',
+                           reverse("admin:billing_settlementclaim_evidence", args=[claim.pk]),
+                           _("Download the evidence (ZIP)"))
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/evidence/", self.admin_site.admin_view(self.evidence_view),
+                 name="billing_settlementclaim_evidence"),
+            *super().get_urls(),
+        ]
+
+    def evidence_view(self, request, pk: int):
+        """The claim's evidence ZIP, the same bundle its provider downloads."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        claim = self.get_object(request, str(pk))
+        if claim is None:
+            raise Http404(_("No such settlement claim."))
+        return evidence.bundle_response(claim)
+
+    def _record(self, request, claim: SettlementClaim, message: str) -> None:
+        """The decision in the claim's admin history (who, when, what)."""
+        self.log_change(request, claim, message)
 
     def has_add_permission(self, request):
         return False  # operators draft claims (console or API)
@@ -72,8 +119,11 @@ class SettlementClaimAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Record approval of the selected claims"))
     def approve(self, request, queryset):
-        done = self._apply(request, queryset, lambda claim: services.approve_claim(
-            claim_id=claim.pk, by_user=request.user))
+        def approve(claim):
+            services.approve_claim(claim_id=claim.pk, by_user=request.user)
+            self._record(request, claim, _("Recorded the programme office's approval."))
+
+        done = self._apply(request, queryset, approve)
         if done:
             self.message_user(request, ngettext("%(count)d claim approved.",
                                                 "%(count)d claims approved.", done)
@@ -92,10 +142,16 @@ class SettlementClaimAdmin(admin.ModelAdmin):
     def mark_paid(self, request, queryset):
         form = PaidClaimForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            try:
-                done = self._apply(request, queryset, lambda claim: services.mark_claim_paid(
+            def pay(claim):
+                paid = services.mark_claim_paid(
                     claim_id=claim.pk, payment_reference=form.cleaned_data["payment_reference"],
-                    by_user=request.user))
+                    by_user=request.user)
+                self._record(request, claim,
+                             _("Recorded the payment, reference: %(reference)s")
+                             % {"reference": paid.payment_reference})
+
+            try:
+                done = self._apply(request, queryset, pay)
             except ValidationFailed as exc:
                 add_errors(form, exc)
             else:
@@ -114,10 +170,15 @@ class SettlementClaimAdmin(admin.ModelAdmin):
     def reject(self, request, queryset):
         form = RejectClaimForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
+            def reject(claim):
+                rejected = services.reject_claim(claim_id=claim.pk,
+                                                 reason=form.cleaned_data["reason"],
+                                                 by_user=request.user)
+                self._record(request, claim, _("Recorded the rejection, reason: %(reason)s")
+                             % {"reason": rejected.reason})
+
             try:
-                done = self._apply(request, queryset, lambda claim: services.reject_claim(
-                    claim_id=claim.pk, reason=form.cleaned_data["reason"],
-                    by_user=request.user))
+                done = self._apply(request, queryset, reject)
             except ValidationFailed as exc:
                 add_errors(form, exc)
             else:

@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -27,6 +27,7 @@ from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
 
 from ..models import SettlementClaim
+from ..statements.api import MONTH_SCHEMA, MonthField
 from . import errors, evidence, reports, selectors, services
 
 
@@ -65,7 +66,11 @@ class ClaimSerializer(serializers.ModelSerializer):
     programme_reference = serializers.CharField(source="programme.reference", read_only=True)
     programme_name = serializers.CharField(source="programme.name", read_only=True)
     provider = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    month = serializers.DateField(read_only=True, format="%Y-%m", help_text="YYYY-MM")
+    month = MonthField(read_only=True, help_text="The month claimed, YYYY-MM.")
+    number = serializers.IntegerField(
+        read_only=True, help_text="The claim's number in its programme and month: 1 for the "
+                                  "first, 2 and on for supplementary claims.")
+    supplementary = serializers.BooleanField(source="is_supplementary", read_only=True)
     amount = _money(help_text="The voucher share claimed, the sum of the lines.")
     reason = serializers.CharField(read_only=True, help_text="Why the claim was rejected.")
     line_count = serializers.IntegerField(read_only=True)
@@ -77,8 +82,9 @@ class ClaimSerializer(serializers.ModelSerializer):
     class Meta:
         model = SettlementClaim
         fields = ["id", "programme", "programme_reference", "programme_name", "provider",
-                  "month", "status", "amount", "line_count", "reason", "payment_reference",
-                  "created", "submitted_at", "decided_at", "paid_at"]
+                  "month", "number", "supplementary", "status", "amount", "line_count",
+                  "reason", "payment_reference", "created", "submitted_at", "decided_at",
+                  "paid_at"]
         read_only_fields = fields
 
 
@@ -113,12 +119,19 @@ class ClaimFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=SettlementClaim.Status.choices)
     programme = django_filters.NumberFilter(field_name="programme_id", min_value=1,
                                             max_value=2**63 - 1)
-    month = django_filters.DateFilter(field_name="month", input_formats=["%Y-%m"],
+    month = django_filters.CharFilter(method="filter_month",
                                       label="The month claimed, YYYY-MM")
 
     class Meta:
         model = SettlementClaim
         fields = ["status", "programme", "month"]
+
+    @extend_schema_field({**MONTH_SCHEMA, "description": "The month claimed, YYYY-MM."})
+    def filter_month(self, queryset, name, value):
+        month = parse_month(value)
+        if month is None:
+            raise errors.CLAIM_MONTH_INVALID.error()
+        return queryset.filter(month=month)
 
 
 def _transition(name: str, service, summary: str):
@@ -145,7 +158,7 @@ class ClaimViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     def get_queryset(self):
         return (selectors.claims_visible_to(self.org).annotate(line_count=Count("lines"))
-                .order_by("-month", "pk"))
+                .order_by("-month", "programme_id", "number", "pk"))
 
     def get_serializer_class(self):
         return ClaimSerializer if self.action == "list" else ClaimDetailSerializer
@@ -198,8 +211,12 @@ class VoucherUseSerializer(serializers.Serializer):
     granted = _money(allow_null=True, help_text="Grants valid in the period (not revoked); "
                                                 "null on hub rows.")
     used = _money(help_text="Voucher shares of booked bookings starting in the period.")
+    reserved = _money(help_text="Voucher shares of booked bookings starting after the period "
+                                "and not yet carried out (held on the grants).")
     remaining = _money(allow_null=True, help_text="What those grants have left now; null on "
-                                                  "hub rows.")
+                                                  "hub rows. Granted = used + reserved + "
+                                                  "remaining when the period covers every "
+                                                  "use of the grants.")
     bookings = serializers.IntegerField(read_only=True)
     claimed = _money(help_text="Claimed from the programme (submitted, approved or paid).")
     paid = _money(help_text="Paid by the programme.")

@@ -39,7 +39,7 @@ def _draft_form(request, data=None) -> ClaimDraftForm:
 
 def _list(request, form, status=200):
     claims = _badged(list(selectors.claims_visible_to(request.organization)
-                          .order_by("-month", "programme__reference", "pk")))
+                          .order_by("-month", "programme__reference", "number", "pk")))
     return render(request, "billing/claims/console/claim_list.html",
                   {"claims": claims, "form": form}, status=status)
 
@@ -65,8 +65,14 @@ def claim_draft(request):
     except DomainError as exc:
         add_errors(form, exc)
         return _list(request, form, status=exc.status)
-    messages.success(request, _("The draft claim is ready: check its lines, then submit it.")
-                     if created else _("The draft's lines are refreshed."))
+    if not created:
+        done = _("The draft's lines are refreshed.")
+    elif claim.is_supplementary:
+        done = _("The month's claim is already submitted: this supplementary claim collects "
+                 "the bookings completed since. Check its lines, then submit it.")
+    else:
+        done = _("The draft claim is ready: check its lines, then submit it.")
+    messages.success(request, done)
     return redirect("billing-console:claim", pk=claim.pk)
 
 

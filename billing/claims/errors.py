@@ -20,10 +20,13 @@ CLAIM_EMPTY = define(
     "claim_empty", Conflict,
     _("Nothing to claim: no completed booking at your hubs in %(month)s used a voucher of "
       "this programme that is not on a claim already."))
-CLAIM_NOT_DRAFT = define(
-    "claim_not_draft", Conflict,
-    _("The claim for this programme and month is %(status)s; only a draft can be "
-      "refreshed. Reopen it first if it was rejected."))
+CLAIM_DRAFT_OPEN = define(
+    "claim_draft_open", Conflict,
+    _("Another draft claim for this programme and month is open (SC-%(draft)s): submit it "
+      "first, then reopen this one."))
+CLAIM_BUSY = define(
+    "claim_busy", Conflict,
+    _("Other drafts of this claim are being made at the same moment; try again."))
 CLAIM_ILLEGAL_TRANSITION = define(
     "claim_illegal_transition", Conflict,
     _("The claim is %(status)s: it cannot be %(target)s now."))

@@ -1,7 +1,11 @@
 """Voucher use per programme, per SME and per hub for a period (issue #16, "Reports"):
 how much was granted, used (the voucher shares of booked booking quotes starting in the
-period), still remaining, over how many bookings, and how much of it was claimed from the
-programme and paid. Pure reads in the selectors style, scoped by the actor:
+period), reserved (the voucher shares of booked booking quotes starting later, not yet
+carried out), still remaining, over how many bookings, and how much of it was claimed from
+the programme and paid. Granted = used + reserved + remaining when the period starts
+before the grants were first used and every use was in the actor's scope (the default
+period, this year so far, at one provider). Programme and hub names are in the active
+language. Pure reads in the selectors style, scoped by the actor:
 
 - a hub operator: bookings at its hubs, the claims it made, and the grants used there;
 - an SME: its own bookings and grants (and the claims providers made on them);
@@ -20,13 +24,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import CharField, Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from modeltranslation.utils import build_localized_fieldname, get_language
 
 from bookings.reports.selectors import check_period
 from core import csv as core_csv
 from organizations.models import Organization
 from pricing.models import Quote, QuoteLine, VoucherGrant
+from pricing.money import fen
 
 from ..models import ClaimLine, SettlementClaim
 
@@ -48,8 +55,10 @@ Actor = Organization | _Everyone | None
 
 @dataclass(frozen=True)
 class VoucherUse:
-    """One row: a programme (``level`` "programme"), or one SME or hub under it. ``granted``
-    and ``remaining`` (now) are the grants' figures; None on hub rows (a grant belongs to a
+    """One row: a programme (``level`` "programme"), or one SME or hub under it. ``used``:
+    the voucher shares of booked bookings starting in the period; ``reserved``: of booked
+    bookings starting after it (and not before now: not yet carried out); ``granted`` and
+    ``remaining`` (now) are the grants' figures, None on hub rows (a grant belongs to a
     firm, not a hub)."""
 
     level: str
@@ -59,6 +68,7 @@ class VoucherUse:
     key: str  # the SME's or hub's slug; "" on programme rows
     name: str
     used: Decimal = ZERO
+    reserved: Decimal = ZERO
     bookings: int = 0
     claimed: Decimal = ZERO
     paid: Decimal = ZERO
@@ -94,30 +104,47 @@ def _scopes(actor: Actor) -> tuple[Q, Q, Q] | None:
     return None
 
 
-def voucher_use(*, actor: Actor, start: datetime, end: datetime) -> VoucherReport:
-    """Voucher use in [start, end) (bookings by their start), as ``actor`` may see it."""
+def _name(path: str) -> Coalesce:
+    """A translated ``…__name`` in the active language, the English one where it has none
+    (``values("hub__name")`` would read the raw column, English)."""
+    return Coalesce(F(build_localized_fieldname(path, get_language())),
+                    F(build_localized_fieldname(path, "en")), F(path),
+                    output_field=CharField())
+
+
+def voucher_use(*, actor: Actor, start: datetime, end: datetime,
+                now: datetime | None = None) -> VoucherReport:
+    """Voucher use in [start, end) (bookings by their start), as ``actor`` may see it;
+    reserved: booked later than the period and than ``now``."""
     check_period(start, end)
     scopes = _scopes(actor)
     if scopes is None:
         return VoucherReport(start, end, [], [], [])
     lines_scope, claims_scope, grants_scope = scopes
+    in_period = Q(quote__start__lt=end)
+    reserved = Q(quote__start__gte=max(end, now or timezone.now()))
     used_rows = (
-        QuoteLine.objects.filter(lines_scope, quote__kind=Quote.Kind.BOOKING,
+        QuoteLine.objects.filter(lines_scope, in_period | reserved,
+                                 quote__kind=Quote.Kind.BOOKING,
                                  quote__status=Quote.Status.BOOKED,
                                  quote__grant__isnull=False, quote__voucher_total__gt=0,
-                                 quote__start__gte=start, quote__start__lt=end)
+                                 quote__start__gte=start)
         .values("quote__grant__programme", "quote__grant__programme__reference",
-                "quote__grant__programme__name", "quote__organization__slug",
-                "quote__organization__name", "quote__hub__slug", "quote__hub__name")
-        .annotate(used=Sum("voucher_share"), bookings=Count("quote", distinct=True))
+                "quote__organization__slug", "quote__organization__name", "quote__hub__slug",
+                programme_name=_name("quote__grant__programme__name"),
+                hub_name=_name("quote__hub__name"))
+        .annotate(used=Sum("voucher_share", filter=in_period),
+                  reserved=Sum("voucher_share", filter=reserved),
+                  bookings=Count("quote", distinct=True, filter=in_period))
         .order_by())
     claim_rows = (
         ClaimLine.objects.filter(claims_scope, claim__status__in=CLAIMED,
                                  booking__start__gte=start, booking__start__lt=end)
         .values("claim__programme", "claim__programme__reference",
-                "claim__programme__name", "booking__organization__slug",
-                "booking__organization__name", "booking__equipment__hub__slug",
-                "booking__equipment__hub__name", "claim__status")
+                "booking__organization__slug", "booking__organization__name",
+                "booking__equipment__hub__slug", "claim__status",
+                programme_name=_name("claim__programme__name"),
+                hub_name=_name("booking__equipment__hub__name"))
         .annotate(amount=Sum("amount")).order_by())
     first_day, last_day = timezone.localdate(start), timezone.localdate(end - timedelta(
         microseconds=1))
@@ -129,8 +156,9 @@ def voucher_use(*, actor: Actor, start: datetime, end: datetime) -> VoucherRepor
         grants = grants.filter(pk__in=grant_ids)
     elif actor is not ALL:
         grants = grants.filter(grants_scope)
-    grant_rows = (grants.values("programme", "programme__reference", "programme__name",
-                                "organization__slug", "organization__name")
+    grant_rows = (grants.values("programme", "programme__reference", "organization__slug",
+                                "organization__name",
+                                programme_name=_name("programme__name"))
                   .annotate(granted=Sum("amount"), used_now=Sum("used")).order_by())
     return _roll_up(start, end, list(used_rows), list(claim_rows), list(grant_rows))
 
@@ -158,20 +186,20 @@ def _roll_up(start, end, used_rows, claim_rows, grant_rows) -> VoucherReport:
 
     for r in used_rows:
         for row in rows_for(r["quote__grant__programme"], r["quote__grant__programme__reference"],
-                            r["quote__grant__programme__name"], r["quote__organization__slug"],
+                            r["programme_name"], r["quote__organization__slug"],
                             r["quote__organization__name"], r["quote__hub__slug"],
-                            r["quote__hub__name"]):
-            put(row, used=r["used"] or ZERO, bookings=r["bookings"])
+                            r["hub_name"]):
+            put(row, used=r["used"] or ZERO, reserved=r["reserved"] or ZERO,
+                bookings=r["bookings"])
     for r in claim_rows:
         paid = r["amount"] if r["claim__status"] == SettlementClaim.Status.PAID else ZERO
         for row in rows_for(r["claim__programme"], r["claim__programme__reference"],
-                            r["claim__programme__name"], r["booking__organization__slug"],
+                            r["programme_name"], r["booking__organization__slug"],
                             r["booking__organization__name"],
-                            r["booking__equipment__hub__slug"],
-                            r["booking__equipment__hub__name"]):
+                            r["booking__equipment__hub__slug"], r["hub_name"]):
             put(row, claimed=r["amount"], paid=paid)
     for r in grant_rows:
-        for row in rows_for(r["programme"], r["programme__reference"], r["programme__name"],
+        for row in rows_for(r["programme"], r["programme__reference"], r["programme_name"],
                             r["organization__slug"], r["organization__name"]):
             put(row, granted=r["granted"], remaining=r["granted"] - r["used_now"])
 
@@ -183,13 +211,19 @@ def _roll_up(start, end, used_rows, claim_rows, grant_rows) -> VoucherReport:
 
 
 CSV_HEADER = ("level", "programme", "programme_name", "key", "name", "granted", "used",
-              "remaining", "bookings", "claimed", "paid")
+              "reserved", "remaining", "bookings", "claimed", "paid")
+
+
+def _cny(value: Decimal | None) -> Decimal | None:
+    """Two decimals whatever the database's sum gave (``200000`` as ``200000.00``)."""
+    return None if value is None else fen(value)
 
 
 def csv_rows(report: VoucherReport) -> Iterable[list]:
     for row in report.rows:
-        yield [row.level, row.programme, row.programme_name, row.key, row.name, row.granted,
-               row.used, row.remaining, row.bookings, row.claimed, row.paid]
+        yield [row.level, row.programme, row.programme_name, row.key, row.name,
+               _cny(row.granted), _cny(row.used), _cny(row.reserved), _cny(row.remaining),
+               row.bookings, _cny(row.claimed), _cny(row.paid)]
 
 
 def voucher_use_csv(report: VoucherReport) -> str:

@@ -8,6 +8,10 @@ Life of a claim::
       ^                   │                     │
       └──reopen── rejected <──────reject────────┘
 
+A month may hold several claims on a programme: once its claim is submitted, bookings
+completed later go on a supplementary claim (numbered 2, 3, … in the month); at most one
+of them is a draft at a time (a constraint), and a booking is on one claim only.
+
 Operators (the provider) draft, refresh, submit and reopen; platform staff record the
 programme office's decisions (approve, paid with the payment's reference, rejected with
 a reason). Each move is legal only from the statuses above (409 otherwise) and is made
@@ -20,6 +24,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -35,6 +40,8 @@ S = SettlementClaim.Status
 ZERO = Decimal("0.00")
 REASON_MAX_LENGTH = 2000
 REFERENCE_MAX_LENGTH = SettlementClaim._meta.get_field("payment_reference").max_length
+# Tries at the month's draft when concurrent drafts and submissions keep overtaking.
+DRAFT_ATTEMPTS = 3
 
 # move → (the statuses it leaves from, the status it reaches)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -102,9 +109,11 @@ def _collect(claim: SettlementClaim) -> list[ClaimLine]:
 def draft_claim(*, provider: Organization, programme_id: int, month: date,
                 by_user=None) -> tuple[SettlementClaim, bool]:
     """The provider's draft claim on a programme for a month, with every eligible
-    completed booking as a line (amount: its quote's voucher share); returns (claim,
-    created). Re-running it refreshes a draft's lines; a claim past draft is refused
-    (409), and so is a claim with nothing in it (409 ``claim_empty``)."""
+    completed booking not on another claim as a line (amount: its quote's voucher share);
+    returns (claim, created). Re-running it refreshes the open draft's lines; once the
+    month's claim is submitted (or decided), it starts a supplementary claim (numbered 2,
+    3, … in the month) with what was completed since. A claim with nothing in it is
+    refused (409 ``claim_empty``) and nothing is kept."""
     provider = _require_operator(provider)
     programme = selectors.programmes_for_provider(provider).filter(pk=programme_id).first()
     if programme is None:
@@ -113,37 +122,42 @@ def draft_claim(*, provider: Organization, programme_id: int, month: date,
         raise errors.CLAIM_BY_FIRMS.error()
     month = selectors.first_month_day(month)
     with transaction.atomic():
-        claim, created = _claim_row(programme, provider, month, by_user)
-        if claim.status != S.DRAFT:
-            raise errors.CLAIM_NOT_DRAFT.error(
-                extra={"claim": claim.pk, "current_status": claim.status},
-                status=_status_words(claim.status))
+        claim, created = _draft_row(programme, provider, month, by_user)
         if not _collect(claim):
             raise errors.CLAIM_EMPTY.error(month=date_format(month, "YEAR_MONTH_FORMAT"))
         claim.save(update_fields=["amount"])
     return claim, created
 
 
-def _claim_row(programme: VoucherProgramme, provider: Organization, month: date,
+def _draft_row(programme: VoucherProgramme, provider: Organization, month: date,
                by_user) -> tuple[SettlementClaim, bool]:
-    """The (programme, provider, month) claim under its row lock, made (as a draft) if there
-    is none; (claim, created). Two first drafts at once: the unique constraint makes the
-    second insert wait for the first and fail, and the second then locks the first's row."""
-    rows = SettlementClaim.objects.select_related("programme", "provider").filter(
-        programme=programme, provider=provider, month=month)
-    claim = db.locked_one(rows, of=("self",))
-    if claim is not None:
-        return claim, False
-    try:
-        with transaction.atomic():
-            claim = SettlementClaim.objects.create(programme=programme, provider=provider,
-                                                   month=month, created_by=by_user)
-    except IntegrityError:
-        claim = db.locked_one(rows, of=("self",))
-        if claim is None:
-            raise
-        return claim, False
-    return claim, True
+    """The (programme, provider, month) draft under its row lock, made if there is none
+    (numbered after the month's other claims); (claim, created).
+
+    Two first drafts at once: the one-draft constraint makes the second insert wait for
+    the first and fail, and the second then locks the first's row. A draft submitted
+    while this waits for its lock no longer matches (the lock re-reads the row), so a new
+    draft is started for what is left."""
+    drafts = SettlementClaim.objects.select_related("programme", "provider").filter(
+        programme=programme, provider=provider, month=month, status=S.DRAFT)
+    month_claims = SettlementClaim.objects.filter(programme=programme, provider=provider,
+                                                  month=month)
+    for _attempt in range(DRAFT_ATTEMPTS):
+        claim = db.locked_one(drafts, of=("self",))
+        if claim is not None:
+            return claim, False
+        last = month_claims.aggregate(last=Max("number"))["last"] or 0
+        try:
+            with transaction.atomic():
+                claim = SettlementClaim.objects.create(
+                    programme=programme, provider=provider, month=month, number=last + 1,
+                    created_by=by_user)
+        except IntegrityError:
+            # A concurrent draft (its row is found, locked, next time round), or a
+            # concurrent claim took the number (the next one is read again).
+            continue
+        return claim, True
+    raise errors.CLAIM_BUSY.error()
 
 
 def submit_claim(*, claim_id: int, provider: Organization, by_user=None,
@@ -169,8 +183,21 @@ def reopen_claim(*, claim_id: int, provider: Organization, by_user=None) -> Sett
     with transaction.atomic():
         claim = _locked_claim(claim_id, provider)
         _move(claim, "reopen")
-        claim.save(update_fields=["status"])
+        try:
+            with transaction.atomic():
+                claim.save(update_fields=["status"])
+        except IntegrityError:  # the month's other draft (the one-draft constraint)
+            other = _other_draft(claim)
+            raise errors.CLAIM_DRAFT_OPEN.error(extra={"draft": other}, draft=other) from None
     return claim
+
+
+def _other_draft(claim: SettlementClaim) -> int | None:
+    """The id of the month's open draft on the claim's programme, other than ``claim``."""
+    return (SettlementClaim.objects.filter(programme=claim.programme_id,
+                                           provider=claim.provider_id, month=claim.month,
+                                           status=S.DRAFT)
+            .exclude(pk=claim.pk).values_list("pk", flat=True).first())
 
 
 def approve_claim(*, claim_id: int, by_user, now=None) -> SettlementClaim:

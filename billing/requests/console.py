@@ -79,7 +79,7 @@ def _page(request, service_request, *, offer_form=None, refuse_form=None, status
         "open": service_request.status in ServiceRequest.OPEN,
         "offer_form": offer_form or _offer_form(service_request),
         "refuse_form": refuse_form or RefuseForm(),
-        "bookings": service_request.bookings.select_related("equipment").order_by("start"),
+        "booked": selectors.booked_split(service_request),
         "attachments": service_request.attachments.all()}, status=status)
 
 

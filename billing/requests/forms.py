@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy
 
 from core.forms import LocalDateTimeField, LocalDateTimeInput
 from equipment.models import Equipment, Hub
+from pricing.forms import SHORTFALL_CHOICES, VoucherFields
 from pricing.models import PricedItem, Quote, VoucherGrant
+from pricing.services import whole_refusal
 
 from . import services
 
@@ -98,16 +100,24 @@ class GrantChoices(forms.ModelChoiceField):
 
 
 class AcceptForm(forms.Form):
-    grant = GrantChoices(label=gettext_lazy("Innovation voucher"), required=False,
-                         queryset=VoucherGrant.objects.none(),
-                         empty_label=gettext_lazy("No voucher"))
-    shortfall = forms.ChoiceField(
-        label=gettext_lazy("If the voucher cannot cover its full share"),
-        choices=Quote.Shortfall.choices, initial=Quote.Shortfall.SME_PAYS, required=False,
-        widget=forms.RadioSelect, help_text=gettext_lazy("Not chosen: you pay the rest."))
+    """The voucher to apply when accepting, worded as the booking form's
+    (``pricing.forms.VoucherFields``). A bound form without a shortfall choice keeps the
+    default ("Pay the difference") selected, so a preview shows the choice it will use."""
 
-    def __init__(self, *args, grants, **kwargs):
-        super().__init__(*args, **kwargs)
+    grant = GrantChoices(label=gettext_lazy("Apply an innovation voucher"), required=False,
+                         queryset=VoucherGrant.objects.none(),
+                         empty_label=gettext_lazy("No voucher"),
+                         help_text=VoucherFields.base_fields["voucher_grant"].help_text)
+    shortfall = forms.ChoiceField(
+        label=VoucherFields.base_fields["if_voucher_short"].label,
+        choices=SHORTFALL_CHOICES, initial=Quote.Shortfall.SME_PAYS, required=False,
+        widget=forms.RadioSelect)
+
+    def __init__(self, data=None, *args, grants, **kwargs):
+        if data is not None and not data.get("shortfall"):
+            data = data.copy()
+            data["shortfall"] = Quote.Shortfall.SME_PAYS
+        super().__init__(data, *args, **kwargs)
         self.fields["grant"].queryset = grants
 
 
@@ -144,6 +154,17 @@ class OfferForm(forms.Form):
         d = self.cleaned_data
         return [(piece.pk, d[f"start_{piece.pk}"], d[f"end_{piece.pk}"])
                 for piece in self.equipment]
+
+    def clean(self):
+        # Pieces and sets are counted whole: the pricing service's check, at the field.
+        data = super().clean()
+        for item in self.items:
+            name = f"item_{item.code}"
+            refusal = whole_refusal(item.code, data[name], item.unit) \
+                if data.get(name) else None
+            if refusal is not None:
+                self.add_error(name, refusal.message)
+        return data
 
     def chosen_items(self):
         return [(item.code, self.cleaned_data[f"item_{item.code}"]) for item in self.items

@@ -105,3 +105,27 @@ def voucher_preview(service_request: ServiceRequest, grant) -> dict:
     result["voucher"] = sum((v for _l, v, _s in result["lines"]), Decimal("0.00"))
     result["sme"] = sum((s for _l, _v, s in result["lines"]), Decimal("0.00"))
     return result
+
+
+def booked_split(service_request: ServiceRequest) -> dict:
+    """The bookings made from the request's accepted offer, each with what it charges now
+    split into voucher and own shares (``pricing.selectors.charged_lines``, the one rule),
+    and their sums: ``{"rows": [{"booking", "money"}], "total", "voucher_total",
+    "sme_total"}`` (no rows: nothing booked)."""
+    from pricing.selectors import ZERO, charged_lines, charged_totals
+
+    bookings = (service_request.bookings.select_related("equipment", "quote")
+                .prefetch_related(Prefetch("quote__lines",
+                                           QuoteLine.objects.order_by("position")))
+                .order_by("start", "pk"))
+    rows = []
+    for booking in bookings:
+        money = (charged_totals(charged_lines(booking.quote, booking.status))
+                 if booking.quote_id else None)
+        rows.append({"booking": booking, "money": money})
+    priced = [row["money"] for row in rows if row["money"] is not None]
+    return {"rows": rows,
+            "total": sum((m.total for m in priced), ZERO),
+            "voucher_total": sum((m.voucher_total for m in priced), ZERO),
+            "sme_total": sum((m.sme_total for m in priced), ZERO),
+            "returned": sum((m.returned for m in priced), ZERO)}

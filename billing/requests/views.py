@@ -84,7 +84,7 @@ def _detail_context(request, service_request: ServiceRequest, **forms) -> dict:
     accept_form = forms.get("accept_form") or AcceptForm(request.GET or None, grants=grants)
     preview = None
     if service_request.status == ServiceRequest.Status.QUOTED and accept_form.is_bound \
-            and accept_form.is_valid() and accept_form.cleaned_data.get("grant"):
+            and not accept_form.errors and accept_form.cleaned_data.get("grant"):
         preview = selectors.voucher_preview(service_request, accept_form.cleaned_data["grant"])
     offer = service_request.offer
     return {
@@ -94,7 +94,7 @@ def _detail_context(request, service_request: ServiceRequest, **forms) -> dict:
         "reason_form": ReasonForm(), "attachment_form": forms.get("attachment_form")
         or AttachmentForm(), "open": service_request.status in ServiceRequest.OPEN,
         "offer_open": service_request.status == ServiceRequest.Status.QUOTED,
-        "bookings": service_request.bookings.select_related("equipment").order_by("start"),
+        "booked": selectors.booked_split(service_request),
         "attachments": service_request.attachments.all()}
 
 
@@ -110,6 +110,10 @@ def request_detail(request, pk: int):
 def request_accept(request, pk: int):
     service_request = _own(request, pk)
     form = AcceptForm(request.POST, grants=selectors.usable_grants(request.organization))
+    if "preview" in request.POST:  # the panel's "Preview" button: show the split, book nothing
+        return render(request, "billing/requests/detail.html",
+                      _detail_context(request, service_request, accept_form=form),
+                      status=200 if form.is_valid() else 400)
     if form.is_valid():
         grant = form.cleaned_data.get("grant")
         try:

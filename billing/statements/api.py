@@ -13,14 +13,19 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Statement, StatementLine
-from core.forms import parse_month
+from core.forms import MONTH_PATTERN, parse_month
 from core.idempotency import idempotent
 from core.renderers import CSVRenderer
 from organizations.api import ActorMixin, HasOrganization
@@ -29,8 +34,14 @@ from organizations.models import Organization
 from . import documents, report, selectors, services
 from .errors import MONTH_INVALID
 
+# What the month is on the wire: a YYYY-MM string (not an OpenAPI ``date``).
+MONTH_SCHEMA = {"type": "string", "pattern": MONTH_PATTERN, "example": "2026-11"}
 
+
+@extend_schema_field(MONTH_SCHEMA)
 class MonthField(serializers.CharField):
+    """A calendar month as ``YYYY-MM``; its value is the month's first day."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("help_text", "Calendar month, YYYY-MM (in each hub's time zone).")
         super().__init__(**kwargs)
@@ -105,6 +116,7 @@ class StatementFilter(django_filters.FilterSet):
         model = Statement
         fields = ["month", "organization"]
 
+    @extend_schema_field({**MONTH_SCHEMA, "description": "The month stated, YYYY-MM."})
     def filter_month(self, queryset, name, value):
         month = parse_month(value)
         if month is None:

@@ -45,6 +45,7 @@ from bookings.models import Booking
 from equipment.models import Hub
 from organizations.models import Organization
 from pricing.models import ZERO, QuoteLine
+from pricing.selectors import charged_lines
 
 S = Booking.Status
 Kind = QuoteLine.Kind
@@ -122,19 +123,12 @@ def _quote_lines(booking: Booking) -> list[QuoteLine]:
 
 
 def chargeable(booking: Booking) -> list[Charge]:
-    """The lines ``booking`` is chargeable for now (the rules above), in quote order."""
+    """The lines ``booking`` is chargeable for now (the rules above), in quote order: those
+    ``pricing.selectors.charged_lines`` says are charged (the one source of those rules)."""
     if booking.quote_id is None:
         return []
-    lines = _quote_lines(booking)
-    if booking.status in CARRIED_OUT:
-        return [_charge(booking, li) for li in lines if li.kind != Kind.LATE_CANCELLATION]
-    if booking.status == S.NO_SHOW:
-        return [_charge(booking, li, all_sme=True) for li in lines
-                if li.kind != Kind.LATE_CANCELLATION]
-    if booking.status == S.CANCELLED:
-        return [_charge(booking, li, all_sme=True) for li in lines
-                if li.kind == Kind.LATE_CANCELLATION]
-    return []
+    return [_charge(booking, c.line, all_sme=not c.voucher_share)
+            for c in charged_lines(booking.quote, booking.status) if c.charged]
 
 
 @dataclass(frozen=True)

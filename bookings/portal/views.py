@@ -7,9 +7,11 @@ service's, its refusals shown in plain words next to the fields they concern."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -23,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound, ValidationFailed, error_text, valid_id
 from core.files import file_response
-from core.forms import add_errors, parse_local
+from core.forms import LOCAL_INPUT, add_errors, parse_local
 from equipment import selectors as catalog_selectors
 from equipment import services as equipment_services
 from equipment import wording
@@ -38,7 +40,7 @@ from organizations.selectors import members_of
 from pricing import selectors as pricing_selectors
 from pricing import services as pricing
 from pricing.money import ZERO, hours_between
-from pricing.views import line_rows, usable_grants
+from pricing.views import charges_context, line_rows, usable_grants
 
 from .. import policy, services
 from ..errors import QUALIFICATION_REQUIRED
@@ -243,7 +245,8 @@ def _detail_context(booking: Booking, *, reschedule_form=None, attachment_form=N
         "attachment_form": attachment_form or AttachmentForm(),
         "attachment_max": services.attachment_limits()[0],
         "cancel_form": CancelForm(), "usage": usage(booking),
-        "quote_rows": line_rows(booking.quote.lines.all()) if booking.quote else []}
+        "charges": charges_context(booking.quote, booking.status) if booking.quote else None,
+        "service_requests": list(booking.service_requests.all())}
 
 
 def _reschedulable(booking: Booking) -> bool:
@@ -362,12 +365,13 @@ def price(request, pk: int):
 
 def _quote(equipment: Equipment, form, organization, money=None) -> dict | None:
     """The price preview of the period the form holds (bound or initial): lines with their
-    voucher and own shares, totals, hours; None when it holds no valid period. ``money``:
-    the voucher grant, shortfall and estimate chosen (else the form's)."""
+    voucher and own shares, totals, hours; None when it holds no valid period. Whatever
+    else is wrong with the form (a purpose missing, a rule broken, the slot taken), the
+    preview stays while its start and end parse. ``money``: the voucher grant, shortfall
+    and estimate chosen (else the form's)."""
     if form.is_bound:
-        if not form.is_valid():
-            return None
-        start, end = form.cleaned_data.get("start"), form.cleaned_data.get("end")
+        form.is_valid()  # the errors are the form's to show; the period may still parse
+        start, end = _parsed(form, "start"), _parsed(form, "end")
     else:
         tz = ZoneInfo(equipment.hub.timezone)
         start, end = (form.initial.get(k) for k in ("start", "end"))
@@ -377,12 +381,29 @@ def _quote(equipment: Equipment, form, organization, money=None) -> dict | None:
         return None
     if money is None:
         money = form.data if form.is_bound else form.initial
+    tz = ZoneInfo(equipment.hub.timezone)
+    # "Get a quote" keeps the period chosen (hub wall-clock times, as the forms take them).
+    period_query = urlencode({"start": start.astimezone(tz).strftime(LOCAL_INPUT),
+                              "end": end.astimezone(tz).strftime(LOCAL_INPUT)})
     try:
-        return _preview(equipment, organization, start, end,
-                        grant_id=valid_id(money.get("voucher_grant")),
-                        quote_id=valid_id(money.get("quote")))
+        preview = _preview(equipment, organization, start, end,
+                           grant_id=valid_id(money.get("voucher_grant")),
+                           quote_id=valid_id(money.get("quote")))
     except ValidationFailed as exc:  # an item no longer on the card: no preview
-        return {"refusal": error_text(exc)}
+        preview = {"refusal": error_text(exc)}
+    preview["period_query"] = period_query
+    return preview
+
+
+def _parsed(form, name: str):
+    """The form's ``name`` field as its field parses it (None: missing or not a time)."""
+    value = form.cleaned_data.get(name) if hasattr(form, "cleaned_data") else None
+    if value is None:
+        try:
+            value = form.fields[name].clean(form[name].data)
+        except ValidationError:
+            value = None
+    return value
 
 
 def _preview(equipment: Equipment, organization, start, end, *, grant_id, quote_id) -> dict:

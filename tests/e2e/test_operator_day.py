@@ -195,7 +195,7 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
     ops.shot("2-console-home")
 
     # 3. The queue of requests: approve with a reason.
-    ops.get_by_role("link", name=t(lang, "Requests"), exact=True).first.click()
+    ops.get_by_role("link", name=t(lang, "Booking requests"), exact=True).first.click()
     expect(ops.locator("h1")).to_have_text(t(lang, "Requests waiting for approval"))
     ops.fill(f"#approve-{booking.pk}", "Bring your own fixtures; the vice is booked.")
     ops.shot("3-requests")

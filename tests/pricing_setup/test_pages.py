@@ -67,7 +67,7 @@ def test_admin_revokes_with_a_reason(staff_client, grant):
 
 def test_admin_saves_a_rate_card_with_its_rows_in_one_service_call(staff_client, hub,
                                                                     equipment):
-    data = {"hub": hub.pk, "name": "Admin card", "valid_from": "2027-01-01",
+    data = {"hub": hub.pk, "name_en": "Admin card", "valid_from": "2027-01-01",
             "valid_until": "",
             "rates-TOTAL_FORMS": "1", "rates-INITIAL_FORMS": "0",
             "rates-0-equipment": equipment.pk, "rates-0-hourly_rate": "150.00",
@@ -117,7 +117,7 @@ def test_console_rate_pages_render(operator_portal, card, programme, language):
 
 def test_console_saves_the_card_table(operator_portal, card, equipment):
     response = operator_portal.post(reverse("pricing-console:card", args=[card.pk]), {
-        "name": "Prices", "valid_from": card.valid_from.isoformat(), "valid_until": "",
+        "name_en": "Prices", "valid_from": card.valid_from.isoformat(), "valid_until": "",
         f"rate-{equipment.pk}-hourly_rate": "110.00",
         f"rate-{equipment.pk}-assisted_hourly_surcharge": "-5",
         f"rate-{equipment.pk}-setup_fee": "0",
@@ -127,7 +127,7 @@ def test_console_saves_the_card_table(operator_portal, card, equipment):
     assert response.status_code == 400
     assert "A price cannot be negative." in response.content.decode()
     response = operator_portal.post(reverse("pricing-console:card", args=[card.pk]), {
-        "name": "Prices", "valid_from": card.valid_from.isoformat(), "valid_until": "",
+        "name_en": "Prices", "valid_from": card.valid_from.isoformat(), "valid_until": "",
         f"rate-{equipment.pk}-hourly_rate": "110.00",
         f"rate-{equipment.pk}-assisted_hourly_surcharge": "5",
         f"rate-{equipment.pk}-setup_fee": "0",

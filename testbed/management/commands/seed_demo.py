@@ -17,9 +17,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing.models import ServiceRequest
+from billing.requests import services as service_requests
 from bookings import services as bookings
 from bookings.models import Booking, BookingEvent
-from bookings.policy import price_quote
 from core.errors import DomainError
 from equipment import services as catalog
 from equipment.hours import ALWAYS_OPEN, OFFICE_HOURS
@@ -35,6 +36,7 @@ from equipment.models import (
 from organizations.models import Membership, Organization, OrganizationAPIKey
 from organizations.services import create_api_key
 from organizations.validators import uscc_check_character
+from pricing import services as pricing
 from pricing import setup as money
 from pricing.models import Affiliation, RateCard, VoucherGrant, VoucherProgramme
 from trials import plant, sharing
@@ -437,13 +439,13 @@ def seed_qualifications(users: dict, equipment: dict[str, Equipment]) -> None:
                                             defaults={"granted_by": users[granted_by]})
 
 
-# Money: each hub's rate card from the start of 2026 (hourly rate, staff-assisted surcharge
-# and set-up fee per equipment: slug: (rate, surcharge, set-up); equipment not listed keeps
-# its own hourly rate), with consumables and materials (code, English, Chinese, kind, unit,
-# price).
+# Money: each hub's rate card from the start of 2026: its name (English, Chinese); per
+# equipment its hourly rate, staff-assisted surcharge and set-up fee (slug: (rate,
+# surcharge, set-up); equipment not listed keeps its own hourly rate); its consumables and
+# materials (code, English, Chinese, kind, unit, price).
 RATES_FROM = date(2026, 1, 1)
 RATE_CARDS = {
-    "autoworks-yizhuang": ("Yizhuang prices 2026", {
+    "autoworks-yizhuang": (("Yizhuang prices 2026", "亦庄基地2026年价目"), {
         "dmg-dmu-50": (680, 200, 300), "mazak-integrex-i200s": (620, 200, 300),
         "haas-vf2": (280, 120, 150), "abb-yumi": (220, 100, 0), "keyence-cv-x": (180, 80, 100),
         "zeiss-contura": (350, 150, 200), "siemens-s7-1500-bench": (120, 60, 0)}, [
@@ -452,14 +454,14 @@ RATE_CARDS = {
         ("carbide-endmill-10", "Carbide end mill Ø10 mm", "硬质合金立铣刀Ø10毫米",
          "consumable", "piece", "160.00"),
         ("coolant", "Water-soluble coolant", "水溶性切削液", "consumable", "l", "28.00")]),
-    "autoworks-shunyi": ("Shunyi prices 2026", {
+    "autoworks-shunyi": (("Shunyi prices 2026", "顺义基地2026年价目"), {
         "eos-m290": (900, 300, 800), "stratasys-f370": (150, 60, 50),
         "kuka-kr210-weld": (450, 180, 300), "trumpf-trulaser-3000": (520, 200, 300)}, [
         ("ti64-powder", "Ti-6Al-4V powder", "钛合金粉末Ti-6Al-4V", "material", "kg", "1200.00"),
         ("pla-filament", "PLA filament", "PLA线材", "material", "kg", "180.00"),
         ("argon-cylinder", "Argon shielding gas, 40 l cylinder", "氩气保护气（40升钢瓶）",
          "consumable", "piece", "260.00")]),
-    "phonetech-changping": ("Changping prices 2026", {
+    "phonetech-changping": (("Changping prices 2026", "昌平基地2026年价目"), {
         "yamaha-ysm20r": (800, 250, 600), "final-assembly-line": (1500, 400, 1000),
         "kohyoung-zenith": (260, 100, 100), "private-5g-cell": (400, 150, 200),
         "5g-rf-bench": (350, 120, 100), "codesys-bench": (100, 50, 0),
@@ -490,12 +492,16 @@ def seed_money(orgs: dict[str, Organization], hubs: dict[str, Hub],
     """Rate cards, the voucher programme, its grants and the declared affiliation, through
     the set-up services; each only when missing (a second run writes nothing)."""
     made = 0
-    for hub_slug, (name, rates, items) in RATE_CARDS.items():
+    for hub_slug, ((name_en, name_zh), rates, items) in RATE_CARDS.items():
         hub = hubs[hub_slug]
-        if RateCard.objects.filter(hub=hub, valid_from=RATES_FROM).exists():
+        card = RateCard.objects.filter(hub=hub, valid_from=RATES_FROM).first()
+        if card is not None and (card.name_en, card.name_zh_hans) == (name_en, name_zh):
             continue
+        # A card seeded before its name had a Chinese one is saved again with both.
         money.save_rate_card(
-            hub=hub, operator=hub.operator, by_user=None, name=name, valid_from=RATES_FROM,
+            hub=hub, operator=hub.operator, by_user=None, name=name_en, name_zh_hans=name_zh,
+            valid_from=RATES_FROM, card=card,
+            valid_until=card.valid_until if card is not None else None,
             rates=[{"equipment": equipment[slug], "hourly_rate": Decimal(rate),
                     "assisted_hourly_surcharge": Decimal(surcharge),
                     "setup_fee": Decimal(setup_fee)}
@@ -561,40 +567,84 @@ def seed_agreements(orgs: dict[str, Organization], hubs: dict[str, Hub]) -> int:
 
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Trials already run, so results and sharing can be shown at once:
-# (SME, equipment, local start, hours, trial lead, purpose)
+# Trials already run, so results, sharing, statements and a voucher claim can be shown at
+# once: (SME, equipment, local start, hours, trial lead, staff-assisted, voucher grant's
+# reference number or None, purpose). Both SMEs' grants pay half at AutoWorks' hubs.
 HISTORY = [
     ("precisionparts", "haas-vf2", datetime(2026, 11, 18, 9, 0), 3,
-     "engineer@precisionparts.example",
+     "engineer@precisionparts.example", False, "JING-KJCXQ-2026-00117",
      "Roughing and finishing trial for a 6061 aluminium gearbox housing; compare two "
      "toolpath strategies for cycle time and surface roughness."),
     ("precisionparts", "keyence-cv-x", datetime(2026, 11, 19, 14, 0), 2,
-     "lead@precisionparts.example",
+     "lead@precisionparts.example", True, "JING-KJCXQ-2026-00117",
      "Inspection recipe trial for stamped brackets: defect rate at line speed."),
     ("greenmotor", "dmg-dmu-50", datetime(2026, 11, 20, 10, 0), 4, "lead@greenmotor.example",
-     "5-axis machining of a motor end shield in cast iron."),
+     False, "JING-KJCXQ-2026-00342", "5-axis machining of a motor end shield in cast iron."),
 ]
+
+
+def price_demo_booking(*, equipment: Equipment, organization: Organization, start: datetime,
+                       end: datetime, by_user, now: datetime, assisted: bool = False,
+                       grant_reference: str | None = None):
+    """The booking quote of a demo booking, priced as every booking is
+    (``pricing.services.price_booking``: the hub's rate card, the voucher split within the
+    caps, the share reserved on the grant), under the equipment's row lock. Raises the
+    refusal: demo data that the pricing refuses is a bug of the demo."""
+    locked = catalog.lock_equipment(equipment.pk)
+    grant_id = None
+    if grant_reference:
+        grant_id = (VoucherGrant.objects.filter(reference_number=grant_reference,
+                                                organization=organization)
+                    .values_list("pk", flat=True).get())
+    quote = pricing.price_booking(equipment=locked, organization=organization, start=start,
+                                  end=end, grant_id=grant_id, assisted=assisted,
+                                  by_user=by_user, now=now)
+    if isinstance(quote, Exception):
+        raise quote
+    return quote
+
+
+def _price_unpriced(booking: Booking, *, now: datetime, assisted: bool = False,
+                    grant_reference: str | None = None) -> int:
+    """A demo booking seeded before bookings were priced gets its quote (1), once."""
+    if booking.quote_id is not None:
+        return 0
+    quote = price_demo_booking(equipment=booking.equipment, organization=booking.organization,
+                               start=booking.start, end=booking.end,
+                               by_user=booking.requested_by, now=now, assisted=assisted,
+                               grant_reference=grant_reference)
+    Booking.objects.filter(pk=booking.pk, quote__isnull=True).update(quote=quote,
+                                                                     price=quote.total)
+    return 1
 
 
 def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
                  users: dict) -> int:
-    """Past bookings, completed, with their results collected from the demo gateway.
-    Written directly (the booking services refuse times in the past, rightly): a record
-    of history, not a new booking."""
+    """Past bookings, completed, priced (with the SME's voucher), with their results
+    collected from the demo gateway. Written directly (the booking services refuse times
+    in the past, rightly): a record of history, not a new booking; their quotes are the
+    pricing service's own."""
     made = 0
-    for sme, slug, local_start, hours, lead, purpose in HISTORY:
+    for sme, slug, local_start, hours, lead, assisted, grant, purpose in HISTORY:
         eq = equipment[slug]
         start = local_start.replace(tzinfo=SHANGHAI)
         end = start + timedelta(hours=hours)
-        if Booking.objects.filter(equipment=eq, start=start).exists():
+        booked_at = start - timedelta(days=3)
+        existing = Booking.objects.filter(equipment=eq, start=start).first()
+        if existing is not None:
+            made += _price_unpriced(existing, now=booked_at, assisted=assisted,
+                                    grant_reference=grant)
             continue
+        quote = price_demo_booking(equipment=eq, organization=orgs[sme], start=start, end=end,
+                                   by_user=users[lead], now=booked_at, assisted=assisted,
+                                   grant_reference=grant)
         booking = Booking.objects.create(
             equipment=eq, organization=orgs[sme], requested_by=users[lead],
             trial_lead=users[lead], start=start, end=end,
             blocked_until=end + timedelta(minutes=eq.changeover_buffer),
-            status=Booking.Status.COMPLETED, purpose=purpose,
-            price=price_quote(eq, start, end), checked_in_at=start, completed_at=end)
-        for at, before, after in ((start - timedelta(days=3), "", "confirmed"),
+            status=Booking.Status.COMPLETED, purpose=purpose, price=quote.total, quote=quote,
+            checked_in_at=start, completed_at=end)
+        for at, before, after in ((booked_at, "", "confirmed"),
                                   (start, "confirmed", "checked_in"),
                                   (end, "checked_in", "completed")):
             BookingEvent.objects.create(booking=booking, code=f"booking.{after}",
@@ -606,11 +656,15 @@ def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
     return made
 
 
+PLANT_PURPOSE = "Live demo: trial on the demo plant"
+
+
 def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipment],
                       users: dict) -> int:
     """A booking checked in now (from the start of this hour, for PLANT_TRIAL_HOURS) on each
-    demo-plant machine, unless one is already running or the slot is taken. Written
-    directly, as the history is: its start has passed."""
+    demo-plant machine, unless one is already running or the slot is taken; priced by the
+    pricing service (the SME pays it all). Written directly, as the history is: its start
+    has passed."""
     made = 0
     now = timezone.now()
     start = now.replace(minute=0, second=0, microsecond=0)
@@ -618,15 +672,20 @@ def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipm
     lead = users["engineer@precisionparts.example"]
     for slug in PLANT_SOURCES:
         eq = equipment[slug]
-        if Booking.objects.filter(equipment=eq, start__lt=end, blocked_until__gt=start,
-                                  status__in=Booking.ACTIVE).exists():
+        running = Booking.objects.filter(equipment=eq, start__lt=end, blocked_until__gt=start,
+                                         status__in=Booking.ACTIVE)
+        if running.exists():
+            for booking in running.filter(purpose=PLANT_PURPOSE, quote__isnull=True):
+                made += _price_unpriced(booking, now=booking.start)
             continue
+        quote = price_demo_booking(equipment=eq, organization=orgs["precisionparts"],
+                                   start=start, end=end, by_user=lead, now=start)
         booking = Booking.objects.create(
             equipment=eq, organization=orgs["precisionparts"], requested_by=lead,
             trial_lead=lead, start=start, end=end,
             blocked_until=end + timedelta(minutes=eq.changeover_buffer),
-            status=Booking.Status.CHECKED_IN, purpose="Live demo: trial on the demo plant",
-            price=price_quote(eq, start, end), checked_in_at=start)
+            status=Booking.Status.CHECKED_IN, purpose=PLANT_PURPOSE, price=quote.total,
+            quote=quote, checked_in_at=start)
         for at, before, after in ((start, "", "confirmed"), (start, "confirmed", "checked_in")):
             BookingEvent.objects.create(booking=booking, code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
@@ -668,6 +727,70 @@ def seed_pending_request(orgs: dict[str, Organization], equipment: dict[str, Equ
                 return 1
         day += timedelta(days=1)
     return 0
+
+
+# Service requests at AutoWorks Yizhuang, so the operator's queue and the SME's accept flow
+# can be tried: (SME, requested by, title, plan, equipment used together, days ahead of the
+# preferred start, offer: None (waiting for the operator) or (items: (code, quantity), note)).
+SERVICE_REQUESTS = [
+    ("precisionparts", "lead@precisionparts.example",
+     "Machining and measuring a pump housing prototype",
+     "Machine three 6061 pump housings on the vertical machining centre, then measure the "
+     "bore positions and flatness on the CMM; your staff to set up the fixtures and the "
+     "measuring program.", ["haas-vf2", "zeiss-contura"], 14, None),
+    ("greenmotor", "lead@greenmotor.example",
+     "First-article inspection of a motor bracket",
+     "Mill two brackets and check them on the vision station: defect rate and cycle time "
+     "with your staff operating both.", ["haas-vf2", "keyence-cv-x"], 21,
+     ([("al6061-block", 2), ("carbide-endmill-10", 1)],
+      "Staff-assisted: machining in the morning, inspection in the afternoon.")),
+]
+REQUEST_HUB = "autoworks-yizhuang"
+REQUEST_OPERATOR = "ops@autoworks.example"
+
+
+def _weekday_ahead(today: date, days: int) -> date:
+    day = today + timedelta(days=days)
+    while day.weekday() >= 5:  # the hub is open on weekdays
+        day += timedelta(days=1)
+    return day
+
+
+def seed_service_requests(orgs: dict[str, Organization], hubs: dict[str, Hub],
+                          equipment: dict[str, Equipment], users: dict) -> int:
+    """Each request above through the service-request services, unless the SME already has
+    an open one of that title (a second run writes nothing): submitted for a weekday some
+    weeks ahead (09:00 to 17:00, hub time); with an offer, answered by the operator
+    (``send_offer``: staff-assisted, the rate card's prices) with one period per machine
+    that day, valid a week."""
+    hub = hubs[REQUEST_HUB]
+    tz = ZoneInfo(hub.timezone)
+    now = timezone.now()
+    made = 0
+    for sme, email, title, plan, slugs, days, offer in SERVICE_REQUESTS:
+        organization = orgs[sme]
+        if ServiceRequest.objects.filter(organization=organization, title=title,
+                                         status__in=ServiceRequest.OPEN).exists():
+            continue
+        day = _weekday_ahead(now.astimezone(tz).date(), days)
+        opening = datetime(day.year, day.month, day.day, 9, tzinfo=tz)
+        closing = datetime(day.year, day.month, day.day, 17, tzinfo=tz)
+        service_request = service_requests.submit_request(
+            organization=organization, title=title, plan=plan, hub_id=hub.pk,
+            equipment_ids=[equipment[slug].pk for slug in slugs], preferred_start=opening,
+            preferred_end=closing, by_user=users[email], now=now)
+        made += 1
+        if offer is None:
+            continue
+        items, note = offer
+        hours = (closing - opening) / len(slugs)  # the machines one after another
+        service_requests.send_offer(
+            request_id=service_request.pk, operator=hub.operator,
+            periods=[(equipment[slug].pk, opening + i * hours, opening + (i + 1) * hours)
+                     for i, slug in enumerate(slugs)],
+            items=items, note=note, valid_until=now + timedelta(days=7),
+            by_user=users[REQUEST_OPERATOR], now=now)
+    return made
 
 
 # A dataset delivered to a university: the SME consents to sharing one trial of the history
@@ -740,6 +863,7 @@ class Command(BaseCommand):
             seed_history(orgs, equipment, users)
             seed_plant_trials(orgs, equipment, users)
             seed_pending_request(orgs, equipment, users)
+            seed_service_requests(orgs, hubs, equipment, users)
             seed_shared_dataset(orgs, equipment, users)
             keys = {} if no_keys else replace_demo_keys(orgs)
         self.print_logins(orgs)

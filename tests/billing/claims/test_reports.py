@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from billing.claims import reports, services
 from billing.models import SettlementClaim
@@ -131,3 +134,66 @@ def test_the_csv(operator, world):
     assert lines[1].startswith("programme,BJ-CXQ-2026,")
     assert any(line.startswith("hub,BJ-CXQ-2026,Beijing innovation voucher 2026,yizhuang,")
                for line in lines)
+
+
+# --- reserved, names in the reader's language, the CSV's money ------------------------------
+
+YEAR_START = datetime(2026, 1, 1, tzinfo=SHANGHAI)
+
+
+def test_granted_is_used_plus_reserved_plus_remaining(operator, programme, grant, equipment,
+                                                      sme):
+    """The default period ends today: bookings after it hold part of the grant (reserved),
+    so granted − used is not what remains; granted = used + reserved + remaining."""
+    priced(equipment, sme, at(10), grant=grant, voucher="400.00")
+    priced(equipment, sme, at(20), grant=grant, voucher="100.00", status="confirmed")
+    priced(equipment, sme, at(10, month=12), grant=grant, voucher="60.00", status="confirmed")
+    priced(equipment, sme, at(11, month=12), grant=grant, voucher="40.00",
+           status="requested")
+    today_end = datetime(2026, 11, 26, tzinfo=SHANGHAI)  # "up to 25 November"
+    now = datetime(2026, 11, 25, 15, tzinfo=SHANGHAI)
+    report = reports.voucher_use(actor=operator, start=YEAR_START, end=today_end, now=now)
+    [row] = report.programmes
+    assert (row.used, row.reserved) == (Decimal("500.00"), Decimal("100.00"))
+    assert row.granted == row.used + row.reserved + row.remaining == Decimal("10000.00")
+    [sme_row] = report.smes
+    assert sme_row.granted == sme_row.used + sme_row.reserved + sme_row.remaining
+    [hub_row] = report.hubs
+    assert (hub_row.used, hub_row.reserved, hub_row.bookings) == (Decimal("500.00"),
+                                                                 Decimal("100.00"), 2)
+    # A past period: what is booked after it but already done is neither used nor reserved.
+    october = reports.voucher_use(actor=operator, start=YEAR_START,
+                                  end=datetime(2026, 11, 1, tzinfo=SHANGHAI), now=now)
+    assert (october.programmes[0].used, october.programmes[0].reserved) == (
+        Decimal("0.00"), Decimal("100.00"))
+
+
+def test_names_are_in_the_readers_language(operator, programme, grant, hub, equipment, sme):
+    programme.name_zh_hans = "北京市首都科技创新券2026"
+    programme.save()
+    hub.name_zh_hans = "亦庄基地"
+    hub.save()
+    priced(equipment, sme, at(10), grant=grant, voucher="400.00")
+    with translation.override("zh-hans"):
+        report = reports.voucher_use(actor=operator, start=START, end=END)
+    assert {r.programme_name for r in report.rows} == {"北京市首都科技创新券2026"}
+    assert report.hubs[0].name == "亦庄基地"
+    with translation.override("en"):
+        report = reports.voucher_use(actor=operator, start=START, end=END)
+    assert report.programmes[0].programme_name == "Beijing innovation voucher 2026"
+    assert report.hubs[0].name == hub.name_en
+
+
+def test_the_csv_money_has_two_decimals(operator, programme, sme, equipment):
+    grant = grant_for(programme, sme, reference_number="R-1", amount=Decimal("200000"))
+    priced(equipment, sme, at(10), grant=grant, voucher="400")
+    text = reports.voucher_use_csv(reports.voucher_use(actor=operator, start=START, end=END))
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    programme_row = rows[0]
+    assert programme_row["level"] == "programme"
+    assert programme_row["granted"] == "200000.00"
+    assert programme_row["used"] == "400.00" and programme_row["reserved"] == "0.00"
+    assert programme_row["remaining"] == "199600.00"
+    assert programme_row["claimed"] == programme_row["paid"] == "0.00"
+    hub_row = rows[-1]
+    assert hub_row["level"] == "hub" and hub_row["granted"] == hub_row["remaining"] == ""

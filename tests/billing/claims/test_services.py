@@ -106,11 +106,13 @@ def test_a_booking_is_never_claimed_twice(operator, programme, grant, equipment,
                                           completed):
     claim, _ = draft(operator, programme)
     services.submit_claim(claim_id=claim.pk, provider=operator)
-    # The booking already on November's claim: a claim naming November again is refused.
+    # The booking already on November's claim: a supplementary claim for November finds
+    # nothing new to claim, and is not kept.
     with pytest.raises(Conflict) as refused:
         draft(operator, programme)
-    assert refused.value.code == "claim_not_draft"
+    assert refused.value.code == "claim_empty"
     assert ClaimLine.objects.filter(booking=completed).count() == 1
+    assert SettlementClaim.objects.count() == 1
 
 
 def test_rerunning_a_draft_refreshes_its_lines(operator, programme, grant, equipment, sme,
