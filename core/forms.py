@@ -92,7 +92,10 @@ def parse_month(value: str | None) -> date | None:
     if not value or not re.match(MONTH_PATTERN, str(value)):
         return None
     year, month = (int(part) for part in str(value).split("-"))
-    day = date(year, month, 1)
+    try:
+        day = date(year, month, 1)
+    except ValueError:  # year 0 matches the pattern but is no date
+        return None
     return day if in_range(day) else None
 
 

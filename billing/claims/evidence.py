@@ -222,6 +222,8 @@ def claim_record(claim: SettlementClaim, lines: Iterable[ClaimLine]) -> dict[str
         "provider": {"slug": claim.provider.slug, "name": claim.provider.name,
                      "credit_code": claim.provider.credit_code},
         "month": f"{claim.month:%Y-%m}",
+        "number": claim.number,
+        "supplementary": claim.is_supplementary,
         "status": claim.status,
         "currency": "CNY",
         "amount": _money(claim.amount),

@@ -101,8 +101,10 @@ class LineInline(RecordInline):
 class BillingForm(forms.Form):
     operator = forms.ModelChoiceField(
         queryset=Organization.objects.filter(kind=Organization.Kind.FLAGSHIP).order_by("name"),
-        required=False, empty_label="All operators", to_field_name="slug")
-    month = MonthField(label="Billing month", help_text="YYYY-MM, in each hub's time zone.")
+        required=False, empty_label=gettext_lazy("All operators"), to_field_name="slug",
+        label=gettext_lazy("Hub operator"))
+    month = MonthField(label=gettext_lazy("Billing month"),
+                       help_text=gettext_lazy("YYYY-MM, in each hub's time zone."))
 
 
 @admin.register(Statement)

@@ -26,9 +26,11 @@ pytest.importorskip("playwright.sync_api")
 from django.core.management import call_command  # noqa: E402
 from django.urls import Resolver404, resolve  # noqa: E402
 
+from billing.models import ServiceRequest  # noqa: E402
 from bookings.models import Booking  # noqa: E402
 from equipment.models import Capability, Category, Equipment, Hub  # noqa: E402
 from organizations.models import Organization  # noqa: E402
+from pricing.models import Quote  # noqa: E402
 from testbed.management.commands.seed_demo import DEMO_PASSWORD  # noqa: E402
 from trials.models import SharingAgreement  # noqa: E402
 
@@ -106,6 +108,9 @@ def _data_words() -> set[str]:
         texts += [t for t in model.objects.values_list("name_zh_hans", flat=True) if t]
     texts += list(Booking.objects.values_list("purpose", flat=True))
     texts += list(SharingAgreement.objects.values_list("title", flat=True))
+    # Service requests and offers: the SME's title and plan, the operator's note.
+    texts += [t for pair in ServiceRequest.objects.values_list("title", "plan") for t in pair]
+    texts += [t for t in Quote.objects.values_list("note", flat=True) if t]
     for text in texts:
         words |= {w.lower() for w in LATIN_WORD.findall(text)}
     return words

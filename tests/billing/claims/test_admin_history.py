@@ -120,3 +120,14 @@ def test_the_api_month_is_the_schemas(operator_client, claim, client):
                    if p["name"] == "month"]
         assert "format" not in month["schema"] and "pattern" in month["schema"], path
     assert operator_client.get("/api/v1/claims/?month=2026-13").status_code == 400
+
+
+def test_a_month_of_year_zero_is_a_400_not_a_500(operator_client, claim):
+    """"0000-01" matches the YYYY-MM pattern but is no date (core.forms.parse_month)."""
+    assert operator_client.get("/api/v1/claims/?month=0000-01").status_code == 400
+    assert operator_client.post("/api/v1/claims/", {"programme": claim.programme_id,
+                                                    "month": "0000-01"},
+                                format="json").status_code == 400
+    assert operator_client.get("/api/v1/statements/?month=0000-01").status_code == 400
+    assert operator_client.post("/api/v1/statements/issue/", {"month": "0000-01"},
+                                format="json").status_code == 400

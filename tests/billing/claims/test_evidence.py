@@ -143,6 +143,7 @@ def test_csv_and_json_agree_with_the_claim(claim, completed):
     assert rows[0]["booking"] == str(completed.pk) and rows[0]["total"] == "800.00"
     document = json.loads(bundle.read("claim.json"))
     assert document["amount"] == "650.50" and document["month"] == "2026-11"
+    assert (document["number"], document["supplementary"]) == (1, False)
     assert document["programme"]["reference"] == "BJ-CXQ-2026"
     assert [line["amount"] for line in document["lines"]] == ["400.00", "250.50"]
 

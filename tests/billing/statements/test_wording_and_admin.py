@@ -17,7 +17,7 @@ from django.urls import reverse
 from billing.statements import documents, services
 from organizations.models import Membership
 from pricing.models import QuoteLine, Unit
-from tests.billing.conftest import NOVEMBER, S, at, priced
+from tests.billing.conftest import NOVEMBER, at, priced
 from tests.factories import MembershipFactory, UserFactory
 from tests.pdfutil import pdftotext, require_cjk_font
 
@@ -114,7 +114,7 @@ def test_the_admin_statement_page(staff_client, issued):
     assert page.status_code == 200
     html = page.content.decode()
     assert "Nov 2026" in html and "Nov. 1, 2026" not in html and "1 Nov 2026" not in html
-    assert "2.5 hours" in html and "2.5000" not in html and "3 pieces" in html
+    assert "2.5 hour" in html and "2.5000" not in html and "3 piece" in html
     # Booked 09:00–11:30 in Shanghai (01:00 UTC): the hub's time, not the server's.
     assert "09:00" in html and "11:30" in html and "01:00" not in html
     assert "Statement number" in html and "Documents" in html
