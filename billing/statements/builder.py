@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ from django.db.models import Exists, Min, OuterRef, Prefetch, Q, Sum
 
 from billing.models import Statement, StatementLine
 from bookings.models import Booking
+from bookings.reports.selectors import month_bounds
 from equipment.models import Hub
 from organizations.models import Organization
 from pricing.models import ZERO, QuoteLine
@@ -89,13 +90,6 @@ def month_start(month: date) -> date:
 
 def next_month(month: date) -> date:
     return (month.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def month_bounds(month: date, tz_name: str) -> tuple[datetime, datetime]:
-    """[first midnight of ``month``, first midnight of the next) in a time zone."""
-    tz = ZoneInfo(tz_name)
-    return (datetime.combine(month_start(month), time(), tz),
-            datetime.combine(next_month(month), time(), tz))
 
 
 def local_month(moment: datetime, tz_name: str) -> date:
