@@ -129,7 +129,39 @@ class VoucherFields(forms.Form):
         return self.cleaned_data.get("if_voucher_short") or Quote.Shortfall.SME_PAYS
 
 
-class QuoteRequestForm(VoucherFields):
+class ItemQuantities:
+    """A quantity field per item of a hub's rate card (``item_<code>``), for forms that
+    price consumables and materials (a quote, an operator's offer). Pieces and sets are
+    counted whole: the pricing service's own check, shown at the field."""
+
+    def add_item_fields(self, items) -> None:
+        self.items = list(items)
+        for item in self.items:
+            self.fields[f"item_{item.code}"] = forms.DecimalField(
+                label=f"{item.name} (¥{item.unit_price:,.2f} / {item.get_unit_display()})",
+                required=False, min_value=0, max_digits=12, decimal_places=4,
+                widget=forms.NumberInput(attrs={"inputmode": "decimal", "min": "0",
+                                                "step": "any"}))
+
+    def item_fields(self):
+        return [self[f"item_{item.code}"] for item in self.items]
+
+    def clean_item_quantities(self, data: dict) -> dict:
+        for item in self.items:
+            name = f"item_{item.code}"
+            refusal = whole_refusal(item.code, data[name], item.unit) \
+                if data.get(name) else None
+            if refusal is not None:
+                self.add_error(name, refusal.message)
+        return data
+
+    def chosen_items(self) -> list[tuple[str, object]]:
+        """(code, quantity) of the items given a quantity above zero."""
+        return [(item.code, self.cleaned_data[f"item_{item.code}"]) for item in self.items
+                if self.cleaned_data.get(f"item_{item.code}")]
+
+
+class QuoteRequestForm(ItemQuantities, VoucherFields):
     start = LocalDateTimeField(label=gettext_lazy("Start"))
     end = LocalDateTimeField(label=gettext_lazy("End"))
     assisted = forms.BooleanField(
@@ -144,30 +176,8 @@ class QuoteRequestForm(VoucherFields):
         step = str(equipment.slot_granularity * 60)
         for name in ("start", "end"):
             self.fields[name].widget.attrs.update({"step": step})
-        self.items = list(items)
-        for item in self.items:
-            self.fields[f"item_{item.code}"] = forms.DecimalField(
-                label=f"{item.name} (¥{item.unit_price:,.2f} / {item.get_unit_display()})",
-                required=False, min_value=0, max_digits=12, decimal_places=4,
-                widget=forms.NumberInput(attrs={"inputmode": "decimal", "min": "0",
-                                                "step": "any"}))
+        self.add_item_fields(items)
         self.set_grants(grants)
 
-    def item_fields(self):
-        return [self[f"item_{item.code}"] for item in self.items]
-
     def clean(self):
-        # Pieces and sets are counted whole: the service's own check, shown at the field.
-        data = super().clean()
-        for item in self.items:
-            name = f"item_{item.code}"
-            refusal = whole_refusal(item.code, data[name], item.unit) \
-                if data.get(name) else None
-            if refusal is not None:
-                self.add_error(name, refusal.message)
-        return data
-
-    def chosen_items(self) -> list[tuple[str, object]]:
-        """(code, quantity) of the items given a quantity above zero."""
-        return [(item.code, self.cleaned_data[f"item_{item.code}"]) for item in self.items
-                if self.cleaned_data.get(f"item_{item.code}")]
+        return self.clean_item_quantities(super().clean())

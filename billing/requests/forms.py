@@ -10,9 +10,8 @@ from django.utils.translation import gettext_lazy
 
 from core.forms import LocalDateTimeField, LocalDateTimeInput
 from equipment.models import Equipment, Hub
-from pricing.forms import SHORTFALL_CHOICES, VoucherFields
+from pricing.forms import SHORTFALL_CHOICES, ItemQuantities, VoucherFields
 from pricing.models import PricedItem, Quote, VoucherGrant
-from pricing.services import whole_refusal
 
 from . import services
 
@@ -121,7 +120,7 @@ class AcceptForm(forms.Form):
         self.fields["grant"].queryset = grants
 
 
-class OfferForm(forms.Form):
+class OfferForm(ItemQuantities, forms.Form):
     """One period per requested equipment (``start_<id>``, ``end_<id>``), a quantity per
     item of the hub's rate card (``item_<code>``), a note and the validity."""
 
@@ -131,24 +130,18 @@ class OfferForm(forms.Form):
 
     def __init__(self, *args, equipment: list[Equipment], items: list[PricedItem], **kwargs):
         super().__init__(*args, **kwargs)
-        self.equipment, self.items = equipment, items
+        self.equipment = equipment
         for piece in equipment:
             step = str(piece.slot_granularity * 60)
             self.fields[f"start_{piece.pk}"] = LocalDateTimeField(
                 label=gettext_lazy("Start"), widget=_local(step))
             self.fields[f"end_{piece.pk}"] = LocalDateTimeField(
                 label=gettext_lazy("End"), widget=_local(step))
-        for item in items:
-            self.fields[f"item_{item.code}"] = forms.DecimalField(
-                label=item.name, required=False, min_value=0, max_digits=12, decimal_places=4,
-                help_text=f"¥{item.unit_price:,.2f} / {item.get_unit_display()}")
+        self.add_item_fields(items)
 
     def piece_fields(self):
         return [(piece, self[f"start_{piece.pk}"], self[f"end_{piece.pk}"])
                 for piece in self.equipment]
-
-    def item_fields(self):
-        return [self[f"item_{item.code}"] for item in self.items]
 
     def periods(self):
         d = self.cleaned_data
@@ -156,19 +149,7 @@ class OfferForm(forms.Form):
                 for piece in self.equipment]
 
     def clean(self):
-        # Pieces and sets are counted whole: the pricing service's check, at the field.
-        data = super().clean()
-        for item in self.items:
-            name = f"item_{item.code}"
-            refusal = whole_refusal(item.code, data[name], item.unit) \
-                if data.get(name) else None
-            if refusal is not None:
-                self.add_error(name, refusal.message)
-        return data
-
-    def chosen_items(self):
-        return [(item.code, self.cleaned_data[f"item_{item.code}"]) for item in self.items
-                if self.cleaned_data.get(f"item_{item.code}")]
+        return self.clean_item_quantities(super().clean())
 
 
 def _local(step: str):
