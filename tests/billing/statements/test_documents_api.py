@@ -62,7 +62,7 @@ def test_statement_pdf_in_chinese(stated):
     assert november.code in text
     assert "对账单" in text
     assert "不是税务发票" in text
-    assert "¥363.50" in text and "¥663.50" in text
+    assert "¥363.50" in text and "¥-300.00" in text and "¥663.50" in text
     assert "Amount payable" not in text
 
 
