@@ -1,9 +1,8 @@
-"""The portal's money pages (SMEs): service requests and statements. Each area keeps its
-routes in its own module."""
+"""The portal's money pages (SMEs): service requests and statements (claims are the
+providers', in the console). Each area keeps its routes in its own module."""
 
 from django.urls import include, path
 
-from .claims import urls as claims_urls
 from .requests import urls as requests_urls
 from .statements import urls as statements_urls
 
@@ -12,5 +11,4 @@ app_name = "billing"
 urlpatterns = [
     path("", include(requests_urls)),
     path("", include(statements_urls)),
-    path("", include(claims_urls)),
 ]

@@ -1,3 +1,0 @@
-"""Portal pages of billing.claims (SME side), included by billing/urls.py."""
-
-urlpatterns: list = []
