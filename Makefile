@@ -19,7 +19,8 @@ help:
 	@echo "make test-fast - the suite without the slow tests (Schemathesis, browser): the inner loop"
 	@echo "make lint    - ruff"
 	@echo "make system-deps - CJK font, HarfBuzz subsetter, pdftotext for PDFs (make install runs it)"
-	@echo "make worker  - Celery worker on REDIS_URL;  make beat - Celery beat"
+	@echo "make worker  - Celery worker on CELERY_BROKER_URL (RabbitMQ) or REDIS_URL, all queues"
+	@echo "               (QUEUES=collection for one);  make beat - Celery beat"
 	@echo "make collector - the equipment data collector;  make demo-plant - simulated MTConnect/OPC UA/MQTT equipment"
 	@echo "make bench   - benchmarks against PostgreSQL (prints a markdown table)"
 	@echo "make loadtest - Locust load test (gunicorn, PostgreSQL, Redis, Celery worker), then checks the database"
@@ -100,8 +101,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# One worker on all three queues (settings.py: CELERY_TASK_ROUTES); production runs one
+# per queue, e.g. `make worker QUEUES=collection` (README "Production shape").
+QUEUES ?= default,collection,deliveries
 worker: install
-	$(BIN)/celery -A testbed worker --loglevel=INFO
+	$(BIN)/celery -A testbed worker --loglevel=INFO -Q $(QUEUES)
 
 beat: install
 	$(BIN)/celery -A testbed beat --loglevel=INFO

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from core.errors import Conflict
 from core.filters import IdFilter, IsoDateTimeFilter
 from core.idempotency import idempotent
+from core.pagination import CursorPage
 from core.serializers import AwareDateTimeField
 from core.validators import validate_period
 from equipment.errors import EQUIPMENT_NOT_FOUND
@@ -218,6 +219,9 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     serializer_class = BookingSerializer
     permission_classes = [HasOrganization]
     filterset_class = BookingFilter
+    # Unbounded: cursor pages on (start, id), which the (organization, start, id) and
+    # (start, id) indexes answer by seeking (core.pagination).
+    pagination_class = CursorPage.by("start", "id")
     # Only ids that fit a bigint reach the actions' lookups; anything else is the API's
     # plain 404.
     lookup_value_regex = r"[0-9]{1,18}"

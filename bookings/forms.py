@@ -6,6 +6,7 @@ the errors are defined (``bookings.errors``)."""
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -59,6 +60,9 @@ class CatalogSearchForm(forms.Form):
                                 fields=("free_from", "free_until"))
             except ValidationFailed as exc:
                 add_errors(self, exc)
+            else:
+                if end <= timezone.now():  # nothing in it can be booked any more
+                    self.add_error("free_until", _("This period is over."))
         return data
 
     @property

@@ -78,7 +78,10 @@ class Booking(models.Model):
         ordering = ["-start"]
         indexes = [
             models.Index(fields=["equipment", "start"]),
-            models.Index(fields=["organization", "start"]),
+            # Cursor pages of the API list (core.pagination, ordered on start, id): an
+            # SME's own bookings, and everyone's (an operator's hubs filter the walk).
+            models.Index(fields=["organization", "start", "id"], name="booking_org_start_id"),
+            models.Index(fields=["start", "id"], name="booking_start_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=models.F("start")),
@@ -98,6 +101,13 @@ class BookingEvent(models.Model):
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events",
                                 verbose_name=_("booking"))
+    # The booking's (its SME's), copied when the event is recorded: a booking never changes
+    # organisation, and the SME's events feed seeks (organization, at, id) instead of
+    # walking every event in time order and dropping other SMEs'.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", editable=False,
+        verbose_name=_("organisation"),
+        help_text=_("The organisation that made the booking (the booking's own)."))
     code = models.CharField(_("event code"), max_length=40,
                             help_text=_("e.g. booking.approved"))
     from_status = models.CharField(_("from status"), max_length=16, blank=True)
@@ -119,6 +129,10 @@ class BookingEvent(models.Model):
         indexes = [
             models.Index(fields=["notified_at"], name="bookingevent_unnotified",
                          condition=Q(notified_at__isnull=True)),
+            # The events feed's cursor pages (bookings.selectors.events_visible_to): keyset
+            # on (at, id) for an operator, (organization, at, id) for an SME.
+            models.Index(fields=["at", "id"], name="bookingevent_at_id"),
+            models.Index(fields=["organization", "at", "id"], name="bookingevent_org_at_id"),
         ]
 
     def __str__(self) -> str:

@@ -19,10 +19,13 @@ from equipment.models import Equipment, MaintenanceWindow
 from organizations.models import Organization
 
 from .errors import BOOKING_NOT_FOUND
-from .models import Booking
+from .models import Booking, BookingEvent
 from .policy import open_bookings_limit_reached
 
-MAX_AVAILABILITY_RANGE = timedelta(days=31)
+# The longest period one availability question may cover (the API, the catalogue's "free
+# from … until" search, the portal's calendar): 92 days, a quarter, so that a planner sees
+# thirteen weeks in one call and one query, not one page per week.
+MAX_AVAILABILITY_RANGE = timedelta(days=92)
 
 
 def bookings_visible_to(organization: Organization | None) -> QuerySet[Booking]:
@@ -55,6 +58,36 @@ def booking_for(organization: Organization | None, booking_id) -> Booking:
     if booking is None:
         raise BOOKING_NOT_FOUND.error()
     return booking
+
+
+# --- The events feed (bookings.events_api) -----------------------------------------------
+
+
+def _events() -> QuerySet[BookingEvent]:
+    """Events with what an item shows (the hub's time zone, the actors) loaded."""
+    return BookingEvent.objects.select_related("booking__equipment__hub", "actor_user",
+                                               "actor_organization")
+
+
+def events_visible_to(organization: Organization | None) -> QuerySet[BookingEvent]:
+    """The events of the bookings ``organization`` may see (``bookings_visible_to``): an
+    SME's by the organisation stored on each event (the index on (organization, at, id)
+    seeks its cursor pages at any depth, whatever its share of all events); an operator's
+    by a semi-join to the bookings at its hubs, walking (at, id) in time order (a page
+    costs in proportion to 1/its share, which for an operator is large); none for anyone
+    else."""
+    if organization is None:
+        return BookingEvent.objects.none()
+    if organization.kind == Organization.Kind.SME:
+        return _events().filter(organization=organization)
+    if organization.kind == Organization.Kind.FLAGSHIP:
+        return _events().filter(booking__in=bookings_visible_to(organization).values("pk"))
+    return BookingEvent.objects.none()
+
+
+def events_of_booking(organization: Organization | None, booking_id) -> QuerySet[BookingEvent]:
+    """One booking's events; another organisation's booking is ``booking_not_found``."""
+    return _events().filter(booking=booking_for(organization, booking_id))
 
 
 # --- What is around a slot ---------------------------------------------------------------
@@ -103,6 +136,16 @@ _OVERLAP = {
                    "&& tstzrange(%(start)s, %(end_with_buffer)s, '[)')"),
     "default": "{start} < %(end_with_buffer)s AND {blocked_until} > %(start)s",
 }
+# The equipment as the exclusion constraint's GiST index compares it. btree_gist's operator
+# classes have no cross-type equality (bigint = integer), so an untyped parameter (a small
+# integer, ``int4`` to the server) is an equality the GiST index cannot answer: the
+# planner then ANDs the plain (equipment_id) B-tree with a GiST scan on the time range
+# alone, every equipment's bookings in the period (~60 ms at 1M bookings). Cast to the
+# column's type, both conditions are the index's (a fraction of a millisecond).
+_EQUIPMENT = {
+    "postgresql": "%(equipment)s::{type}",
+    "default": "%(equipment)s",
+}
 # The part each row comes from (the query's first column).
 _BOOKING, _MAINTENANCE, _OWN_OPEN = 1, 2, 3
 
@@ -118,7 +161,9 @@ def _around_sql(vendor: str, limited: bool) -> str:
     # Literal values, not parameters: the planner must see that the predicate implies the
     # exclusion constraint's partial index (``status IN (…active…)``).
     active = ", ".join(f"'{status}'" for status in Booking.ACTIVE)
-    is_active = f"{b('equipment')} = %(equipment)s AND {b('status')} IN ({active})"
+    equipment = _EQUIPMENT.get(vendor, _EQUIPMENT["default"]).format(
+        type=Booking._meta.get_field("equipment").db_type(connection))
+    is_active = f"{b('equipment')} = {equipment} AND {b('status')} IN ({active})"
     overlap = _OVERLAP.get(vendor, _OVERLAP["default"]).format(
         start=b("start"), blocked_until=b("blocked_until"))
     parts = {
@@ -156,7 +201,7 @@ def around_slot(*, equipment: Equipment, start: datetime, end: datetime,
               "end_with_buffer": adapt(end + buffer)}
     if limited:
         params |= {"organization": organization.pk, "limit": limit}
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(_around_sql(connection.vendor, limited), params)
         rows = cursor.fetchall()
     to_datetime = db.field_converter(Booking, "start")
@@ -240,6 +285,41 @@ def _floor_to_grid(moment: datetime, granularity: int, tz: ZoneInfo) -> datetime
     return candidate.astimezone(moment.tzinfo)
 
 
+def bookable_window(*, equipment: Equipment, start: datetime, end: datetime,
+                    now: datetime) -> tuple[datetime, datetime] | None:
+    """The part of [start, end) a booking of ``equipment`` may cover as of ``now``: from
+    the lead time on, up to the horizon plus the longest booking (a booking may start on
+    the horizon's last moment); None when nothing is left. ``bookings.search`` says the
+    same in SQL (its equality test with ``free_intervals`` holds them together)."""
+    lo = max(start, now + timedelta(minutes=equipment.lead_time))
+    hi = min(end, now + timedelta(days=equipment.booking_horizon) + timedelta(
+        minutes=equipment.max_duration))
+    return (lo, hi) if lo < hi else None
+
+
+def bookable_periods(free: list[tuple[datetime, datetime]], *, equipment: Equipment,
+                     now: datetime, min_minutes: int | None = None,
+                     ) -> list[tuple[datetime, datetime]]:
+    """Raw free periods of ``equipment`` (open, nothing around them) → the bookable ones:
+    each cut to the slot grid (DST-aware, in the hub's zone), starting no later than the
+    horizon, and at least the minimum duration long (or ``min_minutes``, if longer). The
+    one step after the set work, for ``free_intervals`` and the search across hubs alike.
+    Rounding only shrinks a period, so a caller may drop beforehand any period shorter
+    than the minimum or starting after the horizon."""
+    tz = ZoneInfo(equipment.hub.timezone)
+    g = equipment.slot_granularity
+    latest_start = now + timedelta(days=equipment.booking_horizon)
+    shortest = timedelta(minutes=max(equipment.min_duration, min_minutes or 0))
+    out = []
+    for s, e in free:
+        s, e = _ceil_to_grid(s, g, tz), _floor_to_grid(e, g, tz)
+        if s > latest_start:
+            continue
+        if (e - s) >= shortest:
+            out.append((s, e))
+    return out
+
+
 def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
                    organization: Organization | None = None,
                    now: datetime | None = None) -> list[tuple[datetime, datetime]]:
@@ -250,31 +330,26 @@ def free_intervals(*, equipment: Equipment, start: datetime, end: datetime,
     SME asking, if given) already holds as many open bookings there as it may. Any
     sub-period on the grid of one of them, of an allowed duration, can be booked.
 
-    ``equipment.hub`` should be loaded; costs one query."""
+    ``equipment.hub`` should be loaded; costs one query. ``bookings.search.free_search``
+    answers the same for many pieces of equipment at once."""
     now = now or timezone.now()
     hub = equipment.hub
-    tz = ZoneInfo(hub.timezone)
-    lo = max(start, now + timedelta(minutes=equipment.lead_time))
-    hi = min(end, now + timedelta(days=equipment.booking_horizon) + timedelta(
-        minutes=equipment.max_duration))
-    if lo >= hi or equipment.status != Equipment.Status.AVAILABLE:
+    window = bookable_window(equipment=equipment, start=start, end=end, now=now)
+    if window is None or equipment.status != Equipment.Status.AVAILABLE:
         return []
-    # The open-bookings limit is per SME: only an SME's own bookings count against it.
-    booker = organization if organization and organization.kind == Organization.Kind.SME else None
+    lo, hi = window
+    booker = limited_booker(organization)
     around = around_slot(equipment=equipment, start=lo, end=hi, organization=booker)
     if booker is not None and open_bookings_limit_reached(equipment, around.own_open):
         return []
     free = subtract(open_intervals(hub.opening_hours, hub.timezone, lo, hi), around.taken())
-    g = equipment.slot_granularity
-    latest_start = now + timedelta(days=equipment.booking_horizon)
-    out = []
-    for s, e in free:
-        s, e = _ceil_to_grid(s, g, tz), _floor_to_grid(e, g, tz)
-        if s > latest_start:
-            continue
-        if (e - s) >= timedelta(minutes=equipment.min_duration):
-            out.append((s, e))
-    return out
+    return bookable_periods(free, equipment=equipment, now=now)
+
+
+def limited_booker(organization: Organization | None) -> Organization | None:
+    """Whose open bookings count against an equipment's limit per SME: the asking
+    organisation if it is an SME (only an SME's own bookings count), else nobody."""
+    return organization if organization and organization.kind == Organization.Kind.SME else None
 
 
 def cancellable_overlapping(*, equipment_id: int, start: datetime,

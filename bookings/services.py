@@ -106,7 +106,8 @@ def _is_qualified(user, equipment: Equipment, now: datetime) -> bool:
 def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason: str,
             at: datetime) -> BookingEvent:
     event = db.insert(BookingEvent(
-        booking=booking, code=EVENT_CODES[booking.status], from_status=from_status,
+        booking=booking, organization_id=booking.organization_id,
+        code=EVENT_CODES[booking.status], from_status=from_status,
         to_status=booking.status, actor_user=actor_user, actor_organization=actor_org,
         reason=reason, at=at))
     booking_status_changed.send(sender=Booking, booking=booking, from_status=from_status,
@@ -214,17 +215,22 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
                               end=end, lead=lead, now=now)
     if refusal is not None:
         return refusal
-    quote = pricing.price_booking(equipment=equipment, organization=organization, start=start,
-                                  end=end, by_user=by_user, now=now, **pricing_input)
-    if isinstance(quote, Exception):
-        return quote
-    booking = db.insert(Booking(
-        equipment=equipment, organization=organization, requested_by=by_user, trial_lead=lead,
-        start=start, end=end, blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
-        status=S.REQUESTED if equipment.approval_required else S.CONFIRMED, purpose=purpose,
-        price=quote.total, quote=quote))
-    _record(booking, from_status="", actor_user=by_user, actor_org=organization, reason="",
-            at=now)
+    # The quote, its lines, the booking, its event and its trial are INSERTed in one
+    # statement as the block ends (their ids are set then; nothing here reads them before).
+    with db.batched_inserts():
+        quote = pricing.price_booking(equipment=equipment, organization=organization,
+                                      start=start, end=end, by_user=by_user, now=now,
+                                      **pricing_input)
+        if isinstance(quote, Exception):
+            return quote
+        booking = db.insert(Booking(
+            equipment=equipment, organization=organization, requested_by=by_user,
+            trial_lead=lead, start=start, end=end,
+            blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
+            status=S.REQUESTED if equipment.approval_required else S.CONFIRMED,
+            purpose=purpose, price=quote.total, quote=quote))
+        _record(booking, from_status="", actor_user=by_user, actor_org=organization,
+                reason="", at=now)
     return booking
 
 
@@ -493,8 +499,9 @@ def reschedule_booking(*, booking_id: int, organization: Organization, start: da
     """The SME moves its booking (requested, or confirmed where the equipment needs no
     approval; not yet started) to [start, end): in one transaction under the equipment
     lock, the new period passes every rule of a new booking (``_period_refusal``) or
-    nothing changes. The price is quoted again; a ``booking.rescheduled`` event records
-    both periods (history, notifications, calendar feeds' sequence). Raises what
+    nothing changes. The price is quoted again (``_reprice``: an offer's prices hold); a
+    ``booking.rescheduled`` event records both periods (history, notifications, calendar
+    feeds' sequence). Raises what
     ``create_booking`` raises for the period, NotFound for another tenant's booking,
     Forbidden for the hub operator, Conflict when it cannot be moved."""
     validate_period(start, end)
@@ -537,7 +544,8 @@ def reschedule_booking(*, booking_id: int, organization: Organization, start: da
             booking.save(update_fields=["start", "end", "blocked_until", "price", "quote",
                                         "updated"])
             event = db.insert(BookingEvent(
-                booking=booking, code=RESCHEDULED, from_status=booking.status,
+                booking=booking, organization_id=booking.organization_id,
+                code=RESCHEDULED, from_status=booking.status,
                 to_status=booking.status, actor_user=by_user, actor_organization=organization,
                 reason=moved, at=now))
             from .tasks import nudge
@@ -553,18 +561,24 @@ def reschedule_booking(*, booking_id: int, organization: Organization, start: da
 def _reprice(booking: Booking, *, equipment: Equipment, start: datetime, end: datetime,
              by_user, now: datetime) -> Quote:
     """The moved booking's new quote: the old one released (its voucher share returned),
-    a new one priced for [start, end) with the same grant, shortfall and staff assistance,
-    the old quote's items carried over at their prices. Raises the refusal (the caller's
-    transaction then rolls back). Caller holds the equipment and booking locks."""
-    old = Quote.objects.filter(pk=booking.quote_id).first() if booking.quote_id else None
+    a new one for [start, end) with the same grant, shortfall and staff assistance. Priced
+    from the rate card of the new day, the old quote's items carried over at their prices;
+    a booking made from the hub's offer keeps all the offer's prices instead (its hourly
+    lines for the new period's hours: ``pricing.moved_lines``). Raises the refusal (the
+    caller's transaction then rolls back). Caller holds the equipment and booking locks."""
+    old = (Quote.objects.select_related("origin").filter(pk=booking.quote_id).first()
+           if booking.quote_id else None)
     if old is not None:
         pricing.release_quote(old, now=now)
+    offered = old is not None and old.origin is not None and old.origin.kind == Quote.Kind.OFFER
     quote = pricing.price_booking(
         equipment=equipment, organization=booking.organization, start=start, end=end,
         grant_id=old.grant_id if old else None,
         shortfall=old.shortfall if old else Quote.Shortfall.SME_PAYS,
         origin=old.origin if old else None, assisted=old.assisted if old else False,
-        carry_lines=list(old.lines.filter(kind=QuoteLine.Kind.ITEM)) if old else (),
+        origin_lines=pricing.moved_lines(old, start=start, end=end) if offered else None,
+        carry_lines=(list(old.lines.filter(kind=QuoteLine.Kind.ITEM))
+                     if old and not offered else ()),
         by_user=by_user, now=now)
     if isinstance(quote, Exception):
         raise quote

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -18,7 +17,7 @@ from core import csv as core_csv
 from organizations.portal import not_found_as_404
 from trials.charts import trial_charts
 from trials.models import DatasetRelease, Trial
-from trials.selectors import live_view, measurements_of, trial_for, trial_gaps
+from trials.selectors import download_rows, live_view, trial_for, trial_gaps
 
 # The SME's trial page builds the same rows and charts; one way of presenting them.
 from trials.views.results import _chart_title, _gap_rows, _live_context, _summary_rows
@@ -87,15 +86,5 @@ def trial_csv(request, pk: int):
     """Every reading of the trial, streamed: timestamp (hub time, with offset), metric,
     value, unit — the same file the SME downloads."""
     trial = _operator_trial(request, pk)
-    tz = ZoneInfo(trial.booking.equipment.hub.timezone)
-    readings = measurements_of(trial).values_list("ts", "metric", "value", "unit")
-    rows = (
-        (ts.astimezone(tz).isoformat(), metric, value, unit)
-        for ts, metric, value, unit in readings.iterator(chunk_size=5000)
-    )
-    response = StreamingHttpResponse(
-        core_csv.stream(["timestamp", "metric", "value", "unit"], rows),
-        content_type="text/csv; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="trial-{trial.pk}.csv"'
-    return response
+    return core_csv.response(["timestamp", "metric", "value", "unit"],
+                             download_rows(trial), f"trial-{trial.pk}.csv")

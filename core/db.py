@@ -16,6 +16,7 @@ takes its table and column names from the models' metadata (:func:`table`, :func
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 
 from django.db import OperationalError, connection, models
@@ -26,12 +27,26 @@ from django.utils.translation import gettext
 from .errors import Busy
 
 
+def cursor():
+    """A cursor for hand-written hot-path SQL: Django's own (transactions, ``on_commit``,
+    query logging and ``CaptureQueriesContext`` see its statements); on PostgreSQL one that
+    binds parameters on the server, so that the statement is prepared on the connection's
+    ``DB_PREPARE_THRESHOLD``-th run of it and planned once
+    (``core.backends.postgresql``)."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
+
+
+def _auto_pk(model: type[models.Model]) -> bool:
+    """Is the primary key drawn by the database (so left out of INSERTs and read back)?"""
+    return isinstance(model._meta.pk, models.AutoField | models.BigAutoField)
+
+
 @cache
 def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[models.Field, ...]]:
     meta = model._meta
     qn = connection.ops.quote_name
-    fields = tuple(f for f in meta.concrete_fields
-                   if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField)))
+    fields = tuple(f for f in meta.concrete_fields if not (f.primary_key and _auto_pk(model)))
     columns = ", ".join(qn(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     return (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608 - constants and model metadata only
@@ -41,17 +56,155 @@ def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[mode
 def insert(obj: models.Model) -> models.Model:
     """INSERT ``obj`` (a new instance) in one statement and set its primary key. Fields get
     their ``pre_save`` (auto_now, defaults already set on the instance) and database
-    preparation, as ``Model.save`` would give them."""
+    preparation, as ``Model.save`` would give them.
+
+    Inside :func:`batched_inserts` on PostgreSQL the INSERT is queued instead and its
+    primary key is set when the block ends."""
     sql, fields = _insert_sql(type(obj), connection.vendor)
+    _take_related_ids(obj, fields)
+    queue = _queue.get()
+    if queue is not None:
+        queue.add(obj, sql, fields)
+        return obj
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        pk = cursor.fetchone()[0]
-    if obj._meta.pk.attname not in {f.attname for f in fields}:
+    with cursor() as c:
+        c.execute(sql, params)
+        pk = c.fetchone()[0]
+    _stored(obj, pk)
+    return obj
+
+
+def insert_all(objs: list[models.Model]) -> list[models.Model]:
+    """INSERT the new instances ``objs`` (of one model) and set their primary keys: one
+    statement for one object, ``bulk_create`` for more; each queued inside
+    :func:`batched_inserts`."""
+    if len(objs) == 1 or _queue.get() is not None:
+        return [insert(obj) for obj in objs]
+    if objs:
+        type(objs[0]).objects.bulk_create(objs)
+    return objs
+
+
+def _take_related_ids(obj: models.Model, fields) -> None:
+    """Foreign keys assigned an object that was unsaved then and has its id now take that
+    id (as ``Model.save`` does)."""
+    for field in fields:
+        if field.is_relation:
+            target = _cached_related(obj, field)
+            if target is not None and target.pk is not None:
+                setattr(obj, field.name, target)  # its id, and it stays cached
+
+
+def _stored(obj: models.Model, pk) -> None:
+    if _auto_pk(type(obj)):
         setattr(obj, obj._meta.pk.attname, pk)
     obj._state.adding = False
     obj._state.db = connection.alias
-    return obj
+
+
+# --- Queued INSERTs, sent as one statement (PostgreSQL) ---------------------------------------
+#
+# Inside ``with batched_inserts():`` :func:`insert` only queues its INSERT. When the block
+# ends the queued INSERTs are sent as ONE statement, each a data-modifying CTE
+# (``WITH t0 AS (INSERT … RETURNING id), t1 AS (INSERT … VALUES (…, (SELECT id FROM t0),
+# …) RETURNING id), … SELECT (SELECT id FROM t0), (SELECT id FROM t1), …``): one round
+# trip, one statement to parse and plan (prepared like every :func:`cursor` statement),
+# and each object then gets its pk. A foreign key to an object still queued is that
+# object's CTE's RETURNING id. Foreign keys are checked as the statement ends, when every
+# row is there; an exclusion or unique violation fails the whole statement. Other
+# statements in the block run at once, as usual: nothing in the block may read a queued
+# object's pk or expect its row (``transaction.on_commit`` callbacks run after the block).
+
+_queue: ContextVar[_Batch | None] = ContextVar("core_db_batch", default=None)
+
+
+class _Batch:
+    def __init__(self):
+        # (object, its INSERT's column list and VALUES marks, params, {field: queued target})
+        self.queued: list[tuple[models.Model, str, list[str], list, dict]] = []
+        self.then: list = []  # when_stored callbacks, run after the flush
+
+    def pending(self, obj) -> bool:
+        return any(obj is entry[0] for entry in self.queued)
+
+    def add(self, obj: models.Model, sql: str, fields: tuple) -> None:
+        refs = {f: target for f in fields if f.is_relation
+                and (target := _cached_related(obj, f)) is not None and self.pending(target)}
+        if any(f.target_field is not target._meta.pk for f, target in refs.items()):
+            self.flush()  # a key to another column than the id: the rows go first
+            _take_related_ids(obj, fields)
+            refs = {}
+        marks, params = [], []
+        for field in fields:
+            if field in refs:
+                index = next(i for i, entry in enumerate(self.queued) if entry[0] is refs[field])
+                target_pk = connection.ops.quote_name(refs[field]._meta.pk.column)
+                marks.append(f"(SELECT {target_pk} FROM t{index})")  # noqa: S608 - model metadata only
+            else:
+                marks.append("%s")
+                params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
+        self.queued.append((obj, sql[:sql.index(" VALUES (")], marks, params, refs))
+
+    def flush(self) -> None:
+        queued, self.queued = self.queued, []
+        then, self.then = self.then, []
+        if not queued:
+            return
+        qn = connection.ops.quote_name
+        ctes, picks, params = [], [], []
+        for i, (obj, head, marks, values, _refs) in enumerate(queued):
+            pk = qn(obj._meta.pk.column)
+            ctes.append(f"t{i} AS ({head} VALUES ({', '.join(marks)}) RETURNING {pk})")
+            picks.append(f"(SELECT {pk} FROM t{i})")  # noqa: S608 - model metadata only
+            params += values
+        sql = f"WITH {', '.join(ctes)} SELECT {', '.join(picks)}"
+        with cursor() as c:
+            c.execute(sql, params)
+            ids = c.fetchone()
+        for (obj, _head, _marks, _values, refs), pk in zip(queued, ids, strict=True):
+            for field, target in refs.items():
+                setattr(obj, field.name, target)  # its id, and it stays cached
+            _stored(obj, pk)
+        for callback in then:
+            callback()
+
+
+def when_stored(obj: models.Model, callback) -> None:
+    """Call ``callback()`` once ``obj`` has its primary key: now, or as the
+    :func:`batched_inserts` block that queued its INSERT ends (e.g. to fill a related
+    manager's cache, which needs the pk)."""
+    queue = _queue.get()
+    if queue is not None and queue.pending(obj):
+        queue.then.append(callback)
+    else:
+        callback()
+
+
+def _cached_related(obj: models.Model, field: models.Field):
+    """The related object cached on ``obj`` for foreign key ``field`` when its id is not
+    set (an unsaved object assigned to it), else None."""
+    if getattr(obj, field.attname) is not None or not field.is_cached(obj):
+        return None
+    return field.get_cached_value(obj)
+
+
+@contextmanager
+def batched_inserts():
+    """Queue the :func:`insert` calls of the block and send them as one statement at its
+    end (PostgreSQL; see above). Elsewhere, or nested in another such block, a no-op.
+    Caller holds a transaction. Database errors of the queued INSERTs (e.g. an
+    ``IntegrityError``) are raised as the block ends; if the block raises, its queue is
+    dropped (its transaction is rolled back by the caller)."""
+    if connection.vendor != "postgresql" or _queue.get() is not None:
+        yield
+        return
+    batch = _Batch()
+    token = _queue.set(batch)
+    try:
+        yield
+    finally:
+        _queue.reset(token)
+    batch.flush()
 
 
 @cache
@@ -90,10 +243,17 @@ def instance(model: type[models.Model], row, offset: int = 0) -> models.Model:
     with :func:`columns`), with the backend's value converters applied as the ORM would."""
     names = _select_list(model, "t")[1]
     values = list(row[offset:offset + len(names)])
-    for i, (col, converters) in enumerate(_converters(model, connection.vendor)):
+    for i, col, converters in _converted(model, connection.vendor):
         for converter in converters:
             values[i] = converter(values[i], col, connection)
     return model.from_db(connection.alias, names, values)
+
+
+@cache
+def _converted(model: type[models.Model], vendor: str) -> tuple:
+    """(index, column, converters) of the fields of ``model`` that have converters."""
+    return tuple((i, col, converters)
+                 for i, (col, converters) in enumerate(_converters(model, vendor)) if converters)
 
 
 @cache

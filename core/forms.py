@@ -51,6 +51,18 @@ class LocalDateTimeField(forms.DateTimeField):
         kwargs.setdefault("widget", LocalDateTimeInput())
         super().__init__(**kwargs)
 
+    def bound_data(self, data, initial):
+        """What the input shows after a submission: the time it was read as, in the input's
+        own format (``2026-12-07`` in a URL is that day's 00:00, ``2026-12-07T00:00``: a
+        ``datetime-local`` input shows nothing for a value not in its format); what cannot
+        be read is shown as typed, next to its error."""
+        if isinstance(data, str) and data.strip():
+            try:
+                return self.to_python(data)
+            except forms.ValidationError:
+                return data
+        return super().bound_data(data, initial)
+
     def to_python(self, value):
         result = super().to_python(value)
         if result is None:

@@ -127,6 +127,10 @@ class OutboxMessage(models.Model):
             # "Is an earlier message of this key still pending?", asked before each send.
             models.Index(fields=["ordering_key", "sequence"], name="outbox_pending_in_order",
                          condition=Q(status="pending") & ~Q(ordering_key="")),
+            # An endpoint's deliveries in cursor pages, newest first (organizations.
+            # webhooks_api): keyset on (created, id) within the endpoint.
+            models.Index(fields=["endpoint", "created", "id"],
+                         name="outbox_endpoint_created_id"),
         ]
 
     def __str__(self) -> str:

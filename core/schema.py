@@ -188,7 +188,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
         "in the data and usage. Visible to the booking's SME and the hub's operator."
         + _HUB_TIME),
     ("get", "/api/v1/trials/{id}/measurements/"): (
-        "Trial measurements", "Paginated measurements, filtered by metric and time; "
+        "Trial measurements", "Measurements in time order, in cursor pages (follow the "
+        "`next` link), filtered by metric and time; "
         "`?format=csv` gives all of them as one CSV file (UTF-8 with BOM, times in the "
         "hub's offset)." + _HUB_TIME),
     ("get", "/api/v1/trials/{id}/live/"): (

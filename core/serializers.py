@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from django.db import models
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
@@ -14,8 +15,8 @@ class AwareDateTimeField(serializers.DateTimeField):
     (invariant 5: the API rejects naive times)."""
 
     default_error_messages = {
-        "naive": "Give the time zone offset, e.g. 2026-12-01T09:00:00+08:00.",
-        "out_of_range": "Give a time between 1970 and 2999.",
+        "naive": _("Give the time zone offset, e.g. 2026-12-01T09:00:00+08:00."),
+        "out_of_range": _("Give a time between 1970 and 2999."),
     }
     # Anything outside is a typo or a probe, and breaks time-zone arithmetic: local mean
     # time offsets in seconds before 1901, overflow near the year 9999.

@@ -259,7 +259,9 @@ class EquipmentFilter(django_filters.FilterSet):
     category = django_filters.CharFilter(field_name="category__slug")
     capability = django_filters.CharFilter(method="filter_capability")
     status = django_filters.ChoiceFilter(choices=Equipment.Status.choices)
-    q = django_filters.CharFilter(method="filter_q", label="Free text")
+    # As long as the portal's search box allows: a longer text is a 400, not a query
+    # too deep for the database.
+    q = django_filters.CharFilter(method="filter_q", label="Free text", max_length=100)
 
     class Meta:
         model = Equipment
@@ -267,9 +269,7 @@ class EquipmentFilter(django_filters.FilterSet):
 
     def filter_capability(self, qs, name, value):
         # Several capabilities may be given, comma-separated: equipment must have all.
-        for slug in [v for v in value.split(",") if v]:
-            qs = qs.filter(capabilities__slug=slug)
-        return qs.distinct()
+        return selectors.with_capabilities(qs, [v for v in value.split(",") if v])
 
     def filter_q(self, qs, name, value):
         return selectors.search_equipment(qs, value)

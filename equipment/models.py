@@ -301,7 +301,7 @@ class SpecLabel(TranslatedSave, Term):
 
 
 class Metric(TranslatedSave, Term):
-    """The name of a measured metric (``Measurement.metric``) in words."""
+    """The name of a measured metric (``TrialMetric.name``) in words."""
 
     class Meta(Term.Meta):
         verbose_name = _("metric name")

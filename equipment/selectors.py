@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone, translation
 
 from organizations.models import Organization
@@ -79,6 +79,19 @@ def search_equipment(qs: QuerySet[Equipment], text: str) -> QuerySet[Equipment]:
         match |= Exists(Capability.objects.filter(capability, equipment=OuterRef("pk")))
         qs = qs.filter(match)
     return qs
+
+
+def with_capabilities(qs: QuerySet[Equipment], slugs: list[str]) -> QuerySet[Equipment]:
+    """Equipment having every capability in ``slugs``: one grouped subquery however many
+    are asked (a join per capability stops SQLite at 64 tables)."""
+    wanted = set(slugs)
+    if not wanted:
+        return qs
+    having_all = (Equipment.capabilities.through.objects
+                  .filter(capability__slug__in=wanted).values("equipment")
+                  .annotate(n=Count("capability", distinct=True)).filter(n=len(wanted))
+                  .values("equipment"))
+    return qs.filter(pk__in=having_all)
 
 
 def maintenance_windows_for_operator(

@@ -61,7 +61,7 @@ def lock_equipment(equipment_id: int, *, timeout_ms: int | None = None) -> Equip
     if db.lock_timeout_clause(vendor):
         params.append(db.lock_timeout_param(timeout_ms))
     busy = _("The equipment is busy with other changes; retry in a moment.")
-    with db.busy_on_lock_timeout(busy), connection.cursor() as cursor:
+    with db.busy_on_lock_timeout(busy), db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -7,5 +7,6 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organisations")
 
     def ready(self):
-        # The OpenAPI auth extension; the receiver telling owners of disabled endpoints.
-        from . import schema, webhooks  # noqa: F401
+        # The OpenAPI auth extension; the receiver telling owners of disabled endpoints; the
+        # receivers that invalidate cached API keys when a key or organisation changes.
+        from . import auth, schema, webhooks  # noqa: F401

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, throttling
@@ -65,7 +67,7 @@ def _key_sql(vendor: str) -> str:
 def _key_with_organization(prefix: str) -> OrganizationAPIKey | None:
     """The key with this prefix and its organisation, in one plain query (every API call
     runs it)."""
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(_key_sql(connection.vendor), [prefix])
         row = cursor.fetchone()
     if row is None:
@@ -73,6 +75,123 @@ def _key_with_organization(prefix: str) -> OrganizationAPIKey | None:
     api_key = db.instance(OrganizationAPIKey, row)
     api_key.organization = db.instance(Organization, row, db.width(OrganizationAPIKey))
     return api_key
+
+
+# --- the key cache ------------------------------------------------------------------------
+#
+# Every API call looks its key up by prefix. The row (the key's hash, revoked flag, expiry,
+# and its organisation with its suspension) is kept in the Django cache (Redis in
+# production, shared by every web process; local memory in the embedded demo) under
+# ``apikey:<prefix>``, and every call checks it as it checks a fresh row: the secret's hash
+# (the library's SHA-512, a few microseconds: cheaper than anything cached could be),
+# revoked, expired, suspended. What is cached is the database's row, never a verdict: a
+# wrong secret finds the row and is refused by its hash, an unknown prefix is not cached.
+#
+# Invalidation: any save or delete of a key or of an organisation (revocation, suspension,
+# reinstatement, verification, an admin edit) replaces the entry with a HOLD marker, when
+# saved and again when its transaction commits. While the marker lives, lookups read the
+# database and cache nothing, so a request that read the row before the change committed
+# cannot put it back; the next call after the commit sees the change. Entries are added
+# with ``cache.add`` (never over a marker). KEY_CACHE_TTL bounds an entry's life anyway
+# (e.g. a cache that was unreachable when a key was revoked and came back with old data).
+KEY_CACHE_TTL = 300
+KEY_CACHE_HOLD = 60  # longer than any request that read the row before the change
+HOLD = "hold"
+
+_last_use_written: dict[int, datetime] = {}
+
+
+def _cache_key(prefix: str) -> str:
+    return f"apikey:{prefix}"
+
+
+@cache
+def _attnames(model) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+@cache
+def _entry_format() -> str:
+    """The fields an entry holds, in order: an entry written by code with other fields (a
+    deploy adding a column) is not read as this code's."""
+    return "|".join(_attnames(OrganizationAPIKey) + _attnames(Organization))
+
+
+def _values(obj) -> tuple:
+    return tuple(getattr(obj, name) for name in _attnames(type(obj)))
+
+
+def _from_values(model, values: tuple):
+    return model.from_db(connection.alias, _attnames(model), values)
+
+
+def _lookup(prefix: str) -> OrganizationAPIKey | None:
+    """The key with this prefix and its organisation: from the cache, else the database
+    (and then cached, unless a change is in flight)."""
+    cache, name = caches["default"], _cache_key(prefix)
+    try:
+        entry = cache.get(name)
+    except Exception:  # noqa: BLE001 - cache unreachable: the database answers
+        logger.warning("API key cache unavailable; key read from the database.", exc_info=True)
+        entry = HOLD
+    if isinstance(entry, tuple) and entry[0] == _entry_format():
+        api_key = _from_values(OrganizationAPIKey, entry[1])
+        api_key.organization = _from_values(Organization, entry[2])
+        return api_key
+    api_key = _key_with_organization(prefix)
+    if api_key is not None and entry is None:
+        try:
+            cache.add(name, (_entry_format(), _values(api_key), _values(api_key.organization)),
+                      KEY_CACHE_TTL)
+        except Exception:  # noqa: BLE001 - not cached this time
+            logger.warning("API key cache unavailable; key not cached.", exc_info=True)
+    return api_key
+
+
+def forget_api_keys(prefixes) -> None:
+    """Changes to these keys (or their organisation) are being written: hold their cache
+    entries now and again once the transaction commits (see above)."""
+    prefixes = list(prefixes)
+    names = [_cache_key(prefix) for prefix in prefixes]
+    if not names:
+        return
+
+    def hold() -> None:
+        try:
+            caches["default"].set_many(dict.fromkeys(names, HOLD), KEY_CACHE_HOLD)
+        except Exception:  # noqa: BLE001 - KEY_CACHE_TTL bounds what a lost cache kept
+            logger.error("API key cache unavailable; entries of %s not held.", prefixes,
+                         exc_info=True)
+
+    hold()
+    transaction.on_commit(hold)
+
+
+@receiver(post_save, sender=OrganizationAPIKey, dispatch_uid="organizations.key_saved")
+@receiver(post_delete, sender=OrganizationAPIKey, dispatch_uid="organizations.key_deleted")
+def _key_changed(sender, instance, created=False, **kwargs):
+    if not created:
+        forget_api_keys([instance.prefix])
+
+
+@receiver(post_save, sender=Organization, dispatch_uid="organizations.org_saved")
+@receiver(post_delete, sender=Organization, dispatch_uid="organizations.org_deleted")
+def _organization_changed(sender, instance, created=False, **kwargs):
+    # An organisation's keys carry it (its suspension, kind, verification) in their entries.
+    if not created:
+        forget_api_keys(OrganizationAPIKey.objects.filter(organization_id=instance.pk)
+                        .values_list("prefix", flat=True))
+
+
+def _record_use(api_key: OrganizationAPIKey, now: datetime) -> None:
+    """Write the key's last use at most once per LAST_USED_RESOLUTION. The cached row keeps
+    the value it was read with, so this process also remembers what it wrote (only to skip
+    writes: the database's column is the record)."""
+    last = max(filter(None, (api_key.last_used_at, _last_use_written.get(api_key.pk))),
+               default=None)
+    if last is None or now - last > LAST_USED_RESOLUTION:
+        _last_use_written[api_key.pk] = now
+        OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -89,7 +208,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, dot, _secret = key.partition(".")
         if not dot:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        api_key = _key_with_organization(prefix)
+        api_key = _lookup(prefix)
         # is_valid compares the hash in constant time; revoked and expired keys fail too.
         if api_key is None or api_key.revoked or api_key.has_expired or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
@@ -97,9 +216,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             # A valid key of a suspended organisation: say so (403), rather than calling the
             # key invalid, so its administrators know whom to ask.
             raise exceptions.PermissionDenied(SUSPENDED_MESSAGE, code=SUSPENDED_CODE)
-        now = timezone.now()
-        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-            OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        _record_use(api_key, timezone.now())
         return OrganizationPrincipal(api_key.organization, api_key.prefix), api_key
 
     def authenticate_header(self, request):
@@ -110,11 +227,7 @@ def _count(cache, key: str, ttl: int) -> int:
     """Add one to the counter ``key`` (created with a ``ttl`` if new); the new count. On
     Redis one round trip (INCR and EXPIRE pipelined); Django's ``incr`` asks EXISTS first."""
     if isinstance(cache, RedisCache):
-        # A redis-py client is thread-safe and building one is not free: keep one per
-        # backend client (``_cache``, which holds the connection pools).
-        client = getattr(cache._cache, "_throttle_client", None)
-        if client is None:
-            client = cache._cache._throttle_client = cache._cache.get_client(write=True)
+        client = cache._cache.get_client(write=True)  # kept by core.backends.redis
         full_key = cache.make_and_validate_key(key)
         pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)

@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required as django_login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django_htmx.http import HttpResponseClientRedirect
 
 from core.errors import NotFound
 
@@ -31,6 +33,23 @@ def organization_of(request: HttpRequest) -> Organization | None:
         cached = acting_organization(request.user)
         request._portal_organization = cached
     return cached
+
+
+def login_required(view: Callable) -> Callable:
+    """Django's ``login_required``, and for an htmx request of an anonymous visitor (a
+    free slot of the week page clicked, say) an ``HX-Redirect`` to the login page, with the
+    URL asked for as ``next``: the whole page goes there, rather than the login page being
+    swapped into a part of the page."""
+    gate = django_login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.headers.get("HX-Request") == "true" and not request.user.is_authenticated:
+            return HttpResponseClientRedirect(
+                redirect_to_login(request.get_full_path())["Location"])
+        return gate(request, *args, **kwargs)
+
+    return wrapper
 
 
 def sme_required(view: Callable) -> Callable:

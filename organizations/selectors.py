@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from .auth import OrganizationPrincipal
@@ -46,13 +48,29 @@ def invitation_by_token(token: str) -> Invitation | None:
             .filter(token=token).first())
 
 
+def _addresses(organization_id: int, roles: tuple[str, ...]) -> list[str]:
+    return list(dict.fromkeys(Membership.objects.filter(
+        organization_id=organization_id, role__in=roles,
+    ).exclude(user__email="").values_list("user__email", flat=True)))
+
+
 def operator_recipients(organization_id: int) -> list[str]:
     """E-mail addresses of the organisation's administrators and operators (who hear about
-    its hubs' bookings, releases and webhook endpoints)."""
-    return list(dict.fromkeys(Membership.objects.filter(
-        organization_id=organization_id,
-        role__in=(Membership.Role.ADMIN, Membership.Role.OPERATOR),
-    ).exclude(user__email="").values_list("user__email", flat=True)))
+    its hubs' bookings, releases, webhook endpoints and settlement claims)."""
+    return _addresses(organization_id, (Membership.Role.ADMIN, Membership.Role.OPERATOR))
+
+
+def admin_recipients(organization_id: int) -> list[str]:
+    """E-mail addresses of the organisation's administrators (who hear what concerns the
+    firm as a whole: its statements, changed agreement terms, a request whose asker left)."""
+    return _addresses(organization_id, (Membership.Role.ADMIN,))
+
+
+def staff_recipients() -> list[str]:
+    """E-mail addresses of platform staff: active superusers and ``settings.ADMINS``."""
+    superusers = (get_user_model().objects.filter(is_superuser=True, is_active=True)
+                  .exclude(email="").values_list("email", flat=True))
+    return list(dict.fromkeys([*superusers, *(address for _name, address in settings.ADMINS)]))
 
 
 def api_keys_of(organization: Organization) -> QuerySet:
@@ -72,6 +90,20 @@ def webhook_endpoints_of(organization: Organization) -> QuerySet:
 def recent_deliveries(endpoint, limit: int = 10) -> list:
     """The latest outbox messages to ``endpoint`` (status, attempts, last error)."""
     return list(endpoint.messages.order_by("-created", "-pk")[:limit])
+
+
+def webhook_deliveries(organization: Organization | None, endpoint_id) -> QuerySet:
+    """The outbox messages to one of ``organization``'s webhook endpoints, with their
+    delivery attempts; another organisation's endpoint (or none) is ``not_found``."""
+    from core.errors import NOT_FOUND, valid_id
+    from core.models import DeliveryLog, OutboxMessage
+
+    key = valid_id(endpoint_id)
+    if organization is None or key is None or not webhook_endpoints_of(organization).filter(
+            pk=key).exists():
+        raise NOT_FOUND.error()
+    return (OutboxMessage.objects.filter(endpoint_id=key)
+            .prefetch_related(Prefetch("log", queryset=DeliveryLog.objects.order_by("at", "pk"))))
 
 
 def universities() -> QuerySet[Organization]:

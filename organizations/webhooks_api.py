@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import generics, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core import events, outbound, services
 from core.idempotency import idempotent
-from core.models import WebhookEndpoint
+from core.models import DeliveryLog, OutboxMessage, WebhookEndpoint
+from core.pagination import CursorPage
 from core.serializers import ModelSerializer
 
 from .api import ActorMixin, HasOrganization
 from .models import Organization
+from .selectors import webhook_deliveries
 
 
 def validate_event_types(patterns: list[str]) -> list[str]:
@@ -94,3 +97,64 @@ class WebhookEndpointViewSet(ActorMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         services.delete_endpoint(endpoint=instance)
+
+
+# --- deliveries ---------------------------------------------------------------------------
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryLog
+        fields = ["at", "ok", "status_code", "error", "duration_ms"]
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    """One message to the endpoint (an event, signed and sent with retries) and every
+    attempt to deliver it."""
+
+    last_error = serializers.SerializerMethodField(
+        help_text="Why the last attempt failed; empty once the message is sent (as the "
+                  "console shows it).")
+    log = DeliveryAttemptSerializer(many=True, read_only=True,
+                                    help_text="Every attempt, oldest first.")
+
+    class Meta:
+        model = OutboxMessage
+        fields = ["message_id", "event_type", "status", "attempts", "created", "sent_at",
+                  "next_attempt_at", "last_error", "log"]
+        read_only_fields = fields
+
+    def get_last_error(self, instance) -> str:
+        return "" if instance.status == OutboxMessage.Status.SENT else instance.last_error
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=OutboxMessage.Status.choices)
+
+    class Meta:
+        model = OutboxMessage
+        fields = ["status"]
+
+
+class WebhookDeliveriesView(ActorMixin, generics.ListAPIView):
+    """The endpoint's messages, newest first; filter ``status=pending`` for those still
+    being retried or ``status=failed`` for those given up on."""
+
+    serializer_class = DeliverySerializer
+    permission_classes = [HasOrganization]
+    filterset_class = DeliveryFilter
+    # Messages only grow: cursor pages, answered by the outbox_endpoint_created_id index.
+    pagination_class = CursorPage.by("-created", "-id")
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator asking
+            return OutboxMessage.objects.none()
+        return webhook_deliveries(self.org, self.kwargs["pk"])
+
+    @extend_schema(summary="Deliveries to a webhook endpoint", description=(
+        "The messages sent (or still to send) to one of your endpoints, newest first, in "
+        "cursor pages, each with its delivery attempts: status, attempts, when it was "
+        "sent, when the next retry is due and the last error. Another organisation's "
+        "endpoint is not found."))
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -19,6 +19,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from core.idempotency import idempotent
+from core.pagination import CursorPage
 from core.serializers import AwareDateTimeField
 from core.validators import validate_period
 from organizations.api import ActorMixin, HasOrganization
@@ -224,6 +225,7 @@ class QuoteViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     serializer_class = QuoteSerializer
     permission_classes = [HasOrganization]
     filterset_class = QuoteFilter
+    pagination_class = CursorPage.by("-created", "-id")  # quotes only grow
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):

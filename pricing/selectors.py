@@ -4,14 +4,18 @@ nothing (another organisation's quote or grant is 'not found')."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils.translation import gettext
 
+from core import db
 from core.errors import valid_id
 from equipment.models import Hub
 from organizations.models import Organization
@@ -116,11 +120,34 @@ def _card_on(hub: Hub, day: date) -> Subquery:
                     .order_by("-valid_from").values("pk")[:1])
 
 
+@cache
+def _rates_sql(vendor: str, count: int) -> str:
+    """The rates of ``count`` equipment on the card ``_card_on`` picks (the latest one
+    started by the day and not ended before it), in plain SQL from the models' metadata."""
+    card, rate = functools.partial(db.column, RateCard), functools.partial(db.column, EquipmentRate)
+    marks = ", ".join(["%s"] * count)
+    return (f"SELECT {db.columns(EquipmentRate, 'r')} FROM {db.table(EquipmentRate)} r "  # noqa: S608 - constants and model metadata only
+            f"WHERE {rate('card', 'r')} = (SELECT {card('id', 'c')} FROM {db.table(RateCard)} c "
+            f"WHERE {card('hub', 'c')} = %s AND {card('valid_from', 'c')} <= %s "
+            f"AND ({card('valid_until', 'c')} IS NULL OR {card('valid_until', 'c')} >= %s) "
+            f"ORDER BY {card('valid_from', 'c')} DESC LIMIT 1) "
+            f"AND {rate('equipment', 'r')} IN ({marks})")
+
+
 def rates_on(hub: Hub, day: date, equipment_ids: list[int]) -> dict[int, EquipmentRate]:
     """Equipment id → its rate on the hub's card valid on ``day`` (one query; equipment
-    the card does not list, or no card: absent)."""
-    return {r.equipment_id: r for r in EquipmentRate.objects.filter(
-        card_id=_card_on(hub, day), equipment_id__in=equipment_ids)}
+    the card does not list, or no card: absent). Written out (``core.db``): every booking
+    creation prices itself with it, and compiling the ORM's subquery cost several times
+    running it (tests/pricing/test_rates_sql.py holds it equal to the ORM's answer)."""
+    ids = list(dict.fromkeys(equipment_ids))
+    if not ids:
+        return {}
+    when = connection.ops.adapt_datefield_value(day)
+    with db.cursor() as cursor:
+        cursor.execute(_rates_sql(connection.vendor, len(ids)), [hub.pk, when, when, *ids])
+        rows = cursor.fetchall()
+    rates = (db.instance(EquipmentRate, row) for row in rows)
+    return {r.equipment_id: r for r in rates}
 
 
 def items_on(hub: Hub, day: date, codes: list[str]) -> dict[str, PricedItem]:

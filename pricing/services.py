@@ -252,15 +252,20 @@ def apply_split(lines: list[LineDraft], *, share: Decimal | None,
 
 def _write(quote: Quote, lines: list[LineDraft]) -> Quote:
     """Store ``quote`` with its totals (the sums of ``lines``) and its lines (two
-    statements: this is on the booking path); the lines stay cached on the quote."""
+    statements: this is on the booking path; queued inside ``db.batched_inserts``); the lines stay
+    cached on the quote."""
     quote.total = sum((line.amount for line in lines), ZERO)
     quote.voucher_total = sum((line.voucher_share for line in lines), ZERO)
     quote.sme_total = sum((line.sme_share for line in lines), ZERO)
     db.insert(quote)
-    stored = QuoteLine.objects.bulk_create([line.as_line(quote) for line in lines])
-    cached = quote.lines.all()  # lazy: no query; filled as a prefetch would fill it
-    cached._result_cache, cached._prefetch_done = stored, True
-    quote._prefetched_objects_cache = {"lines": cached}
+    stored = db.insert_all([line.as_line(quote) for line in lines])
+
+    def cache_lines():
+        cached = quote.lines.all()  # lazy: no query; filled as a prefetch would fill it
+        cached._result_cache, cached._prefetch_done = stored, True
+        quote._prefetched_objects_cache = {"lines": cached}
+
+    db.when_stored(quote, cache_lines)
     return quote
 
 
@@ -377,6 +382,28 @@ def honoured_estimate(origin: Quote | None, *, equipment: Equipment,
         return False
     pieces = {line.equipment_id for line in origin.lines.all() if line.equipment_id}
     return pieces == {equipment.pk}
+
+
+def moved_lines(quote: Quote, *, start: datetime, end: datetime) -> list[QuoteLine]:
+    """A booking quote's lines at their prices for the booking moved to ``[start, end)``
+    (unsaved, for ``price_booking(origin_lines=…)``): hourly lines (equipment time, the
+    staff-assisted surcharge) count the new period's hours at the same unit price, the
+    set-up fee moves with the booking, items stay; a late-cancellation fee is left out.
+    What an SME was offered by the hub holds when it moves the booking."""
+    hours = hours_between(start, end)
+    moved = []
+    for line in quote.lines.select_related("equipment", "item"):
+        if line.kind == K.LATE_CANCELLATION:
+            continue
+        copy = QuoteLine(kind=line.kind, equipment=line.equipment, item=line.item,
+                         start=line.start, end=line.end, quantity=line.quantity,
+                         unit=line.unit, unit_price=line.unit_price, amount=line.amount)
+        if line.start is not None:  # a line of the booked period
+            copy.start, copy.end = start, end
+        if line.unit == Unit.HOUR and line.kind in (K.USAGE, K.ASSISTED):
+            copy.quantity, copy.amount = quantity(hours), fen(hours * line.unit_price)
+        moved.append(copy)
+    return moved
 
 
 def price_booking(*, equipment: Equipment, organization: Organization, start: datetime,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -22,18 +24,38 @@ def _check_database() -> dict:
 
 
 def _check_broker() -> dict:
-    if not settings.REDIS_URL:
+    """The configured broker (RabbitMQ or Redis: CELERY_BROKER_URL, else REDIS_URL) answers;
+    with the messages waiting in each of our queues."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "mode": "eager (tasks run in-process)"}
-    import redis
+    from kombu import Connection
 
+    url = settings.CELERY_BROKER_URL
+    mode = "rabbitmq" if settings.CELERY_BROKER_IS_AMQP else url.split("://", 1)[0]
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1,
-                                      socket_timeout=1)
-        client.ping()
-        backlog = client.llen("celery")
-        return {"ok": True, "mode": "redis", "queue_backlog": backlog}
-    except Exception as exc:  # noqa: BLE001
-        return {"ok": False, "mode": "redis", "error": exc.__class__.__name__}
+        with Connection(url, connect_timeout=1, transport_options={
+                "socket_connect_timeout": 1, "socket_timeout": 1}) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            queues = {name: _waiting(conn, name) for name in settings.CELERY_QUEUE_NAMES}
+        return {"ok": True, "mode": mode,
+                "queue_backlog": sum(queues.values()),
+                "queues": queues}
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return {"ok": False, "mode": mode, "error": exc.__class__.__name__}
+
+
+def _waiting(conn, queue: str) -> int:
+    """Messages ready in ``queue``, by a passive declaration (it creates nothing); 0 for a
+    queue the broker does not know (no worker declared it yet; Redis drops empty ones)."""
+    channel = conn.channel()
+    try:
+        return channel.queue_declare(queue, passive=True).message_count
+    except conn.channel_errors:
+        return 0
+    finally:
+        # RabbitMQ closes the channel itself after NOT_FOUND.
+        with suppress(*conn.channel_errors, *conn.connection_errors):
+            channel.close()
 
 
 def _check_outbox() -> dict:

@@ -16,6 +16,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from testbed.celery import QUEUE_NAMES, is_amqp, task_queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -79,16 +81,20 @@ MIDDLEWARE = [
     "core.views.StyledErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # core.middleware.*: Django's and django-htmx's middleware for the portal only; API
+    # requests (/api/, key in the Authorization header) skip them, keeping only the
+    # language from Accept-Language (docs/architecture.md, "API request path"). CSRF
+    # stays Django's own entry: `check --deploy` looks for it.
+    "core.middleware.SessionMiddleware",
+    "core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.AuthenticationMiddleware",
+    "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "core.api.DatabaseUnavailableMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "core.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     # Suspended organisations: their members' portal sessions see a page saying so (their
     # API keys are refused in organizations.auth); staff MFA enrolment is enforced for
@@ -139,6 +145,12 @@ else:
         # The same backend, with a health check that skips the round trip when the
         # socket shows the connection is fine (core/backends/postgresql).
         DATABASES["default"]["ENGINE"] = "core.backends.postgresql"
+        # The hot path's statements (core.db.cursor) are prepared on a connection's
+        # DB_PREPARE_THRESHOLD-th run of each; "" turns preparing off (e.g. behind a
+        # connection pooler in transaction mode that cannot keep prepared statements).
+        threshold = env.str("DB_PREPARE_THRESHOLD", default="2")
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+            int(threshold) if threshold else None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # How long a request waits for a row lock (the equipment lock of bookings, maintenance and
@@ -150,7 +162,9 @@ DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
 
 # --- Cache -------------------------------------------------------------------------------
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    # Django's Redis cache, keeping its redis-py client (core/backends/redis.py): every API
+    # request reads its key and counts its rate there.
+    CACHES = {"default": {"BACKEND": "core.backends.redis.RedisCache",
                           "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -219,7 +233,7 @@ MODELTRANSLATION_AUTO_POPULATE = "default"
 
 # --- Static files, media, request bodies and uploads -------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")  # collectstatic's output
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
@@ -269,6 +283,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Testbed <noreply@tes
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["organizations.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Page numbers (with a count) for the small lists; the lists that grow without bound
+    # set core.pagination.CursorPage (keyset cursors, no count) on their views.
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -308,6 +324,9 @@ SPECTACULAR_SETTINGS = {
         "ResultSourceKindEnum": "equipment.models.Equipment.ResultSourceKind",
         "ClaimStatusEnum": "billing.models.SettlementClaim.Status",
         "StatementLineKindEnum": "billing.models.StatementLine.Kind",
+        # A booking's status (and an event's to_status) keeps the name it always had.
+        "StatusEnum": "bookings.models.Booking.Status",
+        "DeliveryStatusEnum": "core.models.OutboxMessage.Status",
     },
     # The schema documents the problem+json errors of every operation (so clients and the
     # Schemathesis run can hold the API to them).
@@ -319,15 +338,49 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery and periodic schedules -------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The broker: CELERY_BROKER_URL (amqp://… for RabbitMQ, the production choice: a killed
+# worker's task is redelivered at once) or else REDIS_URL (the simple option: a killed
+# worker's task waits for the visibility timeout, an hour, or the sweeps); neither: tasks
+# run in-process (eager), the embedded demo. README "Production shape" says which to pick.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
+CELERY_BROKER_IS_AMQP = is_amqp(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
 CELERY_TASK_EAGER_PROPAGATES = False
+# A task is acknowledged when it has finished, and given back when its worker dies, so a
+# killed worker's task runs again elsewhere (tasks are idempotent); one message at a time.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "max_retries": 1}
+# Quick connect (Redis), publisher confirms (RabbitMQ: a message the broker did not take
+# is an error the caller logs, and the sweep covers it), one quick retry; each transport
+# reads its own options.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "confirm_publish": True,
+                                   "max_retries": 1}
+# Three queues (testbed/celery.py says how each broker declares them), so production runs
+# a worker per kind of work and a backlog of deliveries never delays a collection. Tasks
+# are routed by name here, in one place; `make worker` consumes all three.
+CELERY_QUEUE_NAMES = QUEUE_NAMES
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "trials.collect_trial_results": {"queue": "collection"},
+    "trials.collect_due_trials": {"queue": "collection"},
+    "core.deliver_outbox_message": {"queue": "deliveries"},
+    "core.deliver_due_outbox": {"queue": "deliveries"},
+    "trials.release_due_datasets": {"queue": "deliveries"},
+}
+# RabbitMQ: deliveries of one message (given back by dying workers) before it is dropped.
+CELERY_QUEUE_DELIVERY_LIMIT = env.int("CELERY_QUEUE_DELIVERY_LIMIT", default=10)
+CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL, delivery_limit=CELERY_QUEUE_DELIVERY_LIMIT)
+# RabbitMQ's consumer_timeout (30 minutes by default) bounds one task's run: a task still
+# running past it would be redelivered while the first run goes on. So on RabbitMQ a task
+# is stopped five minutes before the broker's timeout (CELERY_BROKER_CONSUMER_TIMEOUT:
+# the broker's setting, in seconds; raise both together) and left to the sweeps, which
+# find it due again. Our tasks are far shorter: each network call has its own timeout.
+CELERY_BROKER_CONSUMER_TIMEOUT = env.int("CELERY_BROKER_CONSUMER_TIMEOUT", default=1800)
+CELERY_TASK_TIME_LIMIT = (max(CELERY_BROKER_CONSUMER_TIMEOUT - 300, 60)
+                          if CELERY_BROKER_IS_AMQP else None)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic sweeps; django-celery-beat copies these into the database, where staff can

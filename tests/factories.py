@@ -34,7 +34,8 @@ from pricing.models import (
     VoucherProgramme,
 )
 from trials import ingest
-from trials.models import AgreementVersion, Consent, Measurement, SharingAgreement, Trial
+from trials.models import AgreementVersion, Consent, SharingAgreement, Trial
+from trials.parsing import Row
 
 TEST_PASSWORD = "test-pass-123"
 
@@ -226,6 +227,7 @@ class BookingEventFactory(DjangoModelFactory):
         model = BookingEvent
 
     booking = factory.SubFactory(BookingFactory)
+    organization = factory.LazyAttribute(lambda o: o.booking.organization)
     code = factory.LazyAttribute(lambda o: f"booking.{o.booking.status}")
     from_status = ""
     to_status = factory.LazyAttribute(lambda o: o.booking.status)
@@ -238,10 +240,11 @@ def _add_readings(trial: Trial, create: bool, readings: int | None,
     if not (create and readings):
         return
     step = (trial.booking.end - trial.booking.start) / readings
-    Measurement.objects.bulk_create([
-        Measurement(trial=trial, ts=trial.booking.start + i * step, metric=metric,
-                    value=50 + 10 * math.sin(i / 7) + j, unit="%" if j == 0 else "mm/s")
-        for j, metric in enumerate(metrics) for i in range(readings)])
+    stamps = [trial.booking.start + i * step for i in range(readings)]
+    ingest.store_measurements(trial, [  # the dictionary and the rows, as a collection does
+        Row(ts.isoformat(), ts, metric, 50 + 10 * math.sin(i / 7) + j,
+            "%" if j == 0 else "mm/s")
+        for j, metric in enumerate(metrics) for i, ts in enumerate(stamps)])
     trial.summary = ingest.summarize(trial)
     trial.measurement_count = readings * len(metrics)
     trial.save()

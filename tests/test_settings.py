@@ -73,7 +73,8 @@ def test_readyz_checks_the_database(client):
 
 @pytest.mark.django_db
 def test_readyz_is_503_when_the_broker_is_unreachable(client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()

@@ -21,12 +21,12 @@ from .models import (
     CollectorHeartbeat,
     Consent,
     DatasetRelease,
-    Measurement,
     ResultFile,
     SharingAgreement,
     SourceGap,
     StandingConsent,
     Trial,
+    TrialMetric,
 )
 from .tasks import collect_trial_results
 
@@ -40,6 +40,15 @@ def _domain_errors(modeladmin, request, label: str, call) -> bool:
                                 % {"object": label, "error": exc.message}, messages.ERROR)
         return False
     return True
+
+
+class TrialMetricInline(RecordInline):
+    """The trial's channels (metric and unit); its readings, millions of rows, are read
+    through the API, the CSV and the charts, never listed here."""
+
+    model = TrialMetric
+    fields = ["name", "unit"]
+    verbose_name_plural = gettext_lazy("metrics (the readings are in the CSV download)")
 
 
 class ResultFileInline(RecordInline):
@@ -59,7 +68,7 @@ class TrialAdmin(RecordAdmin):
     date_hierarchy = "created"
     readonly_fields = ["booking", "status", "attempts", "last_error", "collected_at",
                        "measurement_count", "summary", "gaps", "created", "updated"]
-    inlines = [ResultFileInline]
+    inlines = [TrialMetricInline, ResultFileInline]
     actions = ["collect_now"]
 
     @admin.display(description="ID", ordering="pk")
@@ -120,15 +129,6 @@ def _check_message(check: selectors.SourceCheck) -> tuple[int, str]:
         "Connected to the result source: %(count)d metric found (%(metrics)s).",
         "Connected to the result source: %(count)d metrics found (%(metrics)s).",
         len(check.metrics)) % {"count": len(check.metrics), "metrics": shown}
-
-
-@admin.register(Measurement)
-class MeasurementAdmin(RecordAdmin):
-    list_display = ["trial", "ts", "metric", "value", "unit"]
-    list_filter = ["metric"]
-    search_fields = ["=trial__booking__id", "metric"]
-    readonly_fields = ["trial", "ts", "metric", "value", "unit"]
-    show_full_result_count = False  # counting millions of rows for the paginator is slow
 
 
 @admin.register(ResultFile)

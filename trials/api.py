@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 import django_filters
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import StreamingHttpResponse
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -20,6 +19,7 @@ from core import csv as core_csv
 from core.errors import valid_id
 from core.filters import IsoDateTimeFilter
 from core.idempotency import idempotent
+from core.pagination import CursorPage
 from core.parsers import MultiPartParser, read_body
 from core.renderers import CSVRenderer
 from equipment.errors import EQUIPMENT_NOT_FOUND
@@ -130,7 +130,11 @@ class LiveSerializer(serializers.Serializer):
 
 
 class MeasurementSerializer(serializers.ModelSerializer):
+    """One reading; its metric and unit come from the trial's dictionary of metrics."""
+
     timestamp = serializers.DateTimeField(source="ts")
+    metric = serializers.CharField(source="metric.name")
+    unit = serializers.CharField(source="metric.unit")
 
     class Meta:
         model = Measurement
@@ -138,7 +142,7 @@ class MeasurementSerializer(serializers.ModelSerializer):
 
 
 class MeasurementFilter(django_filters.FilterSet):
-    metric = django_filters.CharFilter()
+    metric = django_filters.CharFilter(field_name="metric__name")
     after = IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
     before = IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
 
@@ -181,14 +185,16 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
         return selectors.trials_visible_to(self.org)
 
     @extend_schema(
-        summary="Measurements of a trial (paginated; ?format=csv for all as CSV)",
+        summary="Measurements of a trial (cursor pages in time order; ?format=csv for all "
+                "as CSV)",
         parameters=[
             OpenApiParameter("metric", str), OpenApiParameter("after", OpenApiTypes.DATETIME),
             OpenApiParameter("before", OpenApiTypes.DATETIME),
             OpenApiParameter("format", str, enum=["json", "csv"])],
         responses=MeasurementSerializer(many=True))
     @action(detail=True, methods=["get"],
-            renderer_classes=[renderers.JSONRenderer, CSVRenderer])
+            renderer_classes=[renderers.JSONRenderer, CSVRenderer],
+            pagination_class=CursorPage.by("ts", "id"))
     def measurements(self, request, pk=None):
         trial = selectors.trial_for(self.org, pk)
         filters = MeasurementFilter(request.query_params,
@@ -198,7 +204,7 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
         qs = filters.qs
         if request.query_params.get("format") == "csv":
             return self._csv(trial, qs)
-        page = self.paginate_queryset(qs)
+        page = self.paginate_queryset(qs.select_related("metric"))
         return self.get_paginated_response(MeasurementSerializer(page, many=True).data)
 
     @extend_schema(
@@ -214,15 +220,9 @@ class TrialViewSet(ActorMixin, ConsentActions, mixins.RetrieveModelMixin,
         return Response(LiveSerializer(view).data)
 
     def _csv(self, trial, qs):
-        tz = ZoneInfo(trial.booking.equipment.hub.timezone)  # the hub's offset, as the JSON
-        rows = ((ts.astimezone(tz).isoformat(), metric, value, unit)
-                for ts, metric, value, unit
-                in qs.values_list("ts", "metric", "value", "unit").iterator(chunk_size=5000))
-        response = StreamingHttpResponse(
-            core_csv.stream(["timestamp", "metric", "value", "unit"], rows),
-            content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="trial-{trial.pk}.csv"'
-        return response
+        # Times in the hub's offset, as the JSON gives them.
+        return core_csv.response(["timestamp", "metric", "value", "unit"],
+                                 selectors.download_rows(trial, qs), f"trial-{trial.pk}.csv")
 
     @extend_schema(
         summary="Upload results (operator): CSV or JSON body, or a multipart file",

@@ -20,6 +20,7 @@ from pygal.style import Style
 
 from equipment.selectors import term
 
+from . import ingest
 from .models import Measurement, Trial
 
 MAX_POINTS = 500
@@ -62,18 +63,20 @@ def sampled_series(trial: Trial, max_points: int = MAX_POINTS
     steps = strides(trial.summary, max_points)
     if not steps:
         return {}
-    stride = Case(*[When(metric=m, then=Value(n)) for m, n in steps.items()],
+    names = {pk: name for pk, (name, _unit) in ingest.dictionary(trial).items()
+             if name in steps}
+    stride = Case(*[When(metric_id=pk, then=Value(steps[name])) for pk, name in names.items()],
                   default=Value(1), output_field=IntegerField())
-    rows = (Measurement.objects.filter(trial=trial, metric__in=list(steps))
-            .annotate(position=Window(RowNumber(), partition_by=[F("metric")],
-                                      order_by=[F("ts").asc(), F("pk").asc()]))
+    rows = (Measurement.objects.filter(trial=trial, metric_id__in=list(names))
+            .annotate(position=Window(RowNumber(), partition_by=[F("metric_id")],
+                                      order_by=[F("ts").asc(), F("id").asc()]))
             .annotate(offset=Mod(F("position") - 1, stride))
             .filter(offset=0)
-            .order_by("metric", "ts", "pk")
-            .values_list("metric", "ts", "value"))
+            .order_by("metric_id", "ts", "id")
+            .values_list("metric_id", "ts", "value"))
     series: dict[str, list[tuple[datetime, float]]] = {m: [] for m in steps}
-    for metric, ts, value in rows:
-        series[metric].append((ts, value))
+    for metric_id, ts, value in rows:
+        series[names[metric_id]].append((ts, value))
     return series
 
 

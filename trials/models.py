@@ -47,25 +47,68 @@ class Trial(models.Model):
         return f"Trial #{self.pk} ({self.status})"
 
 
-class Measurement(models.Model):
-    """One reading from the equipment. Many rows per trial; loaded in bulk (COPY)."""
+class TrialMetric(models.Model):
+    """One channel of a trial: a metric's name and unit, stored once per trial; each of
+    its readings points here instead of repeating the text."""
 
-    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="measurements",
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="metrics",
                               verbose_name=_("trial"))
-    ts = models.DateTimeField(_("time"))
-    metric = models.CharField(_("metric"), max_length=64)
-    value = models.FloatField(_("value"))
+    name = models.CharField(_("metric"), max_length=64)
     unit = models.CharField(_("unit"), max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("trial metric")
+        verbose_name_plural = _("trial metrics")
+        constraints = [models.UniqueConstraint(fields=["trial", "name", "unit"],
+                                               name="trial_metric_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+
+class TimeIndex(models.Index):
+    """BRIN on PostgreSQL, a plain B-tree elsewhere (SQLite has no BRIN). Readings are
+    loaded a trial at a time in time order, so block ranges summarise (trial, time) well:
+    the index costs a few kilobytes where a B-tree would cost as much as the readings."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        statement = super().create_sql(model, schema_editor, using=" USING brin", **kwargs)
+        # Autovacuum summarises each block range as it fills (a load of millions of rows
+        # is pruned by the next vacuum, without anyone calling brin_summarize_new_values).
+        statement.parts["extra"] = " WITH (autosummarize = on)" + statement.parts["extra"]
+        return statement
+
+
+class Measurement(models.Model):
+    """One reading: the trial, its channel (``TrialMetric``: name and unit), time and value.
+    Many rows per trial, loaded in bulk (COPY), never edited one by one; read in order
+    of (ts, id). See docs/architecture.md, "Measurements layout".
+
+    On PostgreSQL the table has no index but the BRIN on (trial, ts): no primary-key
+    B-tree (migration 0013 drops it; ids stay unique by their sequence, and nothing looks a
+    reading up by id — it would cost a third of the table's size and of the COPY rate) and
+    no foreign-key constraints: every row is written by ``trials.ingest`` for the trial it
+    holds locked, with that trial's metrics, and rows leave with their trial (a delete by
+    ``trial_id``). Constraint checks would cost a trigger per reading on load and a scan
+    per metric on delete."""
+
+    id = models.BigAutoField(primary_key=True)
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="measurements",
+                              db_index=False, db_constraint=False, verbose_name=_("trial"))
+    metric = models.ForeignKey(TrialMetric, on_delete=models.DO_NOTHING, related_name="+",
+                               db_index=False, db_constraint=False, verbose_name=_("metric"))
+    ts = models.DateTimeField(_("time"))
+    value = models.FloatField(_("value"))
 
     class Meta:
         verbose_name = _("measurement")
         verbose_name_plural = _("measurements")
-        indexes = [
-            models.Index(fields=["trial", "metric", "ts"], name="measurement_trial_metric_ts"),
-        ]
+        indexes = [TimeIndex(fields=["trial", "ts"], name="measurement_trial_ts")]
 
     def __str__(self) -> str:
-        return f"{self.metric}={self.value}{self.unit} @ {self.ts:%Y-%m-%d %H:%M:%S}"
+        return f"{self.metric_id}={self.value} @ {self.ts:%Y-%m-%d %H:%M:%S}"
 
 
 def result_file_path(instance: "ResultFile", filename: str) -> str:

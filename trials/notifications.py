@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bookings.notifications import sme_recipients
 from core import events, outbox
 from core.notify import bilingual, line, subject_line
-from organizations.models import Membership
-from organizations.selectors import operator_recipients
+from organizations.selectors import admin_recipients, operator_recipients, staff_recipients
 
 from . import packages
 from .models import AgreementVersion, DatasetRelease, SharingAgreement, Trial
@@ -82,19 +79,6 @@ def dataset_released(release: DatasetRelease) -> None:
               "rows": release.row_count})
 
 
-def _sme_admins(organization_id: int) -> list[str]:
-    return list(dict.fromkeys(Membership.objects.filter(
-        organization_id=organization_id, role=Membership.Role.ADMIN,
-    ).exclude(user__email="").values_list("user__email", flat=True)))
-
-
-def _staff_addresses() -> list[str]:
-    superusers = get_user_model().objects.filter(is_superuser=True, is_active=True
-                                                 ).exclude(email="").values_list("email",
-                                                                                 flat=True)
-    return list(dict.fromkeys([*superusers, *(address for _name, address in settings.ADMINS)]))
-
-
 def agreement_terms_changed(*, agreement: SharingAgreement, version: AgreementVersion,
                             organization_id: int) -> None:
     """An SME that consented under an earlier version is asked to consent to the new terms
@@ -120,7 +104,7 @@ def agreement_terms_changed(*, agreement: SharingAgreement, version: AgreementVe
                     line(_("Licence"), shown["license"])]))
 
     subject, body = bilingual(render)
-    for address in _sme_admins(organization_id):
+    for address in admin_recipients(organization_id):
         outbox.queue_email(event_type="agreement.terms_changed", dedupe_key=key, to=address,
                            subject=subject, body=body)
 
@@ -147,6 +131,6 @@ def release_failed(release: DatasetRelease, *, error: str, attempts: int,
 
     subject, body = bilingual(render)
     for address in dict.fromkeys([*operator_recipients(agreement.operator_id),
-                                  *_staff_addresses()]):
+                                  *staff_recipients()]):
         outbox.queue_email(event_type="dataset.delivery_failed", dedupe_key=key, to=address,
                            subject=subject, body=body)

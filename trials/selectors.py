@@ -5,9 +5,10 @@ connection"."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
@@ -23,6 +24,7 @@ from core.errors import valid_id
 from equipment.models import Equipment
 from organizations.models import Organization
 
+from . import ingest
 from .collector.base import Found
 from .errors import SOURCE_NOT_TESTABLE, SOURCE_TEST_UNAVAILABLE, TRIAL_NOT_FOUND
 from .models import Measurement, Observation, SourceGap, Trial
@@ -58,7 +60,35 @@ def trial_for(organization: Organization | None, trial_id) -> Trial:
 
 
 def measurements_of(trial: Trial) -> QuerySet[Measurement]:
-    return Measurement.objects.filter(trial=trial).order_by("ts", "metric", "pk")
+    """The trial's readings in (ts, id) order: time, and at one instant the order they
+    were loaded in. Each row's metric and unit are its ``metric`` (``TrialMetric``)."""
+    return Measurement.objects.filter(trial=trial).order_by("ts", "id")
+
+
+def reading_rows(trial: Trial, queryset: QuerySet[Measurement] | None = None, *,
+                 chunk: int = 5000) -> Iterator[tuple[datetime, str, float, str]]:
+    """The trial's readings as (ts, metric, value, unit), streamed in (ts, id) order with
+    bounded memory: a server-side cursor on PostgreSQL, ``chunk`` rows at a time; names and
+    units from the trial's dictionary, not a join per row. ``queryset``: some of the
+    trial's readings (``measurements_of`` filtered), else all of them."""
+    names = ingest.dictionary(trial)
+    qs = measurements_of(trial) if queryset is None else queryset.order_by("ts", "id")
+    for ts, metric_id, value in qs.values_list("ts", "metric_id", "value").iterator(
+            chunk_size=chunk):
+        name, unit = names[metric_id]
+        yield ts, name, value, unit
+
+
+def download_rows(trial: Trial, queryset: QuerySet[Measurement] | None = None
+                  ) -> Iterator[tuple[str, str, float, str]]:
+    """``reading_rows`` as the CSV downloads give them: the time as ISO 8601 in the hub's
+    offset (converted once per instant: every channel shares it)."""
+    tz = ZoneInfo(trial.booking.equipment.hub.timezone)
+    last, text = None, ""
+    for ts, metric, value, unit in reading_rows(trial, queryset):
+        if ts != last:
+            last, text = ts, ts.astimezone(tz).isoformat()
+        yield text, metric, value, unit
 
 
 def trials_due_for_collection(*, now=None) -> QuerySet[Trial]:

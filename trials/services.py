@@ -29,7 +29,7 @@ from organizations.models import Organization
 
 from . import errors, ingest, notifications, observed
 from .models import ResultFile, Trial
-from .parsing import ResultFormatError, Row, parse
+from .parsing import ResultFormatError, Row
 from .sources import Payload, SourceError, TransientSourceError, source_for
 from .usage import Usage
 
@@ -75,8 +75,9 @@ def _replace_measurements(trial: Trial, payload: Payload | None = None, *,
     collected; ``gaps`` (when given) are the periods without readings. Caller holds the
     transaction and the trial's row lock; raises ResultFormatError."""
     if rows is None:
-        rows = parse(payload.data, payload.content_type)
-    count = ingest.store_measurements(trial, rows)
+        count = ingest.store_results(trial, payload.data, payload.content_type)
+    else:
+        count = ingest.store_measurements(trial, rows)
     trial.summary = ingest.summarize(trial)
     trial.measurement_count = count
     trial.status = T.COLLECTED

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from core.files import file_response
 from core.idempotency import idempotent
+from core.pagination import CursorPage
 from core.serializers import AwareDateTimeField, ModelSerializer
 from organizations.api import ActorMixin, HasOrganization
 from organizations.models import Organization
@@ -285,6 +286,7 @@ class DatasetViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     serializer_class = DatasetSerializer
     permission_classes = [HasOrganization]
+    pagination_class = CursorPage.by("-created", "-id")  # releases only grow
 
     def get_queryset(self):
         return sharing.releases_for_university(self.org).order_by("-created")

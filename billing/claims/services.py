@@ -34,7 +34,7 @@ from organizations.models import Organization
 from pricing.models import VoucherProgramme
 
 from ..models import ClaimLine, SettlementClaim
-from . import errors, selectors
+from . import errors, notifications, selectors
 
 S = SettlementClaim.Status
 ZERO = Decimal("0.00")
@@ -173,6 +173,7 @@ def submit_claim(*, claim_id: int, provider: Organization, by_user=None,
         # A resubmission after a rejection starts a new decision.
         claim.reason, claim.decided_at = "", None
         claim.save(update_fields=["status", "submitted_at", "reason", "decided_at"])
+        notifications.claim_moved(claim, claim.submitted_at)
     return claim
 
 
@@ -208,6 +209,7 @@ def approve_claim(*, claim_id: int, by_user, now=None) -> SettlementClaim:
         _move(claim, "approve")
         claim.decided_at = now or timezone.now()
         claim.save(update_fields=["status", "decided_at"])
+        notifications.claim_moved(claim, claim.decided_at)
     return claim
 
 
@@ -225,6 +227,7 @@ def mark_claim_paid(*, claim_id: int, payment_reference: str, by_user,
         _move(claim, "pay")
         claim.paid_at, claim.payment_reference = now or timezone.now(), reference
         claim.save(update_fields=["status", "paid_at", "payment_reference"])
+        notifications.claim_moved(claim, claim.paid_at)
     return claim
 
 
@@ -242,4 +245,5 @@ def reject_claim(*, claim_id: int, reason: str, by_user, now=None) -> Settlement
         _move(claim, "reject")
         claim.reason, claim.decided_at = reason, now or timezone.now()
         claim.save(update_fields=["status", "reason", "decided_at"])
+        notifications.claim_moved(claim, claim.decided_at)
     return claim

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from billing.models import ServiceRequest
 from bookings.api import BookingSerializer
 from core.idempotency import idempotent
+from core.pagination import CursorPage
 from core.serializers import AwareDateTimeField
 from organizations.api import ActorMixin, HasOrganization
 from pricing.models import Quote, QuoteLine
@@ -169,6 +170,7 @@ class ServiceRequestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveMo
     serializer_class = ServiceRequestSerializer
     permission_classes = [HasOrganization]
     filterset_class = ServiceRequestFilter
+    pagination_class = CursorPage.by("-created", "-id")  # requests only grow
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):

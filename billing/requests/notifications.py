@@ -16,8 +16,7 @@ from django.utils.translation import gettext as _
 from billing.models import ServiceRequest
 from core import outbox
 from core.notify import bilingual, line, subject_line
-from organizations.models import Membership
-from organizations.selectors import operator_recipients
+from organizations.selectors import admin_recipients, operator_recipients
 
 R = ServiceRequest.Status
 TO_OPERATOR = (R.SUBMITTED, R.ACCEPTED, R.DECLINED, R.WITHDRAWN)
@@ -53,9 +52,7 @@ def _sme_recipients(service_request: ServiceRequest) -> list[str]:
     person = service_request.requested_by
     if person is not None and person.email:
         return [person.email]
-    return list(dict.fromkeys(Membership.objects.filter(
-        organization_id=service_request.organization_id, role=Membership.Role.ADMIN,
-    ).exclude(user__email="").values_list("user__email", flat=True)))
+    return admin_recipients(service_request.organization_id)
 
 
 def render(service_request: ServiceRequest, status: str) -> tuple[str, str]:

@@ -27,7 +27,7 @@ from billing.models import Statement, StatementLine, StatementSequence
 from core.errors import Conflict
 from organizations.models import Organization
 
-from . import builder
+from . import builder, notifications
 from .errors import MONTH_IN_FUTURE, NOT_AN_OPERATOR, STATEMENT_RACE
 
 logger = logging.getLogger(__name__)
@@ -69,15 +69,16 @@ def issue_statements(*, operator: Organization, month: date, by_user=None,
             groups = builder.by_organization(builder.pending_lines(operator=operator,
                                                                    month=month))
             issued = []
+            firms = Organization.objects.in_bulk([o for o, charges in groups.items() if charges])
             for organization_id, charges in groups.items():
                 if not charges:
                     continue
                 sequence.last += 1
                 total, voucher, sme = builder.totals(charges)
                 statement = Statement.objects.create(
-                    operator=operator, organization_id=organization_id, month=month, year=year,
-                    number=sequence.last, total=total, voucher_total=voucher, sme_total=sme,
-                    issued_at=now, issued_by=by_user)
+                    operator=operator, organization=firms[organization_id], month=month,
+                    year=year, number=sequence.last, total=total, voucher_total=voucher,
+                    sme_total=sme, issued_at=now, issued_by=by_user)
                 StatementLine.objects.bulk_create(
                     StatementLine(statement=statement, position=position, kind=c.kind,
                                   booking=c.booking, quote_line=c.quote_line,
@@ -86,6 +87,7 @@ def issue_statements(*, operator: Organization, month: date, by_user=None,
                                   amount=c.amount, voucher_share=c.voucher_share,
                                   sme_share=c.sme_share, grant_id=c.grant_id)
                     for position, c in enumerate(charges, start=1))
+                notifications.statement_issued(statement, lines=len(charges))
                 issued.append(statement)
             if issued:
                 sequence.save(update_fields=["last"])

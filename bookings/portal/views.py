@@ -49,15 +49,15 @@ from ..forms import (
     AttachmentForm,
     BookingForm,
     CancelForm,
-    CatalogSearchForm,
     PeriodForm,
     QualificationRequestForm,
 )
 from ..models import Booking, BookingAttachment
 from ..reports.selectors import usage
+from ..search import encode_cursor
 from ..selectors import booking_for, bookings_visible_to, free_intervals
-from .finder import free_between
-from .week import DAYS, build_week, week_bounds
+from .finder import CURSOR_PARAM, RANK_PARAM, FreeSearchForm, free_cards, free_page
+from .week import DAYS, MAX_WEEKS, WEEK_CHOICES, build_week, free_range, week_bounds
 
 CATALOG_PAGE = 24
 BOOKINGS_PAGE = 20
@@ -65,7 +65,7 @@ BOOKINGS_PAGE = 20
 
 def catalog(request):  # public: anonymous visitors browse the catalogue too
     request.organization = organization_of(request)  # None for anonymous visitors
-    form = CatalogSearchForm(request.GET or None)
+    form = FreeSearchForm(request.GET or None)
     equipment = catalog_selectors.equipment_list().exclude(status=Equipment.Status.RETIRED)
     data = {}
     if form.is_bound:
@@ -80,11 +80,48 @@ def catalog(request):  # public: anonymous visitors browse the catalogue too
         equipment = equipment.filter(capabilities=data["capability"]).distinct()
     context = {"form": form, "window": form.window, "query": _query_without_page(request)}
     if form.window:
-        context["free"] = free_between(equipment, *form.window,
-                                       organization=request.organization)
+        free = free_page(equipment, form, cursor=request.GET.get(CURSOR_PARAM),
+                         organization=request.organization)
+        params = request.GET.copy()
+        params.pop(CURSOR_PARAM, None)
+        params.pop(RANK_PARAM, None)
+        first = _rank(request.GET.get(RANK_PARAM)) if CURSOR_PARAM in request.GET else 1
+        last = first + len(free.matches) - 1
+        context |= {"free": free, "cards": free_cards(free), "shown": (first, last),
+                    "can_book": _can_book(request.organization),
+                    "next_page": _with_cursor(params, free.next_after, rank=last + 1),
+                    # Past the first page: a link back to it (the cursor only goes forward).
+                    "first_page": params.urlencode() if CURSOR_PARAM in request.GET else None}
     else:
         context["page"] = Paginator(equipment, CATALOG_PAGE).get_page(request.GET.get("page"))
     return render(request, "bookings/catalog.html", context)
+
+
+def _can_book(organization) -> bool:
+    """May the viewer open the booking form (anonymous visitors: it asks them to log in)?
+    Flagship firms and universities do not book."""
+    return organization is None or organization.kind not in (
+        organization.Kind.FLAGSHIP, organization.Kind.UNIVERSITY)
+
+
+def _rank(value: str | None) -> int:
+    """The position of a free-time page's first result (``?n=``, carried by the "more" link
+    for the heading's "showing 25–48"); 1 when missing or not a number."""
+    try:
+        return max(int(value or 1), 1)
+    except ValueError:
+        return 1
+
+
+def _with_cursor(params, after: int | None, *, rank: int) -> str | None:
+    """The catalog's query for the free-time page after ``after`` (None: no such page),
+    whose first result is the ``rank``-th."""
+    if after is None:
+        return None
+    params = params.copy()
+    params[CURSOR_PARAM] = encode_cursor(after)
+    params[RANK_PARAM] = str(rank)
+    return params.urlencode()
 
 
 def _query_without_page(request) -> str:
@@ -93,16 +130,21 @@ def _query_without_page(request) -> str:
     return params.urlencode()
 
 
-def _equipment_or_404(pk: int) -> Equipment:
-    equipment = catalog_selectors.equipment_list().filter(pk=pk).first()
+def _equipment_or_404(pk: int, *, capabilities: bool = True) -> Equipment:
+    """``capabilities=False``: without the second query that loads them (pages that do not
+    show them)."""
+    equipment_list = catalog_selectors.equipment_list()
+    if not capabilities:
+        equipment_list = equipment_list.prefetch_related(None)
+    equipment = equipment_list.filter(pk=pk).first()
     if equipment is None:
         raise Http404("No such equipment.")
     return equipment
 
 
 def _first_day(value: str | None, today: date, last: date) -> date:
-    """The first of the seven days asked for: today at the earliest, and no later than the
-    last day that can be booked."""
+    """The first of the days asked for: today at the earliest, and no later than the last
+    day that can be booked."""
     try:
         asked = date.fromisoformat(value) if value else today
     except ValueError:
@@ -110,23 +152,42 @@ def _first_day(value: str | None, today: date, last: date) -> date:
     return min(max(asked, today), last)
 
 
+def _weeks(value: str | None) -> int:
+    """How many weeks to show at once (``?weeks=``): 1 to ``MAX_WEEKS``; one when the value
+    is not a number, like a ``from`` that is not a date."""
+    try:
+        return min(max(int(value or 1), 1), MAX_WEEKS)
+    except ValueError:
+        return 1
+
+
 def calendar(request, pk: int):  # public: booking a slot needs an account (``book``)
     request.organization = organization_of(request)  # None for anonymous visitors
-    equipment = _equipment_or_404(pk)
+    equipment = _equipment_or_404(pk, capabilities=False)
     tz = ZoneInfo(equipment.hub.timezone)
     now = timezone.now()
     today = now.astimezone(tz).date()
     last = (now + timedelta(days=equipment.booking_horizon)).astimezone(tz).date()
     first = _first_day(request.GET.get("from"), today, last)
-    start, end = week_bounds(first, tz)
-    free = free_intervals(equipment=equipment, start=start, end=end,
+    weeks = _weeks(request.GET.get("weeks"))
+    start, end = week_bounds(first, tz, weeks)
+    read_start, read_end = free_range(equipment, start, end)  # one query for all the weeks
+    free = free_intervals(equipment=equipment, start=read_start, end=read_end,
                           organization=request.organization, now=now)
-    week = build_week(equipment=equipment, first_day=first, free=free, now=now,
-                      own=_own_periods(getattr(request, "organization", None), equipment,
-                                       start, end))
-    context = {"equipment": equipment, "hub": equipment.hub, "week": week,
-               "previous": max(first - timedelta(days=DAYS), today) if first > today else None,
-               "next": min(first + timedelta(days=DAYS), last) if first < last else None}
+    organization = request.organization
+    can_book = _can_book(organization)
+    week = build_week(equipment=equipment, first_day=first, free=free, now=now, weeks=weeks,
+                      own=_own_periods(organization, equipment, start, end),
+                      book_url=reverse("bookings:book", args=[equipment.pk]) if can_book
+                      else None,
+                      booking_url=reverse("bookings:detail", args=[0]).replace("/0/", "/{}/"))
+    shown = timedelta(days=DAYS * weeks)
+    # Next: the days right after these, while they start by the last bookable day (never
+    # overlapping these, never wholly past the horizon).
+    context = {"equipment": equipment, "hub": equipment.hub, "week": week, "weeks": weeks,
+               "week_choices": WEEK_CHOICES,
+               "previous": max(first - shown, today) if first > today else None,
+               "next": first + shown if first + shown <= last else None}
     return _render_part(request, "bookings/_week.html", "bookings/calendar.html", context)
 
 
@@ -137,7 +198,7 @@ def _own_periods(organization, equipment: Equipment, start, end) -> list:
         return []
     return list(bookings_visible_to(organization)
                 .filter(equipment=equipment, status__in=Booking.ACTIVE, start__lt=end,
-                        end__gt=start).values_list("start", "end"))
+                        end__gt=start).values_list("start", "end", "pk"))
 
 
 def _render_part(request, part: str, page: str, context: dict):

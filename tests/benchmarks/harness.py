@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -41,7 +42,8 @@ class BenchFailure(RuntimeError):
 @dataclass(frozen=True)
 class Figure:
     """One row of the result table: a measured value against a reference measured in
-    the same run. ``target`` is a minimum for value/reference, if there is one."""
+    the same run. ``target`` is a minimum for value/reference, ``ceiling`` a maximum (a
+    time or a size that must stay within a bound: the bound is then the reference)."""
 
     name: str
     value: float
@@ -51,6 +53,7 @@ class Figure:
     reference_unit: str = ""
     target: float | None = None
     percent: bool = False  # show the ratio as a percentage
+    ceiling: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -60,9 +63,10 @@ class Figure:
 
     @property
     def meets_target(self) -> bool | None:
-        if self.target is None or self.ratio is None:
+        if (self.target is None and self.ceiling is None) or self.ratio is None:
             return None
-        return self.ratio >= self.target
+        return ((self.target is None or self.ratio >= self.target)
+                and (self.ceiling is None or self.ratio <= self.ceiling))
 
 
 def _num(value: float) -> str:
@@ -85,9 +89,13 @@ def markdown_table(figures: Sequence[Figure]) -> str:
         ratio = ""
         if f.ratio is not None:
             ratio = f"{f.ratio * 100:.1f} %" if f.percent else f"{f.ratio:.1f}×"
-            if f.target is not None:
-                target = f"{f.target * 100:.0f} %" if f.percent else f"{f.target}×"
-                ratio += f" (target ≥ {target}: {'met' if f.meets_target else 'NOT met'})"
+            bounds = [f"≥ {f.target * 100:.0f} %" if f.percent else f"≥ {f.target}×"
+                      for _ in [f.target] if f.target is not None]
+            bounds += [f"≤ {f.ceiling * 100:.0f} %" if f.percent else f"≤ {f.ceiling}×"
+                       for _ in [f.ceiling] if f.ceiling is not None]
+            if bounds:
+                verdict = "met" if f.meets_target else "NOT met"
+                ratio += f" (target {' and '.join(bounds)}: {verdict})"
         lines.append(f"| {f.name} | {_num(f.value)} {f.unit} | {ref} | {ratio} |")
     return "\n".join(lines)
 
@@ -133,6 +141,8 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
 def recreate_database(url: str) -> None:
     name = database_name(url)
     with connect(maintenance_url(url), autocommit=True) as conn:
+        # Dropping the last run's database (tens of millions of rows) takes its time.
+        conn.execute("SET statement_timeout = 300000")
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -156,8 +166,16 @@ def app_env(url: str) -> dict[str, str]:
                # No mail server here (production refuses console/file backends).
                EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
                # The ingestion bench's gateway runs on loopback over plain HTTP.
-               OUTBOUND_ALLOW_HTTP="1", OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8,::1/128")
+               OUTBOUND_ALLOW_HTTP="1", OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8,::1/128",
+               # Pages name their CSS through the static files manifest (DEBUG off):
+               # collected once per run, outside the checkout (tests serve static/).
+               STATIC_ROOT=os.path.join(tempfile.gettempdir(), "testbed-bench-static"))
     return env
+
+
+def collect_static(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+                   cwd=ROOT, env=env, check=True)
 
 
 def flush_redis() -> None:
@@ -196,9 +214,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Connection(http.client.HTTPConnection):
+    """A keep-alive client connection to the app under test. gunicorn's threaded workers
+    keep a connection open between requests only for a few seconds; a figure that pauses
+    longer (filling a table between stages) would send its next request into a socket
+    the server has closed (RemoteDisconnected). Before each request, a connection the
+    server has closed is noticed and opened again, as browsers and HTTP libraries do."""
+
+    def __init__(self, port: int, timeout: float = 30):
+        super().__init__("127.0.0.1", port, timeout=timeout)
+
+    def request(self, *args, **kwargs):
+        if self.sock is not None and _closed_by_peer(self.sock):
+            self.close()
+        return super().request(*args, **kwargs)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 def http_get(port: int, path: str, headers: dict[str, str] | None = None,
              timeout: float = 5) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = Connection(port, timeout=timeout)
     try:
         conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()

@@ -5,13 +5,12 @@ other equipment (inside it)."""
 
 from __future__ import annotations
 
-import http.client
 import time
 from datetime import timedelta
 
 import psycopg
 
-from .harness import Figure, connect, percentile, timed
+from .harness import Connection, Figure, connect, percentile, timed
 
 STAGES = (10_000, 100_000, 1_000_000)
 HISTORY_EQUIPMENT = 400
@@ -95,7 +94,7 @@ def scaling(ctx) -> list[Figure]:
     eq_busy = ctx.world.availability_equipment_id
     lo, hi = w.local_midnight(1), w.local_midnight(1 + WINDOW_DAYS)
     figures = []
-    conn = http.client.HTTPConnection("127.0.0.1", ctx.server.port, timeout=30)
+    conn = Connection(ctx.server.port, timeout=30)
     try:
         for stage in STAGES:
             began = time.monotonic()

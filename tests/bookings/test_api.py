@@ -127,7 +127,7 @@ def test_tenancy_other_smes_booking_is_404(sme_client, equipment, other_sme, oth
     problem(sme_client.get(f"{URL}{theirs.pk}/"), 404)
     problem(sme_client.post(f"{URL}{theirs.pk}/cancel/", {}, format="json"), 404)
     problem(key_client(other_operator).get(f"{URL}{theirs.pk}/"), 404)
-    assert sme_client.get(URL).json()["count"] == 0
+    assert len(sme_client.get(URL).json()["results"]) == 0
     theirs.refresh_from_db()
     assert theirs.status == "confirmed"
 
@@ -212,7 +212,8 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT")
 def test_create_query_budget(sme_client, equipment, broker_at):
     """Creating a booking (with an Idempotency-Key) costs at most 11 SQL statements (the
     rate lookup, the quote and its lines among them), BEGIN/COMMIT of the one transaction
-    aside. transaction=True makes the request's
+    aside; on PostgreSQL 6, the five INSERTs being one statement (``core.db.batched_inserts``).
+    transaction=True makes the request's
     transaction the outermost, as in production (inside the test's own transaction it
     would become a SAVEPOINT pair). Follow-up work (notifications) is published to the
     broker, as in production, not run in the request."""
@@ -224,8 +225,9 @@ def test_create_query_budget(sme_client, equipment, broker_at):
     assert r.status_code == 201
     statements = [q["sql"] for q in ctx.captured_queries
                   if not q["sql"].upper().startswith(TRANSACTION_CONTROL)]
-    assert len(statements) <= 11, "\n".join(sql[:90] for sql in statements)
-    assert any(sql.startswith("INSERT INTO \"bookings_booking\"") for sql in statements)
+    budget = 6 if connection.vendor == "postgresql" else 11
+    assert len(statements) <= budget, "\n".join(sql[:90] for sql in statements)
+    assert any('INSERT INTO "bookings_booking"' in sql for sql in statements)
 
 
 def _list_queries(client, url) -> int:

@@ -44,10 +44,23 @@ def test_free_periods_leave_out_bookings_with_buffer(hub, category, sme, sme_cli
 
 
 def test_range_is_capped(sme_client, equipment):
-    r = sme_client.get(URL.format(equipment.pk) + f"?start={q(local(1, 0))}&end={q(local(40, 0))}")
+    r = sme_client.get(URL.format(equipment.pk) + f"?start={q(local(1, 0))}&end={q(local(94, 0))}")
     assert r.status_code == 400
     assert r.json()["code"] == "invalid"
-    assert r.json()["errors"] == {"end": ["Ask for at most 31 days at a time."]}
+    assert r.json()["errors"] == {"end": ["Ask for at most 92 days at a time."]}
+
+
+def test_a_quarter_is_one_question(sme_client, equipment):
+    """92 days (thirteen weeks and a day) in one call, free up to the booking horizon."""
+    equipment.booking_horizon = 120
+    equipment.save()
+    BookingFactory(equipment=equipment, start=local(80, 9), end=local(80, 11))
+    r = sme_client.get(URL.format(equipment.pk) + f"?start={q(local(1, 0))}&end={q(local(93, 0))}")
+    assert r.status_code == 200
+    assert r.json()["free"] == [
+        {"start": local(1, 0).isoformat(), "end": local(80, 9).isoformat()},
+        {"start": local(80, 11).isoformat(), "end": local(93, 0).isoformat()},
+    ]
 
 
 def test_naive_and_missing_params(sme_client, equipment):

@@ -563,8 +563,8 @@ def test_readings_published_in_the_booking_window_become_the_trial(robot, sme, o
     assert trial.status == "collected", trial.last_error
     stored = list(
         Measurement.objects.filter(trial=trial)
-        .order_by("ts", "metric")
-        .values_list("ts", "metric", "value", "unit")
+        .order_by("ts", "metric__name")
+        .values_list("ts", "metric__name", "value", "metric__unit")
     )
     assert stored == sorted(inside + states, key=lambda r: (r[0], r[1]))
     assert trial.measurement_count == 10 and trial.gaps == []

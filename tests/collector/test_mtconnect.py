@@ -515,8 +515,8 @@ def _collect_a_trial(equipment, agent, sme, operator):
     assert trial.status == "collected"
     rows = list(
         Measurement.objects.filter(trial=trial)
-        .order_by("ts", "metric")
-        .values_list("ts", "metric", "value", "unit")
+        .order_by("ts", "metric__name")
+        .values_list("ts", "metric__name", "value", "metric__unit")
     )
     kept = [
         (start + timedelta(minutes=9, seconds=i), "spindle_load", 70.0 + i, "%")

@@ -657,8 +657,8 @@ def test_the_booking_window_becomes_the_trial(hub, category, sme, operator, plan
     assert trial.status == "collected"
     rows = list(
         Measurement.objects.filter(trial=trial)
-        .order_by("ts", "metric")
-        .values_list("ts", "metric", "value", "unit")
+        .order_by("ts", "metric__name")
+        .values_list("ts", "metric__name", "value", "metric__unit")
     )
     assert rows == [
         (first, "layer_temperature", 1610.0, "°C"),

@@ -148,12 +148,12 @@ def test_trial_built_from_the_window_with_gaps_and_usage(scripted, mqtt_equipmen
     trial = finish(booking, operator, at=end)  # (SQLite: no reads beside the writer)
     assert trial.status == "collected"
     stored = list(
-        Measurement.objects.filter(trial=trial, metric="load")
+        Measurement.objects.filter(trial=trial, metric__name="load")
         .order_by("ts")
         .values_list("ts", "value")
     )
     assert stored == [(r.ts, r.value) for r in inside]
-    assert Measurement.objects.filter(trial=trial, metric="state").count() == 3
+    assert Measurement.objects.filter(trial=trial, metric__name="state").count() == 3
     assert [g["reason"] for g in trial.gaps] == ["disconnected"]
     assert trial.gaps[0]["seconds"] == 60
     booking = Booking.objects.get(pk=booking.pk)

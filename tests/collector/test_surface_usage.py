@@ -226,12 +226,12 @@ def test_trial_and_usage_from_the_state_signal(hub, category, sme, operator):
         publish_payloads(BROKER, f"{topic}/cell", [b""], retain=True)
     assert trial.status == "collected"
     assert list(
-        Measurement.objects.filter(trial=trial, metric="spindle_load")
+        Measurement.objects.filter(trial=trial, metric__name="spindle_load")
         .order_by("ts")
-        .values_list("ts", "value", "unit")
+        .values_list("ts", "value", "metric__unit")
     ) == [(ts, v, u) for ts, _m, v, u in inside]
     assert list(
-        Measurement.objects.filter(trial=trial, metric="state")
+        Measurement.objects.filter(trial=trial, metric__name="state")
         .order_by("ts")
         .values_list("ts", "value")
     ) == [(start + timedelta(minutes=2), 1.0), (start + timedelta(minutes=5), 0.0)]

@@ -264,8 +264,12 @@ def test_operator_day(browser, live_server, screenshots, request, world, lang):
         # 6. A maintenance window, previewed (it lists the booking it cancels), then saved.
         ops.get_by_role("link", name=t(lang, "Maintenance"), exact=True).first.click()
         ops.select_option("#id_equipment", str(machine.pk))
-        ops.fill("#id_start", f"{local(3, 8):%Y-%m-%dT%H:%M}")
-        ops.fill("#id_end", f"{local(3, 12):%Y-%m-%dT%H:%M}")
+        # Around the later booking, from its own times: inside the time travel "today"
+        # may already be tomorrow (a run just before midnight in Shanghai).
+        window_start = later.start.astimezone(SHANGHAI) - timedelta(hours=1)
+        window_end = later.end.astimezone(SHANGHAI) + timedelta(hours=1)
+        ops.fill("#id_start", f"{window_start:%Y-%m-%dT%H:%M}")
+        ops.fill("#id_end", f"{window_end:%Y-%m-%dT%H:%M}")
         ops.fill("#id_reason", "Spindle bearing replacement")
         ops.get_by_role("button", name=t(lang, "Preview")).click()
         expect(ops.locator("h1")).to_have_text(t(lang, "Confirm the maintenance window"))

@@ -105,7 +105,7 @@ def test_search_book_bad_slot_and_cancel(page, world):
     expect(results).not_to_contain_text("YuMi")
     page.shot("1-search")
     results.get_by_role("link", name=re.compile("See free slots")).first.click()
-    expect(page.locator("table.week")).to_be_visible()
+    expect(page.locator(".week-grid").first).to_be_visible()
     first_heading = page.locator("#week-h").inner_text()
     page.get_by_role("link", name=re.compile("Next week")).click()  # htmx swap
     expect(page.locator("#week-h")).not_to_have_text(first_heading)
@@ -115,7 +115,11 @@ def test_search_book_bad_slot_and_cancel(page, world):
     page.shot("2-calendar")
 
     # A free slot opens the form in place, prefilled.
-    page.locator('a.slot.free[data-start$="T09:00"]').nth(1).click()
+    # The hub is open round the clock: each day is one free block from 00:00; a click on
+    # the 09:00 row of the second day's proposes 09:00 (static/portal/week.js).
+    block = page.locator('a.slot.free[data-start$="T00:00"]').nth(1)
+    box = block.bounding_box()
+    block.click(position={"x": box["width"] / 2, "y": box["height"] * 18.5 / 48})
     form = page.locator("#booking-form")
     expect(form).to_be_visible()
     start = page.input_value("#id_start")

@@ -130,6 +130,23 @@ def test_search_matching_several_capabilities_lists_equipment_once(sme):
     assert [row["slug"] for row in response.json()["results"]] == ["cell"]
 
 
+def test_forty_capabilities_at_once_are_one_answer_not_an_error(sme):
+    capabilities = [CapabilityFactory(slug=f"cap-{i}") for i in range(40)]
+    EquipmentFactory(slug="all-of-them", capabilities=capabilities)
+    EquipmentFactory(slug="all-but-one", capabilities=capabilities[1:])
+    every = ",".join(c.slug for c in capabilities)
+    assert slugs(sme.get(EQUIPMENT, {"capability": every})) == {"all-of-them"}
+    assert slugs(sme.get(EQUIPMENT, {"capability": every + ",cap-0"})) == {"all-of-them"}
+    assert slugs(sme.get(EQUIPMENT, {"capability": every + ",no-such"})) == set()
+
+
+def test_search_text_longer_than_the_portals_box_is_400(sme):
+    EquipmentFactory(slug="cell", name="Welding cell")
+    body = assert_problem(sme.get(EQUIPMENT, {"q": "welding " * 300}), 400)
+    assert "q" in body["errors"]
+    assert slugs(sme.get(EQUIPMENT, {"q": "welding " * 12})) == {"cell"}
+
+
 def test_invalid_status_filter_is_400(sme):
     body = assert_problem(sme.get(EQUIPMENT, {"status": "broken"}), 400)
     assert "status" in body["errors"]

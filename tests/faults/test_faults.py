@@ -151,7 +151,7 @@ def test_worker_killed_mid_collection_is_finished_once(checked_in, operator, gat
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": settings.SECRET_KEY,
            **LOOPBACK_PEERS}
-    redis.Redis.from_url(settings.REDIS_URL).delete("celery")
+    redis.Redis.from_url(settings.REDIS_URL).delete(*settings.CELERY_QUEUE_NAMES)
     app.conf.task_always_eager = False
     gateway.reply(Reply(body=results_csv(checked_in.start, rows=30), delay=20))
     first = _worker(env)
@@ -171,7 +171,8 @@ def test_worker_killed_mid_collection_is_finished_once(checked_in, operator, gat
     assert Trial.objects.get(pk=checked_in.pk).status == Trial.Status.COLLECTING
     assert Measurement.objects.filter(trial_id=checked_in.pk).count() == 0
     gateway.reply(Reply(body=results_csv(checked_in.start, rows=30)))
-    redis.Redis.from_url(settings.REDIS_URL).delete("celery")  # the lost message is gone
+    # The lost message is gone.
+    redis.Redis.from_url(settings.REDIS_URL).delete(*settings.CELERY_QUEUE_NAMES)
     second = _worker(env)
     try:
         with time_machine.travel(timedelta(minutes=20)):  # past the 'collecting' lease

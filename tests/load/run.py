@@ -185,7 +185,7 @@ WHERE b.blocked_until <> b."end" + make_interval(mins => e.changeover_buffer)
 """
 DUPLICATES = """
 SELECT count(*) FROM (SELECT 1 FROM trials_measurement
-                      GROUP BY trial_id, metric, ts HAVING count(*) > 1) d
+                      GROUP BY trial_id, metric_id, ts HAVING count(*) > 1) d
 """
 UNCOLLECTED = """
 SELECT count(*) FROM bookings_booking b LEFT JOIN trials_trial t ON t.booking_id = b.id

@@ -28,14 +28,14 @@ def queue(broker_at):
     of the task names and headers waiting in the default queue."""
     broker_at(settings.REDIS_URL)
     conn = redis.Redis.from_url(settings.REDIS_URL)
-    conn.delete("celery")
+    conn.delete("default")
     tasks._new_events.forget()
 
     def waiting() -> list[dict]:
-        return [json.loads(m)["headers"] for m in reversed(conn.lrange("celery", 0, -1))]
+        return [json.loads(m)["headers"] for m in reversed(conn.lrange("default", 0, -1))]
 
     yield waiting
-    conn.delete("celery")
+    conn.delete("default")
     tasks._new_events.forget()
 
 

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.django_db
 
 
 def cells_by_start(week):
-    return {cell.start: cell for row in week.rows for cell in row.cells}
+    """Each row start of the week (every step inside each block) with its block."""
+    return {block.start + i * timedelta(minutes=week.step): block
+            for days in week.columns for day in days for block in day.blocks
+            for i in range(block.last - block.first)}
 
 
 def test_week_shows_free_and_taken_slots_without_the_holder(client_sme, equipment, other_sme,
@@ -29,12 +32,16 @@ def test_week_shows_free_and_taken_slots_without_the_holder(client_sme, equipmen
     response = client_sme.get(reverse("bookings:calendar", args=[equipment.pk]), {"from": day})
     week = response.context["week"]
     cells = cells_by_start(week)
-    assert week.rows[0].label == "08:00" and week.rows[-1].label == "17:30"
+    assert week.labels[0] == "08:00" and week.labels[-1] == "17:30"
     assert cells[local(2, 10)].state == UNAVAILABLE
     assert cells[local(2, 11, 30)].state == UNAVAILABLE
     assert cells[local(2, 12)].state == FREE
     assert cells[local(2, 9)].state == FREE
-    assert cells[local(2, 9)].slot.book_end == local(2, 10)  # the free period ends there
+    # One free block from opening to the booking; it proposes its first hour (the form
+    # lets the user move it), and knows where the free period ends.
+    assert cells[local(2, 9)] is cells[local(2, 8)]
+    assert cells[local(2, 9)].slot.book_start == local(2, 8)
+    assert cells[local(2, 9)].slot.end == local(2, 10)
     assert b"Green Motor" not in response.content and b"Trial plan" not in response.content
     assert f"?start={form_time(local(2, 12))}&amp;end={form_time(local(2, 13))}".encode() \
         in response.content
@@ -49,10 +56,10 @@ def test_week_marks_closed_hours(client_sme, equipment, hub):
     response = client_sme.get(reverse("bookings:calendar", args=[equipment.pk]),
                               {"from": local(2, 0).date().isoformat()})
     week = response.context["week"]
-    assert [r.label for r in week.rows][0] == "08:00" and week.rows[-1].label == "16:30"
+    assert week.labels[0] == "08:00" and week.labels[-1] == "16:30"
     day = local(2, 0)
-    states = {c.start.hour: c.state for c in cells_by_start(week).values()
-              if c.start.date() == day.date()}
+    states = {at.hour: c.state for at, c in cells_by_start(week).items()
+              if at.date() == day.date()}
     if day.weekday() < 5:
         assert states[8] == FREE and states[14] == CLOSED
     else:

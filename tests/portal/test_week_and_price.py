@@ -13,11 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 def cells_at(response, day_offset: int, hour: int):
-    week = response.context["week"]
-    label = f"{hour:02d}:00"
-    row = next(r for r in week.rows if r.label == label)
-    day = local(day_offset, hour).date()
-    return row.cells[week.days.index(day)]
+    """The block of the week showing that hour."""
+    return response.context["week"].block_at(local(day_offset, hour))
 
 
 def test_own_bookings_are_marked_yours_and_others_taken(

@@ -223,6 +223,50 @@ def test_reschedule_releases_and_prices_anew(sme, equipment, rate, grant):
     assert grant.used == moved.quote.voucher_total == D("700.00")
 
 
+def test_a_booking_from_the_hubs_offer_keeps_the_offers_prices_when_moved(
+        hub, sme, equipment, rate, item, grant):
+    offer = services.create_offer(hub=hub, organization=sme,
+                                  periods=[(equipment, local(2, 9), local(2, 11))],
+                                  items=[("ti-blank", 2)], valid_until=local(10, 0))
+    booking = booking_of(sme, equipment, origin_lines=list(offer.lines.all()), assisted=True,
+                         grant_id=grant.pk)
+    rate.hourly_rate, rate.assisted_hourly_surcharge, rate.setup_fee = (
+        D("900.00"), D("300.00"), D("500.00"))
+    rate.save()
+    item.unit_price = D("99.00")
+    item.save()
+    moved = bookings.reschedule_booking(booking_id=booking.pk, organization=sme,
+                                        start=local(3, 13), end=local(3, 16))
+    lines = list(moved.quote.lines.all())
+    assert [(line.kind, line.quantity, line.unit_price, line.amount) for line in lines] == [
+        (K.USAGE, D("3.0000"), D("400.00"), D("1200.00")),
+        (K.ASSISTED, D("3.0000"), D("100.00"), D("300.00")),
+        (K.SETUP, D("1.0000"), D("200.00"), D("200.00")),
+        (K.ITEM, D("2.0000"), D("35.50"), D("71.00"))]
+    assert [(line.start, line.end) for line in lines[:3]] == [(local(3, 13), local(3, 16))] * 3
+    assert moved.price == moved.quote.total == D("1771.00")
+    assert moved.quote.origin_id == offer.pk and moved.quote.assisted
+    grant.refresh_from_db()
+    assert moved.quote.grant_id == grant.pk and grant.used == moved.quote.voucher_total > 0
+
+    # Moved again: still the offer's prices (not the card's), for the new length.
+    again = bookings.reschedule_booking(booking_id=booking.pk, organization=sme,
+                                        start=local(4, 9), end=local(4, 10))
+    assert kinds_and_amounts(again.quote.lines.all()) == [
+        (K.USAGE, D("400.00")), (K.ASSISTED, D("100.00")), (K.SETUP, D("200.00")),
+        (K.ITEM, D("71.00"))]
+
+
+def test_a_rate_card_booking_is_priced_on_the_card_of_its_new_day(sme, equipment, rate):
+    booking = booking_of(sme, equipment)
+    rate.hourly_rate = D("900.00")
+    rate.save()
+    moved = bookings.reschedule_booking(booking_id=booking.pk, organization=sme,
+                                        start=local(3, 9), end=local(3, 10))
+    assert kinds_and_amounts(moved.quote.lines.all()) == [
+        (K.USAGE, D("900.00")), (K.SETUP, D("200.00"))]
+
+
 def test_expire_quotes(sme, equipment):
     estimate = services.create_estimate(organization=sme, equipment_id=equipment.pk,
                                         start=local(2, 9), end=local(2, 11))

@@ -29,7 +29,7 @@ from billing.models import ClaimLine, ServiceRequest, SettlementClaim, Statement
 from billing.requests import services as request_services
 from bookings.models import Booking, CalendarFeed
 from core import webhooks
-from core.models import WebhookEndpoint
+from core.models import DeliveryLog, OutboxMessage, WebhookEndpoint
 from equipment.models import Category, Equipment, Hub, MaintenanceWindow
 from organizations.models import Organization
 from pricing.models import Quote, VoucherGrant, VoucherProgramme
@@ -143,7 +143,17 @@ class World:
 def _booking(equipment, sme, start, hours, status, **extra) -> Booking:
     return BookingFactory(equipment=equipment, organization=sme, start=start,
                           end=start + timedelta(hours=hours), status=status,
-                          purpose=f"Trial plan of {sme.slug}", **extra)
+                          purpose=f"Trial plan of {sme.slug}", events=True, **extra)
+
+
+def _delivery(webhook: WebhookEndpoint, now: datetime) -> None:
+    """One message to the endpoint, retried after a failed attempt (its deliveries list)."""
+    message = OutboxMessage.objects.create(
+        channel=OutboxMessage.Channel.WEBHOOK, event_type="booking.confirmed",
+        dedupe_key=f"world:{webhook.pk}", recipient=webhook.url, endpoint=webhook,
+        message_id=webhooks.new_message_id(), payload={"data": {}}, attempts=1,
+        next_attempt_at=now + timedelta(minutes=1), last_error="Connection refused")
+    DeliveryLog.objects.create(message=message, at=now, error="Connection refused")
 
 
 def _side(name: str, category: Category, now: datetime) -> Side:
@@ -194,6 +204,7 @@ def _side(name: str, category: Category, now: datetime) -> Side:
 
     window = MaintenanceWindowFactory(equipment=equipment, start=now + timedelta(days=10))
     webhook = WebhookEndpointFactory(organization=operator, url=DEAD_END)
+    _delivery(webhook, now)
     feeds = {kind: CalendarFeed.objects.create(organization=org, name=f"feed {kind}",
                                                token=f"token-{name}-{kind}")
              for kind, org in (("flagship", operator), ("sme", sme), ("university", university))}

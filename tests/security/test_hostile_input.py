@@ -21,7 +21,7 @@ from equipment.models import Equipment
 from organizations.models import Membership
 from tests.factories import MembershipFactory
 from trials import packages
-from trials.models import Measurement, ResultFile
+from trials.models import Measurement, ResultFile, TrialMetric
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
@@ -271,8 +271,8 @@ FORMULA = '=HYPERLINK("http://x")'
 def _hostile_measurement(world):
     trial = world.a.trial
     first = Measurement.objects.filter(trial=trial).order_by("ts").first()
-    Measurement.objects.create(trial=trial, ts=first.ts, metric=FORMULA, value=-1.5,
-                               unit="@SUM(A1)")
+    metric = TrialMetric.objects.create(trial=trial, name=FORMULA, unit="@SUM(A1)")
+    Measurement.objects.create(trial=trial, ts=first.ts, metric=metric, value=-1.5)
 
 
 def _rows(text: str) -> list[list[str]]:

@@ -60,6 +60,7 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("equipment/{pk}/", "GET"):           row((200, 200),  (200, 200),  (200, 200)),
     ("equipment/{pk}/", "PATCH"):         row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
     ("equipment/{pk}/availability/", "GET"): row((200, 200), (200, 200), (200, 200)),
+    ("equipment/free/", "GET"):           row(200,         200,         200),
     ("equipment/{pk}/result-source/test/", "POST"): row((200, 404), NOT_VISIBLE, NOT_VISIBLE),
     ("maintenance-windows/", "GET"):      row(200,         200,         200),
     ("maintenance-windows/", "POST"):     row(201,         403,         403),
@@ -74,6 +75,8 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("bookings/{pk}/cancel/", "POST"):    row((200, 404),  (200, 404),  NOT_VISIBLE),
     ("bookings/{pk}/check-in/", "POST"):  row((200, 404),  (403, 404),  NOT_VISIBLE),
     ("bookings/{pk}/complete/", "POST"):  row((200, 404),  (403, 404),  NOT_VISIBLE),
+    ("bookings/{pk}/events/", "GET"):     row((200, 404),  (200, 404),  NOT_VISIBLE),
+    ("events/", "GET"):                   row(200,         200,         200),
     # trials: the booking's SME and the hub's operator; the operator uploads, the SME
     # consents
     ("trials/{pk}/", "GET"):              row((200, 404),  (200, 404),  NOT_VISIBLE),
@@ -103,6 +106,7 @@ MATRIX: dict[tuple[str, str], dict[str, Cell]] = {
     ("webhooks/{pk}/", "GET"):            row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
     ("webhooks/{pk}/", "PATCH"):          row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
     ("webhooks/{pk}/", "DELETE"):         row((204, 404),  NOT_VISIBLE, NOT_VISIBLE),
+    ("webhooks/{pk}/deliveries/", "GET"): row((200, 404),  NOT_VISIBLE, NOT_VISIBLE),
     ("calendar-feeds/", "GET"):           row(200,         200,         200),
     ("calendar-feeds/", "POST"):          row(201,         201,         201),
     ("calendar-feeds/{pk}/", "DELETE"):   row((204, 404),  (204, 404),  (204, 404)),
@@ -197,6 +201,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("equipment/{pk}/availability/", "GET"): Call(
         args=lambda s, k: {"pk": s.equipment.pk},
         query=lambda w: dict(zip(("start", "end"), _later(w, 1, 48), strict=True))),
+    ("equipment/free/", "GET"): Call(
+        query=lambda w: dict(zip(("start", "end"), _later(w, 1, 48), strict=True))),
     ("equipment/{pk}/result-source/test/", "POST"): Call(
         args=lambda s, k: {"pk": _demo_source(s)}),
     ("maintenance-windows/", "POST"): Call(body=lambda w, s: dict(
@@ -217,6 +223,7 @@ CALLS: dict[tuple[str, str], Call] = {
                                               body=lambda w, s: REASON),
     ("bookings/{pk}/complete/", "POST"): Call(args=lambda s, k: {"pk": s.checked_in.pk},
                                               body=lambda w, s: REASON),
+    ("bookings/{pk}/events/", "GET"): Call(args=lambda s, k: {"pk": s.confirmed.pk}),
     ("trials/{pk}/", "GET"): Call(args=lambda s, k: {"pk": s.trial.pk}),
     ("trials/{pk}/measurements/", "GET"): Call(args=lambda s, k: {"pk": s.trial.pk}),
     ("trials/{pk}/live/", "GET"): Call(args=lambda s, k: {"pk": s.checked_in.pk}),
@@ -240,6 +247,7 @@ CALLS: dict[tuple[str, str], Call] = {
                                                    "event_types": ["booking.*"]}),
     ("webhooks/{pk}/", "*"): Call(args=lambda s, k: {"pk": s.webhook.pk},
                                   body=lambda w, s: {"description": "ERP bridge"}),
+    ("webhooks/{pk}/deliveries/", "GET"): Call(args=lambda s, k: {"pk": s.webhook.pk}),
     ("calendar-feeds/", "POST"): Call(body=lambda w, s: {"name": "Team calendar"}),
     ("calendar-feeds/{pk}/", "DELETE"): Call(args=lambda s, k: {"pk": s.feeds[k].pk}),
     ("reports/utilization/", "GET"): Call(query=lambda w: {

@@ -44,6 +44,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+# schemathesis imports its OpenAPI loader lazily, on the first from_dict: imported here, at
+# collection, its modules are parsed (and assertion-rewritten) before any test runs.
+# Parsing one after another test has hit a RecursionError (a hostile deeply nested body)
+# failed once on this CPython 3.11.7 with "AST constructor recursion depth mismatch".
+from schemathesis.specs.openapi.schemas import OpenApiSchema  # noqa: F401
+
 from equipment.models import Equipment
 from trials.models import Observation, SourceGap
 

@@ -105,7 +105,7 @@ def assert_under_terms_a(trial, university, receiver, sme):
 
 def assert_nothing_out(university, receiver):
     assert receiver.received == []
-    assert key_client(university).get("/api/v1/datasets/").json()["count"] == 0
+    assert len(key_client(university).get("/api/v1/datasets/").json()["results"]) == 0
 
 
 # Each term changed, one at a time, after the SME consented under terms A; then what

@@ -170,7 +170,7 @@ def _nothing_released(receiver, university):
     release_due_datasets()
     assert receiver.received == []
     assert not DatasetRelease.objects.exclude(status="withdrawn").exists()
-    assert key_client(university).get("/api/v1/datasets/").json()["count"] == 0
+    assert len(key_client(university).get("/api/v1/datasets/").json()["results"]) == 0
 
 
 def test_no_consent(collected, operator, hub, receiver, university):
@@ -205,7 +205,7 @@ def test_consent_revoked_after_release_opened_withdraws_it(
     sme_client.delete(f"/api/v1/trials/{collected.pk}/consents/{given['id']}/")
     release.refresh_from_db()
     assert release.status == DatasetRelease.Status.WITHDRAWN
-    assert key_client(university).get("/api/v1/datasets/").json()["count"] == 0
+    assert len(key_client(university).get("/api/v1/datasets/").json()["results"]) == 0
 
 
 def test_embargo_not_passed(collected, operator, sme, hub, receiver, university,
@@ -256,7 +256,7 @@ def test_another_universitys_key_sees_nothing(collected, operator, sme, hub, rec
         consent(key_client(sme), collected, agreement["id"])
     release = DatasetRelease.objects.get(status="delivered")
     other = key_client(other_university)
-    assert other.get("/api/v1/datasets/").json()["count"] == 0
+    assert len(other.get("/api/v1/datasets/").json()["results"]) == 0
     assert other.get(f"/api/v1/datasets/{release.pk}/package/").status_code == 404
     assert other.get(f"/api/v1/agreements/{agreement['id']}/").status_code == 404
     assert key_client(university).get(f"/api/v1/agreements/{agreement['id']}/").status_code == 200

@@ -34,7 +34,8 @@ def worker():
            **LOOPBACK_PEERS}
     import redis
 
-    redis.Redis.from_url(settings.REDIS_URL).delete("celery")  # no stale messages
+    # No stale messages.
+    redis.Redis.from_url(settings.REDIS_URL).delete(*settings.CELERY_QUEUE_NAMES)
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "testbed", "worker", "--pool=solo",
          "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",

@@ -139,12 +139,15 @@ class Collector:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the drivers, store what they handed over, release every lease."""
         self._stop.set()
+        writer, supervisor = self._threads or (None, None)
+        if supervisor is not None:  # its pass ends first: no driver is taken or started after
+            supervisor.join(timeout)
         for eq_id in list(self.held):
             self._stop_driver(eq_id, timeout=timeout / 2)
         self.flush(timeout)
         self._queue.put(None)
-        for thread in self._threads:
-            thread.join(timeout)
+        if writer is not None:
+            writer.join(timeout)
         self._leases.close()
         self.held.clear()
         self._beat(stopped=True)
@@ -217,9 +220,10 @@ class Collector:
             return
         held.stop = threading.Event()
         held.driver = driver_class(held.equipment, held.sink, held.stop)
-        held.thread = threading.Thread(target=self._run_driver, args=(held,), daemon=True,
-                                       name=f"driver-{held.equipment.pk}")
-        held.thread.start()
+        thread = threading.Thread(target=self._run_driver, args=(held,), daemon=True,
+                                  name=f"driver-{held.equipment.pk}")
+        thread.start()
+        held.thread = thread  # never seen unstarted by a thread that stops it
 
     def _run_driver(self, held: _Held) -> None:
         try:

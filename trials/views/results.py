@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -25,8 +25,8 @@ from ..forms import ConsentForm, StandingConsentForm
 from ..models import DatasetRelease, SourceGap, Trial
 from ..selectors import (
     LiveView,
+    download_rows,
     live_view,
-    measurements_of,
     trial_for,
     trial_gaps,
     trials_visible_to,
@@ -129,15 +129,8 @@ def measurements_csv(request, pk: int):
     value, unit."""
     with not_found_as_404():
         trial = trial_for(request.organization, pk)
-    tz = ZoneInfo(trial.booking.equipment.hub.timezone)
-    readings = measurements_of(trial).values_list("ts", "metric", "value", "unit")
-    rows = ((ts.astimezone(tz).isoformat(), metric, value, unit)
-            for ts, metric, value, unit in readings.iterator(chunk_size=5000))
-    response = StreamingHttpResponse(
-        core_csv.stream(["timestamp", "metric", "value", "unit"], rows),
-        content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="trial-{trial.pk}.csv"'
-    return response
+    return core_csv.response(["timestamp", "metric", "value", "unit"],
+                             download_rows(trial), f"trial-{trial.pk}.csv")
 
 
 @sme_required

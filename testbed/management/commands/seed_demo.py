@@ -647,7 +647,8 @@ def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
         for at, before, after in ((booked_at, "", "confirmed"),
                                   (start, "confirmed", "checked_in"),
                                   (end, "checked_in", "completed")):
-            BookingEvent.objects.create(booking=booking, code=f"booking.{after}",
+            BookingEvent.objects.create(booking=booking, organization=booking.organization,
+                                        code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
                                         notified_at=at, reason="demo history")
         trial_services.open_trial(booking=booking)
@@ -687,7 +688,8 @@ def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipm
             status=Booking.Status.CHECKED_IN, purpose=PLANT_PURPOSE, price=quote.total,
             quote=quote, checked_in_at=start)
         for at, before, after in ((start, "", "confirmed"), (start, "confirmed", "checked_in")):
-            BookingEvent.objects.create(booking=booking, code=f"booking.{after}",
+            BookingEvent.objects.create(booking=booking, organization=booking.organization,
+                                        code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
                                         notified_at=at, reason="demo plant")
         trial_services.open_trial(booking=booking)

@@ -49,7 +49,7 @@ def test_statement_pdf_has_the_totals_and_notice_in_english(stated):
     assert november.code in text
     assert "not a tax invoice (fapiao)" in text
     assert "Precision Parts" in text and "AutoWorks" in text
-    assert "¥363.50" in text and "¥-300.00" in text and "¥663.50" in text
+    assert "¥363.50" in text and "-¥300.00" in text and "¥663.50" in text
     assert "Credit: Equipment time: DMU 50" in text
     assert "Late-cancellation fee: DMU 50" in text
     assert "Amount payable by the firm" in text
@@ -62,7 +62,7 @@ def test_statement_pdf_in_chinese(stated):
     assert november.code in text
     assert "对账单" in text
     assert "不是税务发票" in text
-    assert "¥363.50" in text and "¥-300.00" in text and "¥663.50" in text
+    assert "¥363.50" in text and "-¥300.00" in text and "¥663.50" in text
     assert "Amount payable" not in text
 
 

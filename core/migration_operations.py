@@ -1,0 +1,44 @@
+"""Migration operations that keep a live database writable while they run.
+
+A plain ``AddIndex`` takes a lock that blocks every write to the table until the index is
+built: seconds to minutes on bookings, booking events, outbox messages or measurements at
+a city platform's scale. On PostgreSQL these build or drop the index ``CONCURRENTLY``
+(writes go on; the migration must declare ``atomic = False``, and a build that fails
+leaves an INVALID index to drop before migrating again); elsewhere (SQLite, the demo)
+they are the plain operations. ``tests/test_migrations.py`` holds every index added to a
+large table since to them."""
+
+from __future__ import annotations
+
+from django.contrib.postgres import operations as postgres
+from django.db.migrations import AddIndex, RemoveIndex
+
+
+class _ConcurrentlyOnPostgreSQL:
+    """On PostgreSQL the concurrent operation (next in the MRO); elsewhere ``plain``'s."""
+
+    plain: type
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return self.plain.database_forwards(self, app_label, schema_editor, from_state,
+                                            to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return self.plain.database_backwards(self, app_label, schema_editor, from_state,
+                                             to_state)
+
+
+class AddIndexConcurrently(_ConcurrentlyOnPostgreSQL, postgres.AddIndexConcurrently):
+    """``CREATE INDEX CONCURRENTLY`` on PostgreSQL, ``AddIndex`` elsewhere."""
+
+    plain = AddIndex
+
+
+class RemoveIndexConcurrently(_ConcurrentlyOnPostgreSQL, postgres.RemoveIndexConcurrently):
+    """``DROP INDEX CONCURRENTLY`` on PostgreSQL, ``RemoveIndex`` elsewhere."""
+
+    plain = RemoveIndex

@@ -1,0 +1,207 @@
+"""The events feed and a webhook endpoint's deliveries (issue 17, part 4): GET
+/api/v1/events/ and /api/v1/webhooks/{id}/deliveries/, page 1 against a page 90% deep,
+through gunicorn — a cursor page costs the same at any depth (ceiling 1.5×).
+
+The table holds EVENTS booking events (four per completed booking: confirmed, checked
+in, completed, a late note) of SMES SMEs on the bench hub's MACHINES machines, written
+in the database (INSERT … SELECT over generate_series), and MESSAGES outbox messages to
+one endpoint of the hub's operator. An SME's feed — one of SMES, ``1/SMES`` of the
+events — seeks ``bookingevent_org_at_id`` (the booking's organisation is stored on each
+event), so its page costs the same at any depth and whatever its share: its page 1 is
+measured against the operator's, which walks ``bookingevent_at_id`` in time order keeping
+the events at its hubs (a semi-join on the booking; every event here is at its hub). The
+deliveries seek ``outbox_endpoint_created_id``. Everything is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import time
+from urllib.parse import urlencode
+
+import psycopg
+
+from .harness import BenchFailure, Connection, Figure, percentile
+
+# EVENTS_BENCH_ROWS shrinks the table for a quick try; the figure is for a million.
+EVENTS = int(os.environ.get("EVENTS_BENCH_ROWS", "1000000"))
+BOOKINGS = EVENTS // 4
+MESSAGES = EVENTS // 2
+SMES = 50
+MACHINES = 10
+SAMPLES = 20
+LONG = "-c statement_timeout=600000"
+
+
+def _fill(ctx, sme_ids: list[int], machine_ids: list[int], endpoint_id: int) -> float:
+    from .world import PURPOSE, local_midnight
+
+    began = time.monotonic()
+    first = local_midnight(-1)  # history: back in time from yesterday, an hour a slot
+    with psycopg.connect(ctx.url, options=LONG) as conn:
+        conn.execute(
+            'INSERT INTO bookings_booking (equipment_id, organization_id, start, "end", '
+            "blocked_until, status, purpose, price, decision_reason, created, updated) "
+            "SELECT (%(m)s::bigint[])[1 + i %% %(nm)s], "
+            "(%(s)s::bigint[])[1 + (i * 7919) %% %(ns)s], "
+            "%(first)s - (i / %(nm)s + 1) * interval '1 hour', "
+            "%(first)s - (i / %(nm)s + 1) * interval '1 hour' + interval '50 minutes', "
+            "%(first)s - (i / %(nm)s + 1) * interval '1 hour' + interval '50 minutes', "
+            "'completed', %(purpose)s, 200, '', now(), now() "
+            "FROM generate_series(0, %(n)s - 1) i",
+            {"m": machine_ids, "nm": MACHINES, "s": sme_ids, "ns": SMES, "first": first,
+             "purpose": PURPOSE, "n": BOOKINGS})
+        conn.execute(
+            "INSERT INTO bookings_bookingevent (booking_id, code, from_status, to_status, "
+            "reason, at, actor_organization_id, organization_id) "
+            "SELECT b.id, 'booking.' || s.to_status, s.from_status, s.to_status, '', "
+            "b.start - interval '1 day' + s.k * interval '10 hours', b.organization_id, "
+            "b.organization_id "
+            "FROM bookings_booking b CROSS JOIN (VALUES (0, '', 'confirmed'), "
+            "(1, 'confirmed', 'checked_in'), (2, 'checked_in', 'completed'), "
+            "(3, 'completed', 'completed')) s(k, from_status, to_status) "
+            "WHERE b.equipment_id = ANY(%s)", (machine_ids,))
+        conn.execute(
+            "INSERT INTO core_outboxmessage (channel, event_type, dedupe_key, recipient, "
+            "endpoint_id, message_id, payload, status, attempts, last_error, ordering_key, "
+            "created) SELECT 'webhook', 'booking.completed', 'bench-events:' || i, "
+            "'https://bench.example/hook', %s, 'msg_bench_' || i, '{}', 'sent', 1, '', '', "
+            "now() - i * interval '1 second' FROM generate_series(1, %s) i",
+            (endpoint_id, MESSAGES))
+        conn.commit()
+        for table in ("bookings_booking", "bookings_bookingevent", "core_outboxmessage"):
+            conn.execute(f"ANALYZE {table}")
+        conn.commit()
+    return time.monotonic() - began
+
+
+def _deep(ctx, sql: str, params: tuple, depth: int) -> str:
+    """The cursor DEPTH rows into a list, as the pagination class writes it."""
+    from core.pagination import CursorPage
+
+    with psycopg.connect(ctx.url) as conn:
+        row = conn.execute(f"{sql} OFFSET {depth - 1} LIMIT 1", params).fetchone()
+    return CursorPage.cursor_token(CursorPage.position_of(row))
+
+
+def _get(conn: http.client.HTTPConnection, api_key: str, path: str, query: dict):
+    full = path + ("?" + urlencode(query) if query else "")
+    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+
+    def op() -> list:
+        conn.request("GET", full, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise BenchFailure(f"GET {full} → {resp.status} {data[:400]!r}")
+        return json.loads(data)["results"]
+
+    return op
+
+
+def _interleaved(first, deep, n: int) -> tuple[list[float], list[float]]:
+    for _ in range(3):
+        first(), deep()
+    a, b = [], []
+    for _ in range(n):
+        for op, out in ((first, a), (deep, b)):
+            began = time.perf_counter()
+            op()
+            out.append((time.perf_counter() - began) * 1e3)
+    return a, b
+
+
+def events_feed(ctx) -> list[Figure]:
+    import django.db
+
+    from core.models import WebhookEndpoint
+    from core.webhooks import new_secret
+    from equipment.models import Equipment
+    from organizations.models import Organization
+    from organizations.services import create_api_key
+
+    from . import world as w
+
+    assert ctx.server is not None
+    first = Equipment.objects.get(pk=ctx.world.equipment_ids[0])
+    machines = Equipment.objects.bulk_create([
+        Equipment(hub_id=first.hub_id, category_id=first.category_id, name=f"Events {i}",
+                  slug=f"events-{i}", **w.POLICY) for i in range(MACHINES)])
+    smes = Organization.objects.bulk_create([
+        Organization(kind=Organization.Kind.SME, name=f"Events SME {i}",
+                     slug=f"events-sme-{i}", verified=True) for i in range(SMES)])
+    operator = Organization.objects.get(pk=ctx.world.operator_id)
+    endpoint = WebhookEndpoint.objects.create(
+        organization=operator, url="https://bench.example/hook", event_types=["booking.*"],
+        secret=new_secret())
+    _, sme_key = create_api_key(organization=smes[0], name="bench-events")
+    _, operator_key = create_api_key(organization=operator, name="bench-events")
+    machine_ids = [m.pk for m in machines]
+    fill_s = _fill(ctx, [s.pk for s in smes], machine_ids, endpoint.pk)
+    visible = ("SELECT at, id FROM bookings_bookingevent WHERE organization_id = %s "
+               "ORDER BY at, id")
+    with psycopg.connect(ctx.url) as conn:
+        mine = conn.execute("SELECT count(*) FROM bookings_bookingevent WHERE "
+                            "organization_id = %s", (smes[0].pk,)).fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM bookings_bookingevent").fetchone()[0]
+    sme_deep = _deep(ctx, visible, (smes[0].pk,), mine * 9 // 10)
+    operator_deep = _deep(ctx, "SELECT at, id FROM bookings_bookingevent ORDER BY at, id", (),
+                          total * 9 // 10)
+    deliveries_deep = _deep(ctx, "SELECT created, id FROM core_outboxmessage WHERE "
+                            "endpoint_id = %s ORDER BY created DESC, id DESC", (endpoint.pk,),
+                            MESSAGES * 9 // 10)
+    conn = Connection(ctx.server.port, timeout=120)
+    feed, deliveries = "/api/v1/events/", f"/api/v1/webhooks/{endpoint.pk}/deliveries/"
+    try:
+        sme_1 = _get(conn, sme_key, feed, {})
+        sme_d = _get(conn, sme_key, feed, {"cursor": sme_deep})
+        if len(sme_d()) != 50 or sme_d()[0]["id"] == sme_1()[0]["id"]:
+            raise BenchFailure("the SME's deep page is not a full page of other events")
+        sme1, smed = _interleaved(sme_1, sme_d, SAMPLES)
+        op1, opd = _interleaved(_get(conn, operator_key, feed, {}),
+                                _get(conn, operator_key, feed, {"cursor": operator_deep}),
+                                SAMPLES)
+        del1, deld = _interleaved(_get(conn, operator_key, deliveries, {}),
+                                  _get(conn, operator_key, deliveries,
+                                       {"cursor": deliveries_deep}), SAMPLES)
+    finally:
+        conn.close()
+        django.db.connections.close_all()
+        _clean(ctx, [s.pk for s in smes], machine_ids, endpoint.pk)
+    k = f"{total / 1e6:.1f}M events, filled in {fill_s:.0f} s"
+    return [
+        Figure(f"events feed: an SME's GET /api/v1/events/ 90% deep ({mine:,} of its "
+               f"events; {k}), p50 ms", percentile(smed, 50), "ms",
+               "its page 1, p50 ms", percentile(sme1, 50), "ms", ceiling=1.5),
+        Figure("events feed: the operator's page 90% deep (every event at its hub), p50 ms",
+               percentile(opd, 50), "ms", "its page 1, p50 ms", percentile(op1, 50), "ms",
+               ceiling=1.5),
+        Figure(f"events feed: an SME's page 1 (1/{SMES} of the events, a seek), p50 ms",
+               percentile(sme1, 50), "ms", "the operator's page 1, p50 ms",
+               percentile(op1, 50), "ms"),
+        Figure(f"webhook deliveries: page 90% deep ({MESSAGES:,} messages), p50 ms",
+               percentile(deld, 50), "ms", "page 1, p50 ms", percentile(del1, 50), "ms",
+               ceiling=1.5),
+    ]
+
+
+def _clean(ctx, sme_ids: list[int], machine_ids: list[int], endpoint_id: int) -> None:
+    with psycopg.connect(ctx.url, options=LONG) as conn:
+        conn.execute("DELETE FROM core_outboxmessage WHERE endpoint_id = %s", (endpoint_id,))
+        conn.execute("DELETE FROM core_webhookendpoint WHERE id = %s", (endpoint_id,))
+        # Events first: the cascade from a booking is Django's, not the database's.
+        conn.execute("DELETE FROM bookings_bookingevent WHERE booking_id IN (SELECT id FROM "
+                     "bookings_booking WHERE equipment_id = ANY(%s))", (machine_ids,))
+        conn.execute("DELETE FROM bookings_booking WHERE equipment_id = ANY(%s)",
+                     (machine_ids,))
+        conn.commit()
+        conn.autocommit = True
+        for table in ("bookings_booking", "bookings_bookingevent", "core_outboxmessage"):
+            conn.execute(f"VACUUM ANALYZE {table}")
+    from equipment.models import Equipment
+    from organizations.models import Organization
+
+    Equipment.objects.filter(pk__in=machine_ids).delete()
+    Organization.objects.filter(pk__in=sme_ids).delete()
