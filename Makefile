@@ -10,6 +10,8 @@ PORT   ?= 8000
 # 8100, not 8000. seed_demo updates the demo agreements to it on every run.
 DEMO_HOST := $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
 DEMO_BASE_URL ?= http://$(DEMO_HOST):$(PORT)
+# E-mails link to their pages under it (the demo prints them to the console).
+SITE_URL ?= $(DEMO_BASE_URL)
 
 .PHONY: help system-deps install run test test-fast lint format worker beat collector demo-plant bench loadtest migrate seed clean
 
@@ -68,7 +70,7 @@ seed: migrate
 	DEMO_BASE_URL=$(DEMO_BASE_URL) $(BIN)/python manage.py seed_demo
 
 run: seed
-	DEMO_BASE_URL=$(DEMO_BASE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEMO_BASE_URL=$(DEMO_BASE_URL) SITE_URL=$(SITE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Everything, slow tests included (CI runs this).
 test: install

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import events, outbox
-from core.notify import bilingual, line
+from core.notify import audiences, bilingual, line, link, page_url
 from organizations.models import Membership
 from organizations.selectors import operator_recipients
 
@@ -143,7 +143,9 @@ def _actor_label(announcement: Announcement) -> str:
     return f"{who[0]} ({who[1]})" if len(who) == 2 else who[0]
 
 
-def render(announcement: Announcement) -> tuple[str, str]:
+def render(announcement: Announcement, *, url: str = "") -> tuple[str, str]:
+    """(subject, body) in both languages; ``url``, when given, ends the body (the
+    booking's page for the reader: the SME's or the hub operator's)."""
     booking, event_type = announcement.booking, announcement.event_type
     tz = ZoneInfo(booking.equipment.hub.timezone)
     start = booking.start.astimezone(tz)
@@ -168,7 +170,7 @@ def render(announcement: Announcement) -> tuple[str, str]:
             lines += [line(_("Changed at"), at), line(_("By"), _actor_label(announcement))]
         if announcement.reason:
             lines.append(line(_("Reason"), announcement.reason))
-        return subject, "\n".join(lines)
+        return subject, "\n".join([*lines, *link(url)])
 
     return bilingual(one_language)
 
@@ -212,14 +214,13 @@ def notify(announcement: Announcement, *, key: str) -> None:
     ordering = (None if announcement.event_id is None
                 else (f"booking:{booking.pk}", announcement.event_id))
     audience = EMAIL_AUDIENCE.get(event_type, ())
-    addresses = []
-    if "sme" in audience:
-        addresses += sme_recipients(booking)
-    if "operator" in audience:
-        addresses += operator_recipients(booking.equipment.hub.operator_id)
-    if addresses:
-        subject, body = render(announcement)
-        for address in dict.fromkeys(addresses):
+    sme = sme_recipients(booking) if "sme" in audience else []
+    operator = (operator_recipients(booking.equipment.hub.operator_id)
+                if "operator" in audience else [])
+    for addresses, url in audiences((sme, page_url("bookings:detail", booking.pk)),
+                                    (operator, page_url("console:booking", booking.pk))):
+        subject, body = render(announcement, url=url)
+        for address in addresses:
             outbox.queue_email(event_type=event_type, dedupe_key=key, to=address,
                                subject=subject, body=body, ordering=ordering)
     outbox.queue_webhooks(organization_id=booking.equipment.hub.operator_id,

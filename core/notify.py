@@ -5,9 +5,12 @@ e-mail carries both, Chinese first, rendered from the same translatable strings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
+from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 LANGUAGES = ("zh-hans", "en")
 # Every subject starts with it, once (allauth's own mails: ACCOUNT_EMAIL_SUBJECT_PREFIX).
@@ -45,3 +48,27 @@ def subject_line(headline: str, detail) -> str:
     """'[Testbed] Headline: detail'; :func:`bilingual` keeps one prefix for both
     languages."""
     return f"{SUBJECT_PREFIX}{headline}: {detail}"
+
+
+def page_url(viewname: str, *args) -> str:
+    """The absolute address of one of the site's pages, for a message sent without a
+    request (an e-mail from a task or a sweep): under ``settings.SITE_URL``; "" when that
+    is not set. The portal's paths carry no language: the page opens in the reader's."""
+    return f"{settings.SITE_URL}{reverse(viewname, args=args)}" if settings.SITE_URL else ""
+
+
+def link(url: str) -> list[str]:
+    """The lines that end an e-mail body with the page it is about (none without one)."""
+    return ["", line(_("Open in Testbed"), url)] if url else []
+
+
+def audiences(*groups: tuple[Iterable[str], str]) -> Iterator[tuple[list[str], str]]:
+    """Each group of (addresses, the page they are sent to) with no one told twice (the
+    first group a person is in wins) and empty groups left out: the people on each side
+    of a change get one body each, linking to the page their side opens."""
+    told: set[str] = set()
+    for addresses, url in groups:
+        fresh = [a for a in dict.fromkeys(addresses) if a and a not in told]
+        told.update(fresh)
+        if fresh:
+            yield fresh, url

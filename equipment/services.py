@@ -284,7 +284,7 @@ from django.utils.translation import gettext_lazy  # noqa: E402 - appended secti
 
 from core import outbox  # noqa: E402
 from core.errors import Conflict, NotFound, ValidationFailed, define  # noqa: E402
-from core.notify import bilingual, line, subject_line  # noqa: E402
+from core.notify import bilingual, line, link, page_url, subject_line  # noqa: E402
 from organizations.errors import NOT_SME  # noqa: E402
 
 from .models import QualificationRequest  # noqa: E402
@@ -445,6 +445,7 @@ def _queue_decision_mail(request: QualificationRequest) -> None:
             lines.append(_("You may now be named trial lead for bookings of it."))
         if request.reason:
             lines.append(line(_("Reason"), request.reason))
+        lines += link(page_url("bookings:qualifications"))
         return subject_line(headline, request.equipment.name), "\n".join(lines)
 
     subject, body = bilingual(render)
@@ -463,6 +464,7 @@ def _queue_request_mails(request: QualificationRequest) -> None:
                  line(_("Requested by"), f"{request.user.email} ({request.organization.name})")]
         if request.note:
             lines.append(line(_("Note"), request.note))
+        lines += link(page_url("console:qualifications"))
         return subject_line(headline, request.equipment.name), "\n".join(lines)
 
     addresses = operator_recipients(request.equipment.hub.operator_id)

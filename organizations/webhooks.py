@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from core import outbox
 from core.models import WebhookEndpoint
-from core.notify import bilingual, subject_line
+from core.notify import bilingual, link, page_url, subject_line
 
 from .selectors import operator_recipients
 
@@ -25,8 +25,9 @@ def tell_owner_endpoint_disabled(sender, *, endpoint: WebhookEndpoint, **kwargs)
         return (subject_line(_("Webhook endpoint disabled"), endpoint.url),
                 _("After %(n)d failed deliveries in a row, %(url)s was disabled. Fix it and "
                   "re-enable it through the API (PATCH /api/v1/webhooks/%(id)d/ "
-                  "{\"active\": true}).") % {"n": endpoint.consecutive_failures,
-                                             "url": endpoint.url, "id": endpoint.pk})
+                  "{\"active\": true}) or in the console.") % {
+                    "n": endpoint.consecutive_failures, "url": endpoint.url, "id": endpoint.pk}
+                + "\n".join(["", *link(page_url("console:webhooks"))]))
 
     subject, body = bilingual(one_language)
     for address in operator_recipients(endpoint.organization_id):

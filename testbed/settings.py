@@ -12,6 +12,7 @@ the section of its concern, never by re-assigning one further down.
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -42,6 +43,17 @@ elif SECRET_KEY == INSECURE_SECRET_KEY and not DEBUG:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The site's public address (https://testbed.example.com): e-mails sent without a request
+# (booking changes, results, statements, claims) link to their page under it. Unset: they
+# name the page in words only.
+SITE_URL = env.str("SITE_URL", default="").strip().rstrip("/")
+_site = urlsplit(SITE_URL)
+if SITE_URL and (_site.scheme not in ("http", "https") or not _site.hostname
+                 or _site.path or _site.query or _site.fragment):
+    raise ImproperlyConfigured(
+        f"SITE_URL must be the site's address, like https://testbed.example.com (no path), "
+        f"not {SITE_URL!r}.")
 
 INSTALLED_APPS = [
     "modeltranslation",  # before the admin: catalogue fields in English and Chinese

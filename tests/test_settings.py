@@ -9,15 +9,13 @@ import pytest
 from django.db import connection
 
 PROJECT = Path(__file__).resolve().parent.parent
-PROBE = (
-    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'testbed.settings'; "
-    "django.setup(); from django.conf import settings; "
-    "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER)"
-)
+SETUP = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'testbed.settings'; "
+         "django.setup(); from django.conf import settings; ")
+PROBE = SETUP + "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER)"
 PG_URL = "postgres://testbed:pw@db.invalid:5432/testbed"  # never connected to
 
 
-def probe(**env: str) -> subprocess.CompletedProcess:
+def probe(code: str = PROBE, **env: str) -> subprocess.CompletedProcess:
     """Run the settings probe with exactly these variables; empty means unset (an empty
     value also beats a developer's .env, which is read without overwriting)."""
     clean = {k: v for k, v in os.environ.items()
@@ -25,7 +23,7 @@ def probe(**env: str) -> subprocess.CompletedProcess:
                           "DJANGO_SETTINGS_MODULE"}}
     clean.update({"DATABASE_URL": "", "REDIS_URL": "", "SECRET_KEY": ""})
     clean.update(env)
-    return subprocess.run([sys.executable, "-c", PROBE], env=clean, cwd=PROJECT,
+    return subprocess.run([sys.executable, "-c", code], env=clean, cwd=PROJECT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -52,6 +50,27 @@ def test_production_refuses_to_start_without_a_secret_key(env):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(("value", "kept"), [
+    ("", ""),
+    ("https://testbed.example.com", "https://testbed.example.com"),
+    (" https://testbed.example.com/ ", "https://testbed.example.com"),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+])
+def test_the_site_address_is_kept_without_a_trailing_slash(value, kept):
+    result = probe(SETUP + "print(repr(settings.SITE_URL))", SITE_URL=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(kept)
+
+
+@pytest.mark.parametrize("value", [
+    "testbed.example.com", "ftp://testbed.example.com", "https://", "https://x.example/portal",
+    "https://x.example?a=1", "https://x.example#top"])
+def test_a_site_address_that_is_not_one_refuses_to_start(value):
+    result = probe(SETUP + "print(settings.SITE_URL)", SITE_URL=value)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SITE_URL must be the site's address" in result.stderr
 
 
 def test_healthz(client):

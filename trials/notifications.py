@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from bookings.notifications import sme_recipients
 from core import events, outbox
-from core.notify import bilingual, line, subject_line
+from core.notify import audiences, bilingual, line, link, page_url, subject_line
 from organizations.selectors import admin_recipients, operator_recipients, staff_recipients
 
 from . import packages
@@ -45,7 +45,8 @@ def trial_collected(trial: Trial) -> None:
                            line(_("Trial"), f"#{trial.pk}"),
                            line(_("Equipment"), booking.equipment.name),
                            line(_("Measurements"), trial.measurement_count),
-                           line(_("Metrics"), metrics)]))
+                           line(_("Metrics"), metrics),
+                           *link(page_url("trials:detail", trial.pk))]))
 
     _email_sme(trial, TRIAL_COLLECTED, key, render)
     outbox.queue_webhooks(
@@ -69,7 +70,8 @@ def dataset_released(release: DatasetRelease) -> None:
                     line(_("University"), recipient.name),
                     line(_("Anonymised"), _('yes') if agreed["anonymize"] else _('no')),
                     line(_("Licence"), agreed["license"]),
-                    f"sha256: {release.sha256}"]))
+                    f"sha256: {release.sha256}",
+                    *link(page_url("trials:detail", trial.pk))]))
 
     _email_sme(trial, DATASET_RELEASED, key, render)
     outbox.queue_webhooks(
@@ -101,7 +103,8 @@ def agreement_terms_changed(*, agreement: SharingAgreement, version: AgreementVe
                     line(_("Timestamps shifted"),
                          _("yes") if shown["shift_timestamps"] else _("no")),
                     line(_("Embargo (days)"), shown["embargo_days"]),
-                    line(_("Licence"), shown["license"])]))
+                    line(_("Licence"), shown["license"]),
+                    *link(page_url("trials:list"))]))
 
     subject, body = bilingual(render)
     for address in admin_recipients(organization_id):
@@ -117,7 +120,7 @@ def release_failed(release: DatasetRelease, *, error: str, attempts: int,
     agreement, recipient = release.agreement, release.recipient
     key = f"release-failed:{release.pk}:{at:%Y%m%d%H%M%S%f}"
 
-    def render() -> tuple[str, str]:
+    def render(url: str) -> tuple[str, str]:
         return (subject_line(_("Dataset delivery failed"), recipient.name),
                 "\n".join([
                     _("A dataset release could not be delivered to the university's endpoint "
@@ -127,10 +130,14 @@ def release_failed(release: DatasetRelease, *, error: str, attempts: int,
                     line(_("Trial"), f"#{release.trial_id}"),
                     line(_("University"), recipient.name),
                     line(_("Attempts"), attempts),
-                    line(_("Last error"), error)]))
+                    line(_("Last error"), error),
+                    *link(url)]))
 
-    subject, body = bilingual(render)
-    for address in dict.fromkeys([*operator_recipients(agreement.operator_id),
-                                  *staff_recipients()]):
-        outbox.queue_email(event_type="dataset.delivery_failed", dedupe_key=key, to=address,
-                           subject=subject, body=body)
+    for addresses, url in audiences(
+            (operator_recipients(agreement.operator_id),
+             page_url("console:trial", release.trial_id)),
+            (staff_recipients(), page_url("admin:trials_datasetrelease_change", release.pk))):
+        subject, body = bilingual(lambda url=url: render(url))
+        for address in addresses:
+            outbox.queue_email(event_type="dataset.delivery_failed", dedupe_key=key,
+                               to=address, subject=subject, body=body)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from billing.models import SettlementClaim
 from core import events, outbox
-from core.notify import bilingual, line, subject_line
+from core.notify import bilingual, line, link, page_url, subject_line
 from core.templatetags.money import yuan
 from organizations.selectors import operator_recipients, staff_recipients
 
@@ -68,7 +68,7 @@ def claim_moved(claim: SettlementClaim, at: datetime) -> None:
         return
     key = f"claim:{claim.pk}:{status}:{at.astimezone(UTC):%Y%m%d%H%M%S%f}"
 
-    def render() -> tuple[str, str]:
+    def render(url: str) -> tuple[str, str]:
         month = date_format(claim.month, "YEAR_MONTH_FORMAT")
         lines = [headline(status), "", explanation(status), "",
                  line(_("Claim"), str(claim)),
@@ -80,12 +80,18 @@ def claim_moved(claim: SettlementClaim, at: datetime) -> None:
             lines.append(line(_("Payment reference"), claim.payment_reference))
         if status == S.REJECTED:
             lines.append(line(_("Reason"), claim.reason))
-        return subject_line(headline(status), f"{str(claim)} ({month})"), "\n".join(lines)
+        return (subject_line(headline(status), f"{str(claim)} ({month})"),
+                "\n".join([*lines, *link(url)]))
 
-    addresses = (staff_recipients() if status == S.SUBMITTED
-                 else operator_recipients(claim.provider_id))
+    # Staff record the programme office's decision in the admin; the provider reads its
+    # claim in the console.
+    addresses, url = ((staff_recipients(),
+                       page_url("admin:billing_settlementclaim_change", claim.pk))
+                      if status == S.SUBMITTED
+                      else (operator_recipients(claim.provider_id),
+                            page_url("billing-console:claim", claim.pk)))
     if addresses:
-        subject, body = bilingual(render)
+        subject, body = bilingual(lambda: render(url))
         for address in addresses:
             outbox.queue_email(event_type=EVENT_TYPES[status], dedupe_key=key, to=address,
                                subject=subject, body=body)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from billing.models import ServiceRequest
 from core import outbox
-from core.notify import bilingual, line, subject_line
+from core.notify import bilingual, line, link, page_url, subject_line
 from organizations.selectors import admin_recipients, operator_recipients
 
 R = ServiceRequest.Status
@@ -55,7 +55,7 @@ def _sme_recipients(service_request: ServiceRequest) -> list[str]:
     return admin_recipients(service_request.organization_id)
 
 
-def render(service_request: ServiceRequest, status: str) -> tuple[str, str]:
+def render(service_request: ServiceRequest, status: str, *, url: str = "") -> tuple[str, str]:
     hub = service_request.hub
     tz = ZoneInfo(hub.timezone)
     start = service_request.preferred_start.astimezone(tz)
@@ -79,7 +79,7 @@ def render(service_request: ServiceRequest, status: str) -> tuple[str, str]:
         if service_request.reason:
             lines.append(line(_("Reason"), service_request.reason))
         return (subject_line(headline(status), f"SR-{service_request.pk} {service_request.title}"),
-                "\n".join(lines))
+                "\n".join([*lines, *link(url)]))
 
     return bilingual(one_language)
 
@@ -87,11 +87,14 @@ def render(service_request: ServiceRequest, status: str) -> tuple[str, str]:
 def announce(service_request: ServiceRequest, status: str) -> None:
     """Queue the e-mails owed for ``service_request`` reaching ``status``. Caller holds the
     transaction that made the change."""
-    addresses = (operator_recipients(service_request.hub.operator_id) if status in TO_OPERATOR
-                 else _sme_recipients(service_request))
+    addresses, url = ((operator_recipients(service_request.hub.operator_id),
+                       page_url("billing-console:request-detail", service_request.pk))
+                      if status in TO_OPERATOR
+                      else (_sme_recipients(service_request),
+                            page_url("billing:request-detail", service_request.pk)))
     if not addresses:
         return
-    subject, body = render(service_request, status)
+    subject, body = render(service_request, status, url=url)
     for address in addresses:
         outbox.queue_email(event_type=f"service_request.{status}",
                            dedupe_key=f"service-request:{service_request.pk}:{status}",

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from billing.models import Statement
 from core import events, outbox
-from core.notify import bilingual, line, subject_line
+from core.notify import bilingual, line, link, page_url, subject_line
 from core.templatetags.money import yuan
 from organizations.selectors import admin_recipients
 
@@ -45,7 +45,8 @@ def statement_issued(statement: Statement, *, lines: int) -> None:
                     line(_("Voucher share"), yuan(statement.voucher_total)),
                     line(_("Your share"), yuan(statement.sme_total)), "",
                     _("This is a statement, not a tax invoice (fapiao). Fapiao are issued "
-                      "separately by the hub operator.")]))
+                      "separately by the hub operator."),
+                    *link(page_url("billing:statement", statement.pk))]))
 
     subject, body = bilingual(render)
     for address in admin_recipients(statement.organization_id):

@@ -17,6 +17,7 @@ from equipment import services
 from equipment.models import Qualification, QualificationRequest
 from organizations.models import Membership
 from tests.factories import MembershipFactory, UserFactory
+from tests.fixtures.links import SITE, link_in
 from tests.fixtures.world import local
 
 from .conftest import logged_in
@@ -55,7 +56,9 @@ def mails_to(address: str) -> list[OutboxMessage]:
     return list(OutboxMessage.objects.filter(recipient=address, channel="email").order_by("pk"))
 
 
-def test_request_grant_then_the_booking_is_allowed(strict, lead, operator_member, console_member):
+def test_request_grant_then_the_booking_is_allowed(strict, lead, operator_member, console_member,
+                                                   settings):
+    settings.SITE_URL = SITE
     sme_client = logged_in(lead)
     refused = book(sme_client, strict, lead)
     assert refused.status_code == 200 and not Booking.objects.exists()
@@ -66,7 +69,8 @@ def test_request_grant_then_the_booking_is_allowed(strict, lead, operator_member
     assert sent.status_code == 302 and sent["Location"] == reverse("bookings:qualifications")
     request = QualificationRequest.objects.get()
     assert (request.user, request.equipment, request.status) == (lead, strict, R.REQUESTED)
-    assert mails_to(operator_member.email)  # the operator hears of it
+    [told] = mails_to(operator_member.email)  # the operator hears of it, with the queue's link
+    assert link_in(told.payload["body"]) == f"{SITE}{reverse('console:qualifications')}"
     again = sme_client.post(ask_url, {"note": "again"})
     assert "already asked" in again.content.decode()
     assert QualificationRequest.objects.count() == 1
@@ -86,6 +90,7 @@ def test_request_grant_then_the_booking_is_allowed(strict, lead, operator_member
     mail = mails_to(lead.email)[-1]
     assert "Qualification granted" in mail.payload["subject"]
     assert "资格" in mail.payload["body"] or "Qualification granted" in mail.payload["body"]
+    assert link_in(mail.payload["body"]) == f"{SITE}{reverse('bookings:qualifications')}"
 
     booked = book(sme_client, strict, lead)
     assert booked.status_code == 302 and Booking.objects.count() == 1

@@ -19,6 +19,7 @@ from core import outbox
 from core.models import OutboxMessage
 from core.tasks import deliver_due_outbox
 from tests.factories import WebhookEndpointFactory
+from tests.fixtures.links import SITE, link_in, opens_for
 from tests.fixtures.world import local, make_equipment
 
 from .conftest import member
@@ -192,7 +193,9 @@ def test_broker_down_nothing_lost(approval_equipment, sme, operator, people, end
 
 
 def test_failing_endpoint_is_retried_then_disabled_and_owner_told(
-        equipment, sme, operator, people, receiver, django_capture_on_commit_callbacks):
+        equipment, sme, operator, people, receiver, settings, client,
+        django_capture_on_commit_callbacks):
+    settings.SITE_URL = SITE
     receiver.statuses = [500]
     endpoint = WebhookEndpointFactory(organization=operator, url=receiver.url,
                                               event_types=["booking.*"])
@@ -204,5 +207,40 @@ def test_failing_endpoint_is_retried_then_disabled_and_owner_told(
     endpoint.refresh_from_db()
     assert endpoint.active is False and endpoint.consecutive_failures == 10
     assert sent("webhook.disabled") == ["ops@op.example"]
+    [told] = [m for m in mail.outbox if m.extra_headers["X-Testbed-Event"] == "webhook.disabled"]
+    assert link_in(told.body) == f"{SITE}/console/webhooks/"  # where it is re-enabled
+    assert opens_for(client, people["ops"], link_in(told.body)) == 200
     assert not OutboxMessage.objects.filter(channel="webhook", status="pending").exists()
     assert len(receiver.received) == 10
+
+
+
+def test_each_side_gets_the_link_to_its_own_page(
+        approval_equipment, sme, operator, people, settings, client,
+        django_capture_on_commit_callbacks):
+    settings.SITE_URL = SITE
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = services.create_booking(equipment_id=approval_equipment.pk, organization=sme,
+                                          start=local(2, 9), end=local(2, 11), purpose="x",
+                                          by_user=people["lead"])
+    by_address = {m.to[0]: m.body for m in mail.outbox}
+    sme_link = link_in(by_address["lead@sme.example"])
+    operator_link = link_in(by_address["ops@op.example"])
+    assert sme_link == f"{SITE}/bookings/{booking.pk}/"
+    assert operator_link == f"{SITE}/console/bookings/{booking.pk}/"
+    assert opens_for(client, people["lead"], sme_link) == 200
+    assert opens_for(client, people["ops"], operator_link) == 200
+    assert opens_for(client, people["lead"], operator_link) != 200  # each side its own page
+    assert "在 Testbed 中打开" in by_address["lead@sme.example"]
+
+
+def test_without_a_site_address_no_link(approval_equipment, sme, people, settings,
+                                        django_capture_on_commit_callbacks):
+    settings.SITE_URL = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_booking(equipment_id=approval_equipment.pk, organization=sme,
+                                start=local(2, 9), end=local(2, 11), purpose="x",
+                                by_user=people["lead"])
+    assert mail.outbox
+    for message in mail.outbox:
+        assert "Open in Testbed" not in message.body and "http" not in message.body

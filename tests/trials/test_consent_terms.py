@@ -20,6 +20,7 @@ from core.models import OutboxMessage
 from equipment.models import Category, Hub
 from organizations.models import Membership
 from tests.factories import UserFactory
+from tests.fixtures.links import SITE, link_in
 from tests.fixtures.peers import Reply, complete, results_csv
 from tests.fixtures.world import key_client, local, make_equipment, make_org
 from tests.trials.test_sharing import EMBARGO, after_embargo, collected, consent, university
@@ -125,7 +126,8 @@ CHANGES = {
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
 def test_a_consent_is_never_released_under_looser_terms(
         change, collected, operator, sme, sme_admin, hub, second_hub, robots, university,
-        receiver, django_capture_on_commit_callbacks):
+        receiver, settings, django_capture_on_commit_callbacks):
+    settings.SITE_URL = SITE
     body, expected = change
     make_org("beihang", "university")
     agreement = agreement_a(operator, receiver, hub)
@@ -143,6 +145,7 @@ def test_a_consent_is_never_released_under_looser_terms(
     # The SME's administrator is told, once, and asked to consent to the new terms.
     told = [m for m in mail.outbox if m.to == ["boss@precision.test"]]
     assert [m.extra_headers["X-Testbed-Event"] for m in told] == ["agreement.terms_changed"]
+    assert link_in(told[0].body) == f"{SITE}/trials/"  # where its trials are, to decide
 
     # Right away (inside the consented embargo) nothing goes out, whatever changed.
     with django_capture_on_commit_callbacks(execute=True):

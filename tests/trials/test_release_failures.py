@@ -17,6 +17,7 @@ from core.errors import Conflict
 from core.models import DeliveryLog
 from organizations.models import Membership
 from tests.factories import UserFactory
+from tests.fixtures.links import SITE, link_in, opens_for
 from tests.fixtures.world import key_client
 from tests.trials.test_sharing import collected, consent, make_agreement, university
 from trials import sharing
@@ -102,8 +103,9 @@ def test_connection_errors_are_not_echoed_to_tenants(collected, operator, sme, h
 
 
 def test_final_failure_tells_operator_and_staff_once_and_staff_retry(
-        collected, operator, sme, hub, receiver, people, university,
+        collected, operator, sme, hub, receiver, people, university, settings,
         django_capture_on_commit_callbacks):
+    settings.SITE_URL = SITE
     release = failing_release(collected, operator, sme, hub, receiver,
                               django_capture_on_commit_callbacks)
     run_until_failed(release, collected, django_capture_on_commit_callbacks)
@@ -111,6 +113,14 @@ def test_final_failure_tells_operator_and_staff_once_and_staff_retry(
     assert release.status == "failed" and release.attempts == sharing.MAX_DELIVERY_ATTEMPTS
     assert sorted(m.to[0] for m in failure_mails()) == ["operator@people.test",
                                                         "staff@platform.test"]
+    # The operator's mail links to the trial in the console, staff's to the release in the
+    # admin, where they retry it.
+    links = {m.to[0]: link_in(m.body) for m in failure_mails()}
+    assert links == {
+        "operator@people.test": f"{SITE}/console/trials/{collected.pk}/",
+        "staff@platform.test": f"{SITE}/admin/trials/datasetrelease/{release.pk}/change/"}
+    assert opens_for(Client(), people["operator"], links["operator@people.test"]) == 200
+    assert opens_for(Client(), people["staff"], links["staff@platform.test"]) == 200
     run_until_failed(release, collected, django_capture_on_commit_callbacks)
     assert len(failure_mails()) == 2  # once, however often the sweep runs
 

@@ -301,8 +301,13 @@ def test_agreement_validation(operator, hub, receiver, sme):
 
 
 def test_operator_webhooks_and_sme_mail_for_collection_and_release(
-        checked_in, operator, sme, hub, gateway, receiver, django_capture_on_commit_callbacks):
+        checked_in, operator, sme, hub, gateway, receiver, settings, client,
+        django_capture_on_commit_callbacks):
     from django.contrib.auth import get_user_model
+
+    from tests.fixtures.links import SITE, link_in, opens_for
+
+    settings.SITE_URL = SITE
     from django.core import mail
 
     from core import webhooks
@@ -329,3 +334,8 @@ def test_operator_webhooks_and_sme_mail_for_collection_and_release(
                     if m.to == ["lead@sme.example"]
                     and not m.extra_headers["X-Testbed-Event"].startswith("booking."))
     assert events == ["dataset.released", "trial.collected"]
+    # Both link to the trial's page, which opens for the SME.
+    links = {link_in(m.body) for m in mail.outbox if m.to == ["lead@sme.example"]
+             and m.extra_headers["X-Testbed-Event"] in events}
+    assert links == {f"{SITE}/trials/{checked_in.pk}/"}
+    assert opens_for(client, lead, links.pop()) == 200

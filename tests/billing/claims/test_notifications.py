@@ -15,6 +15,7 @@ from core.models import OutboxMessage
 from organizations.models import Membership
 from tests.billing.conftest import NOVEMBER, at
 from tests.factories import MembershipFactory, UserFactory, WebhookEndpointFactory
+from tests.fixtures.links import SITE, link_in, opens_for
 
 pytestmark = pytest.mark.django_db
 NOW = at(3, 10, month=12)
@@ -99,3 +100,20 @@ def test_a_refused_move_tells_nobody(submitted, staff_user):
         services.mark_claim_paid(claim_id=submitted.pk, payment_reference="X",
                                  by_user=staff_user)
     assert OutboxMessage.objects.count() == before
+
+
+def test_each_mail_links_to_where_its_reader_acts(operator, programme, completed, operator_user,
+                                                 staff_user, settings, client):
+    """Staff: the claim in the admin (where they record the decision); the provider: its
+    claim in the console."""
+    settings.SITE_URL = SITE
+    claim, _ = services.draft_claim(provider=operator, programme_id=programme.pk,
+                                    month=NOVEMBER, by_user=operator_user)
+    services.submit_claim(claim_id=claim.pk, provider=operator, now=NOW)
+    services.approve_claim(claim_id=claim.pk, by_user=staff_user, now=NOW + timedelta(days=5))
+    [submitted], [approved] = mails("claim.submitted"), mails("claim.approved")
+    to_staff, to_provider = link_in(submitted.payload["body"]), link_in(approved.payload["body"])
+    assert to_staff == f"{SITE}/admin/billing/settlementclaim/{claim.pk}/change/"
+    assert to_provider == f"{SITE}/console/claims/{claim.pk}/"
+    assert opens_for(client, staff_user, to_staff) == 200
+    assert opens_for(client, operator_user, to_provider) == 200

@@ -23,6 +23,7 @@ from tests.factories import (
     VoucherGrantFactory,
     VoucherProgrammeFactory,
 )
+from tests.fixtures.links import SITE, link_in, opens_for
 from tests.fixtures.world import local, make_booking, make_equipment
 
 from .conftest import offer_periods, pdf, quote, submit
@@ -356,3 +357,20 @@ def test_expiry_task_runs_twice_harmlessly(quoted):
     assert tasks.expire_service_requests.apply().result == 0
     quoted.refresh_from_db()
     assert quoted.status == R.EXPIRED
+
+
+def test_each_mail_links_to_the_request_on_its_readers_side(
+        sme, hub, equipment, second_equipment, rate_card, sme_user, operator, operator_user,
+        settings, client):
+    settings.SITE_URL = SITE
+    made = submit(sme, hub, [equipment, second_equipment], by_user=sme_user)
+    quote(made, operator, by_user=operator_user)
+
+    def link_of(event: str) -> str:
+        [message] = OutboxMessage.objects.filter(event_type=f"service_request.{event}")
+        return link_in(message.payload["body"])
+
+    assert link_of("submitted") == f"{SITE}/console/service-requests/{made.pk}/"
+    assert link_of("quoted") == f"{SITE}/service-requests/{made.pk}/"
+    assert opens_for(client, operator_user, link_of("submitted")) == 200
+    assert opens_for(client, sme_user, link_of("quoted")) == 200

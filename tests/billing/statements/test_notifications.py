@@ -14,6 +14,7 @@ from core.models import OutboxMessage
 from organizations.models import Membership
 from tests.billing.conftest import NOVEMBER, S, at, priced
 from tests.factories import MembershipFactory, UserFactory, WebhookEndpointFactory
+from tests.fixtures.links import SITE, link_in, opens_for
 
 pytestmark = pytest.mark.django_db
 NOW = at(1, 9, month=12)
@@ -83,3 +84,17 @@ def test_nothing_to_state_tells_nobody(equipment, sme, sme_admins):
 def test_the_event_type_is_listed_for_subscriptions():
     assert "statement.issued" in events.event_types()
     assert events.unmatched(["statement.*", "claim.*"]) == []
+
+
+def test_the_mail_links_to_the_statement_in_the_portal(equipment, sme, settings, client):
+    settings.SITE_URL = SITE
+    boss = MembershipFactory(organization=sme, role=Membership.Role.ADMIN,
+                             user=UserFactory(email="boss@precision.test")).user
+    priced(equipment, sme, at(3))
+    [statement] = services.issue_statements(operator=equipment.hub.operator, month=NOVEMBER,
+                                            now=NOW)
+    [mail] = OutboxMessage.objects.filter(event_type="statement.issued",
+                                          channel=OutboxMessage.Channel.EMAIL)
+    url = link_in(mail.payload["body"])
+    assert url == f"{SITE}/statements/{statement.pk}/"
+    assert opens_for(client, boss, url) == 200
