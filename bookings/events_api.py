@@ -86,7 +86,7 @@ class BookingEventFilter(BookingHistoryFilter):
 
 
 # Oldest first, so that a feed's last ``next`` link is where new events appear. An index
-# on (organization, at, id) or (at, id) answers it by seeking (core.pagination).
+# on (organization | operator, at, id) answers it by seeking (core.pagination).
 EventPage = CursorPage.by("at", "id")
 
 FEED_DESCRIPTION = (

@@ -101,13 +101,19 @@ class BookingEvent(models.Model):
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events",
                                 verbose_name=_("booking"))
-    # The booking's (its SME's), copied when the event is recorded: a booking never changes
-    # organisation, and the SME's events feed seeks (organization, at, id) instead of
-    # walking every event in time order and dropping other SMEs'.
+    # The booking's SME and its hub's operator, copied when the event is recorded: a
+    # booking never changes organisation, and its equipment moves only between hubs of one
+    # operator. Each side's events feed seeks (organization | operator, at, id) instead of
+    # walking every event in time order and dropping everyone else's.
+    # No index of their own: the feeds' indexes lead with them.
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="+", editable=False,
-        verbose_name=_("organisation"),
+        db_index=False, verbose_name=_("organisation"),
         help_text=_("The organisation that made the booking (the booking's own)."))
+    operator = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", editable=False,
+        db_index=False, verbose_name=_("hub operator"),
+        help_text=_("The operator of the booking's hub when the event was recorded."))
     code = models.CharField(_("event code"), max_length=40,
                             help_text=_("e.g. booking.approved"))
     from_status = models.CharField(_("from status"), max_length=16, blank=True)
@@ -130,9 +136,11 @@ class BookingEvent(models.Model):
             models.Index(fields=["notified_at"], name="bookingevent_unnotified",
                          condition=Q(notified_at__isnull=True)),
             # The events feed's cursor pages (bookings.selectors.events_visible_to): keyset
-            # on (at, id) for an operator, (organization, at, id) for an SME.
+            # on (organization, at, id) for an SME, (operator, at, id) for an operator;
+            # (at, id) for every event in time order (the admin's list).
             models.Index(fields=["at", "id"], name="bookingevent_at_id"),
             models.Index(fields=["organization", "at", "id"], name="bookingevent_org_at_id"),
+            models.Index(fields=["operator", "at", "id"], name="bookingevent_op_at_id"),
         ]
 
     def __str__(self) -> str:

@@ -103,13 +103,18 @@ def _is_qualified(user, equipment: Equipment, now: datetime) -> bool:
     ).exists()
 
 
+def _event(booking: Booking, **fields) -> BookingEvent:
+    """INSERT an event of ``booking`` (its ``equipment.hub`` loaded), with the SME and the
+    hub's operator copied onto it: each side's events feed seeks its own column."""
+    return db.insert(BookingEvent(booking=booking, organization_id=booking.organization_id,
+                                  operator_id=booking.equipment.hub.operator_id, **fields))
+
+
 def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason: str,
             at: datetime) -> BookingEvent:
-    event = db.insert(BookingEvent(
-        booking=booking, organization_id=booking.organization_id,
-        code=EVENT_CODES[booking.status], from_status=from_status,
-        to_status=booking.status, actor_user=actor_user, actor_organization=actor_org,
-        reason=reason, at=at))
+    event = _event(booking, code=EVENT_CODES[booking.status], from_status=from_status,
+                   to_status=booking.status, actor_user=actor_user,
+                   actor_organization=actor_org, reason=reason, at=at)
     booking_status_changed.send(sender=Booking, booking=booking, from_status=from_status,
                                 to_status=booking.status, actor_user=actor_user, reason=reason)
     from .tasks import nudge  # the tasks module imports this one
@@ -543,11 +548,9 @@ def reschedule_booking(*, booking_id: int, organization: Organization, start: da
             booking.price, booking.quote = quote.total, quote
             booking.save(update_fields=["start", "end", "blocked_until", "price", "quote",
                                         "updated"])
-            event = db.insert(BookingEvent(
-                booking=booking, organization_id=booking.organization_id,
-                code=RESCHEDULED, from_status=booking.status,
-                to_status=booking.status, actor_user=by_user, actor_organization=organization,
-                reason=moved, at=now))
+            event = _event(booking, code=RESCHEDULED, from_status=booking.status,
+                           to_status=booking.status, actor_user=by_user,
+                           actor_organization=organization, reason=moved, at=now)
             from .tasks import nudge
 
             transaction.on_commit(lambda: nudge(event.pk))

@@ -228,6 +228,7 @@ class BookingEventFactory(DjangoModelFactory):
 
     booking = factory.SubFactory(BookingFactory)
     organization = factory.LazyAttribute(lambda o: o.booking.organization)
+    operator = factory.LazyAttribute(lambda o: o.booking.equipment.hub.operator)
     code = factory.LazyAttribute(lambda o: f"booking.{o.booking.status}")
     from_status = ""
     to_status = factory.LazyAttribute(lambda o: o.booking.status)

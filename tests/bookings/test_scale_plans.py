@@ -1,7 +1,8 @@
 """Two reads that must stay seeks at a million rows: what is around a slot
 (``selectors.around_slot``) answered by the exclusion constraint's GiST index on both the
-equipment and the period, and an SME's events feed read by the organisation stored on
-each event (``selectors.events_visible_to``), never by walking every event."""
+equipment and the period, and each side's events feed read by the organisation (SME) or
+hub operator stored on each event (``selectors.events_visible_to``), never by walking
+every event."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from bookings import selectors, services
 from bookings.models import Booking, BookingEvent
 from organizations.models import Organization
+from tests.factories import HubFactory
 from tests.fixtures.world import key_client, local, make_booking, make_equipment
 
 S = Booking.Status
@@ -22,7 +24,7 @@ FEED = "/api/v1/events/"
 
 
 @pytest.mark.django_db
-def test_every_recorded_event_carries_the_organisation_that_booked(equipment, sme, operator):
+def test_every_recorded_event_carries_the_sme_and_the_hub_operator(equipment, sme, operator):
     booking = services.create_booking(equipment_id=equipment.pk, organization=sme,
                                       start=local(2, 9), end=local(2, 11), purpose="Trial")
     services.reschedule_booking(booking_id=booking.pk, organization=sme, start=local(3, 9),
@@ -34,6 +36,7 @@ def test_every_recorded_event_carries_the_organisation_that_booked(equipment, sm
     # The operator cancelled: it is the actor, the SME stays the event's organisation.
     assert events[-1].actor_organization_id == operator.pk
     assert {e.organization_id for e in events} == {sme.pk}
+    assert {e.operator_id for e in events} == {operator.pk}
 
 
 @pytest.mark.django_db
@@ -49,8 +52,25 @@ def test_an_smes_feed_reads_its_events_by_the_organisation_on_them(equipment, sm
                if 'FROM "bookings_bookingevent"' in q["sql"] and "ORDER BY" in q["sql"])
     assert '"bookings_bookingevent"."organization_id" = ' in sql, sql
     assert "IN (SELECT" not in sql, sql  # no semi-join to the bookings
-    # The operator of the hub sees both SMEs' events (the walk over its bookings).
-    assert len(key_client(operator).get(FEED).json()["results"]) == 2
+
+
+@pytest.mark.django_db
+def test_an_operators_feed_reads_its_events_by_the_operator_on_them(
+        equipment, sme, other_sme, operator, other_operator, category):
+    theirs = HubFactory(operator=other_operator)
+    mine = [make_booking(equipment, sme, local(2, 9), local(2, 10)),
+            make_booking(equipment, other_sme, local(2, 11), local(2, 12))]
+    make_booking(make_equipment(theirs, category, "their-cnc"), sme, local(2, 9), local(2, 10))
+    with CaptureQueriesContext(connection) as queries:
+        response = key_client(operator).get(FEED)
+    assert response.status_code == 200
+    # Both SMEs' events at its hub, not the other operator's.
+    assert [item["booking"] for item in response.json()["results"]] == [b.pk for b in mine]
+    sql = next(q["sql"] for q in queries.captured_queries
+               if 'FROM "bookings_bookingevent"' in q["sql"] and "ORDER BY" in q["sql"])
+    assert '"bookings_bookingevent"."operator_id" = ' in sql, sql
+    assert "IN (SELECT" not in sql, sql
+    assert len(key_client(other_operator).get(FEED).json()["results"]) == 1
 
 
 @pytest.mark.django_db

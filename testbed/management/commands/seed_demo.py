@@ -648,6 +648,7 @@ def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
                                   (start, "confirmed", "checked_in"),
                                   (end, "checked_in", "completed")):
             BookingEvent.objects.create(booking=booking, organization=booking.organization,
+                                        operator_id=booking.equipment.hub.operator_id,
                                         code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
                                         notified_at=at, reason="demo history")
@@ -689,6 +690,7 @@ def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipm
             quote=quote, checked_in_at=start)
         for at, before, after in ((start, "", "confirmed"), (start, "confirmed", "checked_in")):
             BookingEvent.objects.create(booking=booking, organization=booking.organization,
+                                        operator_id=booking.equipment.hub.operator_id,
                                         code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
                                         notified_at=at, reason="demo plant")
