@@ -67,7 +67,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	DEMO_BASE_URL=$(DEMO_BASE_URL) $(BIN)/python manage.py seed_demo
+	DEMO_BASE_URL=$(DEMO_BASE_URL) SITE_URL=$(SITE_URL) $(BIN)/python manage.py seed_demo
 
 run: seed
 	DEMO_BASE_URL=$(DEMO_BASE_URL) SITE_URL=$(SITE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
