@@ -37,7 +37,7 @@ def bookings_visible_to(organization: Organization | None) -> QuerySet[Booking]:
     if organization.kind == Organization.Kind.SME:
         return qs.filter(organization=organization)
     if organization.kind == Organization.Kind.FLAGSHIP:
-        return qs.filter(equipment__hub__operator=organization)
+        return qs.filter(operator=organization)
     return qs.none()
 
 
@@ -49,7 +49,7 @@ def bookings_actable_by(organization: Organization | None) -> QuerySet[Booking]:
     if organization is None:
         return Booking.objects.none()
     return Booking.objects.filter(Q(organization=organization)
-                                  | Q(equipment__hub__operator=organization))
+                                  | Q(operator=organization))
 
 
 def booking_for(organization: Organization | None, booking_id) -> Booking:

@@ -104,10 +104,10 @@ def _is_qualified(user, equipment: Equipment, now: datetime) -> bool:
 
 
 def _event(booking: Booking, **fields) -> BookingEvent:
-    """INSERT an event of ``booking`` (its ``equipment.hub`` loaded), with the SME and the
-    hub's operator copied onto it: each side's events feed seeks its own column."""
+    """INSERT an event of ``booking``, with its SME and its hub's operator copied onto it:
+    each side's events feed seeks its own column."""
     return db.insert(BookingEvent(booking=booking, organization_id=booking.organization_id,
-                                  operator_id=booking.equipment.hub.operator_id, **fields))
+                                  operator_id=booking.operator_id, **fields))
 
 
 def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason: str,
@@ -229,7 +229,8 @@ def _decide_and_insert(*, equipment_id, organization, start, end, purpose, by_us
         if isinstance(quote, Exception):
             return quote
         booking = db.insert(Booking(
-            equipment=equipment, organization=organization, requested_by=by_user,
+            equipment=equipment, organization=organization,
+            operator_id=equipment.hub.operator_id, requested_by=by_user,
             trial_lead=lead, start=start, end=end,
             blocked_until=end + timedelta(minutes=equipment.changeover_buffer),
             status=S.REQUESTED if equipment.approval_required else S.CONFIRMED,

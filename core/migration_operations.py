@@ -11,7 +11,8 @@ large table since to them."""
 from __future__ import annotations
 
 from django.contrib.postgres import operations as postgres
-from django.db.migrations import AddIndex, RemoveIndex
+from django.db.migrations import AddIndex, AlterField, RemoveIndex
+from django.db.models import Index
 
 
 class _ConcurrentlyOnPostgreSQL:
@@ -42,3 +43,30 @@ class RemoveIndexConcurrently(_ConcurrentlyOnPostgreSQL, postgres.RemoveIndexCon
     """``DROP INDEX CONCURRENTLY`` on PostgreSQL, ``RemoveIndex`` elsewhere."""
 
     plain = RemoveIndex
+
+
+class DropFieldIndexConcurrently(AlterField):
+    """A field's own index dropped (``db_index`` True → False; a foreign key whose index
+    a composite index leading with it makes redundant). The state change is
+    ``AlterField``'s; on PostgreSQL the index Django made for the field is dropped
+    ``CONCURRENTLY`` (and built so when unapplied), elsewhere ``AlterField`` does it."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        names = schema_editor._constraint_names(
+            model, [field.column], index=True, type_=Index.suffix,
+            exclude={index.name for index in model._meta.indexes})
+        for name in names:
+            schema_editor.execute(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field],
+                                                              concurrently=True))

@@ -116,6 +116,11 @@ class HubAdmin(ThroughServicesAdmin, TranslationAdmin):
     date_hierarchy = "created"
     inlines = [EquipmentInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A hub stays with the operator that opened it (services.update_hub).
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + ["operator"] if obj is not None else fields
+
     def save_model(self, request, obj, form, change):
         if change:
             # As the hub's (stored) operator: the rules are the operator's.

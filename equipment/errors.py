@@ -13,6 +13,10 @@ EQUIPMENT_NOT_FOUND = define("equipment_not_found", NotFound, _("No such equipme
                              field="equipment")
 HUB_NOT_FOUND = define("hub_not_found", NotFound, _("No such hub among those you operate."),
                        field="hub")
+HUB_OPERATOR_FIXED = define(
+    "hub_operator_fixed", ValidationFailed,
+    _("A hub stays with the operator that opened it; another operator opens its own hub."),
+    field="operator")
 NOT_EDITABLE = define("not_editable", ValidationFailed, _("This field cannot be changed."))
 
 # The public catalogue's photos and documents (issue 15, part 3).

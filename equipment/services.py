@@ -109,7 +109,13 @@ def create_hub(*, operator: Organization, data: dict[str, Any]) -> Hub:
 
 
 def update_hub(*, hub: Hub, by: Organization, data: dict[str, Any]) -> Hub:
+    """Change a hub's details. Its operator is fixed: bookings and their events keep a
+    copy of it (each side's lists seek their own column), and the agreements, rate cards
+    and statements made at the hub are that operator's."""
     _require_operator(by)
+    operator = data.get("operator")
+    if operator is not None and operator.pk != hub.operator_id:
+        raise errors.HUB_OPERATOR_FIXED.error()
     for key, value in data.items():
         setattr(hub, key, value)
     full_clean(hub)

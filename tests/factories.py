@@ -204,6 +204,7 @@ class BookingFactory(DjangoModelFactory):
 
     equipment = factory.SubFactory(EquipmentFactory)
     organization = factory.SubFactory(OrganizationFactory)
+    operator = factory.LazyAttribute(lambda o: o.equipment.hub.operator)
     start = factory.LazyFunction(next_hour)
     end = factory.LazyAttribute(lambda o: o.start + timedelta(hours=2))
     blocked_until = factory.LazyAttribute(
@@ -228,7 +229,7 @@ class BookingEventFactory(DjangoModelFactory):
 
     booking = factory.SubFactory(BookingFactory)
     organization = factory.LazyAttribute(lambda o: o.booking.organization)
-    operator = factory.LazyAttribute(lambda o: o.booking.equipment.hub.operator)
+    operator = factory.LazyAttribute(lambda o: o.booking.operator)
     code = factory.LazyAttribute(lambda o: f"booking.{o.booking.status}")
     from_status = ""
     to_status = factory.LazyAttribute(lambda o: o.booking.status)

@@ -23,7 +23,8 @@ def test_insert_matches_what_the_orm_reads_back(equipment, sme):
     start = local(3, 9)
     with CaptureQueriesContext(connection) as queries:
         booking = db.insert(Booking(
-            equipment=equipment, organization=sme, start=start, end=start + timedelta(hours=2),
+            equipment=equipment, organization=sme, operator_id=equipment.hub.operator_id,
+            start=start, end=start + timedelta(hours=2),
             blocked_until=start + timedelta(hours=2, minutes=15), status="confirmed",
             purpose="Fixture trial", price=Decimal("300.50")))
     assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT")

@@ -44,6 +44,7 @@ def test_indexes_on_large_tables_are_built_concurrently():
         assert migration.atomic is False, f"{app}.{name}: CONCURRENTLY needs atomic = False"
     assert ("bookings", "0008_cursor_indexes") in seen  # the check looked at something
     assert ("bookings", "0011_event_feed_indexes") in seen
+    assert ("bookings", "0013_booking_operator_index") in seen
     assert ("core", "0006_outbox_endpoint_cursor_index") in seen
 
 
@@ -62,3 +63,20 @@ def test_the_models_match_the_migrations(db):
     out = io.StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
     assert "No changes detected" in out.getvalue()
+
+
+@pytest.mark.postgres
+def test_bookings_keep_no_index_a_composite_makes_redundant(transactional_db):
+    """Each booking foreign key a list filters on is the leading column of a composite
+    index, and has no index of its own (bookings 0013 dropped them concurrently)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "bookings_booking")
+    indexed = {tuple(c["columns"]) for c in found.values() if c["index"]}
+    assert {("equipment_id", "start"), ("organization_id", "start", "id"),
+            ("operator_id", "start", "id")} <= indexed
+    assert not {("equipment_id",), ("organization_id",), ("operator_id",)} & indexed
+    out = io.StringIO()
+    call_command("sqlmigrate", "bookings", "0013", "--backwards", stdout=out)
+    assert out.getvalue().count("CREATE INDEX CONCURRENTLY") == 2

@@ -47,7 +47,7 @@ def trials_visible_to(organization: Organization | None) -> QuerySet[Trial]:
     if organization.kind == Organization.Kind.SME:
         return qs.filter(booking__organization=organization)
     if organization.kind == Organization.Kind.FLAGSHIP:
-        return qs.filter(booking__equipment__hub__operator=organization)
+        return qs.filter(booking__operator=organization)
     return qs.none()
 
 

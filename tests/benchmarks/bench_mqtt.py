@@ -163,6 +163,7 @@ def bench_equipment(ctx, port: int) -> int:
         result_source_config={"topic": "bench/#", "format": "json"}, **POLICY)
     now = datetime.now(UTC)
     Booking.objects.create(equipment=equipment, organization_id=ctx.world.smes[0].id,
+                           operator_id=ctx.world.operator_id,
                            start=now - timedelta(minutes=1), end=now + timedelta(hours=2),
                            blocked_until=now + timedelta(hours=2),
                            status=Booking.Status.CHECKED_IN,

@@ -85,6 +85,7 @@ def bench_equipment(world, url: str):
     equipment.save()
     now = timezone.now().replace(microsecond=0)
     Booking.objects.create(equipment=equipment, organization_id=world.smes[0].id,
+                           operator_id=world.operator_id,
                            start=now - timedelta(minutes=1), end=now + timedelta(hours=2),
                            blocked_until=now + timedelta(hours=2),
                            status=Booking.Status.CHECKED_IN, checked_in_at=now,

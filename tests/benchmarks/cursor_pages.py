@@ -8,56 +8,61 @@ hours, so every ``start`` is shared by 200 rows and only the id tells them apart
 case DRF's stock cursor (first field plus an offset) walks tie groups on. The deep cursor
 is built with the pagination class's own encoder from the 500,000th row's (start, id).
 
-The operator of the hub sees the same rows (and any other figure's) through its hubs:
-its deep page is measured too. For comparison, the old offset pagination's deep page
+The operator of the hub sees the same rows (and any other figure's): its deep page is
+measured too, and so is a small operator's (a second flagship whose hub holds
+1/SMALL_SHARE as many bookings of the same SME): each operator's list seeks
+(operator, start, id) on the operator stored on each booking, so the small one's pages
+cost what the big one's do, at any depth. For comparison, the old offset pagination's deep page
 (COUNT plus OFFSET 500,000, as PageNumberPagination ran it) through the same ORM query,
 in-process. The rows are deleted afterwards so later figures see the table as before.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import time
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import psycopg
 
-from .harness import BenchFailure, Connection, Figure, percentile
+from .harness import BenchFailure, Connection, Figure, api_list, interleaved, percentile
 
 # CURSOR_BENCH_ROWS shrinks the table for a quick try; the figure is for a million.
 ROWS = int(os.environ.get("CURSOR_BENCH_ROWS", "1000000"))
 DEPTH = ROWS // 2
 MACHINES = 200
+SMALL_SHARE = 100  # the small operator's hub holds 1/SMALL_SHARE as many bookings
+SMALL_MACHINES = 2
 SAMPLES = 30
 OFFSET_SAMPLES = 5
 PAGE = 50
 LONG = "-c statement_timeout=600000"  # a million-row COPY or DELETE outlasts the 10 s bound
 
 
-def _fill(ctx, sme_id: int, equipment_ids: list[int]) -> float:
-    """COPY ROWS completed bookings of ``sme_id``, MACHINES at each past hour; seconds."""
-    from .world import PURPOSE, local_midnight
+def _fill(ctx, sme_id: int, equipment_ids: list[int], small) -> float:
+    """COPY ROWS completed bookings of ``sme_id``, MACHINES at each past hour, and
+    ROWS / SMALL_SHARE on the small operator's machines; seconds."""
+    from .world import BOOKING_COLUMNS, PURPOSE, local_midnight
 
     began = time.monotonic()
     first = local_midnight(-1)
     with psycopg.connect(ctx.url, options=LONG) as conn:
         with conn.cursor() as cur, cur.copy(
-                'COPY bookings_booking (equipment_id, organization_id, start, "end", '
-                "blocked_until, status, purpose, price, decision_reason, created, updated) "
-                "FROM STDIN") as copy:
+                f"COPY bookings_booking ({BOOKING_COLUMNS}) FROM STDIN") as copy:
             rows = []
-            for i in range(ROWS):
-                start = (first - timedelta(hours=i // MACHINES)).isoformat()
-                end = (first - timedelta(hours=i // MACHINES) + timedelta(minutes=30)
-                       ).isoformat()
-                rows.append(f"{equipment_ids[i % MACHINES]}\t{sme_id}\t{start}\t{end}\t{end}\t"
-                            f"completed\t{PURPOSE}\t200.00\t\t{start}\t{start}\n")
-                if len(rows) >= 20_000:
-                    copy.write("".join(rows))
-                    rows.clear()
+            for machines, operator, n in ((equipment_ids, ctx.world.operator_id, ROWS),
+                                          (small.machine_ids, small.id, ROWS // SMALL_SHARE)):
+                for i in range(n):
+                    hours = timedelta(hours=i // len(machines))
+                    start = (first - hours).isoformat()
+                    end = (first - hours + timedelta(minutes=30)).isoformat()
+                    rows.append(f"{machines[i % len(machines)]}\t{sme_id}\t{operator}\t"
+                                f"{start}\t{end}\t{end}\tcompleted\t{PURPOSE}\t200.00\t\t"
+                                f"{start}\t{start}\n")
+                    if len(rows) >= 20_000:
+                        copy.write("".join(rows))
+                        rows.clear()
             copy.write("".join(rows))
         conn.commit()
         # As autovacuum would after such a change: without statistics on the 200 new
@@ -68,45 +73,16 @@ def _fill(ctx, sme_id: int, equipment_ids: list[int]) -> float:
     return time.monotonic() - began
 
 
-def _position(ctx, where: str, params: tuple) -> str:
-    """The position DEPTH rows into a list (its row's start and id), as the pagination
-    class writes it into a cursor."""
+def _position(ctx, where: str, params: tuple, depth: int = DEPTH) -> str:
+    """The position ``depth`` rows into a list (its row's start and id), as the
+    pagination class writes it into a cursor."""
     from core.pagination import CursorPage
 
     with psycopg.connect(ctx.url, options=LONG) as conn:
         row = conn.execute(
             f"SELECT b.start, b.id FROM bookings_booking b {where} ORDER BY b.start, b.id "
-            f"OFFSET {DEPTH - 1} LIMIT 1", params).fetchone()
+            f"OFFSET {depth - 1} LIMIT 1", params).fetchone()
     return CursorPage.position_of(row)
-
-
-def _get(conn: http.client.HTTPConnection, api_key: str, query: dict):
-    path = "/api/v1/bookings/" + ("?" + urlencode(query) if query else "")
-    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-
-    def op() -> list[int]:
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        if resp.status != 200:
-            raise BenchFailure(f"GET {path} → {resp.status} {data[:400]!r}")
-        return [row["id"] for row in json.loads(data)["results"]]
-
-    return op
-
-
-def _interleaved(first, deep, n: int) -> tuple[list[float], list[float]]:
-    """p50 samples (ms) of two requests, alternated so drift on a shared machine hits
-    both alike; three warm-up calls each."""
-    for _ in range(3):
-        first(), deep()
-    a, b = [], []
-    for _ in range(n):
-        for op, out in ((first, a), (deep, b)):
-            began = time.perf_counter()
-            op()
-            out.append((time.perf_counter() - began) * 1e3)
-    return a, b
 
 
 def _offset_page_ms(org, n: int) -> list[float]:
@@ -160,41 +136,52 @@ def cursor_pages(ctx) -> list[Figure]:
     import django.db
 
     from core.pagination import CursorPage
-    from equipment.models import Equipment
     from organizations.models import Organization
     from organizations.services import create_api_key
 
     from . import world as w
 
     assert ctx.server is not None
-    first = Equipment.objects.get(pk=ctx.world.equipment_ids[0])
-    machines = Equipment.objects.bulk_create([
-        Equipment(hub_id=first.hub_id, category_id=first.category_id, name=f"Cursor {i}",
-                  slug=f"cursor-{i}", **w.POLICY) for i in range(MACHINES)])
+    machine_ids = w.machines_at_bench_hub(ctx.world, MACHINES, "cursor")
+    small = w.small_operator(ctx.world, "cursor", SMALL_MACHINES)
     sme = Organization.objects.create(kind=Organization.Kind.SME, name="Cursor SME",
                                       slug="cursor-sme", verified=True)
     _, sme_key = create_api_key(organization=sme, name="bench")
     operator = Organization.objects.get(pk=ctx.world.operator_id)
     _, operator_key = create_api_key(organization=operator, name="bench-cursor")
-    fill_s = _fill(ctx, sme.pk, [m.pk for m in machines])
+    fill_s = _fill(ctx, sme.pk, machine_ids, small)
     sme_deep = _position(ctx, "WHERE b.organization_id = %s", (sme.pk,))
-    operator_deep = _position(
-        ctx, "JOIN equipment_equipment e ON e.id = b.equipment_id "
-        "JOIN equipment_hub h ON h.id = e.hub_id WHERE h.operator_id = %s", (operator.pk,))
+    of_operator = "WHERE b.operator_id = %s"
+    operator_deep = _position(ctx, of_operator, (operator.pk,))
     with psycopg.connect(ctx.url) as conn:
         in_table = conn.execute("SELECT count(*) FROM bookings_booking").fetchone()[0]
+        few = conn.execute("SELECT count(*) FROM bookings_booking WHERE operator_id = %s",
+                           (small.id,)).fetchone()[0]
+    small_deep = _position(ctx, of_operator, (small.id,), few * 9 // 10)
     conn = Connection(ctx.server.port, timeout=60)
+    bookings = "/api/v1/bookings/"
+
+    def ids(op):
+        return lambda: [row["id"] for row in op()]
+
     figures = []
     try:
-        sme_first = _get(conn, sme_key, {})
-        sme_deep_op = _get(conn, sme_key, {"cursor": CursorPage.cursor_token(sme_deep)})
+        sme_first = ids(api_list(conn, sme_key, bookings))
+        sme_deep_op = ids(api_list(conn, sme_key, bookings,
+                                   {"cursor": CursorPage.cursor_token(sme_deep)}))
         if len(sme_deep_op()) != PAGE or sme_deep_op()[0] == sme_first()[0]:
             raise BenchFailure("the deep page is not a full page of other rows")
-        page1, deep = _interleaved(sme_first, sme_deep_op, SAMPLES)
-        op1, op_deep = _interleaved(_get(conn, operator_key, {}),
-                                    _get(conn, operator_key,
-                                         {"cursor": CursorPage.cursor_token(operator_deep)}),
-                                    SAMPLES)
+        page1, deep = interleaved(sme_first, sme_deep_op, SAMPLES)
+        op1, op_deep = interleaved(
+            api_list(conn, operator_key, bookings),
+            api_list(conn, operator_key, bookings,
+                     {"cursor": CursorPage.cursor_token(operator_deep)}), SAMPLES)
+        small_deep_op = api_list(conn, small.api_key, bookings,
+                                 {"cursor": CursorPage.cursor_token(small_deep)})
+        if len(small_deep_op()) != PAGE:
+            raise BenchFailure("the small operator's deep page is not a full page")
+        small1, small_d = interleaved(api_list(conn, small.api_key, bookings), small_deep_op,
+                                      SAMPLES)
         offset_ms = _offset_page_ms(sme, OFFSET_SAMPLES)
         keyset_ms = _cursor_page_ms(sme, sme_deep, OFFSET_SAMPLES)
         print("\ncursor_pages: the SME's deep page, EXPLAIN ANALYZE:\n"
@@ -202,7 +189,8 @@ def cursor_pages(ctx) -> list[Figure]:
     finally:
         conn.close()
         django.db.connections.close_all()
-        _clean(ctx, sme.pk, [m.pk for m in machines])
+        _clean(ctx, sme.pk, machine_ids)
+        small.remove()
     size = f"{ROWS / 1e6:g}M" if ROWS >= 1_000_000 else f"{ROWS // 1000:,}k"
     k = f"{size} bookings of one SME, {in_table / 1e6:.1f}M in the table"
     depth = f"{DEPTH:,} rows deep"
@@ -215,6 +203,12 @@ def cursor_pages(ctx) -> list[Figure]:
         Figure(f"cursor list: the hub operator's GET /api/v1/bookings/ {depth}, p50 ms "
                f"(every booking at its hub)", percentile(op_deep, 50), "ms",
                "the operator's page 1, p50 ms", percentile(op1, 50), "ms", ceiling=1.5),
+        Figure(f"cursor list: a small operator's page 90% deep ({few:,} bookings, "
+               f"{few / in_table:.1%} of all), p50 ms", percentile(small_d, 50), "ms",
+               "its page 1, p50 ms", percentile(small1, 50), "ms", ceiling=1.5),
+        Figure("cursor list: the small operator's page 1, p50 ms", percentile(small1, 50),
+               "ms", "the big operator's page 1, p50 ms", percentile(op1, 50), "ms",
+               ceiling=1.5),
         Figure(f"old offset pages: page {DEPTH // PAGE + 1:,} ({depth}: COUNT + OFFSET), "
                "ORM in-process, p50 ms", percentile(offset_ms, 50), "ms",
                f"cursor page {depth}, same ORM query, p50 ms", percentile(keyset_ms, 50),

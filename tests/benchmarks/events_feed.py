@@ -16,15 +16,13 @@ what the big one's does, at any depth. The deliveries seek
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import time
-from urllib.parse import urlencode
 
 import psycopg
 
-from .harness import BenchFailure, Connection, Figure, percentile
+from .harness import BenchFailure, Connection, Figure, api_list, interleaved, percentile
+from .world import SmallOperator
 
 # EVENTS_BENCH_ROWS shrinks the table for a quick try; the figure is for a million.
 EVENTS = int(os.environ.get("EVENTS_BENCH_ROWS", "1000000"))
@@ -38,10 +36,9 @@ LONG = "-c statement_timeout=600000"
 
 
 BOOKINGS_SQL = (
-    'INSERT INTO bookings_booking (equipment_id, organization_id, start, "end", '
-    "blocked_until, status, purpose, price, decision_reason, created, updated) "
+    "INSERT INTO bookings_booking ({columns}) "
     "SELECT (%(m)s::bigint[])[1 + i %% %(nm)s], "
-    "(%(s)s::bigint[])[1 + (i * 7919) %% %(ns)s], "
+    "(%(s)s::bigint[])[1 + (i * 7919) %% %(ns)s], %(op)s, "
     "%(first)s - (i / %(nm)s + 1) * interval '1 hour', "
     "%(first)s - (i / %(nm)s + 1) * interval '1 hour' + interval '50 minutes', "
     "%(first)s - (i / %(nm)s + 1) * interval '1 hour' + interval '50 minutes', "
@@ -49,28 +46,29 @@ BOOKINGS_SQL = (
     "FROM generate_series(0, %(n)s - 1) i")
 
 
-def _fill(ctx, sme_ids: list[int], machine_ids: list[int], small_ids: list[int],
+def _fill(ctx, sme_ids: list[int], machine_ids: list[int], small: SmallOperator,
           endpoint_id: int) -> float:
-    from .world import PURPOSE, local_midnight
+    from .world import BOOKING_COLUMNS, PURPOSE, local_midnight
 
     began = time.monotonic()
     first = local_midnight(-1)  # history: back in time from yesterday, an hour a slot
     with psycopg.connect(ctx.url, options=LONG) as conn:
-        for machines, n in ((machine_ids, BOOKINGS), (small_ids, BOOKINGS // SMALL_SHARE)):
-            conn.execute(BOOKINGS_SQL, {"m": machines, "nm": len(machines), "s": sme_ids,
-                                        "ns": SMES, "first": first, "purpose": PURPOSE,
-                                        "n": n})
+        for machines, operator, n in (
+                (machine_ids, ctx.world.operator_id, BOOKINGS),
+                (small.machine_ids, small.id, BOOKINGS // SMALL_SHARE)):
+            conn.execute(BOOKINGS_SQL.format(columns=BOOKING_COLUMNS),
+                         {"m": machines, "nm": len(machines), "s": sme_ids, "ns": SMES,
+                          "op": operator, "first": first, "purpose": PURPOSE, "n": n})
         conn.execute(
             "INSERT INTO bookings_bookingevent (booking_id, code, from_status, to_status, "
             "reason, at, actor_organization_id, organization_id, operator_id) "
             "SELECT b.id, 'booking.' || s.to_status, s.from_status, s.to_status, '', "
             "b.start - interval '1 day' + s.k * interval '10 hours', b.organization_id, "
-            "b.organization_id, h.operator_id "
-            "FROM bookings_booking b JOIN equipment_equipment q ON q.id = b.equipment_id "
-            "JOIN equipment_hub h ON h.id = q.hub_id CROSS JOIN (VALUES (0, '', 'confirmed'), "
+            "b.organization_id, b.operator_id "
+            "FROM bookings_booking b CROSS JOIN (VALUES (0, '', 'confirmed'), "
             "(1, 'confirmed', 'checked_in'), (2, 'checked_in', 'completed'), "
             "(3, 'completed', 'completed')) s(k, from_status, to_status) "
-            "WHERE b.equipment_id = ANY(%s)", (machine_ids + small_ids,))
+            "WHERE b.equipment_id = ANY(%s)", (machine_ids + small.machine_ids,))
         conn.execute(
             "INSERT INTO core_outboxmessage (channel, event_type, dedupe_key, recipient, "
             "endpoint_id, message_id, payload, status, attempts, last_error, ordering_key, "
@@ -94,69 +92,29 @@ def _deep(ctx, sql: str, params: tuple, depth: int) -> str:
     return CursorPage.cursor_token(CursorPage.position_of(row))
 
 
-def _get(conn: http.client.HTTPConnection, api_key: str, path: str, query: dict):
-    full = path + ("?" + urlencode(query) if query else "")
-    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-
-    def op() -> list:
-        conn.request("GET", full, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        if resp.status != 200:
-            raise BenchFailure(f"GET {full} → {resp.status} {data[:400]!r}")
-        return json.loads(data)["results"]
-
-    return op
-
-
-def _interleaved(first, deep, n: int) -> tuple[list[float], list[float]]:
-    for _ in range(3):
-        first(), deep()
-    a, b = [], []
-    for _ in range(n):
-        for op, out in ((first, a), (deep, b)):
-            began = time.perf_counter()
-            op()
-            out.append((time.perf_counter() - began) * 1e3)
-    return a, b
-
-
 def events_feed(ctx) -> list[Figure]:
     import django.db
 
     from core.models import WebhookEndpoint
     from core.webhooks import new_secret
-    from equipment.models import Equipment, Hub
     from organizations.models import Organization
     from organizations.services import create_api_key
 
     from . import world as w
 
     assert ctx.server is not None
-    first = Equipment.objects.get(pk=ctx.world.equipment_ids[0])
-    machines = Equipment.objects.bulk_create([
-        Equipment(hub_id=first.hub_id, category_id=first.category_id, name=f"Events {i}",
-                  slug=f"events-{i}", **w.POLICY) for i in range(MACHINES)])
+    machine_ids = w.machines_at_bench_hub(ctx.world, MACHINES, "events")
     smes = Organization.objects.bulk_create([
         Organization(kind=Organization.Kind.SME, name=f"Events SME {i}",
                      slug=f"events-sme-{i}", verified=True) for i in range(SMES)])
     operator = Organization.objects.get(pk=ctx.world.operator_id)
-    small = Organization.objects.create(kind=Organization.Kind.FLAGSHIP,
-                                        name="Events small operator",
-                                        slug="events-small-operator", verified=True)
-    small_hub = Hub.objects.create(operator=small, name="Events small hub",
-                                   slug="events-small-hub", timezone=first.hub.timezone)
-    small_machine = Equipment.objects.create(hub=small_hub, category_id=first.category_id,
-                                             name="Events small", slug="events-small",
-                                             **w.POLICY)
+    small = w.small_operator(ctx.world, "events")
     endpoint = WebhookEndpoint.objects.create(
         organization=operator, url="https://bench.example/hook", event_types=["booking.*"],
         secret=new_secret())
     _, sme_key = create_api_key(organization=smes[0], name="bench-events")
     _, operator_key = create_api_key(organization=operator, name="bench-events")
-    _, small_key = create_api_key(organization=small, name="bench-events")
-    machine_ids = [m.pk for m in machines]
-    fill_s = _fill(ctx, [s.pk for s in smes], machine_ids, [small_machine.pk], endpoint.pk)
+    fill_s = _fill(ctx, [s.pk for s in smes], machine_ids, small, endpoint.pk)
     visible = ("SELECT at, id FROM bookings_bookingevent WHERE organization_id = %s "
                "ORDER BY at, id")
     of_operator = ("SELECT at, id FROM bookings_bookingevent WHERE operator_id = %s "
@@ -165,38 +123,37 @@ def events_feed(ctx) -> list[Figure]:
     with psycopg.connect(ctx.url) as conn:
         mine = conn.execute(count.format("organization_id"), (smes[0].pk,)).fetchone()[0]
         big = conn.execute(count.format("operator_id"), (operator.pk,)).fetchone()[0]
-        few = conn.execute(count.format("operator_id"), (small.pk,)).fetchone()[0]
+        few = conn.execute(count.format("operator_id"), (small.id,)).fetchone()[0]
         total = conn.execute("SELECT count(*) FROM bookings_bookingevent").fetchone()[0]
     sme_deep = _deep(ctx, visible, (smes[0].pk,), mine * 9 // 10)
     operator_deep = _deep(ctx, of_operator, (operator.pk,), big * 9 // 10)
-    small_deep = _deep(ctx, of_operator, (small.pk,), few * 9 // 10)
+    small_deep = _deep(ctx, of_operator, (small.id,), few * 9 // 10)
     deliveries_deep = _deep(ctx, "SELECT created, id FROM core_outboxmessage WHERE "
                             "endpoint_id = %s ORDER BY created DESC, id DESC", (endpoint.pk,),
                             MESSAGES * 9 // 10)
     conn = Connection(ctx.server.port, timeout=120)
     feed, deliveries = "/api/v1/events/", f"/api/v1/webhooks/{endpoint.pk}/deliveries/"
     try:
-        sme_1 = _get(conn, sme_key, feed, {})
-        sme_d = _get(conn, sme_key, feed, {"cursor": sme_deep})
+        sme_1 = api_list(conn, sme_key, feed, {})
+        sme_d = api_list(conn, sme_key, feed, {"cursor": sme_deep})
         if len(sme_d()) != 50 or sme_d()[0]["id"] == sme_1()[0]["id"]:
             raise BenchFailure("the SME's deep page is not a full page of other events")
-        sme1, smed = _interleaved(sme_1, sme_d, SAMPLES)
-        op1, opd = _interleaved(_get(conn, operator_key, feed, {}),
-                                _get(conn, operator_key, feed, {"cursor": operator_deep}),
+        sme1, smed = interleaved(sme_1, sme_d, SAMPLES)
+        op1, opd = interleaved(api_list(conn, operator_key, feed, {}),
+                                api_list(conn, operator_key, feed, {"cursor": operator_deep}),
                                 SAMPLES)
-        small_d = _get(conn, small_key, feed, {"cursor": small_deep})
+        small_d = api_list(conn, small.api_key, feed, {"cursor": small_deep})
         if len(small_d()) != 50:
             raise BenchFailure("the small operator's deep page is not a full page")
-        small1, smalld = _interleaved(_get(conn, small_key, feed, {}), small_d, SAMPLES)
-        del1, deld = _interleaved(_get(conn, operator_key, deliveries, {}),
-                                  _get(conn, operator_key, deliveries,
+        small1, smalld = interleaved(api_list(conn, small.api_key, feed, {}), small_d, SAMPLES)
+        del1, deld = interleaved(api_list(conn, operator_key, deliveries, {}),
+                                  api_list(conn, operator_key, deliveries,
                                        {"cursor": deliveries_deep}), SAMPLES)
     finally:
         conn.close()
         django.db.connections.close_all()
-        _clean(ctx, [s.pk for s in smes], machine_ids + [small_machine.pk], endpoint.pk)
-        Hub.objects.filter(pk=small_hub.pk).delete()
-        Organization.objects.filter(pk=small.pk).delete()
+        _clean(ctx, [s.pk for s in smes], machine_ids + small.machine_ids, endpoint.pk)
+        small.remove()
     k = f"{total / 1e6:.1f}M events, filled in {fill_s:.0f} s"
     return [
         Figure(f"events feed: an SME's GET /api/v1/events/ 90% deep ({mine:,} of its "

@@ -40,8 +40,6 @@ SAMPLES = 30
 CHECKED = 250  # equipment asked one by one (reference and equality)
 LONG = "-c statement_timeout=600000"  # a million-row COPY or DELETE outlasts the 10 s bound
 ZONES = ("Asia/Shanghai", "Europe/Berlin", "America/Chicago", "Asia/Kolkata")
-COLUMNS = ("equipment_id, organization_id, start, \"end\", blocked_until, status, purpose, "
-           "price, decision_reason, created, updated")
 
 
 def _hours():
@@ -82,10 +80,11 @@ def _fill(ctx, machines: list, sme_ids: list[int]) -> float:
 
     rng = random.Random(17)  # noqa: S311 - bench data, not secrets
     week = w.local_midnight(1)
+    operator = ctx.world.operator_id
     began = time.monotonic()
     with psycopg.connect(ctx.url, options=LONG) as conn:
         with conn.cursor() as cur, cur.copy(
-                f"COPY bookings_booking ({COLUMNS}) FROM STDIN") as copy:  # noqa: S608 - constants only
+                f"COPY bookings_booking ({w.BOOKING_COLUMNS}) FROM STDIN") as copy:  # noqa: S608 - constants only
             rows = []
             for n, eq in enumerate(machines):
                 buffer = timedelta(minutes=eq.changeover_buffer)
@@ -112,7 +111,7 @@ def _fill(ctx, machines: list, sme_ids: list[int]) -> float:
                     periods.append((start, start + timedelta(hours=4), "confirmed"))
                 for k, (start, end, status) in enumerate(periods):
                     blocked = end + buffer
-                    rows.append(f"{eq.pk}\t{sme_ids[(n + k) % len(sme_ids)]}\t"
+                    rows.append(f"{eq.pk}\t{sme_ids[(n + k) % len(sme_ids)]}\t{operator}\t"
                                 f"{start.isoformat()}\t{end.isoformat()}\t{blocked.isoformat()}"
                                 f"\t{status}\tfiller\t200.00\t\t{start.isoformat()}\t"
                                 f"{start.isoformat()}\n")

@@ -8,6 +8,7 @@ Everything talks to 127.0.0.1 only, and every loop is bounded in time.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import select
 import socket
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -249,6 +250,46 @@ def http_get(port: int, path: str, headers: dict[str, str] | None = None,
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def api_get(conn: http.client.HTTPConnection, api_key: str, path: str,
+            query: dict | None = None, read: Callable[[bytes], object] | None = None
+            ) -> Callable[[], object]:
+    """A GET of the API as ``api_key``'s organisation, ready to repeat: returns ``read``
+    of the body (None without it); any answer but 200 is a BenchFailure."""
+    full = path + ("?" + urlencode(query) if query else "")
+    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+
+    def op() -> object:
+        conn.request("GET", full, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise BenchFailure(f"GET {full} → {resp.status} {data[:400]!r}")
+        return read(data) if read else None
+
+    return op
+
+
+def api_list(conn: http.client.HTTPConnection, api_key: str, path: str,
+             query: dict | None = None) -> Callable[[], list]:
+    """``api_get`` of a list: its page's ``results``."""
+    return api_get(conn, api_key, path, query, read=lambda data: json.loads(data)["results"])
+
+
+def interleaved(first: Callable[[], object], second: Callable[[], object], n: int
+                ) -> tuple[list[float], list[float]]:
+    """``n`` timings (ms) of each of two calls, alternated so drift on a shared machine
+    hits both alike; three warm-up calls each."""
+    for _ in range(3):
+        first(), second()
+    a, b = [], []
+    for _ in range(n):
+        for op, out in ((first, a), (second, b)):
+            began = time.perf_counter()
+            op()
+            out.append((time.perf_counter() - began) * 1e3)
+    return a, b
 
 
 @contextmanager

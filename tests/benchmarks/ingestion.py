@@ -107,7 +107,8 @@ def _trial(world, equipment, start, hours: int):
     from trials.models import Trial
 
     booking = Booking.objects.create(
-        equipment=equipment, organization_id=world.smes[0].id, start=start,
+        equipment=equipment, organization_id=world.smes[0].id, operator_id=world.operator_id,
+        start=start,
         end=start + timedelta(hours=hours), blocked_until=start + timedelta(hours=hours),
         status=Booking.Status.COMPLETED, purpose="ingestion benchmark", price=0)
     return Trial.objects.create(booking=booking)

@@ -44,6 +44,7 @@ from .harness import (
     Figure,
     LoadResult,
     Server,
+    api_get,
     app_env,
     closed_loop,
     connect,
@@ -122,10 +123,9 @@ class Context:
 
 # ---------------------------------------------------------------- booking throughput
 
-INSERT = """
-INSERT INTO bookings_booking (equipment_id, organization_id, start, "end", blocked_until,
-                              status, purpose, price, decision_reason, created, updated)
-VALUES (%s, %s, %s, %s, %s, 'confirmed', %s, %s, '', now(), now())
+INSERT = f"""
+INSERT INTO bookings_booking ({w.BOOKING_COLUMNS})
+VALUES (%s, %s, %s, %s, %s, %s, 'confirmed', %s, %s, '', now(), now())
 """
 
 
@@ -144,7 +144,8 @@ def measure_raw_inserts(ctx: Context) -> LoadResult:
             # limit), and thousands of raw rows there would measure that instead (see
             # crowded_creation for that cost on its own).
             owner = ctx.world.smes[(i + 1) % CLIENTS].id
-            ops.append(_insert_op(conn, eq, owner, ctx.slots("raw", eq, RAW_FIRST_DAY)))
+            ops.append(_insert_op(conn, eq, owner, ctx.world.operator_id,
+                                  ctx.slots("raw", eq, RAW_FIRST_DAY)))
         result = closed_loop(ops, warmup=WARMUP, duration=DURATION)
     finally:
         for conn in conns:
@@ -154,10 +155,12 @@ def measure_raw_inserts(ctx: Context) -> LoadResult:
     return result
 
 
-def _insert_op(conn, equipment_id: int, organization_id: int, take) -> Callable[[], None]:
+def _insert_op(conn, equipment_id: int, organization_id: int, operator_id: int,
+               take) -> Callable[[], None]:
     def op() -> None:
         start, end = take()
-        conn.execute(INSERT, (equipment_id, organization_id, start, end, end, w.PURPOSE, PRICE))
+        conn.execute(INSERT, (equipment_id, organization_id, operator_id, start, end, end,
+                              w.PURPOSE, PRICE))
 
     return op
 
@@ -219,24 +222,11 @@ def measure_api_floor(ctx: Context, server: Server) -> LoadResult:
     """The least an authenticated API call costs here: GET /api/v1/ (the API root: the
     key check, from the key cache once warm, and the throttle; no query) from the same 8
     keep-alive clients."""
-    result = _http_load(server, lambda i, conn: _get_op(conn, ctx.world.smes[i].api_key,
+    result = _http_load(server, lambda i, conn: api_get(conn, ctx.world.smes[i].api_key,
                                                         "/api/v1/"))
     if result.errors:
         raise BenchFailure("GET /api/v1/ failed: " + "; ".join(result.errors[:3]))
     return result
-
-
-def _get_op(conn: http.client.HTTPConnection, api_key: str, path: str) -> Callable[[], None]:
-    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-
-    def op() -> None:
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        if resp.status != 200:
-            raise BenchFailure(f"GET {path} → {resp.status} {data[:400]!r}")
-
-    return op
 
 
 def creation_statements(ctx: Context) -> int:
@@ -321,14 +311,12 @@ def load_busy_equipment(ctx: Context) -> None:
     first, now = w.local_midnight(BUSY_FIRST_DAY), datetime.now(UTC)
     with connect(ctx.url) as conn:
         with conn.cursor() as cur, cur.copy(
-                'COPY bookings_booking (equipment_id, organization_id, start, "end", '
-                "blocked_until, status, purpose, price, decision_reason, created, updated) "
-                "FROM STDIN") as copy:
+                f"COPY bookings_booking ({w.BOOKING_COLUMNS}) FROM STDIN") as copy:
             for i in range(BUSY_BOOKINGS):
                 start = first + timedelta(hours=i)
                 end = start + SLOT
-                copy.write_row((eq, org, start, end, end, "confirmed", w.PURPOSE, PRICE, "",
-                                now, now))
+                copy.write_row((eq, org, ctx.world.operator_id, start, end, end, "confirmed",
+                                w.PURPOSE, PRICE, "", now, now))
         conn.commit()
         conn.execute("ANALYZE bookings_booking")
         conn.commit()

@@ -19,7 +19,7 @@ SAMPLES = 30
 
 def _fill(ctx, equipment_ids: list[int], sme_id: int, upto: int, cursor: dict) -> int:
     """COPY filler bookings until the table holds ``upto`` rows; returns the count."""
-    from .world import local_midnight
+    from .world import BOOKING_COLUMNS, local_midnight
 
     # Filling a million rows takes longer than the harness's 10 s statement bound.
     with psycopg.connect(ctx.url, options="-c statement_timeout=300000") as conn:
@@ -28,9 +28,7 @@ def _fill(ctx, equipment_ids: list[int], sme_id: int, upto: int, cursor: dict) -
         if not need:
             return have
         with conn.cursor() as cur, cur.copy(
-                "COPY bookings_booking (equipment_id, organization_id, start, \"end\", "
-                "blocked_until, status, purpose, price, decision_reason, created, updated) "
-                "FROM STDIN") as copy:
+                f"COPY bookings_booking ({BOOKING_COLUMNS}) FROM STDIN") as copy:
             rows = []
             for i in range(need):
                 eq = equipment_ids[i % len(equipment_ids)]
@@ -43,7 +41,7 @@ def _fill(ctx, equipment_ids: list[int], sme_id: int, upto: int, cursor: dict) -
                     start = local_midnight(-1) - timedelta(hours=n)
                     status = "completed"
                 end = start + timedelta(minutes=30)
-                rows.append(f"{eq}\t{sme_id}\t{start.isoformat()}\t{end.isoformat()}\t"
+                rows.append(f"{eq}\t{sme_id}\t{ctx.world.operator_id}\t{start.isoformat()}\t{end.isoformat()}\t"
                             f"{end.isoformat()}\t{status}\tfiller\t200.00\t\t"
                             f"{start.isoformat()}\t{start.isoformat()}\n")
                 if len(rows) >= 10_000:

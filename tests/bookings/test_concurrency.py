@@ -98,13 +98,13 @@ def test_exclusion_constraint_backs_the_service(hub, category, smes):
     services.create_booking(equipment_id=eq.pk, organization=smes[0], start=local(3, 9),
                             end=local(3, 11), purpose="first")
     with pytest.raises(IntegrityError, match="booking_no_overlap"), transaction.atomic():
-        Booking.objects.create(equipment=eq, organization=smes[1], start=local(3, 10),
-                               end=local(3, 12), blocked_until=local(3, 12), status="confirmed",
-                               purpose="sneaky", price=0)
+        Booking.objects.create(equipment=eq, organization=smes[1], operator=hub.operator,
+                               start=local(3, 10), end=local(3, 12), blocked_until=local(3, 12),
+                               status="confirmed", purpose="sneaky", price=0)
     # Inactive rows may overlap freely (a cancelled booking frees its slot).
-    Booking.objects.create(equipment=eq, organization=smes[1], start=local(3, 10),
-                           end=local(3, 12), blocked_until=local(3, 12), status="cancelled",
-                           purpose="old", price=0)
+    Booking.objects.create(equipment=eq, organization=smes[1], operator=hub.operator,
+                           start=local(3, 10), end=local(3, 12), blocked_until=local(3, 12),
+                           status="cancelled", purpose="old", price=0)
 
 
 def test_sqlite_or_postgres_same_slot_race_never_double_books(hub, category, smes):

@@ -21,6 +21,7 @@ from tests.fixtures.world import key_client, local, make_booking, make_equipment
 
 S = Booking.Status
 FEED = "/api/v1/events/"
+BOOKINGS = "/api/v1/bookings/"
 
 
 @pytest.mark.django_db
@@ -55,22 +56,36 @@ def test_an_smes_feed_reads_its_events_by_the_organisation_on_them(equipment, sm
 
 
 @pytest.mark.django_db
-def test_an_operators_feed_reads_its_events_by_the_operator_on_them(
-        equipment, sme, other_sme, operator, other_operator, category):
+@pytest.mark.parametrize(("url", "table", "key"), [(FEED, "bookings_bookingevent", "booking"),
+                                                   (BOOKINGS, "bookings_booking", "id")])
+def test_an_operators_list_reads_its_rows_by_the_operator_on_them(
+        equipment, sme, other_sme, operator, other_operator, category, url, table, key):
+    """The events feed and the bookings list: not by a join to its hubs or a semi-join to
+    their bookings, so each seeks (operator, at | start, id) whatever share of the
+    platform's rows the operator holds."""
     theirs = HubFactory(operator=other_operator)
     mine = [make_booking(equipment, sme, local(2, 9), local(2, 10)),
             make_booking(equipment, other_sme, local(2, 11), local(2, 12))]
     make_booking(make_equipment(theirs, category, "their-cnc"), sme, local(2, 9), local(2, 10))
     with CaptureQueriesContext(connection) as queries:
-        response = key_client(operator).get(FEED)
+        response = key_client(operator).get(url)
     assert response.status_code == 200
-    # Both SMEs' events at its hub, not the other operator's.
-    assert [item["booking"] for item in response.json()["results"]] == [b.pk for b in mine]
+    # Both SMEs' bookings at its hub, not the other operator's.
+    assert [item[key] for item in response.json()["results"]] == [b.pk for b in mine]
     sql = next(q["sql"] for q in queries.captured_queries
-               if 'FROM "bookings_bookingevent"' in q["sql"] and "ORDER BY" in q["sql"])
-    assert '"bookings_bookingevent"."operator_id" = ' in sql, sql
-    assert "IN (SELECT" not in sql, sql
-    assert len(key_client(other_operator).get(FEED).json()["results"]) == 1
+               if f'FROM "{table}"' in q["sql"] and "ORDER BY" in q["sql"])
+    where = sql.rsplit(" WHERE ", 1)[1]  # the list's own (a subquery may come before)
+    assert f'"{table}"."operator_id" = ' in where, sql
+    assert "IN (SELECT" not in where and '"equipment_hub"' not in where, sql
+    assert len(key_client(other_operator).get(url).json()["results"]) == 1
+
+
+@pytest.mark.django_db
+def test_every_booking_carries_its_hubs_operator(equipment, sme, operator):
+    booking = services.create_booking(equipment_id=equipment.pk, organization=sme,
+                                      start=local(2, 9), end=local(2, 11), purpose="Trial")
+    assert booking.operator_id == operator.pk
+    assert Booking.objects.get(pk=booking.pk).operator_id == operator.pk
 
 
 @pytest.mark.django_db
@@ -112,8 +127,9 @@ def test_around_slot_is_answered_by_the_exclusion_index_on_both_conditions(hub, 
             rows.append((machine, s, s + timedelta(hours=2), (S.CONFIRMED, S.REQUESTED,
                                                               S.CANCELLED)[k % 3]))
     Booking.objects.bulk_create([
-        Booking(equipment=m, organization=sme, start=s, end=e, blocked_until=e, status=st,
-                purpose="filler", price=Decimal("200.00")) for m, s, e, st in rows])
+        Booking(equipment=m, organization=sme, operator_id=m.hub.operator_id, start=s, end=e,
+                blocked_until=e, status=st, purpose="filler", price=Decimal("200.00"))
+        for m, s, e, st in rows])
     target = machines[17]
     with CaptureQueriesContext(connection) as queries:
         around = selectors.around_slot(equipment=target, start=start,

@@ -34,7 +34,8 @@ def _line(quote, position, start, end) -> QuoteLine:
 
 
 def _booking(equipment, organization, start, end, quote) -> Booking:
-    return Booking(equipment=equipment, organization=organization, start=start, end=end,
+    return Booking(equipment=equipment, organization=organization,
+                   operator_id=equipment.hub.operator_id, start=start, end=end,
                    blocked_until=end, status=Booking.Status.CONFIRMED, purpose="batched",
                    price=quote.total, quote=quote)
 

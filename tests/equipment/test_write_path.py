@@ -310,6 +310,40 @@ def test_admin_changes_a_hub_through_the_service(admin_client, hub):
     assert hub.name == "Yizhuang North"
 
 
+def test_a_hubs_operator_is_fixed_at_every_door(admin_client, hub, operator):
+    """Bookings and their events keep a copy of their hub's operator (each side's lists
+    seek it), so a hub never changes hands: the service refuses, the admin shows the
+    operator read-only and ignores a posted one, the API's field is read-only."""
+    from core.errors import ValidationFailed
+    from equipment import services as equipment_services
+    from tests.fixtures.world import make_org
+
+    rival = make_org("rival-works", "flagship")
+    with pytest.raises(ValidationFailed) as refused:
+        equipment_services.update_hub(hub=hub, by=operator, data={"operator": rival})
+    assert {v.field: v.code for v in refused.value.violations} == {
+        "operator": "hub_operator_fixed"}
+    # The same operator is no change.
+    equipment_services.update_hub(hub=hub, by=operator,
+                                  data={"operator": operator, "address": "Kechuang St 9"})
+
+    url = reverse("admin:equipment_hub_change", args=[hub.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b'name="operator"' not in page.content
+    data = {**form_post(hub, name_en="Yizhuang West"), "operator": rival.pk,
+            "equipment-TOTAL_FORMS": "0", "equipment-INITIAL_FORMS": "0",
+            "equipment-MIN_NUM_FORMS": "0", "equipment-MAX_NUM_FORMS": "1000",
+            "_save": "Save"}
+    assert admin_client.post(url, data).status_code == 302
+
+    response = key_client(operator).patch(f"/api/v1/hubs/{hub.slug}/",
+                                          {"operator": rival.slug}, format="json")
+    assert response.status_code == 200
+    hub.refresh_from_db()
+    assert (hub.operator_id, hub.name, hub.address) == (operator.pk, "Yizhuang West",
+                                                        "Kechuang St 9")
+
+
 # --- qualifications ----------------------------------------------------------------------
 
 def test_admin_grants_qualifications_through_the_service(admin_client, admin_user, equipment,

@@ -639,7 +639,8 @@ def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
                                    by_user=users[lead], now=booked_at, assisted=assisted,
                                    grant_reference=grant)
         booking = Booking.objects.create(
-            equipment=eq, organization=orgs[sme], requested_by=users[lead],
+            equipment=eq, organization=orgs[sme], operator_id=eq.hub.operator_id,
+            requested_by=users[lead],
             trial_lead=users[lead], start=start, end=end,
             blocked_until=end + timedelta(minutes=eq.changeover_buffer),
             status=Booking.Status.COMPLETED, purpose=purpose, price=quote.total, quote=quote,
@@ -648,7 +649,7 @@ def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
                                   (start, "confirmed", "checked_in"),
                                   (end, "checked_in", "completed")):
             BookingEvent.objects.create(booking=booking, organization=booking.organization,
-                                        operator_id=booking.equipment.hub.operator_id,
+                                        operator_id=booking.operator_id,
                                         code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
                                         notified_at=at, reason="demo history")
@@ -683,14 +684,15 @@ def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipm
         quote = price_demo_booking(equipment=eq, organization=orgs["precisionparts"],
                                    start=start, end=end, by_user=lead, now=start)
         booking = Booking.objects.create(
-            equipment=eq, organization=orgs["precisionparts"], requested_by=lead,
+            equipment=eq, organization=orgs["precisionparts"],
+            operator_id=eq.hub.operator_id, requested_by=lead,
             trial_lead=lead, start=start, end=end,
             blocked_until=end + timedelta(minutes=eq.changeover_buffer),
             status=Booking.Status.CHECKED_IN, purpose=PLANT_PURPOSE, price=quote.total,
             quote=quote, checked_in_at=start)
         for at, before, after in ((start, "", "confirmed"), (start, "confirmed", "checked_in")):
             BookingEvent.objects.create(booking=booking, organization=booking.organization,
-                                        operator_id=booking.equipment.hub.operator_id,
+                                        operator_id=booking.operator_id,
                                         code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
                                         notified_at=at, reason="demo plant")
