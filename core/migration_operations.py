@@ -47,26 +47,31 @@ class RemoveIndexConcurrently(_ConcurrentlyOnPostgreSQL, postgres.RemoveIndexCon
 
 class DropFieldIndexConcurrently(AlterField):
     """A field's own index dropped (``db_index`` True → False; a foreign key whose index
-    a composite index leading with it makes redundant). The state change is
-    ``AlterField``'s; on PostgreSQL the index Django made for the field is dropped
-    ``CONCURRENTLY`` (and built so when unapplied), elsewhere ``AlterField`` does it."""
+    a composite index leading with it makes redundant), and only that: the state change
+    is ``AlterField``'s, the schema change one DROP INDEX of the index Django made for
+    the field (``CONCURRENTLY`` on PostgreSQL; elsewhere plain, never ``AlterField``'s
+    table rebuild) and, unapplied, its CREATE INDEX. Not folded into other operations by
+    squashing, which would lose the concurrent drop."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
         model = from_state.apps.get_model(app_label, self.model_name)
         field = model._meta.get_field(self.name)
         names = schema_editor._constraint_names(
             model, [field.column], index=True, type_=Index.suffix,
             exclude={index.name for index in model._meta.indexes})
         for name in names:
-            schema_editor.execute(
-                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+            schema_editor.execute(schema_editor._delete_index_sql(
+                model, name, **self._concurrently(schema_editor)))
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
         model = to_state.apps.get_model(app_label, self.model_name)
         field = model._meta.get_field(self.name)
-        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field],
-                                                              concurrently=True))
+        schema_editor.execute(schema_editor._create_index_sql(
+            model, fields=[field], **self._concurrently(schema_editor)))
+
+    @staticmethod
+    def _concurrently(schema_editor) -> dict:
+        return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
+
+    def reduce(self, operation, app_label):
+        return False

@@ -114,7 +114,8 @@ def update_hub(*, hub: Hub, by: Organization, data: dict[str, Any]) -> Hub:
     and statements made at the hub are that operator's."""
     _require_operator(by)
     operator = data.get("operator")
-    if operator is not None and operator.pk != hub.operator_id:
+    operator_id = operator.pk if operator is not None else data.get("operator_id")
+    if operator_id is not None and operator_id != hub.operator_id:
         raise errors.HUB_OPERATOR_FIXED.error()
     for key, value in data.items():
         setattr(hub, key, value)

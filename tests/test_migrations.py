@@ -65,10 +65,10 @@ def test_the_models_match_the_migrations(db):
     assert "No changes detected" in out.getvalue()
 
 
-@pytest.mark.postgres
-def test_bookings_keep_no_index_a_composite_makes_redundant(transactional_db):
+def test_bookings_keep_no_index_a_composite_makes_redundant(db):
     """Each booking foreign key a list filters on is the leading column of a composite
-    index, and has no index of its own (bookings 0013 dropped them concurrently)."""
+    index, and has no index of its own (bookings 0013 dropped them: one DROP INDEX each,
+    no table rebuild)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -77,6 +77,22 @@ def test_bookings_keep_no_index_a_composite_makes_redundant(transactional_db):
     assert {("equipment_id", "start"), ("organization_id", "start", "id"),
             ("operator_id", "start", "id")} <= indexed
     assert not {("equipment_id",), ("organization_id",), ("operator_id",)} & indexed
+
+
+def test_a_concurrent_index_drop_is_never_squashed_into_a_plain_alter_field():
+    from django.db import models
+    from django.db.migrations import AlterField
+
+    from core.migration_operations import DropFieldIndexConcurrently
+
+    field = models.IntegerField(db_index=False)
+    drop = DropFieldIndexConcurrently(model_name="booking", name="price", field=field)
+    assert drop.reduce(AlterField(model_name="booking", name="price", field=field),
+                       "bookings") is False
+
+
+@pytest.mark.postgres
+def test_postgresql_drops_and_rebuilds_a_fields_index_concurrently(transactional_db):
     out = io.StringIO()
     call_command("sqlmigrate", "bookings", "0013", "--backwards", stdout=out)
     assert out.getvalue().count("CREATE INDEX CONCURRENTLY") == 2

@@ -323,6 +323,8 @@ def test_a_hubs_operator_is_fixed_at_every_door(admin_client, hub, operator):
         equipment_services.update_hub(hub=hub, by=operator, data={"operator": rival})
     assert {v.field: v.code for v in refused.value.violations} == {
         "operator": "hub_operator_fixed"}
+    with pytest.raises(ValidationFailed):
+        equipment_services.update_hub(hub=hub, by=operator, data={"operator_id": rival.pk})
     # The same operator is no change.
     equipment_services.update_hub(hub=hub, by=operator,
                                   data={"operator": operator, "address": "Kechuang St 9"})
