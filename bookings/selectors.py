@@ -148,14 +148,11 @@ _EQUIPMENT = {
 _BOOKING, _MAINTENANCE, _OWN_OPEN = 1, 2, 3
 
 
-@cache
-def _around_sql(vendor: str, limited: bool) -> str:
-    """The named parts of the read, UNION ALL-ed, with named parameters: ``equipment``,
-    the period ``start``/``end``, ``end_with_buffer`` (the end widened by the changeover
-    buffer) and, ``limited``, ``organization`` and ``limit``. Table and column names come
-    from the models' metadata."""
+def _active_overlapping(vendor: str) -> tuple[str, str]:
+    """The conditions "an active booking of %(equipment)s" and "its blocked range meets
+    [%(start)s, %(end_with_buffer)s)" on the bookings aliased ``b``, as the exclusion
+    constraint's GiST index answers them (both of its columns)."""
     b = functools.partial(db.column, Booking, alias="b")
-    m = functools.partial(db.column, MaintenanceWindow, alias="m")
     # Literal values, not parameters: the planner must see that the predicate implies the
     # exclusion constraint's partial index (``status IN (…active…)``).
     active = ", ".join(f"'{status}'" for status in Booking.ACTIVE)
@@ -164,6 +161,48 @@ def _around_sql(vendor: str, limited: bool) -> str:
     is_active = f"{b('equipment')} = {equipment} AND {b('status')} IN ({active})"
     overlap = _OVERLAP.get(vendor, _OVERLAP["default"]).format(
         start=b("start"), blocked_until=b("blocked_until"))
+    return is_active, overlap
+
+
+@cache
+def _own_active_sql(vendor: str) -> str:
+    b = functools.partial(db.column, Booking, alias="b")
+    is_active, overlap = _active_overlapping(vendor)
+    return (f"SELECT {b('start')}, {b('end')}, {b('id')} FROM {db.table(Booking)} b "  # noqa: S608 - model metadata and constants only
+            f"WHERE {is_active} AND {overlap} AND {b('organization')} = %(organization)s "
+            f"AND {b('start')} < %(end)s AND {b('end')} > %(start)s "
+            f"ORDER BY {b('start')}, {b('id')}")
+
+
+def own_active_between(organization: Organization | None, *, equipment: Equipment,
+                       start: datetime, end: datetime) -> list[tuple[datetime, datetime, int]]:
+    """An SME's active bookings of ``equipment`` overlapping [start, end): (start, end,
+    id), earliest first; nothing for any other organisation. Read through the exclusion
+    constraint's index (the equipment and the period) like ``around_slot``, whatever
+    the table holds: the SME's other bookings or the status alone are no way in (a
+    bitmap of every active booking in the table once the single organisation index was
+    gone)."""
+    if organization is None or organization.kind != Organization.Kind.SME:
+        return []
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {"equipment": equipment.pk, "organization": organization.pk,
+              "start": adapt(start), "end": adapt(end), "end_with_buffer": adapt(end)}
+    with db.cursor() as cursor:
+        cursor.execute(_own_active_sql(connection.vendor), params)
+        rows = cursor.fetchall()
+    to_datetime = db.field_converter(Booking, "start")
+    return [(to_datetime(s), to_datetime(e), pk) for s, e, pk in rows]
+
+
+@cache
+def _around_sql(vendor: str, limited: bool) -> str:
+    """The named parts of the read, UNION ALL-ed, with named parameters: ``equipment``,
+    the period ``start``/``end``, ``end_with_buffer`` (the end widened by the changeover
+    buffer) and, ``limited``, ``organization`` and ``limit``. Table and column names come
+    from the models' metadata."""
+    b = functools.partial(db.column, Booking, alias="b")
+    m = functools.partial(db.column, MaintenanceWindow, alias="m")
+    is_active, overlap = _active_overlapping(vendor)
     parts = {
         "bookings": (
             f"SELECT {_BOOKING}, {b('start')}, {b('end')}, {b('blocked_until')} "  # noqa: S608 - model metadata and constants only

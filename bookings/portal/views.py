@@ -55,7 +55,7 @@ from ..forms import (
 from ..models import Booking, BookingAttachment
 from ..reports.selectors import usage
 from ..search import encode_cursor
-from ..selectors import booking_for, bookings_visible_to, free_intervals
+from ..selectors import booking_for, bookings_visible_to, free_intervals, own_active_between
 from .finder import CURSOR_PARAM, RANK_PARAM, FreeSearchForm, free_cards, free_page
 from .week import DAYS, MAX_WEEKS, WEEK_CHOICES, build_week, free_range, week_bounds
 
@@ -177,7 +177,8 @@ def calendar(request, pk: int):  # public: booking a slot needs an account (``bo
     organization = request.organization
     can_book = _can_book(organization)
     week = build_week(equipment=equipment, first_day=first, free=free, now=now, weeks=weeks,
-                      own=_own_periods(organization, equipment, start, end),
+                      own=own_active_between(organization, equipment=equipment, start=start,
+                                              end=end),
                       book_url=reverse("bookings:book", args=[equipment.pk]) if can_book
                       else None,
                       booking_url=reverse("bookings:detail", args=[0]).replace("/0/", "/{}/"))
@@ -189,16 +190,6 @@ def calendar(request, pk: int):  # public: booking a slot needs an account (``bo
                "previous": max(first - shown, today) if first > today else None,
                "next": first + shown if first + shown <= last else None}
     return _render_part(request, "bookings/_week.html", "bookings/calendar.html", context)
-
-
-def _own_periods(organization, equipment: Equipment, start, end) -> list:
-    """The viewer's organisation's active bookings of ``equipment`` overlapping
-    [start, end): the week grid shows them as "yours"."""
-    if organization is None or organization.kind != organization.Kind.SME:
-        return []
-    return list(bookings_visible_to(organization)
-                .filter(equipment=equipment, status__in=Booking.ACTIVE, start__lt=end,
-                        end__gt=start).values_list("start", "end", "pk"))
 
 
 def _render_part(request, part: str, page: str, context: dict):

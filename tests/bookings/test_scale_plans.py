@@ -109,12 +109,15 @@ def _explain(sql: str) -> str:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=False)
-def test_around_slot_is_answered_by_the_exclusion_index_on_both_conditions(hub, category,
-                                                                          sme):
+@pytest.mark.parametrize("read", ["around_slot", "own_active_between"])
+def test_a_machines_month_is_read_by_the_exclusion_index_on_both_conditions(hub, category,
+                                                                            sme, read):
     """A table with many machines' history and coming bookings: the read of one machine's
-    month is the ``booking_no_overlap`` GiST index with the equipment AND the period as
-    its condition — not the period alone ANDed with the (equipment_id) B-tree, which reads
-    every machine's bookings in the period (the plan an untyped parameter got)."""
+    month (``around_slot``, and the SME's own bookings the week page shows) is the
+    ``booking_no_overlap`` GiST index with the equipment AND the period as its condition —
+    not the period alone ANDed with the (equipment_id) B-tree, which reads every
+    machine's bookings in the period (the plan an untyped parameter got), nor a bitmap of
+    every active booking by status."""
     machines = [make_equipment(hub, category, f"m-{i}") for i in range(40)]
     start = local(1, 0)
     rows = []
@@ -131,10 +134,14 @@ def test_around_slot_is_answered_by_the_exclusion_index_on_both_conditions(hub, 
                 blocked_until=e, status=st, purpose="filler", price=Decimal("200.00"))
         for m, s, e, st in rows])
     target = machines[17]
+    end = start + timedelta(days=30)
     with CaptureQueriesContext(connection) as queries:
-        around = selectors.around_slot(equipment=target, start=start,
-                                       end=start + timedelta(days=30), organization=sme)
-    assert len(around.bookings) == 14  # 20 in the month, every third cancelled
+        if read == "around_slot":
+            found = selectors.around_slot(equipment=target, start=start, end=end,
+                                          organization=sme).bookings
+        else:
+            found = selectors.own_active_between(sme, equipment=target, start=start, end=end)
+    assert len(found) == 14  # 20 in the month, every third cancelled
     plan = _explain(queries.captured_queries[-1]["sql"])
     scan = plan.split("booking_no_overlap", 1)
     assert len(scan) == 2, plan
@@ -161,3 +168,27 @@ def test_around_slot_returns_the_same_with_the_typed_equipment(hub, category, sm
         equipment=machine, status__in=Booking.ACTIVE, start__lt=end + timedelta(minutes=30),
         blocked_until__gt=start).values_list("start", "end", "blocked_until"))
     assert around.bookings == expected and len(expected) == 3
+
+
+@pytest.mark.django_db
+def test_own_active_between_is_the_smes_active_bookings_overlapping_the_period(
+        hub, category, sme, other_sme, operator):
+    """What the week page shows as "yours": the SME's requested, confirmed and checked-in
+    bookings of that machine meeting [start, end) — not another SME's, not a cancelled
+    one, not another machine's, not one whose changeover buffer alone reaches in."""
+    machine = make_equipment(hub, category, changeover_buffer=60)
+    other = make_equipment(hub, category, "other")
+    mine = [make_booking(machine, sme, local(2, 9), local(2, 11)),
+            make_booking(machine, sme, local(2, 14), local(2, 16), status=S.REQUESTED),
+            make_booking(machine, sme, local(3, 8), local(3, 10), status=S.CHECKED_IN)]
+    make_booking(machine, sme, local(2, 6), local(2, 8))  # ends at 8; buffer to 9
+    make_booking(machine, sme, local(2, 12), local(2, 13), status=S.CANCELLED)
+    make_booking(machine, other_sme, local(2, 17), local(2, 18))
+    make_booking(other, sme, local(2, 9), local(2, 11))
+    make_booking(machine, sme, local(3, 11), local(3, 13))  # starts at the end
+    start, end = local(2, 8), local(3, 11)
+    found = selectors.own_active_between(sme, equipment=machine, start=start, end=end)
+    assert found == [(b.start, b.end, b.pk) for b in mine]
+    assert selectors.own_active_between(operator, equipment=machine, start=start,
+                                        end=end) == []
+    assert selectors.own_active_between(None, equipment=machine, start=start, end=end) == []
