@@ -25,9 +25,10 @@ from core.admin import (
 )
 from core.errors import DomainError, ValidationFailed, error_text
 from core.forms import add_errors
+from core.reasons import ReasonCode
 from equipment.wording import zone_label
 
-from . import services
+from . import reasons, services
 from .feeds import admin as feeds_admin  # noqa: F401 - registers the feeds' console
 from .models import Booking, BookingEvent
 from .reports.admin import report_view
@@ -36,20 +37,27 @@ from .reports.admin import report_view
 WAITING_TOO_LONG = timedelta(days=1)
 
 
+@admin.display(description=gettext_lazy("reason"))
+def shown_reason(event: BookingEvent) -> str:
+    """The event's reason in the console's language (core.reasons)."""
+    return event.reason_shown
+
+
 class BookingEventInline(RecordInline):
     model = BookingEvent
     fields = ["at", "code", "from_status", "to_status", "actor_user", "actor_organization",
-              "reason", "notified_at"]
+              shown_reason, "notified_at"]
 
 
-def _run(modeladmin, request, queryset, service, reason: str, done_message):
+def _run(modeladmin, request, queryset, service, reason: ReasonCode, done_message):
     """Apply a lifecycle service to each selected booking as its hub's operator, so the
-    console follows exactly the rules the API does."""
+    console follows exactly the rules the API does; ``reason`` (naming the staff member)
+    goes into each booking's history."""
     done = 0
     for booking in queryset.select_related("equipment__hub__operator"):
         try:
             service(booking_id=booking.pk, organization=booking.equipment.hub.operator,
-                    reason=reason % {"user": request.user}, by_user=request.user)
+                    reason=reason.of(user=str(request.user)), by_user=request.user)
             done += 1
         except DomainError as exc:
             modeladmin.message_user(request, _("Booking #%(id)s: %(error)s") % {
@@ -196,19 +204,19 @@ class BookingAdmin(RecordAdmin):
     @admin.action(description=gettext_lazy("Approve selected bookings"))
     def approve(self, request, queryset):
         _run(self, request, queryset, services.approve_booking,
-             "Approved in the admin console by %(user)s",
+             reasons.APPROVED_IN_ADMIN,
              lambda n: ngettext("%(count)d booking approved.", "%(count)d bookings approved.", n))
 
     @admin.action(description=gettext_lazy("Reject selected bookings"))
     def reject(self, request, queryset):
         _run(self, request, queryset, services.reject_booking,
-             "Rejected in the admin console by %(user)s",
+             reasons.REJECTED_IN_ADMIN,
              lambda n: ngettext("%(count)d booking rejected.", "%(count)d bookings rejected.", n))
 
     @admin.action(description=gettext_lazy("Cancel selected bookings"))
     def cancel(self, request, queryset):
         _run(self, request, queryset, services.cancel_booking,
-             "Cancelled in the admin console by %(user)s",
+             reasons.CANCELLED_IN_ADMIN,
              lambda n: ngettext("%(count)d booking cancelled.", "%(count)d bookings cancelled.", n))
 
 
@@ -221,5 +229,8 @@ class BookingEventAdmin(RecordAdmin):
                            "actor_user", "actor_organization"]
     search_fields = ["=booking__id", "reason"]
     date_hierarchy = "at"
-    readonly_fields = ["booking", "code", "from_status", "to_status", "actor_user",
-                       "actor_organization", "reason", "at", "notified_at"]
+    # The reason as its reader's language shows it (the stored English text of a reason
+    # the platform wrote stays searchable).
+    fields = readonly_fields = ["booking", "code", "from_status", "to_status", "actor_user",
+                                "actor_organization", shown_reason, "reason_code",
+                                "reason_args", "at", "notified_at"]

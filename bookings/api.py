@@ -4,7 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import django_filters
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -24,7 +24,7 @@ from pricing.api import BookingQuoteSerializer, booking_quote_data
 from pricing.models import Quote, QuoteLine
 
 from . import selectors, services
-from .models import Booking, BookingEvent
+from .models import Booking
 from .reports.selectors import usage
 
 
@@ -120,8 +120,6 @@ class BookingSerializer(serializers.ModelSerializer):
     def get_cancellation_reason(self, instance) -> str | None:
         if instance.status not in ENDED_STATUSES:
             return None
-        if hasattr(instance, "ended_reason"):  # annotated by the list's queryset
-            return instance.ended_reason
         return selectors.cancellation_reason(instance)
 
     def to_representation(self, instance):
@@ -227,15 +225,11 @@ class BookingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
-        # The cancellation reason lives in the booking's history: one subquery, not one
-        # query per cancelled row.
-        last_end = (BookingEvent.objects.filter(booking=OuterRef("pk"),
-                                                to_status=OuterRef("status"))
-                    .order_by("-at", "-pk").values("reason")[:1])
         lines = QuoteLine.objects.select_related("equipment", "item").order_by("position")
         return (selectors.bookings_visible_to(self.org).select_related("quote")
                 .prefetch_related(Prefetch("quote__lines", queryset=lines))
-                .annotate(ended_reason=Subquery(last_end)).order_by("start", "pk"))
+                # The cancellation reason lives in the booking's history.
+                .annotate(ended=selectors.ending_reason()).order_by("start", "pk"))
 
     @extend_schema(request=BookingCreateSerializer, responses={201: BookingSerializer})
     @idempotent

@@ -40,7 +40,12 @@ class BookingEventSerializer(serializers.Serializer):
     to_status = serializers.ChoiceField(choices=Booking.Status.choices, read_only=True)
     at = serializers.DateTimeField(read_only=True, help_text=(
         "When it happened, in the hub's time zone offset."))
-    reason = serializers.CharField(read_only=True)
+    reason = serializers.CharField(read_only=True, help_text=(
+        "Why: as the person who made the change typed it, or, written by the platform, in "
+        "the language of the request (Accept-Language; English by default)."))
+    reason_code = serializers.CharField(read_only=True, allow_null=True, help_text=(
+        "For a reason the platform wrote, its stable code (e.g. no_check_in, maintenance, "
+        "equipment_down); null for one a person typed."))
     by = inline_serializer("EventActor", {
         "user": serializers.EmailField(allow_null=True, help_text=(
             "The person who made the change; null for an API key or the platform.")),
@@ -59,7 +64,8 @@ class BookingEventSerializer(serializers.Serializer):
             "from_status": instance.from_status,
             "to_status": instance.to_status,
             "at": instance.at.astimezone(ZoneInfo(booking.equipment.hub.timezone)).isoformat(),
-            "reason": instance.reason,
+            "reason": instance.reason_shown,
+            "reason_code": instance.reason_code or None,
             # As the webhook's ``actor``: the e-mail and the slug, or null.
             "by": {"user": (user.email or None) if user is not None else None,
                    "organization": org.slug if org is not None else None},

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core import reasons
 from equipment.models import Equipment
 from organizations.models import Organization
 
@@ -137,7 +138,14 @@ class BookingEvent(models.Model):
     actor_organization = models.ForeignKey(Organization, null=True, blank=True,
                                            on_delete=models.SET_NULL, related_name="+",
                                            verbose_name=_("acting organisation"))
-    reason = models.TextField(_("reason"), blank=True)
+    reason = models.TextField(_("reason"), blank=True, help_text=_(
+        "As typed; a reason the platform wrote is in English here and shown to each reader "
+        "in their language (its code below)."))
+    # A reason the platform wrote (core.reasons): its catalogue code and parameters. Both
+    # have database defaults, so rows loaded with COPY or raw SQL need not name them.
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True, default="",
+                                   db_default="", help_text=_("e.g. no_check_in"))
+    reason_args = models.JSONField(_("reason parameters"), null=True, blank=True)
     at = models.DateTimeField(_("at"))
     notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
 
@@ -158,6 +166,11 @@ class BookingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} #{self.booking_id} {self.from_status}→{self.to_status}"
+
+    @property
+    def reason_shown(self) -> str:
+        """The reason in the active language (as typed, when a person wrote it)."""
+        return reasons.shown(self.reason_code, self.reason_args, self.reason)
 
 
 class CalendarFeed(models.Model):

@@ -19,9 +19,10 @@ Webhook ``data`` (times ISO 8601 in UTC, "+00:00"; fields may be added, never re
 change), ``event``, ``booking``, ``from_status`` ("" for the event that created the
 booking), ``to_status``, ``status`` (the same as ``to_status``: the status this event
 moved the booking to), ``at`` (when it happened), ``actor`` (``{"user": e-mail or null,
-"organization": slug or null}``; both null for the platform's own sweeps), ``reason``,
-and the booking's fixed facts ``equipment``, ``hub``, ``organization``, ``start``,
-``end``."""
+"organization": slug or null}``; both null for the platform's own sweeps), ``reason``
+(as typed, or, written by the platform, in English), ``reason_code`` (a reason the
+platform wrote: its stable code, e.g. ``no_check_in``; else null), and the booking's
+fixed facts ``equipment``, ``hub``, ``organization``, ``start``, ``end``."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core import events, outbox
+from core import events, outbox, reasons
 from core.notify import audiences, bilingual, line, link, page_url
 from organizations.models import Membership
 from organizations.selectors import operator_recipients
@@ -113,6 +114,8 @@ class Announcement:
     actor_organization_slug: str = ""
     actor_organization_name: str = ""
     reason: str = ""
+    reason_code: str = ""  # a reason the platform wrote (core.reasons), with its parameters
+    reason_args: dict | None = None
 
     @classmethod
     def of_event(cls, event: BookingEvent) -> Announcement:
@@ -123,7 +126,8 @@ class Announcement:
                    actor_email=user.email if user is not None else "",
                    actor_organization_slug=org.slug if org is not None else "",
                    actor_organization_name=org.name if org is not None else "",
-                   reason=event.reason)
+                   reason=event.reason, reason_code=event.reason_code,
+                   reason_args=event.reason_args)
 
     @classmethod
     def reminder(cls, booking: Booking, *, at: datetime) -> Announcement:
@@ -169,7 +173,8 @@ def render(announcement: Announcement, *, url: str = "") -> tuple[str, str]:
                                   _status_label(announcement.from_status)))
             lines += [line(_("Changed at"), at), line(_("By"), _actor_label(announcement))]
         if announcement.reason:
-            lines.append(line(_("Reason"), announcement.reason))
+            lines.append(line(_("Reason"), reasons.shown(
+                announcement.reason_code, announcement.reason_args, announcement.reason)))
         return subject, "\n".join([*lines, *link(url)])
 
     return bilingual(one_language)
@@ -201,7 +206,7 @@ def webhook_data(announcement: Announcement) -> dict:
             "status": announcement.to_status, "at": _utc(announcement.at),
             "actor": {"user": announcement.actor_email or None,
                       "organization": announcement.actor_organization_slug or None},
-            "reason": announcement.reason,
+            "reason": announcement.reason, "reason_code": announcement.reason_code or None,
             "equipment": booking.equipment_id, "hub": booking.equipment.hub.slug,
             "organization": booking.organization.slug, "start": _utc(booking.start),
             "end": _utc(booking.end)}

@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from core import db, events
+from core import db, events, reasons
 from core.errors import Conflict, ValidationFailed, valid_id
 from core.validators import validate_period
 from equipment.errors import EQUIPMENT_NOT_FOUND
@@ -46,6 +46,7 @@ from pricing.errors import QUOTE_UNKNOWN
 from pricing.models import Quote, QuoteLine
 
 from . import errors, policy
+from . import reasons as booking_reasons
 from .models import NO_OVERLAP_CONSTRAINT, Booking, BookingAttachment, BookingEvent, CalendarFeed
 from .selectors import (
     Surroundings,
@@ -103,11 +104,13 @@ def _is_qualified(user, equipment: Equipment, now: datetime) -> bool:
     ).exists()
 
 
-def _event(booking: Booking, **fields) -> BookingEvent:
-    """INSERT an event of ``booking``, with its SME and its hub's operator copied onto it:
-    each side's events feed seeks its own column."""
+def _event(booking: Booking, *, reason: str = "", **fields) -> BookingEvent:
+    """INSERT an event of ``booking``, with its SME and its hub's operator copied onto it
+    (each side's events feed seeks its own column), and its reason as typed or, written by
+    the platform, catalogued (``core.reasons``: shown in the reader's language)."""
     return db.insert(BookingEvent(booking=booking, organization_id=booking.organization_id,
-                                  operator_id=booking.operator_id, **fields))
+                                  operator_id=booking.operator_id, **reasons.stored(reason),
+                                  **fields))
 
 
 def _record(booking: Booking, *, from_status: str, actor_user, actor_org, reason: str,
@@ -302,7 +305,10 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
         booking.status = to
         fields = ["status", "updated"]
         if to in (S.CONFIRMED, S.REJECTED):
-            booking.decided_by, booking.decided_at, booking.decision_reason = by_user, now, reason
+            # The decision's reason is what a person wrote; one the platform wrote (a bulk
+            # action in the admin console) is in the event alone, in the reader's language.
+            typed = "" if isinstance(reason, reasons.Reason) else reason
+            booking.decided_by, booking.decided_at, booking.decision_reason = by_user, now, typed
             fields += ["decided_by", "decided_at", "decision_reason"]
         elif to == S.CHECKED_IN:
             booking.checked_in_at = now
@@ -382,7 +388,7 @@ def complete_booking(*, booking_id: int, organization: Organization, reason: str
                        reason=reason, by_user=by_user, now=now, guard=_complete_guard)
 
 
-def auto_check_in(*, booking_id: int, reason: str, now=None) -> Booking:
+def auto_check_in(*, booking_id: int, reason: str | None = None, now=None) -> Booking:
     """System: the machine became active within the slot of a confirmed booking at a hub
     that checks in automatically (the collector saw the state signal). The slot must have
     begun: activity before the start is the previous user's, or set-up."""
@@ -391,7 +397,9 @@ def auto_check_in(*, booking_id: int, reason: str, now=None) -> Booking:
             raise errors.CHECK_IN_NOT_OPEN.error(minutes=0)
 
     return _transition(booking_id=booking_id, organization=None, to=S.CHECKED_IN,
-                       reason=reason, now=now, system=True, guard=guard)
+                       reason=reason if reason is not None
+                       else booking_reasons.CHECKED_IN_BY_MACHINE.of(),
+                       now=now, system=True, guard=guard)
 
 
 def record_usage(*, booking_id: int, actual_start: datetime | None,

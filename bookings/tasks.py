@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.tasks import CoalescedSweep, is_eager, send_now
 
-from . import notifications
+from . import notifications, reasons
 from .models import Booking
 from .selectors import no_show_grace
 
@@ -89,8 +89,7 @@ def mark_no_shows() -> int:
     grace = no_show_grace()
     due = Booking.objects.filter(status=S.CONFIRMED, start__lt=timezone.now() - grace)
     minutes = int(grace.total_seconds() // 60)
-    return _system_transitions(due, mark_no_show,
-                               f"No check-in within {minutes} minutes of the start.")
+    return _system_transitions(due, mark_no_show, reasons.NO_CHECK_IN.of(minutes=minutes))
 
 
 @shared_task(name="bookings.expire_requests")
@@ -99,7 +98,7 @@ def expire_requests() -> int:
     from .services import expire_request
 
     due = Booking.objects.filter(status=S.REQUESTED, start__lt=timezone.now())
-    return _system_transitions(due, expire_request, "Not approved before its start.")
+    return _system_transitions(due, expire_request, reasons.NOT_APPROVED_IN_TIME.of())
 
 
 @shared_task(name="bookings.send_reminders")

@@ -7,7 +7,12 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self):
+        from django.utils.module_loading import autodiscover_modules
+
         from . import idempotency, observability, outbox, retention  # noqa: F401  (signals)
+
+        # Every app's catalogued reasons (core.reasons), for whatever shows a record first.
+        autodiscover_modules("reasons")
 
         retention.register("idempotency key(s)", idempotency.purge_expired)
         retention.register("delivery log row(s)", outbox.purge_delivery_logs)

@@ -23,10 +23,11 @@ from django.utils.translation import gettext as _
 
 from core import db
 from core.errors import full_clean
+from core.reasons import Reason
 from organizations.errors import NOT_OPERATOR
 from organizations.models import Organization
 
-from . import errors
+from . import errors, reasons
 from .models import Equipment, Hub, MaintenanceWindow, Qualification
 from .signals import equipment_unavailable
 
@@ -145,9 +146,11 @@ def unavailability_period(now: datetime) -> tuple[datetime, datetime]:
 
 # Reasons are recorded data (history, e-mails in both languages, webhooks), kept in one
 # language whatever the actor's, as every recorded reason is.
-def unavailable_reason(status: str) -> str:
+def unavailable_reason(status: str) -> Reason:
     """The reason recorded on the bookings a status change cancels."""
-    return f"Equipment is {Equipment.Status(status).value}."
+    code = (reasons.EQUIPMENT_RETIRED if status == Equipment.Status.RETIRED
+            else reasons.EQUIPMENT_DOWN)
+    return code.of()
 
 
 def update_equipment(*, equipment: Equipment, by: Organization | None, data: dict[str, Any],
@@ -198,9 +201,9 @@ def update_equipment(*, equipment: Equipment, by: Organization | None, data: dic
 
 # --- maintenance -------------------------------------------------------------------------
 
-def maintenance_reason(reason: str) -> str:
+def maintenance_reason(reason: str) -> Reason:
     """The reason recorded on the bookings a maintenance window cancels."""
-    return f"Maintenance: {reason}"
+    return reasons.MAINTENANCE.of(reason=reason)
 
 
 def create_maintenance_window(*, equipment: Equipment, by: Organization | None, start, end,

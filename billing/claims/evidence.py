@@ -119,6 +119,7 @@ def booking_record(booking: Booking) -> dict[str, Any]:
             "by_organization": event.actor_organization.slug if event.actor_organization else None,
             "by_user": event.actor_user.email if event.actor_user else None,
             "reason": event.reason,
+            "reason_code": event.reason_code or None,
         } for event in booking.events.all()],
     }
 

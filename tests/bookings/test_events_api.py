@@ -114,7 +114,7 @@ def test_an_item_is_the_event_as_recorded_in_the_hubs_offset(sme, operator, equi
         "id": events[0].pk, "event": events[0].code, "booking": booking_id,
         "equipment": equipment.pk, "from_status": "", "to_status": "confirmed",
         "at": events[0].at.astimezone(local(0, 0).tzinfo).isoformat(), "reason": "",
-        "by": {"user": None, "organization": sme.slug}}  # an API key: no person
+        "reason_code": None, "by": {"user": None, "organization": sme.slug}}  # an API key
     assert booked["at"].endswith("+08:00")
     assert cancelled["event"] == "booking.cancelled" and cancelled["reason"] == "Spindle repair"
     assert cancelled["by"] == {"user": "planner@autoworks.example", "organization": operator.slug}
@@ -256,7 +256,7 @@ def test_the_schema_documents_both_lists_as_cursor_pages(client):
         assert operation["summary"] and operation["description"]
     item = schema["components"]["schemas"]["BookingEvent"]["properties"]
     assert set(item) == {"id", "event", "booking", "equipment", "from_status", "to_status",
-                         "at", "reason", "by"}
+                         "at", "reason", "reason_code", "by"}
 
 
 @pytest.mark.postgres

@@ -283,9 +283,7 @@ class Collector:
 
         for booking_id in auto_check_in_due(list(self.held), now):
             try:
-                booking_services.auto_check_in(
-                    booking_id=booking_id, now=now,
-                    reason="Checked in automatically: the machine became active.")
+                booking_services.auto_check_in(booking_id=booking_id, now=now)
                 logger.info("Collector %s: booking %s checked in automatically", self.name,
                             booking_id)
             except DomainError as exc:  # checked in meanwhile, cancelled, …

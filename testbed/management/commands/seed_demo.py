@@ -652,7 +652,7 @@ def seed_history(orgs: dict[str, Organization], equipment: dict[str, Equipment],
                                         operator_id=booking.operator_id,
                                         code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
-                                        notified_at=at, reason="demo history")
+                                        notified_at=at)
         trial_services.open_trial(booking=booking)
         trial_services.collect_trial_results(trial_id=booking.pk)
         made += 1
@@ -695,7 +695,7 @@ def seed_plant_trials(orgs: dict[str, Organization], equipment: dict[str, Equipm
                                         operator_id=booking.operator_id,
                                         code=f"booking.{after}",
                                         from_status=before, to_status=after, at=at,
-                                        notified_at=at, reason="demo plant")
+                                        notified_at=at)
         trial_services.open_trial(booking=booking)
         made += 1
     return made
