@@ -90,6 +90,12 @@ class SecuritySerializer(serializers.Serializer):
     mode = serializers.CharField(required=False,
                                  help_text="None with policy None, else Sign or SignAndEncrypt "
                                            "(the default).")
+    server_certificate = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="With Basic256Sha256: the SHA-256 fingerprint of the server's certificate "
+                  "(AB:CD:…, as \"test connection\" shows it). Set, a server presenting "
+                  "another certificate is refused before the login is sent; empty: the "
+                  "certificate the server presents is used.")
 
 
 def _config(kinds: str, help_text: str, field_class, **kwargs) -> serializers.Field:

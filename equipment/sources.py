@@ -10,6 +10,7 @@ defaults are filled in, so a collector reads a complete configuration.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -36,6 +37,7 @@ OPCUA_MODES = ("None", "Sign", "SignAndEncrypt")
 MQTT_FORMATS = ("json",)  # "sparkplug_b": not yet supported (README, "Data sources")
 TEXT_MAX = 200
 _TOPIC_LEVEL = re.compile(r"^[^#+]*$")
+_SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")
 
 Errors = dict[str, list[str]]
 
@@ -118,6 +120,34 @@ def _mtconnect(c: _Checker) -> None:
     c.out["data_items"] = mapped
 
 
+def certificate_fingerprint(der: bytes) -> str:
+    """A certificate's SHA-256 fingerprint as OPC UA tools show it (``AB:CD:…``): what a
+    secured source pins as ``security.server_certificate``."""
+    return _grouped(hashlib.sha256(der).hexdigest())
+
+
+def _grouped(hex_digits: str) -> str:
+    upper = hex_digits.upper()
+    return ":".join(upper[i:i + 2] for i in range(0, len(upper), 2))
+
+
+def _pinned_certificate(c: _Checker, security: dict, policy: str) -> str:
+    """``security.server_certificate``: the SHA-256 fingerprint of the server's certificate
+    a secured source trusts (any case, colons or spaces between the digits), normalised;
+    "" for none (the certificate the server presents is used, as before)."""
+    given = security.get("server_certificate") or ""
+    digits = re.sub(r"[\s:]", "", given) if isinstance(given, str) else None
+    if digits is None or (digits and not _SHA256_HEX.match(digits)):
+        c.fail("security", _("server_certificate is the SHA-256 fingerprint of the server's "
+                             "certificate: 64 hexadecimal digits (colons allowed)."))
+        return ""
+    if digits and policy == "None":
+        c.fail("security", _("A server certificate is checked only on a secured connection "
+                             "(policy Basic256Sha256)."))
+        return ""
+    return _grouped(digits)
+
+
 def _opcua(c: _Checker) -> None:
     c.choice("mode", ("subscribe", "history"), "subscribe")
     c.integer("sampling_ms", 1000, SAMPLING_MS)
@@ -135,7 +165,10 @@ def _opcua(c: _Checker) -> None:
         elif mode not in OPCUA_MODES or (policy == "None") != (mode == "None"):
             c.fail("security", _('Mode must be "None" with policy None, else "Sign" or '
                                  '"SignAndEncrypt".'))
+        pinned = _pinned_certificate(c, security, policy)
         c.out["security"] = {"policy": policy, "mode": mode}
+        if policy != "None":
+            c.out["security"]["server_certificate"] = pinned
     nodes = c.config.get("nodes")
     if not isinstance(nodes, list) or not nodes:
         c.fail("nodes", _('Give at least one node: [{"node_id", "metric", "unit"}].'))

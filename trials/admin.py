@@ -125,10 +125,14 @@ def _check_message(check: selectors.SourceCheck) -> tuple[int, str]:
                       else f.metric for f in check.metrics[:SHOWN_METRICS])
     if len(check.metrics) > SHOWN_METRICS:
         shown += ", …"
-    return messages.SUCCESS, ngettext(
+    found = ngettext(
         "Connected to the result source: %(count)d metric found (%(metrics)s).",
         "Connected to the result source: %(count)d metrics found (%(metrics)s).",
         len(check.metrics)) % {"count": len(check.metrics), "metrics": shown}
+    if check.server_certificate:
+        found += " " + _("The server's certificate (SHA-256): %(fingerprint)s.") % {
+            "fingerprint": check.server_certificate}
+    return messages.SUCCESS, found
 
 
 @admin.register(ResultFile)

@@ -276,11 +276,18 @@ class SourceCheckSerializer(serializers.Serializer):
                               help_text="With ok: the metrics found, each with a sample.")
     error = serializers.CharField(required=False,
                                   help_text="Without ok: what went wrong, in Testbed's words.")
+    server_certificate = serializers.CharField(
+        required=False, help_text="With ok, on a secured OPC UA connection: the SHA-256 "
+        "fingerprint of the certificate the server presented (AB:CD:…), to pin as the "
+        "source's security.server_certificate once checked against the machine's own.")
 
     def to_representation(self, check: selectors.SourceCheck):
         if check.ok:
-            return {"ok": True, "kind": check.kind, "metrics": [
+            answer = {"ok": True, "kind": check.kind, "metrics": [
                 {"metric": f.metric, "unit": f.unit, "value": f.value} for f in check.metrics]}
+            if check.server_certificate:
+                answer["server_certificate"] = check.server_certificate
+            return answer
         return {"ok": False, "kind": check.kind, "error": check.error}
 
 

@@ -222,6 +222,8 @@ class SourceCheck:
     ok: bool
     metrics: list[Found] = field(default_factory=list)
     error: str = ""
+    # A secured OPC UA server's certificate, SHA-256 (AB:CD:…): what the source may pin.
+    server_certificate: str = ""
 
 
 Sampler = Callable[[Equipment, datetime], list[Found]]
@@ -246,7 +248,8 @@ def check_result_source(equipment: Equipment, *, now: datetime | None = None) ->
     except Exception:  # a client library's own failure (asyncua, paho): say so, log it
         logger.exception("Test of the %s source of equipment %s failed", kind, equipment.pk)
         return SourceCheck(kind, ok=False, error=str(TEST_FAILED))
-    return SourceCheck(kind, ok=True, metrics=found)
+    return SourceCheck(kind, ok=True, metrics=list(found),
+                       server_certificate=getattr(found, "server_certificate", ""))
 
 
 def _sampler(kind: str) -> Sampler:

@@ -17,13 +17,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from equipment import sources
 from tests.collector.sinks import MemorySink
 from tests.collector.support import collector, finish, running_booking, wait_for
 from tests.faults.proxy import TcpProxy
-from tests.fixtures.world import make_equipment
+from tests.fixtures.world import key_client, make_equipment
 from trials.collector.base import Found, Reading
 from trials.models import Measurement, Observation, SourceGap
 from trials.plant.opcua_server import PRINTER, PlantServer, source_config
+from trials.selectors import check_result_source
 from trials.sources import SourceError, TransientSourceError, opcua
 from trials.sources.opcua import certificates
 
@@ -510,50 +512,101 @@ def test_driver_skips_a_missing_node_and_reads_the_others(hub, category, shared_
     assert running.sink.readings[-1] == Reading(ts, "layer_temperature", 1.5, "°C")
 
 
-def test_secure_login_with_basic256sha256(hub, category, settings, tmp_path):
+@pytest.fixture
+def secured_plant(settings, tmp_path):
+    """A plant server offering Basic256Sha256 only, with a login (operator / s3cret); its
+    certificate under ``tmp_path / "server"``, the collector's under MEDIA_ROOT."""
     settings.MEDIA_ROOT = tmp_path / "media"
     plant = PlantServer(
         port=0, security=True, users={"operator": "s3cret"}, cert_dir=tmp_path / "server"
     ).start()
-    try:
-        plant.set(LAYER, 1599.0)
-        for mode in ("SignAndEncrypt", "Sign"):
-            equipment = configure(
-                make_equipment(hub, category, slug=f"printer-{mode.lower()}"),
-                plant.url,
-                security={"policy": "Basic256Sha256", "mode": mode},
-                username="operator",
-                password="s3cret",
-            )
-            assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1599.0)
-        assert (tmp_path / "media" / "opcua" / "client-cert.der").is_file()
+    plant.set(LAYER, 1599.0)
+    yield plant
+    plant.stop()
 
-        running = Running(equipment, MemorySink(equipment.pk))  # subscribed, signed
-        running.until(lambda: len(running.sink.readings) == 3, what="the current values")
-        ts = datetime.now(UTC)
-        plant.set(LAYER, 1601.5, ts=ts)
-        running.until(lambda: len(running.sink.readings) == 4, what="a reading")
-        running.finish()
-        assert running.sink.readings[-1] == Reading(ts, "layer_temperature", 1601.5, "°C")
 
-        settings.OPCUA_CLIENT_CERT, settings.OPCUA_CLIENT_KEY = deployment_certificate(
-            tmp_path / "own", "urn:example:hub:collector"
+def test_secure_login_with_basic256sha256(hub, category, settings, tmp_path, secured_plant):
+    plant = secured_plant
+    for mode in ("SignAndEncrypt", "Sign"):
+        equipment = configure(
+            make_equipment(hub, category, slug=f"printer-{mode.lower()}"),
+            plant.url,
+            security={"policy": "Basic256Sha256", "mode": mode},
+            username="operator",
+            password="s3cret",
         )
-        assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1601.5)
+        assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1599.0)
+    assert (tmp_path / "media" / "opcua" / "client-cert.der").is_file()
 
-        equipment.result_source_secret = "wrong"
-        equipment.save()
-        with pytest.raises(SourceError) as refused:
-            opcua.probe(equipment)
-        configure(equipment, plant.url)  # no security: the server offers none
-        with pytest.raises(SourceError) as plain:
-            opcua.probe(equipment)
-    finally:
-        plant.stop()
+    running = Running(equipment, MemorySink(equipment.pk))  # subscribed, signed
+    running.until(lambda: len(running.sink.readings) == 3, what="the current values")
+    ts = datetime.now(UTC)
+    plant.set(LAYER, 1601.5, ts=ts)
+    running.until(lambda: len(running.sink.readings) == 4, what="a reading")
+    running.finish()
+    assert running.sink.readings[-1] == Reading(ts, "layer_temperature", 1601.5, "°C")
+
+    settings.OPCUA_CLIENT_CERT, settings.OPCUA_CLIENT_KEY = deployment_certificate(
+        tmp_path / "own", "urn:example:hub:collector"
+    )
+    assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1601.5)
+
+    equipment.result_source_secret = "wrong"
+    equipment.save()
+    with pytest.raises(SourceError) as refused:
+        opcua.probe(equipment)
+    configure(equipment, plant.url)  # no security: the server offers none
+    with pytest.raises(SourceError) as plain:
+        opcua.probe(equipment)
     assert str(refused.value) == str(opcua.SECURITY_REJECTED)
     assert str(plain.value) == (
         "The OPC UA server offers no endpoint with security policy None and mode None."
     )
+
+
+def test_a_pinned_server_certificate_is_checked_before_the_login(hub, category, operator,
+                                                                 tmp_path, secured_plant):
+    """A secured source may pin the server's certificate (its SHA-256 fingerprint, as "test
+    connection" shows it): the right one connects, for a probe and for the collector; any
+    other is refused before the secure channel opens, so the login never reaches it — a
+    wrong password then still gets the certificate's error, not the server's refusal."""
+    plant = secured_plant
+    real = sources.certificate_fingerprint((tmp_path / "server" / "server-cert.der")
+                                           .read_bytes())
+    equipment = configure(
+        make_equipment(hub, category, slug="printer-pinned"), plant.url,
+        security={"policy": "Basic256Sha256", "mode": "SignAndEncrypt"},
+        username="operator", password="s3cret")
+    # Not pinned: "test connection" shows what the server presented, to pin.
+    check = check_result_source(equipment)
+    assert (check.ok, check.server_certificate) == (True, real)
+    answer = key_client(operator).post(
+        f"/api/v1/equipment/{equipment.pk}/result-source/test/").json()
+    assert answer["server_certificate"] == real
+    assert answer["metrics"][0] == {"metric": "layer_temperature", "unit": "°C",
+                                    "value": 1599.0}
+
+    # Pinned, spelt any way (lower case, no colons): the machine is the one trusted.
+    equipment.result_source_config["security"]["server_certificate"] = (
+        real.replace(":", "").lower())
+    equipment.full_clean()
+    equipment.save()
+    assert equipment.result_source_config["security"]["server_certificate"] == real
+    assert opcua.probe(equipment)[0] == Found("layer_temperature", "°C", 1599.0)
+    running = Running(equipment, MemorySink(equipment.pk))
+    running.until(lambda: len(running.sink.readings) == 3, what="the current values")
+    running.finish()
+
+    # Pinned to another certificate (the machine's was not this one): refused first.
+    impostor = sources.certificate_fingerprint(b"a certificate the machine never had")
+    equipment.result_source_config["security"]["server_certificate"] = impostor
+    equipment.result_source_secret = "wrong"
+    equipment.save()
+    with pytest.raises(SourceError) as refused:
+        opcua.probe(equipment)
+    check = check_result_source(equipment)
+    assert str(refused.value) == str(opcua.CERTIFICATE_MISMATCH % {"presented": real})
+    assert (check.ok, check.error) == (False, str(refused.value))
 
 
 def deployment_certificate(folder, uri: str) -> tuple[str, str]:

@@ -194,6 +194,26 @@ def test_round_trip_per_kind(operator_api, hub, category, sme, given, shown, sec
     assert "127.0.0.1" not in body and (not secret or secret not in body)
 
 
+def test_a_secured_source_pins_the_servers_certificate_in_one_spelling(operator_api, hub):
+    """The fingerprint is taken in any case, with or without colons or spaces, and kept
+    (and shown) as OPC UA tools show it; a secured source without one pins nothing."""
+    digits = "0123456789abcdef" * 4
+    pinned = {**OPCUA_IN, "security": {"policy": "Basic256Sha256", "mode": "Sign",
+                                       "server_certificate": " ".join([digits[:32],
+                                                                       digits[32:]])}}
+    r = operator_api.post(EQUIPMENT, new_equipment(hub, pinned), format="json")
+    assert r.status_code == 201, r.content
+    fingerprint = ":".join(digits.upper()[i:i + 2] for i in range(0, 64, 2))
+    assert r.json()["result_source"]["security"] == {
+        "policy": "Basic256Sha256", "mode": "Sign", "server_certificate": fingerprint}
+    unpinned = {**OPCUA_IN, "security": {"policy": "Basic256Sha256"}}
+    r = operator_api.post(EQUIPMENT, {**new_equipment(hub, unpinned), "slug": "cnc-2"},
+                          format="json")
+    assert r.status_code == 201, r.content
+    assert r.json()["result_source"]["security"] == {
+        "policy": "Basic256Sha256", "mode": "SignAndEncrypt", "server_certificate": ""}
+
+
 def test_another_operator_sees_the_kind_only(hub, category, other_operator):
     equipment = make_equipment(
         hub,
@@ -360,6 +380,18 @@ def test_a_new_kind_forgets_the_old_secret(operator_api, hub, category):
             {"result_source.url": ["Only opc.tcp:// addresses may be called here from Testbed."]},
         ),
         ({**MQTT_IN, "url": ""}, {"result_source.url": ["A mqtt result source needs a URL."]}),
+        (
+            {**OPCUA_IN, "security": {"policy": "Basic256Sha256", "server_certificate": "AB:CD"}},
+            {"result_source.security": [
+                "server_certificate is the SHA-256 fingerprint of the server's certificate: "
+                "64 hexadecimal digits (colons allowed)."]},
+        ),
+        (
+            {**OPCUA_IN, "security": {"policy": "None", "server_certificate": "ab" * 32}},
+            {"result_source.security": [
+                "A server certificate is checked only on a secured connection (policy "
+                "Basic256Sha256)."]},
+        ),
     ],
     ids=[
         "foreign-field",
@@ -373,6 +405,8 @@ def test_a_new_kind_forgets_the_old_secret(operator_api, hub, category):
         "node-without-id",
         "scheme",
         "no-url",
+        "fingerprint-not-sha256",
+        "fingerprint-without-security",
     ],
 )
 def test_errors_name_the_field_sent(operator_api, hub, source, errors):

@@ -123,6 +123,16 @@ class Found(NamedTuple):
     value: float | None
 
 
+class Sample(list):
+    """What "test connection" found (the Found metrics, in order), and what the connection
+    showed of the source: the SHA-256 fingerprint of the certificate a secured OPC UA
+    server presented, for the operator to pin (``server_certificate``; "" otherwise)."""
+
+    def __init__(self, found=(), *, server_certificate: str = ""):
+        super().__init__(found)
+        self.server_certificate = server_certificate
+
+
 class Driver(Protocol):
     def __init__(self, equipment, sink: Sink, stop: threading.Event) -> None: ...
 

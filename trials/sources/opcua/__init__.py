@@ -21,6 +21,7 @@ from .client import (
     BAD_CONFIG,
     BAD_NODE_ID,
     CANNOT_CONNECT,
+    CERTIFICATE_MISMATCH,
     NO_ENDPOINT,
     NODE_MISSING,
     NOT_HISTORIZED,
@@ -32,6 +33,6 @@ from .client import (
 from .driver import Driver
 from .reads import fetch_history, probe
 
-__all__ = ["BAD_CONFIG", "BAD_NODE_ID", "CANNOT_CONNECT", "NODE_MISSING", "NOT_HISTORIZED",
-           "NOT_UNDERSTOOD", "NO_ENDPOINT", "REFUSED", "REQUEST_FAILED", "SECURITY_REJECTED",
-           "Driver", "fetch_history", "probe"]
+__all__ = ["BAD_CONFIG", "BAD_NODE_ID", "CANNOT_CONNECT", "CERTIFICATE_MISMATCH", "NODE_MISSING",
+           "NOT_HISTORIZED", "NOT_UNDERSTOOD", "NO_ENDPOINT", "REFUSED", "REQUEST_FAILED",
+           "SECURITY_REJECTED", "Driver", "fetch_history", "probe"]

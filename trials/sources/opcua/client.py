@@ -53,6 +53,11 @@ SECURITY_REJECTED = gettext_lazy(
     "login, and that the server trusts Testbed's client certificate.")
 NO_ENDPOINT = gettext_lazy("The OPC UA server offers no endpoint with security policy "
                            "%(policy)s and mode %(mode)s.")
+CERTIFICATE_MISMATCH = gettext_lazy(
+    "The OPC UA server presented a certificate with SHA-256 fingerprint %(presented)s, not "
+    "the one this source trusts (security.server_certificate); nothing was sent to it. If "
+    "the machine's certificate was renewed, enter the new fingerprint; if not, something "
+    "between Testbed and the machine is answering in its place.")
 NODE_MISSING = gettext_lazy("The OPC UA server has no node %(node)s.")
 NOT_HISTORIZED = gettext_lazy("The OPC UA server keeps no history for node %(node)s.")
 REQUEST_FAILED = gettext_lazy("The OPC UA server could not complete the request.")
@@ -85,6 +90,7 @@ class Source:
     security_mode: str
     username: str
     password: str
+    server_certificate: str  # the pinned SHA-256 fingerprint (AB:CD:…), or ""
 
     @classmethod
     def of(cls, equipment) -> Source:
@@ -107,7 +113,8 @@ class Source:
                    hub=equipment.hub, nodes=tuple(nodes), sampling_ms=config["sampling_ms"],
                    mode=config["mode"], policy=security["policy"],
                    security_mode=security["mode"], username=config["username"],
-                   password=equipment.result_source_secret or "")
+                   password=equipment.result_source_secret or "",
+                   server_certificate=security.get("server_certificate", ""))
 
     def node_ids(self) -> list[str]:
         """Each configured node once, in order (a node may feed two metrics)."""
@@ -172,10 +179,23 @@ async def _endpoint(client: Client, source: Source) -> ua.EndpointDescription:
     raise SourceError(NO_ENDPOINT % {"policy": source.policy, "mode": source.security_mode})
 
 
+def presented_certificate(client: Client) -> str:
+    """The SHA-256 fingerprint of the certificate the server of a secured connection
+    presented (for the operator to pin); "" on an unsecured one."""
+    der = client.security_policy.peer_certificate
+    return sources.certificate_fingerprint(der) if der else ""
+
+
 async def _secure(client: Client, source: Source, endpoint: ua.EndpointDescription) -> None:
-    """Basic256Sha256 with Sign or SignAndEncrypt. The server's certificate is the one its
-    endpoint presents (not checked against a trust list: the server's address is the
-    operator's configuration)."""
+    """Basic256Sha256 with Sign or SignAndEncrypt, to the certificate the server's
+    endpoint presents — which must be the one the source pins, if it pins one: checked
+    before the secure channel opens, so neither the login nor a request reaches a server
+    answering in the machine's place."""
+    presented = sources.certificate_fingerprint(endpoint.ServerCertificate or b"")
+    if source.server_certificate and presented != source.server_certificate:
+        logger.warning("OPC UA server of equipment %s presented certificate %s, pinned %s",
+                       source.equipment_id, presented, source.server_certificate)
+        raise SourceError(CERTIFICATE_MISMATCH % {"presented": presented})
     own = client_certificate()
     client.application_uri = own.application_uri
     await client.set_security(POLICIES[source.policy], str(own.cert), str(own.key),

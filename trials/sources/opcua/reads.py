@@ -9,7 +9,7 @@ from datetime import datetime
 from asyncua import Client, ua
 from django.conf import settings
 
-from trials.collector.base import Found, Reading
+from trials.collector.base import Found, Reading, Sample
 
 from .. import SourceError
 from .client import (
@@ -19,19 +19,21 @@ from .client import (
     close,
     code_name,
     connect,
+    presented_certificate,
     reading,
     run,
     value_of,
 )
 
 
-def probe(equipment, timeout: float = 10.0) -> list[Found]:
+def probe(equipment, timeout: float = 10.0) -> Sample:
     """Connect, read every configured node once: the metrics found with a sample value
-    (None where the node holds no number). SourceError in our words otherwise."""
+    (None where the node holds no number), and on a secured connection the fingerprint of
+    the server's certificate. SourceError in our words otherwise."""
     return run(_probe(Source.of(equipment), timeout))
 
 
-async def _probe(source: Source, timeout: float) -> list[Found]:
+async def _probe(source: Source, timeout: float) -> Sample:
     async with asyncio.timeout(timeout):
         client = await connect(source, timeout)
         try:
@@ -39,9 +41,10 @@ async def _probe(source: Source, timeout: float) -> list[Found]:
             values = dict(zip(node_ids, await check_nodes(client, node_ids,
                                                           ua.AttributeIds.Value),
                               strict=True))
+            certificate = presented_certificate(client)
         finally:
             await close(client)
-    found = []
+    found = Sample(server_certificate=certificate)
     for spec in source.nodes:
         dv = values[spec.node_id]
         raw = dv.Value.Value if dv.Value is not None and dv.StatusCode.is_good() else None
