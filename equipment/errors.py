@@ -3,7 +3,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import Forbidden, NotFound, ValidationFailed, define
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, define
 
 NOT_STAFF = define("not_staff", Forbidden,
                    _("Only platform staff may act without an organisation."))
@@ -17,6 +17,9 @@ HUB_OPERATOR_FIXED = define(
     "hub_operator_fixed", ValidationFailed,
     _("A hub stays with the operator that opened it; another operator opens its own hub."),
     field="operator")
+MAINTENANCE_ALREADY_PLANNED = define(
+    "maintenance_already_planned", Conflict,
+    _("This maintenance window is already planned (#%(id)s)."))
 NOT_EDITABLE = define("not_editable", ValidationFailed, _("This field cannot be changed."))
 
 # The public catalogue's photos and documents (issue 15, part 3).

@@ -216,7 +216,10 @@ def create_maintenance_window(*, equipment: Equipment, by: Organization | None, 
     carries ``cancelled_bookings``: the ids of the bookings it cancelled.
 
     A window over a trial in progress (a checked-in booking) is refused, whichever door:
-    Conflict (409) ``maintenance_overlaps_trial_in_progress``, naming the booking."""
+    Conflict (409) ``maintenance_overlaps_trial_in_progress``, naming the booking. The
+    same window twice (a double submit, two tabs) is one: the second is a Conflict (409)
+    ``maintenance_already_planned``, decided under the lock, so two at once cannot both
+    plan it."""
     _require_hub_operator(equipment.hub, by=by, staff_user=staff_user)
     window = MaintenanceWindow(equipment=equipment, start=start, end=end, reason=reason,
                                created_by=by_user or staff_user)
@@ -224,6 +227,11 @@ def create_maintenance_window(*, equipment: Equipment, by: Organization | None, 
     with transaction.atomic():
         if lock_equipment(equipment.pk, timeout_ms=lock_timeout_ms) is None:
             raise errors.EQUIPMENT_NOT_FOUND.error()
+        planned = (MaintenanceWindow.objects.filter(equipment=equipment, start=start, end=end)
+                   .values_list("pk", flat=True).first())
+        if planned is not None:
+            raise errors.MAINTENANCE_ALREADY_PLANNED.error(extra={"window": planned},
+                                                           id=planned)
         window.save()
         cancelled = _cancelled(equipment_unavailable.send(
             sender=Equipment, equipment=equipment, start=start, end=end,

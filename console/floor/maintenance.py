@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError, error_text
 from core.forms import add_errors
 from equipment import services
+from equipment.errors import MAINTENANCE_ALREADY_PLANNED
 from equipment.models import Equipment
 from equipment.selectors import (
     bookings_cancelled_by_unavailability,
@@ -51,15 +52,6 @@ def _list_page(request, form, equipment, status: int = 200):
             "has_equipment": equipment.exists(),
         },
         status=status,
-    )
-
-
-def _already_planned(request, data) -> bool:
-    """A second confirm of the same window (a double submit): it is there already."""
-    return (
-        maintenance_windows_for_operator(request.organization)
-        .filter(equipment=data["equipment"], start=data["start"], end=data["end"])
-        .exists()
     )
 
 
@@ -101,9 +93,6 @@ def maintenance(request):
                     "repost": repost,
                 },
             )
-        if _already_planned(request, d):
-            messages.info(request, _("This maintenance window is already planned."))
-            return redirect("console:maintenance")
         window = services.create_maintenance_window(
             equipment=d["equipment"],
             by=organization,
@@ -113,6 +102,9 @@ def maintenance(request):
             reason=d["reason"],
         )
     except DomainError as exc:  # over a trial in progress, invalid period, busy
+        if exc.code == MAINTENANCE_ALREADY_PLANNED:  # a double submit: the first planned it
+            messages.info(request, exc.message)
+            return redirect("console:maintenance")
         add_errors(form, exc)
         return _list_page(request, form, equipment)
     messages.success(

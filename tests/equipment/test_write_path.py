@@ -489,3 +489,46 @@ def test_equipment_goes_down_during_a_trial_in_progress_and_leaves_it_running(
     assert response.json()["cancelled_bookings"] == [later.pk]
     checked_in.refresh_from_db()
     assert checked_in.status == S.CHECKED_IN
+
+
+def test_the_same_maintenance_window_twice_is_one_at_every_door(admin_client, equipment,
+                                                                operator):
+    """A double submit or a second tab: the window is planned once; the API answers the
+    second with 409 naming the first, the admin with a message; nothing more is saved."""
+    body = {"equipment": equipment.pk, "start": local(5, 10).isoformat(),
+            "end": local(5, 14).isoformat(), "reason": "Calibration"}
+    client = key_client(operator)
+    first = client.post(WINDOWS, body, format="json")
+    assert first.status_code == 201, first.content
+    again = client.post(WINDOWS, body, format="json")
+    assert again.status_code == 409, again.content
+    window = first.json()["id"]
+    assert (again.json()["code"], again.json()["window"]) == ("maintenance_already_planned",
+                                                               window)
+    assert again.json()["detail"] == f"This maintenance window is already planned (#{window})."
+
+    (sd, st), (ed, et) = split(local(5, 10)), split(local(5, 14))
+    response = admin_client.post(reverse("admin:equipment_maintenancewindow_add"), {
+        "equipment": equipment.pk, "start_0": sd, "start_1": st, "end_0": ed, "end_1": et,
+        "reason": "Calibration", "_save": "Save"})
+    assert response.status_code == 302
+    assert any(f"already planned (#{window})" in m for m in messages_of(response))
+    assert MaintenanceWindow.objects.filter(equipment=equipment).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_eight_simultaneous_confirms_of_one_maintenance_window_plan_it_once(equipment,
+                                                                            operator):
+    from core.errors import Conflict
+    from equipment import services
+    from tests.bookings.test_concurrency import race
+
+    results = race(8, lambda i: services.create_maintenance_window(
+        equipment=equipment, by=operator, start=local(5, 10), end=local(5, 14),
+        reason="Calibration"))
+    planned = [r for r in results if isinstance(r, MaintenanceWindow)]
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(planned) == 1 and len(refused) == 7, results
+    assert {r.code for r in refused} == {"maintenance_already_planned"}
+    assert MaintenanceWindow.objects.filter(equipment=equipment).count() == 1
