@@ -39,10 +39,25 @@ class EnglishText(serializers.CharField):
         return {f"{self.model_field}_en": super().run_validation(data)}
 
 
-def chinese_text(field: str) -> serializers.CharField:
-    return serializers.CharField(
-        read_only=True, allow_null=True,
-        help_text=f"The {field} in Simplified Chinese, if the operator gave one (else null).")
+class ChineseText(serializers.CharField):
+    """The same catalogue text in Simplified Chinese (the ``<field>_zh_hans`` column), which
+    the portal shows to readers in Chinese: null while the operator gave none (the portal
+    then shows the English); written as given, blank or null clears it."""
+
+    def __init__(self, field: str, **kwargs):
+        self.model_field = field
+        super().__init__(
+            source="*", required=False, allow_blank=True, allow_null=True,
+            help_text=f"The {field} in Simplified Chinese, shown to the portal's Chinese "
+                      f"readers; null: none given (they read the English `{field}`). Blank "
+                      "or null clears it.", **kwargs)
+
+    def get_attribute(self, instance):
+        return getattr(instance, f"{self.model_field}_zh_hans", None) or None
+
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)
+        return {f"{self.model_field}_zh_hans": (value or "").strip() or None}
 
 
 class HubSerializer(ModelSerializer):
@@ -50,15 +65,18 @@ class HubSerializer(ModelSerializer):
     timezone = serializers.CharField(default="Asia/Shanghai", validators=[validate_timezone])
     opening_hours = serializers.JSONField(required=False, validators=[validate_opening_hours])
     name = EnglishText("name", max_length=200)
-    name_zh_hans = chinese_text("name")
+    name_zh_hans = ChineseText("name", max_length=200)
     address = EnglishText("address", max_length=300, required=False, allow_blank=True)
+    address_zh_hans = ChineseText("address", max_length=300)
     description = EnglishText("description", max_length=DESCRIPTION_MAX_LENGTH, required=False,
                               allow_blank=True)
+    description_zh_hans = ChineseText("description", max_length=DESCRIPTION_MAX_LENGTH)
 
     class Meta:
         model = Hub
-        fields = ["id", "slug", "name", "name_zh_hans", "operator", "address", "timezone",
-                  "opening_hours", "description", "created"]
+        fields = ["id", "slug", "name", "name_zh_hans", "operator", "address",
+                  "address_zh_hans", "timezone", "opening_hours", "description",
+                  "description_zh_hans", "created"]
         read_only_fields = ["id", "created"]
 
 
@@ -224,15 +242,17 @@ class EquipmentSerializer(CancelledBookingsMixin, ModelSerializer):
     specs = serializers.JSONField(required=False, validators=[validate_specs],
                                   help_text=Equipment._meta.get_field("specs").help_text)
     name = EnglishText("name", max_length=200)
-    name_zh_hans = chinese_text("name")
+    name_zh_hans = ChineseText("name", max_length=200)
     description = EnglishText("description", max_length=DESCRIPTION_MAX_LENGTH, required=False,
                               allow_blank=True)
+    description_zh_hans = ChineseText("description", max_length=DESCRIPTION_MAX_LENGTH)
 
     class Meta:
         model = Equipment
         fields = ["id", "hub", "slug", "name", "name_zh_hans", "category", "capabilities",
-                  "specs", "description", "status", "hourly_rate", "timezone", "policy",
-                  "result_source", "created", "updated", "cancelled_bookings"]
+                  "specs", "description", "description_zh_hans", "status", "hourly_rate",
+                  "timezone", "policy", "result_source", "created", "updated",
+                  "cancelled_bookings"]
         read_only_fields = ["id", "created", "updated"]
 
 

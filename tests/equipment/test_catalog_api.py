@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from equipment.hours import OFFICE_HOURS
 from equipment.models import Equipment, Hub, MaintenanceWindow
@@ -241,6 +242,45 @@ def test_operator_creates_equipment_in_own_hub(operator):
     assert equipment.max_duration == 240
     assert equipment.result_source_secret == "s3cret"
     assert list(equipment.capabilities.values_list("slug", flat=True)) == ["welding"]
+
+
+def test_operators_write_the_catalogue_in_both_languages(operator, sme):
+    """The API writes the Chinese texts beside the English ones (``*_zh_hans``): the
+    portal's Chinese readers see them; blank clears one (they read the English again);
+    a text over its length is a 400 that writes nothing."""
+    hub = operator.post(HUBS, {"slug": "yz", "name": "Yizhuang Hub", "name_zh_hans": "亦庄基地",
+                               "address": "1 Kechuang St", "address_zh_hans": "科创街1号",
+                               "description_zh_hans": "汽车试制线"}, format="json")
+    assert hub.status_code == 201, hub.content
+    assert {k: hub.json()[k] for k in ("name_zh_hans", "address_zh_hans",
+                                       "description_zh_hans")} == {
+        "name_zh_hans": "亦庄基地", "address_zh_hans": "科创街1号",
+        "description_zh_hans": "汽车试制线"}
+    created = operator.post(EQUIPMENT, new_equipment(
+        "yz", name_zh_hans=" 焊接机器人单元 ", description="Six-axis welding cell",
+        description_zh_hans="六轴焊接单元"), format="json")
+    assert created.status_code == 201, created.content
+    url = f"{EQUIPMENT}{created.json()['id']}/"
+    shown = sme.get(url).json()
+    assert (shown["name"], shown["name_zh_hans"], shown["description_zh_hans"]) == (
+        "New robot cell", "焊接机器人单元", "六轴焊接单元")
+    page = sme.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert page["name"] == "New robot cell"  # the API's own field stays English
+    equipment = Equipment.objects.get(pk=created.json()["id"])
+    with translation.override("zh-hans"):
+        assert (equipment.name, equipment.hub.name) == ("焊接机器人单元", "亦庄基地")
+
+    cleared = operator.patch(url, {"description_zh_hans": ""}, format="json")
+    assert cleared.status_code == 200, cleared.content
+    assert cleared.json()["description_zh_hans"] is None
+    assert cleared.json()["name_zh_hans"] == "焊接机器人单元"  # not named: kept
+    too_long = operator.patch(url, {"name_zh_hans": "长" * 201}, format="json")
+    assert_problem(too_long, 400)
+    assert "name_zh_hans" in too_long.json()["errors"]
+    equipment.refresh_from_db()
+    with translation.override("zh-hans"):
+        assert (equipment.name, equipment.description) == ("焊接机器人单元",
+                                                           "Six-axis welding cell")
 
 
 def test_operator_patches_own_equipment(operator):

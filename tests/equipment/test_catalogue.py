@@ -370,7 +370,7 @@ def test_hubs_are_bilingual_too(operator):
         assert (hub.name, hub.address) == ("亦庄基地", "科创街8号")
 
 
-def test_the_api_speaks_english_names_and_shows_the_chinese_ones(
+def test_the_api_speaks_english_names_with_the_chinese_ones_beside_them(
     hub, category, operator, operator_client
 ):
     machine = EquipmentFactory(
@@ -385,13 +385,14 @@ def test_the_api_speaks_english_names_and_shows_the_chinese_ones(
     )
     response = operator_client.patch(
         url,
-        {"name": "Laser welding cell", "name_zh_hans": "ignored"},
+        {"name": "Laser welding cell", "name_zh_hans": "激光焊接单元"},
         format="json",
         HTTP_ACCEPT_LANGUAGE="zh-hans",
     )
     assert response.status_code == 200, response.content
     machine.refresh_from_db()
-    assert (machine.name_en, machine.name_zh_hans) == ("Laser welding cell", "激光单元")
+    # `name` is the English whatever the request's language; the Chinese is its own field.
+    assert (machine.name_en, machine.name_zh_hans) == ("Laser welding cell", "激光焊接单元")
     hub_body = operator_client.get(
         f"/api/v1/hubs/{hub.slug}/", HTTP_ACCEPT_LANGUAGE="zh-hans"
     ).json()
