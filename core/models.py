@@ -60,6 +60,13 @@ class WebhookEndpoint(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def disabled_reason_shown(self) -> str:
+        """Why it was disabled, in the active language."""
+        from .webhooks import disabled_reason_shown
+
+        return disabled_reason_shown(self.disabled_reason)
+
     def wants(self, event_type: str) -> bool:
         return any(fnmatchcase(event_type, pattern) for pattern in self.event_types)
 
@@ -135,6 +142,13 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.event_type} → {self.recipient} ({self.status})"
+
+    @property
+    def last_error_shown(self) -> str:
+        """The last attempt's error (or why it was given up), in the active language."""
+        from .webhooks import error_shown
+
+        return error_shown(self.last_error)
 
 
 class DeliveryLog(models.Model):

@@ -230,7 +230,7 @@ def _claim_locked(message_id: int, now: datetime) -> Claimed | str:
             return "skipped"  # another worker is sending it right now
         if message.channel == OutboxMessage.Channel.WEBHOOK and (
                 message.endpoint is None or not message.endpoint.active):
-            message.status, message.last_error = M.CANCELLED, "endpoint disabled or removed"
+            message.status, message.last_error = M.CANCELLED, webhooks.ENDPOINT_GONE
             message.save(update_fields=["status", "last_error"])
             return "skipped"
         if _waits_for_earlier(message):
@@ -323,10 +323,9 @@ def _account_endpoint(endpoint_id: int, ok: bool, now: datetime) -> None:
     if endpoint.active and endpoint.consecutive_failures >= DISABLE_AFTER_FAILURES:
         endpoint.active = False
         endpoint.disabled_at = now
-        endpoint.disabled_reason = (f"{endpoint.consecutive_failures} deliveries in a row "
-                                    "failed")
+        endpoint.disabled_reason = webhooks.disabled_reason(endpoint.consecutive_failures)
         OutboxMessage.objects.filter(endpoint=endpoint, status=M.PENDING).update(
-            status=M.CANCELLED, last_error="endpoint disabled")
+            status=M.CANCELLED, last_error=webhooks.ENDPOINT_DISABLED)
         endpoint_disabled.send(sender=WebhookEndpoint, endpoint=endpoint)
     endpoint.save(update_fields=["consecutive_failures", "active", "disabled_at",
                                  "disabled_reason"])

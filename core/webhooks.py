@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 
 import requests
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext, gettext_noop, ngettext
 from standardwebhooks import Webhook
 
 from . import outbound
@@ -65,13 +67,58 @@ class Delivery:
     duration_ms: int
 
 
-# Delivery errors, "<code>: <our words>", stable so that tests, the admin and tenants read
-# the same thing (a failed HTTP answer is "HTTP <status>").
-ERROR_REFUSED = "outbound_refused: the destination is not allowed"
-ERROR_TIMEOUT = "timeout: the receiver did not answer in time"
-ERROR_CONNECT = "connect_failed: could not connect to the receiver"
-ERROR_TLS = "tls_failed: TLS handshake or certificate verification failed"
-ERROR_REQUEST = "request_failed: the request could not be sent"
+# Delivery errors, "<code>: <our words>", stable so that tests, the admin and the API read
+# the same thing (a failed HTTP answer is "HTTP <status>"); pages show them in their
+# reader's language (``error_shown``).
+_ERROR_WORDS = {
+    "outbound_refused": gettext_noop("the destination is not allowed"),
+    "timeout": gettext_noop("the receiver did not answer in time"),
+    "connect_failed": gettext_noop("could not connect to the receiver"),
+    "tls_failed": gettext_noop("TLS handshake or certificate verification failed"),
+    "request_failed": gettext_noop("the request could not be sent"),
+}
+ERROR_REFUSED = f"outbound_refused: {_ERROR_WORDS['outbound_refused']}"
+ERROR_TIMEOUT = f"timeout: {_ERROR_WORDS['timeout']}"
+ERROR_CONNECT = f"connect_failed: {_ERROR_WORDS['connect_failed']}"
+ERROR_TLS = f"tls_failed: {_ERROR_WORDS['tls_failed']}"
+ERROR_REQUEST = f"request_failed: {_ERROR_WORDS['request_failed']}"
+_HTTP_STATUS = re.compile(r"HTTP (\d{3})")
+# Why the outbox gave a message up (``last_error`` of a cancelled one).
+ENDPOINT_DISABLED = gettext_noop("endpoint disabled")
+ENDPOINT_GONE = gettext_noop("endpoint disabled or removed")
+
+
+# Why an endpoint was disabled (``disabled_reason``), as recorded, and as pages show it.
+DISABLED_AFTER = "%(count)d deliveries in a row failed"
+_DISABLED_AFTER = re.compile(r"(\d+) deliveries in a row failed")
+
+
+def disabled_reason(failures: int) -> str:
+    return DISABLED_AFTER % {"count": failures}
+
+
+def disabled_reason_shown(text: str) -> str:
+    """An endpoint's recorded ``disabled_reason`` in the active language."""
+    if found := _DISABLED_AFTER.fullmatch(text):
+        count = int(found.group(1))
+        return ngettext("%(counter)s failed delivery in a row.",
+                        "%(counter)s failed deliveries in a row.", count) % {"counter": count}
+    return text
+
+
+def error_shown(text: str) -> str:
+    """A delivery's recorded error as a page shows it, in the active language: the code
+    with our words translated (an HTTP status, a cancelled message's reason too);
+    anything else as recorded."""
+    code, _sep, words = text.partition(": ")
+    if _ERROR_WORDS.get(code) == words:
+        return f"{code}: {gettext(words)}"
+    if status := _HTTP_STATUS.fullmatch(text):
+        return gettext("HTTP %(status)s: the receiver did not accept it") % {
+            "status": status.group(1)}
+    if text in (ENDPOINT_DISABLED, ENDPOINT_GONE):
+        return gettext(text)
+    return text
 
 
 EXCERPT_BYTES = 2048

@@ -139,6 +139,43 @@ def test_recent_deliveries_are_listed_with_their_status(console_member, operator
     assert b"badge failed" in page.content
 
 
+RECORDED = ["did not answer in time", "did not accept it", "endpoint disabled",
+            "deliveries in a row failed"]
+
+
+@pytest.mark.parametrize(("language", "shown", "absent"), [
+    ("en", ["timeout: the receiver did not answer in time",
+            "HTTP 503: the receiver did not accept it", "endpoint disabled",
+            "Disabled on", "10 failed deliveries in a row."], []),
+    ("zh-hans", ["timeout: 接收方未及时应答", "HTTP 503：接收方未接受", "端点已停用",
+                 "连续10次送达失败。"], RECORDED),
+])
+def test_delivery_errors_and_why_an_endpoint_stopped_are_in_the_pages_language(
+        console_member, operator, language, shown, absent):
+    """The outbox records its errors in English (the API and the admin read them so); the
+    console shows each in its reader's language."""
+    from django.utils import timezone
+
+    from core import outbox, webhooks
+
+    endpoint = make_endpoint(operator)
+    for i, error in enumerate([webhooks.ERROR_TIMEOUT, "HTTP 503", webhooks.ENDPOINT_DISABLED]):
+        OutboxMessage.objects.create(
+            channel=OutboxMessage.Channel.WEBHOOK, event_type="booking.confirmed",
+            dedupe_key=f"t-{i}", recipient=endpoint.url, endpoint=endpoint,
+            message_id=f"msg_{i}", payload={}, status=OutboxMessage.Status.FAILED, attempts=1,
+            last_error=error)
+    for _ in range(outbox.DISABLE_AFTER_FAILURES):
+        outbox._account_endpoint(endpoint.pk, ok=False, now=timezone.now())
+    endpoint.refresh_from_db()
+    assert (endpoint.active, endpoint.disabled_reason) == (False,
+                                                           "10 deliveries in a row failed")
+    console_member.cookies["django_language"] = language
+    page = console_member.get(reverse("console:webhooks")).content.decode()
+    assert all(text in page for text in shown), [t for t in shown if t not in page]
+    assert not [text for text in absent if text in page]
+
+
 def test_delete(console_member, operator):
     endpoint = make_endpoint(operator)
     response = console_member.post(reverse("console:webhook-delete", args=[endpoint.pk]))
