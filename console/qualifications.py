@@ -75,10 +75,11 @@ def _queue(request, *, forms_for: dict | None = None, status: int = 200):
         else pending.filter(status=QualificationRequest.Status.REQUESTED).order_by("created", "pk")
     )
     page = Paginator(items, PAGE).get_page(request.GET.get("page"))
-    today = timezone.localdate()
     rows = []
     for item in page.object_list:
         grant, refuse = (forms_for or {}).get(item.pk, (None, None))
+        # "Valid until" is a day at the machine's hub: a year from its today.
+        today = timezone.localdate(timezone=ZoneInfo(item.equipment.hub.timezone))
         rows.append(
             {
                 "item": item,

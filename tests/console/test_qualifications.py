@@ -169,3 +169,27 @@ def test_the_request_page_and_the_list(strict, lead):
     assert client.get(reverse("bookings:request-qualification", args=[99999])).status_code == 404
     empty = client.get(reverse("bookings:qualifications"))
     assert b"You have not asked for a qualification yet." in empty.content
+
+
+def test_the_default_expiry_is_a_year_from_the_hubs_today(strict, lead, console_admin):
+    """At 01:00 in Shanghai (the site's zone) it is still yesterday at a Los Angeles hub:
+    the grant form offers a year from the hub's day, not the site's."""
+    from datetime import UTC, datetime, time
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    hub = strict.hub
+    hub.timezone = "America/Los_Angeles"
+    hub.save(update_fields=["timezone"])
+    services.request_qualification(user=lead, organization=lead.memberships.get().organization,
+                                   equipment_id=strict.pk)
+    # Tomorrow 01:00 in Shanghai is still today at 09:00 in Los Angeles.
+    hub_today = timezone.localdate(timezone=ZoneInfo("America/Los_Angeles"))
+    moment = datetime.combine(hub_today, time(9), ZoneInfo("America/Los_Angeles"))
+    assert timezone.localdate(moment) == hub_today + timedelta(days=1)
+    with time_machine.travel(moment.astimezone(UTC)):
+        response = console_admin.get(reverse("console:qualifications"))
+    assert response.status_code == 200
+    expected = (hub_today + timedelta(days=365)).isoformat()
+    assert f'value="{expected}"' in response.content.decode()
