@@ -95,8 +95,12 @@ class BookingSerializer(serializers.ModelSerializer):
     decision_reason = serializers.CharField(
         read_only=True, help_text="The hub operator's reason for approving or rejecting.")
     cancellation_reason = serializers.SerializerMethodField(
-        help_text="Why a cancelled (or missed) booking ended, as recorded in its history; "
-                  "null for other statuses.")
+        help_text="Why a cancelled (or missed) booking ended, as recorded in its history: "
+                  "as typed, or, written by the platform, in the request's language "
+                  "(Accept-Language); null for other statuses.")
+    cancellation_reason_code = serializers.SerializerMethodField(
+        help_text="Where the platform wrote that reason, its stable code (e.g. "
+                  "no_check_in, maintenance, equipment_down); else null.")
     usage = UsageSerializer(source="*", read_only=True)
     quote = BookingQuoteSerializer(
         read_only=True, allow_null=True,
@@ -108,7 +112,7 @@ class BookingSerializer(serializers.ModelSerializer):
         fields = ["id", "equipment", "equipment_name", "hub", "organization", "start", "end",
                   "status", "purpose", "price", "trial_lead", "decision_reason", "decided_at",
                   "checked_in_at", "completed_at", "created", "trial", "cancellation_reason",
-                  "usage", "quote"]
+                  "cancellation_reason_code", "usage", "quote"]
         read_only_fields = fields
 
     def get_trial(self, instance) -> int | None:
@@ -116,6 +120,9 @@ class BookingSerializer(serializers.ModelSerializer):
         # (opened on confirmation, removed on cancellation), under the booking's id, so
         # no query is needed.
         return instance.pk if instance.status in TRIAL_STATUSES else None
+
+    def get_cancellation_reason_code(self, instance) -> str | None:
+        return selectors.cancellation_reason_code(instance)
 
     def get_cancellation_reason(self, instance) -> str | None:
         if instance.status not in ENDED_STATUSES:
@@ -152,6 +159,7 @@ class BookingSerializer(serializers.ModelSerializer):
             "created": stamp(instance.created),
             "trial": self.get_trial(instance),
             "cancellation_reason": self.get_cancellation_reason(instance),
+            "cancellation_reason_code": self.get_cancellation_reason_code(instance),
             "usage": {
                 "booked_hours": f"{used.booked_hours:.2f}",
                 "actual_hours": None if used.actual_hours is None else f"{used.actual_hours:.2f}",

@@ -427,24 +427,35 @@ def ending_reason() -> Subquery:
                                     OuterRef("status"))[:1], output_field=JSONField())
 
 
-def cancellation_reason(booking: Booking) -> str | None:
-    """Why a cancelled (or missed) booking ended: the reason in its last such event, in
-    the active language (read from the booking's ``ended`` where :func:`ending_reason`
-    annotated it). The booking's ``decision_reason`` is the operator's approve/reject
-    decision, never this."""
+def _ended(booking: Booking) -> dict | None:
+    """The record of why a cancelled (or missed) booking ended (its last such event's
+    reason): the booking's ``ended`` where :func:`ending_reason` annotated it, else read
+    once and kept there."""
     if booking.status not in (Booking.Status.CANCELLED, Booking.Status.NO_SHOW):
         return None
-    if hasattr(booking, "ended"):
-        ended = booking.ended
-    else:
+    if not hasattr(booking, "ended"):
         row = _last_to_status(booking.events.all(), booking.status).first()
-        ended = row and row["ended"]
-    if not ended:
+        booking.ended = row and row["ended"]
+    return booking.ended or None
+
+
+def cancellation_reason(booking: Booking) -> str | None:
+    """Why a cancelled (or missed) booking ended, in the active language. The booking's
+    ``decision_reason`` is the operator's approve/reject decision, never this."""
+    ended = _ended(booking)
+    if ended is None:
         return None
     args = ended["args"]
     if isinstance(args, str):  # SQLite's json_object() keeps a JSON column as its text
         args = json.loads(args)
     return reasons.shown(ended["code"], args, ended["text"])
+
+
+def cancellation_reason_code(booking: Booking) -> str | None:
+    """The catalogue code of why it ended, where the platform wrote the reason (e.g.
+    ``no_check_in``, ``maintenance``); None for one a person typed."""
+    ended = _ended(booking)
+    return (ended["code"] or None) if ended else None
 
 
 # --- The operators' console (the floor) --------------------------------------------------

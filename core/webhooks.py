@@ -90,7 +90,8 @@ ENDPOINT_GONE = gettext_noop("endpoint disabled or removed")
 
 # Why an endpoint was disabled (``disabled_reason``), as recorded, and as pages show it.
 DISABLED_AFTER = "%(count)d deliveries in a row failed"
-_DISABLED_AFTER = re.compile(r"(\d+) deliveries in a row failed")
+_DISABLED_AFTER = re.compile(re.escape(DISABLED_AFTER).replace(re.escape("%(count)d"),
+                                                              r"(\d+)"))
 
 
 def disabled_reason(failures: int) -> str:

@@ -135,7 +135,8 @@ def _pinned_certificate(c: _Checker, security: dict, policy: str) -> str:
     """``security.server_certificate``: the SHA-256 fingerprint of the server's certificate
     a secured source trusts (any case, colons or spaces between the digits), normalised;
     "" for none (the certificate the server presents is used, as before)."""
-    given = security.get("server_certificate") or ""
+    given = security.get("server_certificate")
+    given = "" if given is None else given
     digits = re.sub(r"[\s:]", "", given) if isinstance(given, str) else None
     if digits is None or (digits and not _SHA256_HEX.match(digits)):
         c.fail("security", _("server_certificate is the SHA-256 fingerprint of the server's "

@@ -38,7 +38,7 @@ def test_create_returns_201_with_contract_fields(sme_client, equipment, sme):
         "status": "confirmed", "purpose": "Trial: titanium bracket roughing",
         "price": "800.00", "trial_lead": None, "decision_reason": "", "decided_at": None,
         "checked_in_at": None, "completed_at": None, "created": body["created"],
-        "trial": booking.pk, "cancellation_reason": None,
+        "trial": booking.pk, "cancellation_reason": None, "cancellation_reason_code": None,
         "usage": {"booked_hours": "2.00", "actual_hours": None, "actual_start": None,
                   "actual_end": None},
         "quote": {

@@ -154,6 +154,12 @@ def test_a_typed_reason_is_stored_and_shown_as_typed(equipment, sme):
     event = last_event(booking)
     assert (event.reason_code, event.reason_args) == ("", None)
     assert shown_in(event, ZH) == shown_in(event, "en") == "Maintenance: our fixture is not ready"
+    from tests.fixtures.world import key_client
+
+    shown = key_client(sme).get(f"/api/v1/bookings/{booking.pk}/",
+                                HTTP_ACCEPT_LANGUAGE="zh-Hans").json()
+    assert (shown["cancellation_reason"], shown["cancellation_reason_code"]) == (
+        "Maintenance: our fixture is not ready", None)
 
 
 # --- every door shows it in its reader's language ----------------------------------------
@@ -223,6 +229,8 @@ def test_the_api_answers_in_the_requests_language_with_the_code(cancelled, sme,
     (listed,) = client.get("/api/v1/bookings/", **headers).json()["results"]
     detail = client.get(f"/api/v1/bookings/{cancelled.pk}/", **headers).json()
     assert listed["cancellation_reason"] == detail["cancellation_reason"] == text
+    assert listed["cancellation_reason_code"] == detail["cancellation_reason_code"] == (
+        "maintenance")
 
 
 def test_the_email_says_it_in_both_parts_and_the_webhook_keeps_english_and_the_code(
@@ -251,7 +259,6 @@ def test_a_record_whose_code_or_parameters_the_catalogue_no_longer_knows_shows_i
 
 # --- existing history is catalogued by the migration -------------------------------------
 
-MIGRATION = ("bookings", "0014_event_reason_code")
 OLD_TEXTS = {
     "No check-in within 30 minutes of the start.": ("no_check_in", {"minutes": 30}),
     "Not approved before its start.": ("not_approved_in_time", None),
@@ -282,6 +289,10 @@ def test_the_migration_catalogues_the_reasons_earlier_releases_wrote(equipment, 
             events.objects.create(booking_id=booking.pk, organization_id=sme.pk,
                                   operator_id=booking.operator_id, code="booking.cancelled",
                                   to_status="cancelled", reason=text, at=local(1, 0))
+        events.objects.create(booking_id=booking.pk, organization_id=sme.pk,
+                              operator_id=booking.operator_id, code="booking.confirmed",
+                              to_status="confirmed", at=local(1, 1),
+                              reason="Approved in the admin console by staff")
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
     finally:
@@ -293,3 +304,12 @@ def test_the_migration_catalogues_the_reasons_earlier_releases_wrote(equipment, 
     typed.refresh_from_db()
     assert booking.decision_reason == ""
     assert typed.decision_reason == "Approved after a call with the admin console team"
+    # Backwards (0015 undone): the bulk decision's text is the decision reason again.
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("bookings", "0014_event_reason_code")])
+        restored = Booking.objects.values_list("decision_reason", flat=True).get(pk=booking.pk)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(MigrationLoader(connection).graph.leaf_nodes())
+    assert restored == "Approved in the admin console by staff"

@@ -16,10 +16,13 @@ from asyncua.crypto import cert_gen
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from django.test import Client
+from django.urls import reverse
 
 from equipment import sources
 from tests.collector.sinks import MemorySink
 from tests.collector.support import collector, finish, running_booking, wait_for
+from tests.factories import MembershipFactory, UserFactory
 from tests.faults.proxy import TcpProxy
 from tests.fixtures.world import key_client, make_equipment
 from trials.collector.base import Found, Reading
@@ -439,11 +442,14 @@ def test_history_of_a_server_that_keeps_none_is_refused(hub, category):
 
 def test_probe_reads_every_node(shared_printer, shared_plant):
     shared_plant.set_many({LAYER: 1618.25, OXYGEN: 377.0, STATE: "Running"})
-    assert opcua.probe(shared_printer) == [
+    found = opcua.probe(shared_printer)
+    assert found == [
         Found("layer_temperature", "°C", 1618.25),
         Found("oxygen_level", "ppm", 377.0),
         Found("state", "", 1.0),
     ]
+    # Unsecured: whatever certificate the server sent was never checked; none to pin.
+    assert found.server_certificate == ""
 
 
 def test_probe_by_host_name_and_over_ipv6(hub, category, shared_plant):
@@ -585,6 +591,11 @@ def test_a_pinned_server_certificate_is_checked_before_the_login(hub, category, 
     assert answer["server_certificate"] == real
     assert answer["metrics"][0] == {"metric": "layer_temperature", "unit": "°C",
                                     "value": 1599.0}
+    console = Client()
+    console.force_login(MembershipFactory(organization=operator, role="operator",
+                                          user=UserFactory(email="ops@op.example")).user)
+    page = console.post(reverse("console:equipment-test", args=[equipment.pk]))
+    assert real in page.content.decode()
 
     # Pinned, spelt any way (lower case, no colons): the machine is the one trusted.
     equipment.result_source_config["security"]["server_certificate"] = (

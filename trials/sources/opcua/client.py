@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
-from asyncua.crypto import security_policies
+from asyncua.crypto import security_policies, uacrypto
 from django.utils.translation import gettext_lazy
 
 from core import outbound
@@ -179,11 +179,18 @@ async def _endpoint(client: Client, source: Source) -> ua.EndpointDescription:
     raise SourceError(NO_ENDPOINT % {"policy": source.policy, "mode": source.security_mode})
 
 
-def presented_certificate(client: Client) -> str:
+def _leaf_fingerprint(der: bytes) -> str:
+    """The fingerprint of the server's own certificate: the first of a chain, as asyncua
+    takes it for the secure channel (so what is pinned is what is trusted)."""
+    return sources.certificate_fingerprint(uacrypto.der_from_x509(uacrypto.x509_from_der(der)))
+
+
+def presented_certificate(client: Client, source: Source) -> str:
     """The SHA-256 fingerprint of the certificate the server of a secured connection
-    presented (for the operator to pin); "" on an unsecured one."""
+    presented (for the operator to pin); "" on an unsecured one (whatever the server
+    sent there was never checked)."""
     der = client.security_policy.peer_certificate
-    return sources.certificate_fingerprint(der) if der else ""
+    return _leaf_fingerprint(der) if der and source.policy != "None" else ""
 
 
 async def _secure(client: Client, source: Source, endpoint: ua.EndpointDescription) -> None:
@@ -191,7 +198,7 @@ async def _secure(client: Client, source: Source, endpoint: ua.EndpointDescripti
     endpoint presents — which must be the one the source pins, if it pins one: checked
     before the secure channel opens, so neither the login nor a request reaches a server
     answering in the machine's place."""
-    presented = sources.certificate_fingerprint(endpoint.ServerCertificate or b"")
+    presented = _leaf_fingerprint(endpoint.ServerCertificate or b"")
     if source.server_certificate and presented != source.server_certificate:
         logger.warning("OPC UA server of equipment %s presented certificate %s, pinned %s",
                        source.equipment_id, presented, source.server_certificate)

@@ -41,7 +41,7 @@ async def _probe(source: Source, timeout: float) -> Sample:
             values = dict(zip(node_ids, await check_nodes(client, node_ids,
                                                           ua.AttributeIds.Value),
                               strict=True))
-            certificate = presented_certificate(client)
+            certificate = presented_certificate(client, source)
         finally:
             await close(client)
     found = Sample(server_certificate=certificate)
