@@ -10,7 +10,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, JSONField, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -419,19 +419,24 @@ def _last_to_status(events: QuerySet[BookingEvent], status) -> QuerySet[BookingE
             .values(ended=JSONObject(text="reason", code="reason_code", args="reason_args")))
 
 
-def ending_reason() -> Subquery:
-    """Annotation of a bookings queryset: the record of the reason in each booking's latest
-    event to its current status (one subquery, not a query per row); read it with
-    :func:`cancellation_reason`."""
-    return Subquery(_last_to_status(BookingEvent.objects.filter(booking=OuterRef("pk")),
-                                    OuterRef("status"))[:1], output_field=JSONField())
+ENDED = (Booking.Status.CANCELLED, Booking.Status.NO_SHOW)
+
+
+def ending_reason() -> Case:
+    """Annotation of a bookings queryset: for a cancelled (or missed) booking, the record of
+    the reason in its latest event to that status (one subquery, not a query per row, and
+    only for those rows); read it with :func:`cancellation_reason`."""
+    last = _last_to_status(BookingEvent.objects.filter(booking=OuterRef("pk")),
+                           OuterRef("status"))[:1]
+    return Case(When(status__in=ENDED, then=Subquery(last, output_field=JSONField())),
+                default=None, output_field=JSONField())
 
 
 def _ended(booking: Booking) -> dict | None:
     """The record of why a cancelled (or missed) booking ended (its last such event's
     reason): the booking's ``ended`` where :func:`ending_reason` annotated it, else read
     once and kept there."""
-    if booking.status not in (Booking.Status.CANCELLED, Booking.Status.NO_SHOW):
+    if booking.status not in ENDED:
         return None
     if not hasattr(booking, "ended"):
         row = _last_to_status(booking.events.all(), booking.status).first()
