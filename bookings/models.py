@@ -185,6 +185,12 @@ class CalendarFeed(models.Model):
                                   help_text=_("Empty: every booking the organisation sees."))
     name = models.CharField(_("name"), max_length=120, blank=True)
     token = models.CharField(_("token"), max_length=64, unique=True, editable=False)
+    # Calendar servers fetch without a language of their own (or their server's): the
+    # feed's texts are in the language it was made in.
+    language = models.CharField(
+        _("language"), max_length=16, blank=True, default="", db_default="", editable=False,
+        help_text=_("The language of its events' texts (the one it was made in); empty: "
+                    "the one the calendar client asks for."))
     created = models.DateTimeField(_("created"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 

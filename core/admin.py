@@ -127,8 +127,30 @@ class OutboxMessageAdmin(RecordAdmin):
         self.message_user(request, _("%(n)d message(s) re-queued.") % {"n": done})
 
 
+class ThroughServiceAdmin(admin.ModelAdmin):
+    """A model whose saves and deletions go through its services: a refusal
+    (``DomainError``) is shown as a message and changes nothing (the view's transaction
+    rolls back), instead of a server error."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, error_text(exc, fields=True), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
+
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(ThroughServiceAdmin):
     """Endpoints are created and changed through ``core.services``: the service makes the
     signing secret (shown once, in a message) and re-enabling resets the failure count."""
 
@@ -143,15 +165,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The owner is chosen once, at creation.
         return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        from django.http import HttpResponseRedirect
-
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, error_text(exc, fields=True), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in services.ENDPOINT_FIELDS

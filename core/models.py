@@ -36,9 +36,14 @@ class IdempotencyKey(models.Model):
 class WebhookEndpoint(models.Model):
     """An organisation's endpoint for event webhooks (Standard Webhooks)."""
 
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="webhook_endpoints",
-                                     verbose_name=_("organisation"))
+    # Hub operators (flagship firms) hear about their hubs' bookings and trials; the
+    # organisation's kind is checked wherever an endpoint is made (its validation).
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE,
+        related_name="webhook_endpoints", verbose_name=_("organisation"),
+        limit_choices_to={"kind": "flagship"},
+        error_messages={"invalid": _("Only a hub operator (a flagship firm) has webhook "
+                                     "endpoints.")})
     url = models.URLField(_("URL"))
     description = models.CharField(_("description"), max_length=200, blank=True)
     event_types = models.JSONField(

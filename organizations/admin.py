@@ -18,7 +18,9 @@ from core.admin import (
     QUEUE_LENGTH,
     QueueAction,
     QueueItem,
+    RecordInline,
     StaffQueue,
+    ThroughServiceAdmin,
     back_to,
     may_act,
     register_queue,
@@ -31,11 +33,14 @@ from . import services
 from .models import Invitation, Membership, Organization, OrganizationAPIKey
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(RecordInline):
+    """The organisation's people, as a list: each row opens its membership, where staff
+    change the role or remove it through the services (the rules of who may belong where
+    are theirs)."""
+
     model = Membership
-    extra = 0
-    autocomplete_fields = ["user"]
-    readonly_fields = ["created"]
+    fields = ["user", "role", "created"]
+    show_change_link = True
 
 
 class SuspendForm(forms.Form):
@@ -282,13 +287,43 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ThroughServiceAdmin):
+    """Memberships are added, changed and removed through ``services`` (one organisation
+    per person, the roles of the organisation's kind, at least one administrator kept), as
+    the portal's invitations and members list do. A refusal is shown as a message and
+    changes nothing."""
+
     list_display = ["user", "organization", "role", "created"]
     list_filter = ["role", "organization__kind"]
     search_fields = ["user__email", "user__username", "organization__name"]
     autocomplete_fields = ["user", "organization"]
-    readonly_fields = ["created"]
     date_hierarchy = "created"
+
+    def get_readonly_fields(self, request, obj=None):
+        # A membership is one person in one organisation: only its role changes.
+        return ["user", "organization", "created"] if obj else ["created"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, each through the service
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if "role" in form.changed_data:
+                services.change_member_role(organization=obj.organization,
+                                            membership_id=obj.pk, role=obj.role,
+                                            staff_user=request.user)
+            return
+        created = services.add_member(organization=form.cleaned_data["organization"],
+                                      user=form.cleaned_data["user"],
+                                      role=form.cleaned_data["role"], staff_user=request.user)
+        obj.pk, obj.created = created.pk, created.created
+        obj._state.adding, obj._state.db = False, created._state.db
+
+    def delete_model(self, request, obj):
+        services.remove_member(organization=obj.organization, membership_id=obj.pk,
+                               staff_user=request.user)
 
 
 @admin.register(OrganizationAPIKey)

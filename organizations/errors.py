@@ -43,9 +43,9 @@ CREDIT_CODE_CHECKSUM = define(
     _("The check character of this code is wrong (a character was probably mistyped)."),
     field="credit_code")
 
-# Invitations.
+# Invitations and members.
 ROLE_INVALID = define("role_invalid", ValidationFailed,
-                      _("Invite as administrator or member."), field="role")
+                      _("This organisation's roles are: %(roles)s."), field="role")
 ALREADY_MEMBER = define("already_member", ValidationFailed,
                         _("This person is already a member of your organisation."),
                         field="email")
@@ -62,6 +62,15 @@ ALREADY_IN_ORGANIZATION = define(
     "already_in_organization", Conflict,
     _("You already belong to another organisation; a portal account acts for one "
       "organisation."))
+MEMBER_ELSEWHERE = define(
+    "member_elsewhere", ValidationFailed,
+    _("This person already belongs to %(organization)s; a portal account acts for one "
+      "organisation."), field="user")
+MEMBER_NOT_FOUND = define("member_not_found", NotFound, _("No such member."))
+LAST_ADMIN = define(
+    "last_admin", Conflict,
+    _("An organisation keeps at least one administrator: make another member an "
+      "administrator first."))
 
 # Platform staff refusing a verification.
 REFUSAL_REASON_REQUIRED = define(

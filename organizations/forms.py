@@ -13,7 +13,7 @@ from core.errors import ValidationFailed
 from core.forms import add_errors
 
 from . import services
-from .models import Invitation, Membership
+from .models import Invitation, Membership, Organization
 from .selectors import invitation_by_token
 
 # The invitation a visitor opened before signing up (its token), kept in their session.
@@ -78,12 +78,41 @@ class SignupForm(AllauthSignupForm):
         return user
 
 
+R, K = Membership.Role, Organization.Kind
+# What each role does, in each kind of organisation (the invitation form's choices).
+ROLE_DESCRIPTIONS = {
+    (K.SME, R.MEMBER): _("Member: books equipment and sees results"),
+    (K.SME, R.ADMIN): _("Administrator: also invites colleagues"),
+    (K.FLAGSHIP, R.OPERATOR): _("Operator: runs the console and receives its e-mails"),
+    (K.FLAGSHIP, R.MEMBER): _("Member: uses the console, without its e-mails"),
+    (K.FLAGSHIP, R.ADMIN): _("Administrator: also manages API keys and colleagues"),
+    (K.UNIVERSITY, R.MEMBER): _("Member: reads the datasets released to you"),
+    (K.UNIVERSITY, R.ADMIN): _("Administrator: also invites colleagues"),
+}
+
+
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address"))
-    role = forms.ChoiceField(label=_("Role"), initial=Membership.Role.MEMBER, choices=[
-        (Membership.Role.MEMBER, _("Member: books equipment and sees results")),
-        (Membership.Role.ADMIN, _("Administrator: also invites colleagues")),
-    ])
+    role = forms.ChoiceField(label=_("Role"))
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        roles = services.roles_of(organization)
+        self.fields["role"].choices = [
+            (role, ROLE_DESCRIPTIONS.get((organization.kind, role), R(role).label))
+            for role in sorted(roles, key=lambda role: role == R.ADMIN)]
+        self.fields["role"].initial = R.OPERATOR if R.OPERATOR in roles else R.MEMBER
+
+
+class MemberRoleForm(forms.Form):
+    """A member's new role, among those of the organisation's kind."""
+
+    role = forms.ChoiceField(label=_("Role"))
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role, R(role).label)
+                                       for role in services.roles_of(organization)]
 
 
 class ConsentRightsForm(forms.Form):

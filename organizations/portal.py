@@ -69,6 +69,22 @@ def sme_required(view: Callable) -> Callable:
     return wrapper
 
 
+def organization_required(view: Callable) -> Callable:
+    """Logged-in members of any organisation (its own page: members and invitations); sets
+    ``request.organization``. A person who belongs to none is told how to join (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        organization = organization_of(request)
+        if organization is None:
+            return render(request, "portal/not_sme.html", {"organization": None}, status=403)
+        request.organization = organization
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def member_required(view: Callable) -> Callable:
     """Logged-in users; ``request.organization`` is their organisation or None."""
 

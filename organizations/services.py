@@ -4,13 +4,14 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
 from core import db, outbox
-from core.errors import NOT_FOUND, full_clean
+from core.errors import NOT_FOUND, full_clean, valid_id
 from core.notify import bilingual
 
 from . import errors
@@ -100,17 +101,113 @@ def set_members_may_consent(*, organization: Organization, allowed: bool,
     """The SME's administrators (or platform staff) decide whether members may consent to
     sharing their own trials' data; standing consent and revocation stay with the
     administrators."""
-    if staff_user is None or not staff_user.is_staff:
-        _require_admin(organization, by_user)
+    _may_manage(organization, by_user, staff_user)
     if organization.members_may_consent != allowed:
         organization.members_may_consent = allowed
         organization.save(update_fields=["members_may_consent"])
     return organization
 
 
-# --- the portal: sign-up and invitations ------------------------------------------------
+# --- members: who belongs to an organisation, and in which role ----------------------
 
-INVITABLE_ROLES = (Membership.Role.ADMIN, Membership.Role.MEMBER)
+R = Membership.Role
+# The roles each kind of organisation gives, the same at every door (invitation, the
+# portal's members list, the admin console). Operators (a flagship's) run the console and
+# hear about its hubs; a flagship's members use the console without those e-mails.
+ROLES = {
+    Organization.Kind.FLAGSHIP: (R.ADMIN, R.OPERATOR, R.MEMBER),
+    Organization.Kind.SME: (R.ADMIN, R.MEMBER),
+    Organization.Kind.UNIVERSITY: (R.ADMIN, R.MEMBER),
+}
+
+
+def roles_of(organization: Organization) -> tuple[str, ...]:
+    return ROLES.get(organization.kind, (R.ADMIN, R.MEMBER))
+
+
+def _require_role(organization: Organization, role: str) -> None:
+    allowed = roles_of(organization)
+    if role not in allowed:
+        raise errors.ROLE_INVALID.error(roles=", ".join(str(R(name).label) for name in allowed))
+
+
+def _lock_user(user) -> None:
+    """Serialises the membership decisions of one person (one organisation each)."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+
+
+def _may_manage(organization: Organization, by_user, staff_user) -> None:
+    if staff_user is None or not staff_user.is_staff:
+        _require_admin(organization, by_user)
+
+
+def add_member(*, organization: Organization, user, role: str, staff_user) -> Membership:
+    """Platform staff put a person in an organisation (the admin console); everyone else
+    joins by invitation. A portal account acts for one organisation."""
+    if staff_user is None or not staff_user.is_staff:
+        raise errors.NOT_ADMIN.error()
+    _require_role(organization, role)
+    with transaction.atomic():
+        _lock_user(user)
+        current = Membership.objects.filter(user=user).select_related("organization").first()
+        if current is not None and current.organization_id == organization.pk:
+            raise errors.ALREADY_MEMBER.error(field="user")
+        if current is not None:
+            raise errors.MEMBER_ELSEWHERE.error(organization=current.organization.name)
+        return Membership.objects.create(user=user, organization=organization, role=role)
+
+
+def _locked_member(organization: Organization, membership_id) -> Membership:
+    """The membership, under the organisation's row lock (which serialises every change of
+    its roles, so two administrators demoting each other cannot leave it with none)."""
+    db.locked_one(Organization.objects.filter(pk=organization.pk))
+    pk = valid_id(membership_id)
+    membership = (db.locked_one(Membership.objects.select_related("user")
+                                .filter(organization=organization, pk=pk), of=("self",))
+                  if pk is not None else None)
+    if membership is None:
+        raise errors.MEMBER_NOT_FOUND.error()
+    return membership
+
+
+def _keeps_an_admin(membership: Membership) -> None:
+    if membership.role == R.ADMIN and not Membership.objects.filter(
+            organization_id=membership.organization_id, role=R.ADMIN,
+    ).exclude(pk=membership.pk).exists():
+        raise errors.LAST_ADMIN.error()
+
+
+def change_member_role(*, organization: Organization, membership_id, role: str,
+                       by_user=None, staff_user=None) -> Membership:
+    """An administrator (or platform staff) gives a member another role; the organisation
+    keeps at least one administrator."""
+    _may_manage(organization, by_user, staff_user)
+    _require_role(organization, role)
+    with transaction.atomic():
+        membership = _locked_member(organization, membership_id)
+        if membership.role != role:
+            if role != R.ADMIN:
+                _keeps_an_admin(membership)
+            membership.role = role
+            membership.save(update_fields=["role"])
+    return membership
+
+
+def remove_member(*, organization: Organization, membership_id, by_user=None,
+                  staff_user=None) -> Membership:
+    """An administrator (or platform staff) takes a person out of the organisation (a
+    member may also leave): their portal account no longer acts for it. What they booked
+    and ran stays the organisation's. The organisation keeps at least one administrator."""
+    with transaction.atomic():
+        membership = _locked_member(organization, membership_id)
+        if by_user is None or membership.user_id != by_user.pk:
+            _may_manage(organization, by_user, staff_user)
+        _keeps_an_admin(membership)
+        membership.delete()
+    return membership
+
+
+# --- the portal: sign-up and invitations ------------------------------------------------
 
 
 def _unique_slug(name: str) -> str:
@@ -168,8 +265,7 @@ def invite_member(*, organization: Organization, email: str, role: str, by_user,
     Inviting an address again renews the open invitation and sends it again."""
     _require_admin(organization, by_user)
     email = email.strip().lower()
-    if role not in INVITABLE_ROLES:
-        raise errors.ROLE_INVALID.error()
+    _require_role(organization, role)
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise errors.ALREADY_MEMBER.error()
     now = now or timezone.now()
@@ -195,11 +291,16 @@ def _queue_invitation(invitation: Invitation, link: str) -> None:
     context = {"invitation": invitation, "link": link,
                "organization": invitation.organization,
                "inviter": invitation.invited_by}
-    subject = render_to_string("organizations/email/invitation_subject.txt", context)
-    body = render_to_string("organizations/email/invitation_message.txt", context)
+
+    def one_language() -> tuple[str, str]:  # the invited person's language is not known
+        subject = render_to_string("organizations/email/invitation_subject.txt", context)
+        body = render_to_string("organizations/email/invitation_message.txt", context)
+        return " ".join(subject.split()), body.strip()
+
+    subject, body = bilingual(one_language)
     outbox.queue_email(event_type="organization.invitation",
                        dedupe_key=f"invitation:{invitation.pk}:{invitation.expires:%Y%m%d%H%M%S%f}",
-                       to=invitation.email, subject=" ".join(subject.split()), body=body)
+                       to=invitation.email, subject=subject, body=body)
 
 
 def revoke_invitation(*, organization: Organization, invitation_id: int, by_user,
@@ -225,6 +326,7 @@ def accept_invitation(*, token: str, user, now: datetime | None = None) -> Membe
             raise errors.INVITATION_INVALID.error()
         if (user.email or "").lower() != invitation.email.lower():
             raise errors.INVITATION_OTHER_EMAIL.error()
+        _lock_user(user)
         current = Membership.objects.filter(user=user).select_related("organization").first()
         if current is not None and current.organization_id != invitation.organization_id:
             raise errors.ALREADY_IN_ORGANIZATION.error()

@@ -10,6 +10,8 @@ urlpatterns = [
     path("organisation/consent-rights/", views.consent_rights, name="consent-rights"),
     path("organisation/invitations/<int:pk>/withdraw/", views.revoke_invitation,
          name="revoke-invitation"),
+    path("organisation/members/<int:pk>/role/", views.change_role, name="change-role"),
+    path("organisation/members/<int:pk>/remove/", views.remove_member, name="remove-member"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("invitations/<str:token>/accept/", views.accept_invitation, name="accept"),
 ]

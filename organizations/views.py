@@ -1,5 +1,6 @@
-"""Portal pages of an organisation: its members and invitations (administrators invite
-and revoke), and the page an invited person opens from the e-mail."""
+"""Portal pages of an organisation (of any kind): its members and invitations
+(administrators invite and withdraw invitations, change roles and remove members; anyone
+may leave), and the page an invited person opens from the e-mail."""
 
 from __future__ import annotations
 
@@ -16,33 +17,48 @@ from core.errors import DomainError, ValidationFailed, error_text
 from core.forms import add_errors
 
 from . import selectors, services
-from .forms import INVITATION_SESSION_KEY, ConsentRightsForm, InviteForm
-from .portal import is_admin, not_found_as_404, organization_of, sme_required
+from .forms import INVITATION_SESSION_KEY, ConsentRightsForm, InviteForm, MemberRoleForm
+from .models import Organization
+from .portal import (
+    is_admin,
+    not_found_as_404,
+    organization_of,
+    organization_required,
+    sme_required,
+)
 
 
-def _page(request, form: InviteForm, status: int = 200, rights_form=None):
+def _page(request, form: InviteForm | None = None, status: int = 200, rights_form=None):
     organization = request.organization
     admin = is_admin(request)
     if rights_form is None:
         rights_form = ConsentRightsForm(
             initial={"members_may_consent": organization.members_may_consent})
+    members = list(selectors.members_of(organization=organization).order_by("user__email"))
+    if admin:
+        for membership in members:
+            membership.role_form = MemberRoleForm(organization=organization,
+                                                  initial={"role": membership.role},
+                                                  prefix=f"m{membership.pk}")
     return render(request, "organizations/organization.html", {
         "organization": organization,
-        "members": selectors.members_of(organization=organization).order_by("user__email"),
+        "is_sme": organization.kind == Organization.Kind.SME,
+        "members": members,
         "invitations": selectors.open_invitations(organization=organization) if admin else [],
-        "is_admin": admin, "form": form, "rights_form": rights_form,
+        "is_admin": admin, "form": form or InviteForm(organization=organization),
+        "rights_form": rights_form,
     }, status=status)
 
 
-@sme_required
+@organization_required
 def organization_page(request):
-    return _page(request, InviteForm())
+    return _page(request)
 
 
-@sme_required
+@organization_required
 @require_POST
 def invite(request):
-    form = InviteForm(request.POST)
+    form = InviteForm(request.POST, organization=request.organization)
     if not form.is_valid():
         return _page(request, form)
 
@@ -63,7 +79,47 @@ def invite(request):
     return redirect("organizations:page")
 
 
-@sme_required
+@organization_required
+@require_POST
+def change_role(request, pk: int):
+    """An administrator gives a member another role (the service checks it is one of the
+    organisation's roles)."""
+    role = request.POST.get(f"m{pk}-role", "")
+    try:
+        with not_found_as_404():
+            membership = services.change_member_role(
+                organization=request.organization, membership_id=pk, role=role,
+                by_user=request.user)
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, _("%(email)s is now %(role)s.") % {
+            "email": membership.user.email, "role": membership.get_role_display()})
+    return redirect("organizations:page")
+
+
+@organization_required
+@require_POST
+def remove_member(request, pk: int):
+    """An administrator takes a person out of the organisation; anyone may leave it."""
+    organization = request.organization
+    try:
+        with not_found_as_404():
+            membership = services.remove_member(organization=organization, membership_id=pk,
+                                                by_user=request.user)
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("organizations:page")
+    if membership.user_id == request.user.pk:
+        messages.success(request, _("You have left %(organization)s.")
+                         % {"organization": organization.name})
+        return redirect("bookings:catalog")
+    messages.success(request, _("%(email)s no longer belongs to %(organization)s.") % {
+        "email": membership.user.email, "organization": organization.name})
+    return redirect("organizations:page")
+
+
+@organization_required
 @require_POST
 def revoke_invitation(request, pk: int):
     try:
@@ -84,7 +140,7 @@ def consent_rights(request):
     """An administrator decides whether members may consent to sharing their own trials."""
     form = ConsentRightsForm(request.POST)
     if not form.is_valid():
-        return _page(request, InviteForm(), status=400, rights_form=form)
+        return _page(request, status=400, rights_form=form)
     allowed = form.cleaned_data["members_may_consent"]
     try:
         services.set_members_may_consent(organization=request.organization, allowed=allowed,

@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
-from django.utils.text import capfirst
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -163,7 +163,7 @@ class SharingAgreementForm(forms.ModelForm):
     endpoint_url = forms.URLField(assume_scheme="https", max_length=200,
                                   label=capfirst(_field("endpoint_url").verbose_name),
                                   help_text=_field("endpoint_url").help_text)
-    license = forms.ChoiceField(choices=[(code, f"{code} – {title}")
+    license = forms.ChoiceField(choices=[(code, format_lazy("{} – {}", code, title))
                                          for code, (title, _url) in packages.LICENSES.items()],
                                 label=capfirst(_field("license").verbose_name),
                                 help_text=_field("license").help_text)

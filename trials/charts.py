@@ -88,6 +88,15 @@ def _strip_scripts(svg) -> None:
                 parent.remove(child)
 
 
+def name_drawing(svg, title: str) -> None:
+    """The drawing's first ``<title>`` (pygal's "Pygal", which browsers show on hover and
+    assistive technology reads) says what the chart is, in the reader's language."""
+    for element in svg.iter():
+        if str(element.tag).rsplit("}", 1)[-1] == "title":
+            element.text = title
+            return
+
+
 LABEL_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)  # minutes
 MAX_LABELS = 6  # "14:30" fits six times across a phone-wide chart
 MAX_LABELS_WITH_DATE = 3  # "12-01 14:30" three times
@@ -134,10 +143,7 @@ def render(metric: str, unit: str, points: list[tuple[datetime, float]], tz: Zon
     # The page's CSS stretches a chart to its column; beyond 600 px (one chart on a wide
     # screen) the type would grow to 20 px and more.
     tree.set("style", f"max-width: {CHART_MAX_WIDTH}px")
-    for element in tree.iter():  # the first <title> names the whole drawing ("Pygal")
-        if str(element.tag).rsplit("}", 1)[-1] == "title":
-            element.text = title
-            break
+    name_drawing(tree, title)
     return etree.tostring(tree, encoding="unicode")
 
 

@@ -13,22 +13,26 @@ import zipfile
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy
 
 from core import csv as core_csv
 
 from .models import DatasetRelease
 from .selectors import reading_rows
 
+# Each licence's title (pages show it in the reader's language; a package's descriptor
+# names it in English, as the rest of the descriptor) and its deed.
 LICENSES = {
-    "CC-BY-4.0": ("Creative Commons Attribution 4.0",
+    "CC-BY-4.0": (gettext_lazy("Creative Commons Attribution 4.0"),
                   "https://creativecommons.org/licenses/by/4.0/"),
-    "CC-BY-SA-4.0": ("Creative Commons Attribution Share-Alike 4.0",
+    "CC-BY-SA-4.0": (gettext_lazy("Creative Commons Attribution Share-Alike 4.0"),
                      "https://creativecommons.org/licenses/by-sa/4.0/"),
-    "CC-BY-NC-4.0": ("Creative Commons Attribution Non-Commercial 4.0",
+    "CC-BY-NC-4.0": (gettext_lazy("Creative Commons Attribution Non-Commercial 4.0"),
                      "https://creativecommons.org/licenses/by-nc/4.0/"),
-    "CC0-1.0": ("CC0 1.0 Universal", "https://creativecommons.org/publicdomain/zero/1.0/"),
-    "ODC-BY-1.0": ("Open Data Commons Attribution License 1.0",
+    "CC0-1.0": (gettext_lazy("CC0 1.0 Universal"),
+                "https://creativecommons.org/publicdomain/zero/1.0/"),
+    "ODC-BY-1.0": (gettext_lazy("Open Data Commons Attribution License 1.0"),
                    "https://opendatacommons.org/licenses/by/1-0/"),
 }
 
@@ -77,7 +81,8 @@ def metadata(release: DatasetRelease) -> dict:
 
 def _license(code: str) -> dict:
     title, path = LICENSES.get(code, (code, ""))
-    out = {"name": code, "title": title}
+    with translation.override("en"):
+        out = {"name": code, "title": str(title)}
     if path:
         out["path"] = path
     return out

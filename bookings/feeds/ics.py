@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
@@ -76,7 +76,12 @@ def booking_ics(booking: Booking, *, url: str, sequence: int, now: datetime) -> 
 
 
 def render_feed(feed: CalendarFeed, *, now: datetime | None = None) -> bytes:
-    now = now or timezone.now()
+    """The feed's calendar, in the feed's language (else the one the client asks for)."""
+    with translation.override(feed.language or translation.get_language()):
+        return _feed_calendar(feed, now or timezone.now())
+
+
+def _feed_calendar(feed: CalendarFeed, now: datetime) -> bytes:
     operator = feed.organization.kind == Organization.Kind.FLAGSHIP
     calendar = _calendar()
     calendar.add("x-wr-calname", feed.name or f"Testbed: {feed.equipment or feed.organization}")

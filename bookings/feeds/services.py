@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from equipment.errors import EQUIPMENT_NOT_FOUND
 from equipment.models import Equipment
@@ -15,7 +15,9 @@ from ..models import CalendarFeed
 
 
 def create_feed(*, organization: Organization, equipment_id: int | None = None,
-                name: str = "") -> CalendarFeed:
+                name: str = "", language: str | None = None) -> CalendarFeed:
+    """A new feed, its texts in ``language`` (default: the active one, the language of the
+    page or API call that makes it)."""
     equipment = None
     if equipment_id is not None:
         if organization.kind != Organization.Kind.FLAGSHIP:
@@ -24,8 +26,10 @@ def create_feed(*, organization: Organization, equipment_id: int | None = None,
                                              hub__operator=organization).first()
         if equipment is None:
             raise EQUIPMENT_NOT_FOUND.error()
+    language = translation.get_language() if language is None else language
     return CalendarFeed.objects.create(organization=organization, equipment=equipment,
-                                       name=name, token=secrets.token_urlsafe(32))
+                                       name=name, token=secrets.token_urlsafe(32),
+                                       language=language or "")
 
 
 def revoke_feed(*, feed: CalendarFeed) -> None:

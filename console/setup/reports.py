@@ -19,7 +19,7 @@ from billing.statements import report as billing_report
 from bookings.reports import selectors as reports
 from core.errors import ValidationFailed
 from core.forms import add_errors
-from trials.charts import STYLE, _strip_scripts
+from trials.charts import STYLE, _strip_scripts, name_drawing
 
 from ..access import operator_required
 from ..forms_setup import ReportForm
@@ -49,9 +49,11 @@ def _short(label: str, length: int = 26) -> str:
     return label if len(label) <= length else label[: length - 1].rstrip() + "…"
 
 
-def _chart(chart_class, labels: list[str], series: dict[str, list], unit: str, places: int) -> str:
-    """Without a title: it is the figure's caption (reports.html), as on a phone the chart
-    scrolls sideways and a title drawn centred in the SVG would be cut in half."""
+def _chart(chart_class, labels: list[str], series: dict[str, list], unit: str, places: int,
+           *, title: str) -> str:
+    """Without a drawn title: it is the figure's caption (reports.html), as on a phone the
+    chart scrolls sideways and a title drawn centred in the SVG would be cut in half.
+    ``title`` names the drawing (its ``<title>``, shown on hover)."""
     chart = chart_class(
         style=REPORT_STYLE,
         js=[],
@@ -67,6 +69,7 @@ def _chart(chart_class, labels: list[str], series: dict[str, list], unit: str, p
         chart.add(name, values)
     tree = chart.render_tree()
     _strip_scripts(tree)
+    name_drawing(tree, title)
     # Labels are names (user input): the XML serialiser escapes them.
     return mark_safe(etree.tostring(tree, encoding="unicode"))  # noqa: S308
 
@@ -82,6 +85,7 @@ def utilization_chart(rows) -> str:
         },
         "h",
         1,
+        title=_("Booked and open hours per equipment"),
     )
 
 
@@ -96,6 +100,7 @@ def billing_chart(bills) -> str:
         },
         billing_report.CURRENCY,
         2,
+        title=_("Billing per SME (%(currency)s)") % {"currency": billing_report.CURRENCY},
     )
 
 

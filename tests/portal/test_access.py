@@ -65,10 +65,16 @@ def test_operators_and_universities_see_what_the_portal_is_for(booking, trial):
         org = OrganizationFactory(kind=kind)
         user = MembershipFactory(organization=org, role=Membership.Role.ADMIN).user
         client = logged_in(user)
-        for url in sme_pages(booking, trial):
+        for url in sme_pages(booking, trial)[:-1]:
             response = client.get(url)
             assert response.status_code == 403, url
             assert b"This page is for members of an SME" in response.content
+        # Their own organisation's page (members, invitations) is theirs too, without the
+        # SME's consent rights and statements.
+        page = client.get(reverse("organizations:page"))
+        assert page.status_code == 200
+        assert b"consent-rights-h" not in page.content
+        assert b"account-h" not in page.content
 
 
 def test_anonymous_visitors_browse_the_catalogue(client, equipment):
