@@ -205,7 +205,8 @@ def _period_refusal(*, equipment: Equipment, organization: Organization, start: 
         equipment=equipment, organization=organization, start=start, end=end, now=now,
         maintenance=around.maintenance, open_bookings=around.own_open, qualified=qualified))
     if violations:
-        return ValidationFailed(violations, "The booking breaks the equipment's rules.")
+        return ValidationFailed(violations, gettext_lazy("The booking breaks the equipment's "
+                                                         "rules."))
     if around.bookings:
         return _slot_taken(equipment, around, start, end)
     return None

@@ -1,5 +1,6 @@
-"""The gate in front of console pages: logged-in members of a flagship firm (operator
-role or admin role); some actions are for the organisation's admins only.
+"""The gate in front of console pages: logged-in members of a flagship firm, in any role
+(operators also hear about its hubs by e-mail; see ``organizations.services.ROLES``); some
+actions are for the organisation's admins only.
 
 Anonymous visitors go to the login page; members of an SME or a university are told what
 the console is for (403). Objects of another operator are "not found" (404): console

@@ -16,7 +16,15 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from .db import is_lock_timeout
-from .errors import FORBIDDEN, NOT_FOUND, Busy, DomainError, Problem, ValidationFailed
+from .errors import (
+    FORBIDDEN,
+    INVALID_INPUT,
+    NOT_FOUND,
+    Busy,
+    DomainError,
+    Problem,
+    ValidationFailed,
+)
 from .parsers import TOO_BIG_MESSAGE
 
 logger = logging.getLogger(__name__)
@@ -81,7 +89,7 @@ def problem_for(exc: Exception) -> Problem | None:
     if isinstance(exc, exceptions.APIException):
         code = exc.status_code
         if isinstance(exc, exceptions.ValidationError):
-            return Problem(400, "Invalid input", "The input is not valid.", "invalid",
+            return Problem(400, "Invalid input", str(INVALID_INPUT), "invalid",
                            _flatten(exc.detail))
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return Problem(code, _TITLES.get(code, "Error"), str(detail),
@@ -99,8 +107,9 @@ BUSY_RETRY_AFTER_SECONDS = 1
 
 
 def unavailable_problem() -> Problem:
-    return Problem(503, "Service unavailable", "The service cannot reach its database right "
-                   "now; nothing was changed. Retry in a few seconds.", "unavailable")
+    return Problem(503, "Service unavailable", _("The service cannot reach its database right "
+                                                 "now; nothing was changed. Retry in a few "
+                                                 "seconds."), "unavailable")
 
 
 def busy_problem() -> Problem:
@@ -141,12 +150,12 @@ def _json_problem(problem: Problem) -> JsonResponse:
 
 @csrf_exempt  # it changes nothing; an unsafe method gets the same 404, not a CSRF page
 def api_not_found(request, exception=None):
-    return _json_problem(Problem(404, "Not found", "No such resource.", "not_found"))
+    return _json_problem(Problem(404, "Not found", _("No such resource."), "not_found"))
 
 
 def api_server_error(request):
-    return _json_problem(Problem(500, "Server error", "Something went wrong on our side; "
-                                 "it has been logged.", "server_error"))
+    return _json_problem(Problem(500, "Server error", _("Something went wrong on our side; "
+                                                        "it has been logged."), "server_error"))
 
 
 class DatabaseUnavailableMiddleware:

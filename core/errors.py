@@ -41,6 +41,11 @@ class DomainError(Exception):
         self.extra: dict[str, Any] = extra or {}
 
 
+# The whole refusal's summary (``detail``) when nothing more specific is said: translated
+# into the active language when the refusal is made, like each violation's message.
+INVALID_INPUT = _("The input is not valid.")
+
+
 class ValidationFailed(DomainError):
     """Input breaks one or more rules; ``violations`` lists them all."""
 
@@ -48,8 +53,8 @@ class ValidationFailed(DomainError):
     title = "Invalid input"
     default_code = "invalid"
 
-    def __init__(self, violations: list[Violation], message: str = "The input is not valid."):
-        super().__init__(message, code="invalid")
+    def __init__(self, violations: list[Violation], message: Any = INVALID_INPUT):
+        super().__init__(str(message), code="invalid")
         self.violations = violations
 
     @classmethod
@@ -58,7 +63,7 @@ class ValidationFailed(DomainError):
 
     @classmethod
     def from_django(cls, exc: DjangoValidationError, *, rename: dict[str, str] | None = None,
-                    message: str = "The input is not valid.") -> ValidationFailed:
+                    message: Any = INVALID_INPUT) -> ValidationFailed:
         """Django's ``ValidationError`` (from ``full_clean`` or a validator) as violations;
         ``rename`` maps model field names to the input's names."""
         rename = rename or {}
@@ -212,7 +217,7 @@ class Problem:
 
 def full_clean(instance, *, exclude: list[str] | None = None,
                rename: dict[str, str] | None = None,
-               message: str = "The input is not valid.") -> None:
+               message: Any = INVALID_INPUT) -> None:
     """``instance.full_clean()``, its errors raised as :class:`ValidationFailed`."""
     try:
         instance.full_clean(exclude=exclude)

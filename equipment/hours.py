@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in WEEKDAYS}
@@ -32,33 +33,37 @@ def parse_clock(value: str) -> tuple[int, int]:
 
 def validate_opening_hours(value) -> None:
     if not isinstance(value, dict):
-        raise ValidationError("Opening hours must be an object keyed by weekday (mon … sun).",
-                              code="hours_shape")
+        raise ValidationError(
+            gettext_lazy("Opening hours must be an object keyed by weekday (mon … sun)."),
+            code="hours_shape")
     unknown = sorted(set(value) - set(WEEKDAYS))
     if unknown:
-        raise ValidationError("Unknown weekday(s) %(days)s; use mon, tue, wed, thu, fri, sat, sun.",
-                              code="hours_weekday", params={"days": ", ".join(unknown)})
+        raise ValidationError(
+            gettext_lazy("Unknown weekday(s) %(days)s; use mon, tue, wed, thu, fri, sat, sun."),
+            code="hours_weekday", params={"days": ", ".join(unknown)})
     for day, periods in value.items():
         if not isinstance(periods, list):
-            raise ValidationError("Opening hours for %(day)s must be a list of [start, end].",
-                                  code="hours_shape", params={"day": day})
+            raise ValidationError(
+                gettext_lazy("Opening hours for %(day)s must be a list of [start, end]."),
+                code="hours_shape", params={"day": day})
         minutes = []
         for period in periods:
             if not (isinstance(period, list | tuple) and len(period) == 2):
-                raise ValidationError("Each period on %(day)s must be [\"HH:MM\", \"HH:MM\"].",
-                                      code="hours_shape", params={"day": day})
+                raise ValidationError(
+                    gettext_lazy('Each period on %(day)s must be ["HH:MM", "HH:MM"].'),
+                    code="hours_shape", params={"day": day})
             try:
                 (sh, sm), (eh, em) = parse_clock(period[0]), parse_clock(period[1])
             except (ValueError, TypeError):
-                raise ValidationError("%(day)s: %(period)s is not a pair of HH:MM times.",
-                                      code="hours_clock",
-                                      params={"day": day, "period": period}) from None
+                raise ValidationError(
+                    gettext_lazy("%(day)s: %(period)s is not a pair of HH:MM times."),
+                    code="hours_clock", params={"day": day, "period": period}) from None
             start, end = sh * 60 + sm, eh * 60 + em
             if start == 24 * 60:
-                raise ValidationError("%(day)s: a period cannot start at 24:00.",
+                raise ValidationError(gettext_lazy("%(day)s: a period cannot start at 24:00."),
                                       code="hours_clock", params={"day": day})
             if end == start:
-                raise ValidationError("%(day)s: period %(period)s is empty.",
+                raise ValidationError(gettext_lazy("%(day)s: period %(period)s is empty."),
                                       code="hours_empty", params={"day": day, "period": period})
             if end < start:  # runs past midnight
                 end += 24 * 60
@@ -66,7 +71,7 @@ def validate_opening_hours(value) -> None:
         minutes.sort()
         for (_, prev_end), (next_start, _) in zip(minutes, minutes[1:], strict=False):
             if next_start < prev_end:
-                raise ValidationError("%(day)s: opening periods overlap.",
+                raise ValidationError(gettext_lazy("%(day)s: opening periods overlap."),
                                       code="hours_overlap", params={"day": day})
 
 
@@ -74,7 +79,7 @@ def validate_timezone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("%(tz)s is not an IANA time zone (e.g. Asia/Shanghai).",
+        raise ValidationError(gettext_lazy("%(tz)s is not an IANA time zone (e.g. Asia/Shanghai)."),
                               code="timezone", params={"tz": value}) from None
 
 

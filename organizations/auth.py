@@ -201,17 +201,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
-        scheme, _, key = header.partition(" ")
+        scheme, _space, key = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not key.strip():
-            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
+            raise exceptions.AuthenticationFailed(_("Use 'Authorization: Bearer <api key>'."))
         key = key.strip()
         prefix, dot, _secret = key.partition(".")
         if not dot:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
         api_key = _lookup(prefix)
         # is_valid compares the hash in constant time; revoked and expired keys fail too.
         if api_key is None or api_key.revoked or api_key.has_expired or not api_key.is_valid(key):
-            raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+            raise exceptions.AuthenticationFailed(_("Invalid, revoked or expired API key."))
         if api_key.organization.suspended_at is not None:
             # A valid key of a suspended organisation: say so (403), rather than calling the
             # key invalid, so its administrators know whom to ask.

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy
 
 from core import db, outbox
 from core.errors import NOT_FOUND, full_clean, valid_id
@@ -234,7 +235,7 @@ def check_new_sme(*, name: str, credit_code: str = "") -> Organization:
         if Organization.objects.filter(credit_code=org.credit_code).exists():
             raise errors.ORGANIZATION_REGISTERED.error()
     full_clean(org, rename={"name": "organization_name"},
-               message="The organisation cannot be registered.")
+               message=gettext_lazy("The organisation cannot be registered."))
     return org
 
 

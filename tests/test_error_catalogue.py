@@ -111,6 +111,33 @@ def test_the_api_says_a_rule_in_the_callers_language(sme_client, equipment):
     assert response.json()["errors"]["end"] == [expected]
     assert expected != "A booking lasts at least 1 h."
     assert not Booking.objects.exists()
+    assert response.json()["detail"] == "该预约不符合设备的规则。"  # the summary too
+    english = sme_client.post("/api/v1/bookings/",
+                              booking_body(equipment, local(2, 9), local(2, 9, 30)),
+                              format="json")
+    assert english.json()["detail"] == "The booking breaks the equipment's rules."
+
+
+@pytest.mark.django_db
+def test_the_apis_fixed_texts_are_in_the_callers_language(sme_client, api_client, operator):
+    from tests.fixtures.world import key_client
+
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    body = sme_client.post("/api/v1/bookings/", {"equipment": "x"}, format="json", **zh).json()
+    assert body["detail"] == "输入无效。" and body["title"] == "Invalid input"  # titles: fixed
+    assert api_client.get("/api/v1/bookings/", HTTP_AUTHORIZATION="Token abc",
+                          **zh).json()["detail"] == "请使用 'Authorization: Bearer <api key>'。"
+    assert api_client.get("/api/v1/bookings/", HTTP_AUTHORIZATION="Bearer nodot",
+                          **zh).json()["detail"] == "API 密钥无效。"
+    assert api_client.get("/api/v1/bookings/", HTTP_AUTHORIZATION="Bearer ab.cd",
+                          **zh).json()["detail"] == "API 密钥无效、已撤销或已过期。"
+    assert api_client.get("/api/v1/no-such-thing/", **zh).json()["detail"] == "没有该资源。"
+    hours = key_client(operator).post("/api/v1/hubs/", {
+        "name": "Hub", "slug": "hub-x", "timezone": "Mars/Olympus",
+        "opening_hours": {"mon": [["25:00", "10:00"]]}}, format="json", **zh).json()
+    assert hours["errors"]["timezone"] == ["Mars/Olympus 不是 IANA 时区（例如 Asia/Shanghai）。"]
+    assert hours["errors"]["opening_hours"] == [
+        "mon：['25:00', '10:00'] 不是一对 HH:MM 时间。"]
 
 
 @pytest.mark.django_db

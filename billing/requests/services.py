@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from billing.models import ServiceRequest, ServiceRequestAttachment
 from bookings import services as booking_services
@@ -120,7 +121,7 @@ def submit_request(*, organization: Organization, title: str, plan: str,
         violations.append(errors.REQUEST_ATTACHMENT_LIMIT.violation(field="file",
                                                                     limit=max_count))
     if violations:
-        raise ValidationFailed(violations, "The service request is not valid.")
+        raise ValidationFailed(violations, gettext_lazy("The service request is not valid."))
     # all checked before any write
     checked = [booking_services.check_upload(upload) for upload in uploads]
     with transaction.atomic():
@@ -223,7 +224,7 @@ def send_offer(*, request_id: int, operator: Organization,
     periods = [(equipment_id, start, end) for equipment_id, start, end in periods]
     violations = _offer_violations(found, periods, valid_until, now)
     if violations:
-        raise ValidationFailed(violations, "The offer is not valid.")
+        raise ValidationFailed(violations, gettext_lazy("The offer is not valid."))
     with transaction.atomic():
         locked = _lock(found.pk)
         if locked.status != R.SUBMITTED:
