@@ -171,7 +171,8 @@ class BookingSerializer(serializers.ModelSerializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(required=False, allow_blank=True,
+                                   max_length=services.REASON_MAX_LENGTH)
 
 
 class BookingFilter(django_filters.FilterSet):

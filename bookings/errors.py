@@ -113,3 +113,7 @@ NO_SHOW_TOO_EARLY = COMPLETE_TOO_EARLY.variant(_(
 RESCHEDULE_APPROVED = RESCHEDULE_NOT_POSSIBLE.variant(_(
     "The hub operator approved this booking for its period: cancel it and request the new "
     "period, or ask the hub operator."))
+
+# A reason a person gives for a booking's move (approve, reject, cancel, check-in …).
+REASON_TOO_LONG = define("booking_reason_too_long", ValidationFailed,
+                         _("A reason is at most %(limit)d characters."), field="reason")

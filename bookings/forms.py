@@ -23,6 +23,7 @@ from equipment.models import Capability, Category, Equipment, Hub
 from pricing.forms import VoucherFields
 
 from .selectors import MAX_AVAILABILITY_RANGE
+from .services import REASON_MAX_LENGTH
 
 # The hub's wall-clock date-time field lives in core.forms; re-exported here for the booking
 # pages and the console.
@@ -106,7 +107,7 @@ class BookingForm(VoucherFields):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason (optional)"), required=False,
-                             max_length=2000, widget=forms.TextInput())
+                             max_length=REASON_MAX_LENGTH, widget=forms.TextInput())
 
 
 class PeriodForm(forms.Form):

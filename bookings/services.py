@@ -266,6 +266,10 @@ def _actor_roles(booking: Booking, organization: Organization | None) -> set[str
     return roles
 
 
+# The longest reason a person may give for a booking's move, at every door.
+REASON_MAX_LENGTH = 2000
+
+
 def _transition(*, booking_id: int, organization: Organization | None, to: str,
                 reason: str = "", by_user=None, now: datetime | None = None,
                 system: bool = False, guard=None) -> Booking:
@@ -277,6 +281,8 @@ def _transition(*, booking_id: int, organization: Organization | None, to: str,
     operator's decision (approve or reject) and only that; any other move's reason lives
     in its BookingEvent."""
     now = now or timezone.now()
+    if len(reason or "") > REASON_MAX_LENGTH:
+        raise errors.REASON_TOO_LONG.error(limit=REASON_MAX_LENGTH)
     # Who may see it first, with a plain read: another tenant's booking is "not found"
     # before any lock is waited for, so no one can lock (or, by a 503, detect) a row of
     # someone else's. The roles are checked again under the lock.
@@ -649,13 +655,27 @@ class CheckedUpload:
     data: bytes
 
 
+ATTACHMENT_NAME_MAX = 200
+
+
+def _attachment_name(raw: str | None) -> str:
+    """The upload's own name (no folders), at most ``ATTACHMENT_NAME_MAX`` characters: a
+    longer one loses the end of its stem, never its extension (which says its type)."""
+    path = PurePath((raw or "").replace("\\", "/"))
+    name = path.name or "file"
+    if len(name) <= ATTACHMENT_NAME_MAX:
+        return name
+    suffix = path.suffix if len(path.suffix) <= 16 else ""
+    return name[:ATTACHMENT_NAME_MAX - len(suffix)] + suffix
+
+
 def check_upload(upload) -> CheckedUpload:
     """The attachment checks, shared by every attachment (bookings, service requests): the
     extension is allowed and the bytes show that type (``ATTACHMENT_KINDS``, ``_sniff``) and
     the file is within ``attachment_limits()``. Raises ValidationFailed (field ``file``)
     otherwise. Reads the file once; stores nothing."""
     max_bytes, _count = attachment_limits()
-    name = PurePath((upload.name or "").replace("\\", "/")).name[:200] or "file"
+    name = _attachment_name(upload.name)
     if upload.size is not None and upload.size > max_bytes:
         raise errors.ATTACHMENT_TOO_LARGE.error(name=name, limit=_size_text(max_bytes))
     upload.seek(0)

@@ -11,12 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bookings.forms import LocalDateTimeField
+from bookings.services import REASON_MAX_LENGTH
 from core.errors import ValidationFailed
 from core.forms import add_errors
 from core.validators import validate_period
 from equipment.models import Equipment, MaintenanceWindow
 
-REASON_MAX = 2000
+REASON_MAX = REASON_MAX_LENGTH  # the booking service's limit, said at the field
 
 
 def _reason_widget(placeholder) -> forms.Textarea:

@@ -17,6 +17,7 @@ from django.utils.translation import pgettext_lazy
 
 from core import events
 from core.errors import ValidationFailed, Violation
+from core.forms import JSONDocumentField
 from equipment.models import Category, Equipment
 from organizations.models import Organization, OrganizationAPIKey
 
@@ -102,6 +103,7 @@ class EquipmentForm(forms.ModelForm):
             CONFIG: _("Other settings (JSON)"),
         }
         widgets = {CONFIG: forms.Textarea(attrs={"rows": 6, "spellcheck": "false"})}
+        field_classes = {CONFIG: JSONDocumentField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

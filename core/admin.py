@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import AdminSite
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -25,6 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from . import outbox, services
 from .errors import DomainError, error_text
+from .forms import JSONDocumentField
 from .models import DeliveryLog, IdempotencyKey, OutboxMessage, WebhookEndpoint
 
 # Bulk deletion would remove bookings, trials, releases and their history with no
@@ -130,7 +132,10 @@ class OutboxMessageAdmin(RecordAdmin):
 class ThroughServiceAdmin(admin.ModelAdmin):
     """A model whose saves and deletions go through its services: a refusal
     (``DomainError``) is shown as a message and changes nothing (the view's transaction
-    rolls back), instead of a server error."""
+    rolls back), instead of a server error. JSON is typed into the API parser's checks
+    (``JSONDocumentField``)."""
+
+    formfield_overrides = {models.JSONField: {"form_class": JSONDocumentField}}
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

@@ -9,7 +9,8 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.utils.module_loading import autodiscover_modules
 
-        from . import idempotency, observability, outbox, retention  # noqa: F401  (signals)
+        from . import converters, idempotency, observability, outbox, retention  # noqa: F401
+        # (signals; the URL converters, registered before any URLconf is read)
 
         # Every app's catalogued reasons (core.reasons), for whatever shows a record first.
         autodiscover_modules("reasons")

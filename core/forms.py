@@ -3,6 +3,8 @@ hub's wall-clock date-time field every portal and console form uses."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import date, datetime
 
@@ -10,6 +12,7 @@ from django import forms
 from django.utils.translation import gettext_lazy
 
 from .errors import DomainError, ValidationFailed, Violation
+from .parsers import DEPTH_MESSAGE, MAX_JSON_DEPTH, NUL_MESSAGE, has_nul, json_text_depth
 from .serializers import AwareDateTimeField
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -135,3 +138,53 @@ class MonthField(DayField):
         kwargs.setdefault("input_formats", ["%Y-%m"])
         kwargs.setdefault("widget", forms.DateInput(attrs={"type": "month"}, format="%Y-%m"))
         super().__init__(**kwargs)
+
+
+class _FiniteJSONDecoder(json.JSONDecoder):
+    """JSON as the API's parser takes it: NaN, Infinity and numbers too large for a double
+    (1e999) are not JSON values a document may hold (PostgreSQL's jsonb refuses them)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(parse_constant=self._refuse, parse_float=self._finite, **kwargs)
+
+    @staticmethod
+    def _refuse(name: str):
+        raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
+
+    @staticmethod
+    def _finite(text: str) -> float:
+        number = float(text)
+        if math.isinf(number):
+            raise json.JSONDecodeError(f"{text} is too large", text, 0)
+        return number
+
+
+class JSONDocumentField(forms.JSONField):
+    """A JSON document typed into a form (the admin console, the operators' console), with
+    the API parser's refusals as field errors instead of a server error: nesting deeper
+    than ``MAX_JSON_DEPTH`` (``"[" * 5000`` would end in a RecursionError), NaN or
+    Infinity, and NUL characters. An empty box is the field's default (the model's: ``{}``
+    or ``[]``), not null."""
+
+    def __init__(self, **kwargs):
+        if kwargs.get("decoder") is None:  # a model's JSONField passes decoder=None
+            kwargs["decoder"] = _FiniteJSONDecoder
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return self.initial() if callable(self.initial) else self.initial
+        if isinstance(value, str) and json_text_depth(value) > MAX_JSON_DEPTH:
+            raise forms.ValidationError(DEPTH_MESSAGE, code="too_deep",
+                                        params={"depth": MAX_JSON_DEPTH})
+        document = super().to_python(value)
+        if has_nul(document):
+            raise forms.ValidationError(NUL_MESSAGE, code="nul")
+        return document
+
+    def bound_data(self, data, initial):
+        # The form shown again with its error keeps the text as typed (Django would parse
+        # it once more, and a deep one would end in a RecursionError).
+        if isinstance(data, str) and json_text_depth(data) > MAX_JSON_DEPTH:
+            return forms.fields.InvalidJSONInput(data)
+        return super().bound_data(data, initial)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from modeltranslation.admin import TranslationAdmin
 
+from core.admin import ThroughServiceAdmin
 from core.errors import DomainError, error_text
 from core.forms import add_errors
 
@@ -43,7 +44,7 @@ def _model_data(form, names) -> dict:
             if name in concrete and name in form.cleaned_data}
 
 
-class ThroughServicesAdmin(admin.ModelAdmin):
+class ThroughServicesAdmin(ThroughServiceAdmin):
     """Saves go through services. A refused change (``DomainError``) is shown as a message
     and changes nothing (the console's transaction rolls back); a change that would cancel
     bookings is confirmed first on a page listing them."""
@@ -218,6 +219,9 @@ class PhotoInlineForm(UploadInlineForm):
     class Meta:
         model = EquipmentPhoto
         fields = ["caption_en", "caption_zh_hans", "position"]
+        # The read-only inline's column heading of a field the model lacks comes from here
+        # (else Django shows the field's name, untranslated).
+        labels = {"file": gettext_lazy("File")}
 
     check_upload = staticmethod(services.reencode_photo)
 
@@ -317,14 +321,14 @@ class EquipmentAdmin(ThroughServicesAdmin, TranslationAdmin):
     fieldsets = [
         (None, {"fields": ["hub", "name", "slug", "category", "capabilities", "status",
                            "hourly_rate", "description", "specs"]}),
-        ("Booking policy", {"fields": ["slot_granularity", "min_duration", "max_duration",
-                                       "lead_time", "booking_horizon", "changeover_buffer",
-                                       "approval_required", "qualification_required",
-                                       "max_open_bookings_per_sme"]}),
-        ("Result source", {"fields": ["result_source_kind", "result_source_url",
-                                      "result_source_secret", "result_source_config",
-                                      "test_connection"]}),
-        ("Audit", {"fields": ["created", "updated"]}),
+        (gettext_lazy("Booking policy"), {"fields": [
+            "slot_granularity", "min_duration", "max_duration", "lead_time", "booking_horizon",
+            "changeover_buffer", "approval_required", "qualification_required",
+            "max_open_bookings_per_sme"]}),
+        (gettext_lazy("Result source"), {"fields": [
+            "result_source_kind", "result_source_url", "result_source_secret",
+            "result_source_config", "test_connection"]}),
+        (gettext_lazy("Audit"), {"fields": ["created", "updated"]}),
     ]
 
     @admin.display(description=gettext_lazy("Test connection"))

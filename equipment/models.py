@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import outbound
 from core.errors import ValidationFailed
-from core.validators import validate_period
+from core.validators import validate_period, validate_specs
 from organizations.models import Organization
 
 from . import sources
@@ -60,20 +60,22 @@ class Hub(TranslatedSave, models.Model):
         on_delete=models.PROTECT,
         related_name="hubs",
         limit_choices_to={"kind": Organization.Kind.FLAGSHIP},
+        verbose_name=_("operator"),
         help_text=_("The flagship firm that runs this hub."),
     )
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
-    address = models.CharField(max_length=300, blank=True)
-    timezone = models.CharField(max_length=64, default="Asia/Shanghai",
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai",
                                 validators=[validate_timezone])
     opening_hours = models.JSONField(
+        _("opening hours"),
         default=default_opening_hours,
         validators=[validate_opening_hours],
         help_text=_('Per weekday, periods in local time: {"mon": [["08:00", "20:00"]], …}. '
                     "A period ending at or before its start runs past midnight."),
     )
-    description = models.TextField(blank=True)
+    description = models.TextField(_("description"), blank=True)
     outbound_allowed_networks = models.TextField(
         _("allowed outbound networks"), blank=True,
         validators=[outbound.validate_network_list],
@@ -85,9 +87,11 @@ class Hub(TranslatedSave, models.Model):
         help_text=_("Check a confirmed booking in when its equipment's state signal shows the "
                     "machine active within the slot (equipment with an MTConnect, OPC UA or "
                     "MQTT source and a state signal)."))
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("hub")
+        verbose_name_plural = _("hubs")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -99,25 +103,27 @@ class Hub(TranslatedSave, models.Model):
 
 
 class Category(TranslatedSave, models.Model):
-    name = models.CharField(max_length=120, unique=True)
-    slug = models.SlugField(max_length=80, unique=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    description = models.TextField(_("description"), blank=True)
 
     class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
         ordering = ["name"]
-        verbose_name_plural = "categories"
 
     def __str__(self) -> str:
         return self.name
 
 
 class Capability(TranslatedSave, models.Model):
-    name = models.CharField(max_length=120, unique=True)
-    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
 
     class Meta:
+        verbose_name = _("capability")
+        verbose_name_plural = _("capabilities")
         ordering = ["name"]
-        verbose_name_plural = "capabilities"
 
     def __str__(self) -> str:
         return self.name
@@ -140,68 +146,79 @@ class Equipment(TranslatedSave, models.Model):
         OPCUA = "opcua", _("OPC UA server (subscribed during the booking)")
         MQTT = "mqtt", _("MQTT broker (subscribed during the booking)")
 
-    hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="equipment")
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="equipment")
-    capabilities = models.ManyToManyField(Capability, blank=True, related_name="equipment")
+    hub = models.ForeignKey(Hub, on_delete=models.PROTECT, related_name="equipment",
+                            verbose_name=_("hub"))
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="equipment",
+                                 verbose_name=_("category"))
+    capabilities = models.ManyToManyField(Capability, blank=True, related_name="equipment",
+                                          verbose_name=_("capabilities"))
     specs = models.JSONField(
-        default=dict, blank=True,
+        _("specs"), default=dict, blank=True, validators=[validate_specs],
         help_text=_('Technical data, e.g. {"axes": 5, "travel_mm": [800, 600, 500]}.'))
-    description = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.AVAILABLE)
     hourly_rate = models.DecimalField(
         _("hourly rate (CNY)"), max_digits=10, decimal_places=2, default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
 
-    result_source_kind = models.CharField(max_length=16, choices=ResultSourceKind.choices,
+    result_source_kind = models.CharField(_("result source kind"), max_length=16,
+                                          choices=ResultSourceKind.choices,
                                           default=ResultSourceKind.NONE)
     result_source_url = models.CharField(
-        max_length=500, blank=True,
+        _("result source URL"), max_length=500, blank=True,
         help_text=_("Where the source is: the HTTP gateway or MTConnect agent (https://…), the "
                     "OPC UA server (opc.tcp://…) or the MQTT broker (mqtts://…)."))
     result_source_secret = models.CharField(
-        max_length=200, blank=True,
+        _("result source secret"), max_length=200, blank=True,
         help_text=_("The HTTP gateway's bearer secret, or the OPC UA or MQTT password; never "
                     "shown through the API."),
     )
     result_source_config = models.JSONField(
-        default=dict, blank=True,
+        _("result source configuration"), default=dict, blank=True,
         help_text=_("The source's other settings by kind: MTConnect device, data_items, "
                     "state_item; OPC UA nodes, sampling_ms, mode, security, username, "
                     "state_node; MQTT topic, format, username, state_metric."))
 
     # Booking policy. Durations are whole minutes.
     slot_granularity = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(1)],
+        _("slot granularity"), default=30, validators=[MinValueValidator(1)],
         help_text=_("Minutes; bookings start and end on multiples of this (in hub time)."))
     min_duration = models.PositiveIntegerField(
-        default=60, validators=[MinValueValidator(1)], help_text=_("Minutes."))
+        _("minimum duration"), default=60, validators=[MinValueValidator(1)],
+        help_text=_("Minutes."))
     max_duration = models.PositiveIntegerField(
-        default=8 * 60, validators=[MinValueValidator(1)], help_text=_("Minutes."))
+        _("maximum duration"), default=8 * 60, validators=[MinValueValidator(1)],
+        help_text=_("Minutes."))
     lead_time = models.PositiveIntegerField(
-        default=0, help_text=_("Minutes between booking and start, at least."))
+        _("lead time"), default=0, help_text=_("Minutes between booking and start, at least."))
     booking_horizon = models.PositiveIntegerField(
-        default=90, validators=[MinValueValidator(1)],
+        _("booking horizon"), default=90, validators=[MinValueValidator(1)],
         help_text=_("Days ahead one may book, at most."))
     changeover_buffer = models.PositiveIntegerField(
-        default=0, help_text=_("Minutes kept free between two bookings (cleaning, set-up)."))
+        _("changeover buffer"), default=0,
+        help_text=_("Minutes kept free between two bookings (cleaning, set-up)."))
     approval_required = models.BooleanField(
-        default=False, help_text=_("Bookings wait for an operator's approval."))
+        _("approval required"), default=False,
+        help_text=_("Bookings wait for an operator's approval."))
     qualification_required = models.BooleanField(
-        default=False, help_text=_("Only qualified people may run trials on it."))
+        _("qualification required"), default=False,
+        help_text=_("Only qualified people may run trials on it."))
     max_open_bookings_per_sme = models.PositiveIntegerField(
-        null=True, blank=True,
+        _("maximum open bookings per SME"), null=True, blank=True,
         help_text=_("Open (requested, confirmed, checked-in) bookings one SME may hold; "
                     "empty = no limit."))
 
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("equipment")
+        verbose_name_plural = _("equipment")
         ordering = ["hub__name", "name"]
-        verbose_name_plural = "equipment"
         constraints = [
             models.UniqueConstraint(fields=["hub", "slug"], name="equipment_slug_per_hub"),
             models.CheckConstraint(condition=Q(min_duration__lte=models.F("max_duration")),
@@ -278,11 +295,11 @@ class Term(models.Model):
     """A word of the catalogue's dictionary: a key as stored in data (a spec's JSON key, a
     metric's name) and its label in each language, with the unit it is given in."""
 
-    key = models.CharField(max_length=64, unique=True,
+    key = models.CharField(_("key"), max_length=64, unique=True,
                            help_text=_('As stored in the data, e.g. "travel_mm", "cycle_time".'))
-    label = models.CharField(max_length=120,
+    label = models.CharField(_("label"), max_length=120,
                              help_text=_("What readers see, e.g. “Travel”."))
-    unit = models.CharField(max_length=16, blank=True,
+    unit = models.CharField(_("unit"), max_length=16, blank=True,
                             help_text=_("Shown after values, e.g. mm, s, %."))
 
     class Meta:
@@ -298,6 +315,7 @@ class SpecLabel(TranslatedSave, Term):
 
     class Meta(Term.Meta):
         verbose_name = _("spec label")
+        verbose_name_plural = _("spec labels")
 
 
 class Metric(TranslatedSave, Term):
@@ -305,6 +323,7 @@ class Metric(TranslatedSave, Term):
 
     class Meta(Term.Meta):
         verbose_name = _("metric name")
+        verbose_name_plural = _("metric names")
 
 
 # The dictionary (spec labels, metric names) is read through the cache on every page that
@@ -338,21 +357,25 @@ class EquipmentPhoto(TranslatedSave, models.Model):
     with a small thumbnail for the catalogue's cards. Added through
     ``services.add_equipment_photo``; served by ``views.photo``."""
 
-    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, related_name="photos")
-    image = models.FileField(upload_to=photo_path)
-    thumbnail = models.FileField(upload_to=photo_path)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    caption = models.CharField(max_length=200, blank=True)
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, related_name="photos",
+                                  verbose_name=_("equipment"))
+    image = models.FileField(_("image"), upload_to=photo_path)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=photo_path)
+    width = models.PositiveIntegerField(_("width"), default=0)
+    height = models.PositiveIntegerField(_("height"), default=0)
+    caption = models.CharField(_("caption"), max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(
-        default=0, help_text=_("Order on the page; the first photo is the card's."))
+        _("position"), default=0,
+        help_text=_("Order on the page; the first photo is the card's."))
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("uploaded by"))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["position", "pk"]
         verbose_name = _("photo")
+        verbose_name_plural = _("photos")
 
     def __str__(self) -> str:
         return self.caption or f"#{self.pk}"
@@ -369,20 +392,24 @@ class EquipmentDocument(TranslatedSave, models.Model):
         OTHER = "other", _("Other document")
 
     equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE,
-                                  related_name="documents")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DATASHEET)
-    title = models.CharField(max_length=200)
-    file = models.FileField(upload_to=document_path)
-    filename = models.CharField(max_length=200, help_text=_("The name it downloads as."))
-    size = models.PositiveBigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64)
+                                  related_name="documents", verbose_name=_("equipment"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices,
+                            default=Kind.DATASHEET)
+    title = models.CharField(_("title"), max_length=200)
+    file = models.FileField(_("file"), upload_to=document_path)
+    filename = models.CharField(_("file name"), max_length=200,
+                                help_text=_("The name it downloads as."))
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("uploaded by"))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["kind", "pk"]
         verbose_name = _("document")
+        verbose_name_plural = _("documents")
 
     def __str__(self) -> str:
         return self.title
@@ -390,15 +417,19 @@ class EquipmentDocument(TranslatedSave, models.Model):
 
 class MaintenanceWindow(models.Model):
     equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE,
-                                  related_name="maintenance_windows")
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    reason = models.CharField(max_length=300)
+                                  related_name="maintenance_windows",
+                                  verbose_name=_("equipment"))
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    reason = models.CharField(_("reason"), max_length=300)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("created by"))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("maintenance window")
+        verbose_name_plural = _("maintenance windows")
         ordering = ["start"]
         indexes = [models.Index(fields=["equipment", "start"])]
         constraints = [
@@ -421,17 +452,21 @@ class Qualification(models.Model):
     """A person may run trials on one piece of equipment, or on a whole category."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="qualifications")
+                             related_name="qualifications", verbose_name=_("user"))
     equipment = models.ForeignKey(Equipment, null=True, blank=True, on_delete=models.CASCADE,
-                                  related_name="qualifications")
+                                  related_name="qualifications", verbose_name=_("equipment"))
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="qualifications")
+                                 related_name="qualifications", verbose_name=_("category"))
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    granted = models.DateTimeField(auto_now_add=True)
-    expires = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never expires."))
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("granted by"))
+    granted = models.DateTimeField(_("granted at"), auto_now_add=True)
+    expires = models.DateTimeField(_("expires"), null=True, blank=True,
+                                   help_text=_("Empty: never expires."))
 
     class Meta:
+        verbose_name = _("qualification")
+        verbose_name_plural = _("qualifications")
         ordering = ["-granted"]
         constraints = [
             models.CheckConstraint(
@@ -461,28 +496,37 @@ class QualificationRequest(models.Model):
         REFUSED = "refused", _("Refused")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="qualification_requests",
+                             related_name="qualification_requests", verbose_name=_("user"),
                              help_text=_("The person who would run trials."))
     organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="qualification_requests")
+                                     related_name="qualification_requests",
+                                     verbose_name=_("organisation"))
     equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE,
-                                  related_name="qualification_requests")
+                                  related_name="qualification_requests",
+                                  verbose_name=_("equipment"))
     whole_category = models.BooleanField(
-        default=False, help_text=_("Asks for every equipment of the equipment's category."))
-    note = models.TextField(blank=True, help_text=_("Experience and training, for the operator."))
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED,
-                              db_index=True)
+        _("whole category"), default=False,
+        help_text=_("Asks for every equipment of the equipment's category."))
+    note = models.TextField(_("note"), blank=True,
+                            help_text=_("Experience and training, for the operator."))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.REQUESTED, db_index=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    reason = models.TextField(blank=True, help_text=_("Why it was refused (or a remark)."))
-    expires = models.DateTimeField(null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True,
+                              help_text=_("Why it was refused (or a remark)."))
+    expires = models.DateTimeField(_("expires"), null=True, blank=True,
                                    help_text=_("Expiry of the qualification granted."))
     qualification = models.ForeignKey(Qualification, null=True, blank=True,
-                                      on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
+                                      on_delete=models.SET_NULL, related_name="+",
+                                      verbose_name=_("qualification"))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("qualification request")
+        verbose_name_plural = _("qualification requests")
         ordering = ["-created", "-pk"]
         constraints = [
             models.UniqueConstraint(

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from core.admin import (
     QUEUE_LENGTH,
@@ -386,3 +387,10 @@ class InvitationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+
+# The library's own key model is not used (keys are OrganizationAPIKey, above, each acting
+# as its organisation): its admin would list an always-empty "API Key Permissions" section,
+# under names the library does not translate.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)

@@ -12,6 +12,6 @@ urlpatterns = [
          name="revoke-invitation"),
     path("organisation/members/<int:pk>/role/", views.change_role, name="change-role"),
     path("organisation/members/<int:pk>/remove/", views.remove_member, name="remove-member"),
-    path("invitations/<str:token>/", views.invitation, name="invitation"),
-    path("invitations/<str:token>/accept/", views.accept_invitation, name="accept"),
+    path("invitations/<token:token>/", views.invitation, name="invitation"),
+    path("invitations/<token:token>/accept/", views.accept_invitation, name="accept"),
 ]

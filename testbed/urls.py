@@ -22,7 +22,7 @@ urlpatterns = [
     # The split view serves Swagger UI's init script as a file: no inline script, so the
     # docs run under the Content Security Policy.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
+    path("calendar/<token:token>.ics", calendar_feed, name="calendar-feed"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     re_path(r"^api/", api_not_found),  # unknown API paths: problem+json, even with DEBUG on

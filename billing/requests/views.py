@@ -91,7 +91,8 @@ def _detail_context(request, service_request: ServiceRequest, **forms) -> dict:
         "sr": service_request, "hub": service_request.hub,
         "lines": selectors.offer_lines(service_request), "offer": offer,
         "preview": preview, "accept_form": accept_form, "grants": grants,
-        "reason_form": ReasonForm(), "attachment_form": forms.get("attachment_form")
+        "reason_form": forms.get("reason_form") or ReasonForm(),
+        "attachment_form": forms.get("attachment_form")
         or AttachmentForm(), "open": service_request.status in ServiceRequest.OPEN,
         "offer_open": service_request.status == ServiceRequest.Status.QUOTED,
         "booked": selectors.booked_split(service_request),
@@ -139,10 +140,12 @@ def request_accept(request, pk: int):
 def _close(request, pk: int, service, done: str):
     service_request = _own(request, pk)
     form = ReasonForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():  # the reason as given is refused: nothing is closed
+        return render(request, "billing/requests/detail.html",
+                      _detail_context(request, service_request, reason_form=form), status=400)
     try:
         service(request_id=service_request.pk, organization=request.organization,
-                reason=reason, by_user=request.user)
+                reason=form.cleaned_data["reason"], by_user=request.user)
     except NotFound:
         raise Http404(_("No such service request.")) from None
     except DomainError as exc:

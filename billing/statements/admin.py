@@ -172,7 +172,7 @@ class StatementAdmin(RecordAdmin):
             query = {"month": f"{timezone.localdate():%Y-%m}"}
         form = BillingForm(query)
         context = {**self.admin_site.each_context(request), "opts": Statement._meta,
-                   "title": "Billing report", "form": form}
+                   "title": _("Billing report"), "form": form}
         if form.is_valid():
             month: date = form.cleaned_data["month"]
             scope = form.cleaned_data.get("operator") or report.ALL_OPERATORS

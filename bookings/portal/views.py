@@ -319,20 +319,25 @@ def cancel(request, pk: int):
     """GET: the confirmation step, stating the late-cancellation fee if one applies; POST:
     cancel."""
     booking = _own_booking(request, pk)
-    if request.method != "POST":
+
+    def confirmation(form: CancelForm, status: int = 200):
         now = timezone.now()
         return render(request, "bookings/cancel.html", {
-            "booking": booking, "hub": booking.equipment.hub, "form": CancelForm(),
+            "booking": booking, "hub": booking.equipment.hub, "form": form,
             "cancellable": (booking.status, Booking.Status.CANCELLED) in services.TRANSITIONS
             and now < booking.start,
             "fee": policy.late_cancellation_fee(price=booking.price, start=booking.start,
                                                 now=now),
-            "late_hours": policy.late_cancellation_hours()})
+            "late_hours": policy.late_cancellation_hours()}, status=status)
+
+    if request.method != "POST":
+        return confirmation(CancelForm())
     form = CancelForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():  # the reason as given is refused: nothing is cancelled
+        return confirmation(form, status=400)
     try:
         services.cancel_booking(booking_id=booking.pk, organization=request.organization,
-                                reason=reason, by_user=request.user)
+                                reason=form.cleaned_data["reason"], by_user=request.user)
     except NotFound:
         raise Http404("No such booking.") from None
     except DomainError as exc:

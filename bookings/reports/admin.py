@@ -17,11 +17,13 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pygal.etree import etree
 from pygal.style import DefaultStyle
 
 from core.errors import ValidationFailed
-from core.forms import add_errors
+from core.forms import DayField, MonthField, add_errors
 from organizations.models import Organization
 
 from ..models import Booking
@@ -33,14 +35,23 @@ TEMPLATE = "admin/bookings/booking/reports.html"
 class ReportForm(forms.Form):
     operator = forms.ModelChoiceField(
         queryset=Organization.objects.filter(kind=Organization.Kind.FLAGSHIP).order_by("name"),
-        required=False, empty_label="All operators", to_field_name="slug")
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                            help_text=f"From the start of this day ({settings.TIME_ZONE}).")
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                          help_text="To the end of this day (inclusive).")
-    month = forms.DateField(input_formats=["%Y-%m"], label="Billing month",
-                            widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
-                            help_text="YYYY-MM, in each hub's time zone.")
+        required=False, empty_label=gettext_lazy("All operators"), to_field_name="slug",
+        label=gettext_lazy("Hub operator"))
+    # Days and months between 1970 and 2999 (the shared fields): year 9999 is a form
+    # error, not an overflow when the day after the last is made.
+    start = DayField(label=gettext_lazy("Start"),
+                     widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = DayField(label=gettext_lazy("End"),
+                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                   help_text=gettext_lazy("To the end of this day (inclusive)."))
+    month = MonthField(label=gettext_lazy("Billing month"),
+                       help_text=gettext_lazy("YYYY-MM, in each hub's time zone."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Names the site's time zone: made in the reader's language, per form.
+        self.fields["start"].help_text = _("From the start of this day (%(time_zone)s).") % {
+            "time_zone": settings.TIME_ZONE}
 
     @classmethod
     def for_request(cls, query) -> ReportForm:
@@ -88,9 +99,9 @@ def _chart(chart_class, title: str, labels: list[str], series: dict[str, list], 
 
 def utilization_chart(rows: list[reports.EquipmentUtilization]) -> str:
     labels = [f"{r.equipment} · {r.hub}" for r in rows]
-    return _svg(_chart(pygal.HorizontalBar, "Booked vs open hours per equipment", labels, {
-        "Open hours": [float(r.open_hours) for r in rows],
-        "Booked hours": [float(r.booked_hours) for r in rows],
+    return _svg(_chart(pygal.HorizontalBar, _("Booked vs open hours per equipment"), labels, {
+        _("Open hours"): [float(r.open_hours) for r in rows],
+        _("Booked hours"): [float(r.booked_hours) for r in rows],
     }, "h"))
 
 
@@ -117,7 +128,7 @@ def report_view(model_admin, request):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": Booking._meta,
-        "title": "Utilization report",
+        "title": _("Utilization report"),
         "form": form,
     }
     if not form.is_valid():

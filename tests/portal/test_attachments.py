@@ -144,3 +144,10 @@ def test_another_sme_or_operator_gets_404(client_other, mine, sme, other_operato
     # The right attachment under another booking's URL is not found either.
     wrong = reverse("bookings:attachment", args=[mine.pk + 1, attachment.pk])
     assert logged_in(stranger).get(wrong).status_code == 404
+
+
+def test_a_long_name_keeps_its_extension(client_sme, mine):
+    response = attach(client_sme, mine, "x" * 300 + ".pdf", PDF)
+    assert response.status_code == 302
+    stored = mine.attachments.get()
+    assert len(stored.name) == 200 and stored.name.endswith("x.pdf")

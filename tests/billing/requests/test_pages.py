@@ -178,3 +178,12 @@ def test_other_organisations_get_404(submitted, other_sme_user, other_operator_u
 def test_wrong_side_is_told_what_the_pages_are_for(sme_web, operator_web, submitted):
     assert sme_web.get(reverse("billing-console:requests")).status_code == 403
     assert operator_web.get(reverse("billing:requests")).status_code == 403
+
+
+def test_a_refused_decline_reason_declines_nothing(sme_web, quoted):
+    response = sme_web.post(reverse("billing:request-decline", args=[quoted.pk]),
+                            {"reason": "x" * 10_001})
+    assert response.status_code == 400
+    assert "reason" in response.context["reason_form"].errors
+    quoted.refresh_from_db()
+    assert quoted.status == R.QUOTED
