@@ -307,6 +307,9 @@ class HubViewSet(IdempotentCreate, ActorMixin, mixins.ListModelMixin, mixins.Ret
     serializer_class = HubSerializer
     permission_classes = [HasOrganization]
     lookup_field = "slug"
+    # A slug's letters: anything else (a NUL, which PostgreSQL cannot compare) is a 404
+    # before any lookup, as the other resources' ids are.
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,80}"
     http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_fields = ["operator__slug"]
 

@@ -64,3 +64,9 @@ def test_a_token_holding_a_nul_is_not_found(client, path):
     with pytest.raises(Resolver404):
         resolve(path)
     assert client.get(path.replace("\x00", "%00")).status_code == 404
+
+
+def test_a_hub_slug_holding_a_nul_is_not_found_in_the_api(sme_client):
+    response = sme_client.get("/api/v1/hubs/a%00b/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
