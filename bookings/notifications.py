@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy
 from core import events, outbox, reasons
 from core.notify import audiences, bilingual, line, link, page_url
 from organizations.models import Membership
-from organizations.selectors import operator_recipients
+from organizations.selectors import member_addresses, operator_recipients
 
 from .models import Booking, BookingEvent
 
@@ -180,12 +180,11 @@ def render(announcement: Announcement, *, url: str = "") -> tuple[str, str]:
     return bilingual(one_language)
 
 
-def _addresses(users) -> list[str]:
-    return [u.email for u in users if u is not None and u.email]
-
-
 def sme_recipients(booking: Booking) -> list[str]:
-    people = _addresses([booking.requested_by, booking.trial_lead])
+    """Who made the booking and who leads its trial, while they belong to the SME; else its
+    administrators."""
+    people = member_addresses(booking.organization_id,
+                              [booking.requested_by, booking.trial_lead])
     if not people:
         people = list(Membership.objects.filter(
             organization_id=booking.organization_id, role=Membership.Role.ADMIN

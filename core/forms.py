@@ -3,6 +3,7 @@ hub's wall-clock date-time field every portal and console form uses."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -163,8 +164,9 @@ class JSONDocumentField(forms.JSONField):
     """A JSON document typed into a form (the admin console, the operators' console), with
     the API parser's refusals as field errors instead of a server error: nesting deeper
     than ``MAX_JSON_DEPTH`` (``"[" * 5000`` would end in a RecursionError), NaN or
-    Infinity, and NUL characters. An empty box is the field's default (the model's: ``{}``
-    or ``[]``), not null."""
+    Infinity, integers longer than Python reads, and NUL characters. An empty box of an
+    optional field is its default (the model's: ``{}`` or ``[]``), not null; a required
+    one stays required."""
 
     def __init__(self, **kwargs):
         if kwargs.get("decoder") is None:  # a model's JSONField passes decoder=None
@@ -173,11 +175,17 @@ class JSONDocumentField(forms.JSONField):
 
     def to_python(self, value):
         if value in self.empty_values:
-            return self.initial() if callable(self.initial) else self.initial
+            if self.required:
+                return None  # "This field is required.", not the default put in its place
+            return self.initial() if callable(self.initial) else copy.deepcopy(self.initial)
         if isinstance(value, str) and json_text_depth(value) > MAX_JSON_DEPTH:
             raise forms.ValidationError(DEPTH_MESSAGE, code="too_deep",
                                         params={"depth": MAX_JSON_DEPTH})
-        document = super().to_python(value)
+        try:
+            document = super().to_python(value)
+        except ValueError:  # e.g. an integer of more than 4,300 digits (not a JSONDecodeError)
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid",
+                                        params={"value": value}) from None
         if has_nul(document):
             raise forms.ValidationError(NUL_MESSAGE, code="nul")
         return document
@@ -187,4 +195,7 @@ class JSONDocumentField(forms.JSONField):
         # it once more, and a deep one would end in a RecursionError).
         if isinstance(data, str) and json_text_depth(data) > MAX_JSON_DEPTH:
             return forms.fields.InvalidJSONInput(data)
-        return super().bound_data(data, initial)
+        try:
+            return super().bound_data(data, initial)
+        except ValueError:
+            return forms.fields.InvalidJSONInput(data)

@@ -25,7 +25,7 @@ def spec_rows(equipment: Equipment) -> list[tuple[str, str]]:
     """The specs as (label, value) rows in the reader's language: the dictionary's label
     (``SpecLabel``) and unit where the key has one, else the key in words."""
     rows = []
-    for key, (label, value) in zip(equipment.specs or {}, wording.spec_rows(equipment),
+    for key, (label, value) in zip(wording.specs_of(equipment), wording.spec_rows(equipment),
                                    strict=True):
         found = selectors.term("spec", str(key))
         if found is not None:

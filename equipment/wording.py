@@ -126,10 +126,16 @@ def rules(equipment: Equipment) -> list[tuple[str, str]]:
     return out
 
 
+def specs_of(equipment: Equipment) -> dict:
+    """The specs object. Specs are validated as one since equipment 0006; a row stored
+    before that as a list or a scalar reads as none, rather than breaking the page."""
+    return equipment.specs if isinstance(equipment.specs, dict) else {}
+
+
 def spec_rows(equipment: Equipment) -> list[tuple[str, str]]:
     """The specs JSON as (label, value) rows: "travel_mm" → "Travel mm", lists joined."""
     rows = []
-    for key, value in (equipment.specs or {}).items():
+    for key, value in specs_of(equipment).items():
         label = str(key).replace("_", " ").strip().capitalize()
         if isinstance(value, list | tuple):
             text = " × ".join(str(v) for v in value) if all(

@@ -105,14 +105,17 @@ class InviteForm(forms.Form):
 
 
 class MemberRoleForm(forms.Form):
-    """A member's new role, among those of the organisation's kind."""
+    """A member's new role, among those of the organisation's kind (and the role they hold,
+    shown as it is even where the kind no longer gives it, so nothing else is preselected)."""
 
     role = forms.ChoiceField(label=_("Role"))
 
-    def __init__(self, *args, organization: Organization, **kwargs):
+    def __init__(self, *args, organization: Organization, current: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(role, R(role).label)
-                                       for role in services.roles_of(organization)]
+        roles = list(services.roles_of(organization))
+        if current and current not in roles:
+            roles.append(current)
+        self.fields["role"].choices = [(role, R(role).label) for role in roles]
 
 
 class ConsentRightsForm(forms.Form):

@@ -54,6 +54,19 @@ def _addresses(organization_id: int, roles: tuple[str, ...]) -> list[str]:
     ).exclude(user__email="").values_list("user__email", flat=True)))
 
 
+def member_addresses(organization_id: int, users) -> list[str]:
+    """The e-mail addresses of those of ``users`` (None allowed) who still belong to the
+    organisation, in their order: a person who has left hears nothing more of its
+    bookings or requests."""
+    ids = [user.pk for user in users if user is not None and user.email]
+    if not ids:
+        return []
+    current = set(Membership.objects.filter(organization_id=organization_id, user_id__in=ids)
+                  .values_list("user_id", flat=True))
+    return list(dict.fromkeys(user.email for user in users
+                              if user is not None and user.pk in current and user.email))
+
+
 def operator_recipients(organization_id: int) -> list[str]:
     """E-mail addresses of the organisation's administrators and operators (who hear about
     its hubs' bookings, releases, webhook endpoints and settlement claims)."""

@@ -182,11 +182,11 @@ def change_member_role(*, organization: Organization, membership_id, role: str,
                        by_user=None, staff_user=None) -> Membership:
     """An administrator (or platform staff) gives a member another role; the organisation
     keeps at least one administrator."""
-    _may_manage(organization, by_user, staff_user)
-    _require_role(organization, role)
     with transaction.atomic():
         membership = _locked_member(organization, membership_id)
+        _may_manage(organization, by_user, staff_user)  # under the lock: still an admin
         if membership.role != role:
+            _require_role(organization, role)
             if role != R.ADMIN:
                 _keeps_an_admin(membership)
             membership.role = role
@@ -197,13 +197,18 @@ def change_member_role(*, organization: Organization, membership_id, role: str,
 def remove_member(*, organization: Organization, membership_id, by_user=None,
                   staff_user=None) -> Membership:
     """An administrator (or platform staff) takes a person out of the organisation (a
-    member may also leave): their portal account no longer acts for it. What they booked
-    and ran stays the organisation's. The organisation keeps at least one administrator."""
+    member may also leave): their portal account no longer acts for it, the invitations
+    they sent and nobody accepted are withdrawn, and the organisation's e-mails about
+    what they booked go to its administrators instead. What they booked and ran stays the
+    organisation's. The organisation keeps at least one administrator."""
     with transaction.atomic():
         membership = _locked_member(organization, membership_id)
         if by_user is None or membership.user_id != by_user.pk:
             _may_manage(organization, by_user, staff_user)
         _keeps_an_admin(membership)
+        Invitation.objects.filter(organization=organization, invited_by=membership.user,
+                                  accepted_at__isnull=True, revoked_at__isnull=True,
+                                  ).update(revoked_at=timezone.now())
         membership.delete()
     return membership
 

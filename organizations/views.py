@@ -38,6 +38,7 @@ def _page(request, form: InviteForm | None = None, status: int = 200, rights_for
     if admin:
         for membership in members:
             membership.role_form = MemberRoleForm(organization=organization,
+                                                  current=membership.role,
                                                   initial={"role": membership.role},
                                                   prefix=f"m{membership.pk}")
     return render(request, "organizations/organization.html", {
@@ -114,7 +115,10 @@ def remove_member(request, pk: int):
         messages.success(request, _("You have left %(organization)s.")
                          % {"organization": organization.name})
         return redirect("bookings:catalog")
-    messages.success(request, _("%(email)s no longer belongs to %(organization)s.") % {
+    messages.success(request, _(
+        "%(email)s no longer belongs to %(organization)s; the invitations they sent are "
+        "withdrawn. If they knew the organisation's calendar subscription address or an API "
+        "key, make a new one.") % {
         "email": membership.user.email, "organization": organization.name})
     return redirect("organizations:page")
 

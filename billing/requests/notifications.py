@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from billing.models import ServiceRequest
 from core import outbox
 from core.notify import bilingual, line, link, page_url, subject_line
-from organizations.selectors import admin_recipients, operator_recipients
+from organizations.selectors import admin_recipients, member_addresses, operator_recipients
 
 R = ServiceRequest.Status
 TO_OPERATOR = (R.SUBMITTED, R.ACCEPTED, R.DECLINED, R.WITHDRAWN)
@@ -49,10 +49,9 @@ def explanation(status: str) -> str:
 
 
 def _sme_recipients(service_request: ServiceRequest) -> list[str]:
-    person = service_request.requested_by
-    if person is not None and person.email:
-        return [person.email]
-    return admin_recipients(service_request.organization_id)
+    """Who asked, while they belong to the SME; else its administrators."""
+    return (member_addresses(service_request.organization_id, [service_request.requested_by])
+            or admin_recipients(service_request.organization_id))
 
 
 def render(service_request: ServiceRequest, status: str, *, url: str = "") -> tuple[str, str]:

@@ -47,3 +47,27 @@ def test_the_admin_report_refuses_a_year_past_2999(admin_client):
         "start": "2026-11-01", "end": "9999-12-31", "month": "2026-11"})
     assert response.status_code == 200
     assert "end" in response.context["form"].errors
+
+
+def test_an_integer_too_long_to_read_is_a_field_error(admin_client, equipment):
+    response = change(admin_client, equipment, specs='{"a": ' + "1" * 5000 + "}")
+    assert response.status_code == 200
+    assert "specs" in response.context["adminform"].form.errors
+
+
+def test_emptied_opening_hours_stay_required(admin_client, equipment):
+    from tests.equipment.test_write_path import form_post
+
+    hub = equipment.hub
+    before = hub.opening_hours
+    data = {k: v for k, v in form_post(hub).items()} | {"opening_hours": "", "_save": "Save"}
+    response = admin_client.post(reverse("admin:equipment_hub_change", args=[hub.pk]), data)
+    assert response.status_code == 200
+    assert "opening_hours" in response.context["adminform"].form.errors
+    hub.refresh_from_db()
+    assert hub.opening_hours == before
+
+
+def test_specs_stored_as_a_list_before_validation_do_not_break_the_page(client, equipment):
+    Equipment.objects.filter(pk=equipment.pk).update(specs=[1, 2])
+    assert client.get(reverse("catalog:equipment", args=[equipment.pk])).status_code == 200

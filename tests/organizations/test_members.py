@@ -171,8 +171,9 @@ def test_an_administrator_manages_members_on_the_organisation_page(firm, boss, e
     assert Membership.objects.get(pk=engineer.pk).role == R.ADMIN
 
     response = client.post(reverse("organizations:remove-member", args=[engineer.pk]))
-    assert messages_of(response)[-1] == (
-        "engineer@precision.test no longer belongs to Precision Parts.")
+    assert messages_of(response)[-1].startswith(
+        "engineer@precision.test no longer belongs to Precision Parts; the invitations they "
+        "sent are withdrawn.")
     assert not Membership.objects.filter(pk=engineer.pk).exists()
 
 
@@ -322,3 +323,36 @@ def test_only_an_operator_has_webhook_endpoints_at_every_door(firm, staff):
     endpoint = create_endpoint(organization=flagship, data={
         "url": "https://hooks.example/in", "event_types": ["booking.*"]})
     assert endpoint.pk is not None
+
+
+# --- what a removed member leaves behind ---------------------------------------------------
+
+def test_a_removed_member_hears_nothing_more_and_their_invitations_are_withdrawn(
+        firm, boss, engineer, equipment):
+    from bookings.notifications import sme_recipients
+    from organizations.models import Invitation
+    from tests.fixtures.world import local, make_booking
+
+    booking = make_booking(equipment, firm, local(3, 9), local(3, 11), user=engineer.user)
+    assert sme_recipients(booking) == ["engineer@precision.test"]
+    engineer.role = R.ADMIN
+    engineer.save()
+    sent = Invitation.objects.create(organization=firm, email="friend@precision.test",
+                                     role=R.ADMIN, invited_by=engineer.user,
+                                     expires=booking.end)
+    services.remove_member(organization=firm, membership_id=engineer.pk, by_user=boss.user)
+    # The booking stays the SME's; its news goes to the administrators instead.
+    assert sme_recipients(booking) == ["boss@precision.test"]
+    sent.refresh_from_db()
+    assert sent.revoked_at is not None
+
+
+def test_a_legacy_role_is_shown_as_held_and_changing_nothing_keeps_it(firm, boss, engineer):
+    Membership.objects.filter(pk=engineer.pk).update(role=R.OPERATOR)  # before roles by kind
+    page = logged_in(boss.user).get(reverse("organizations:page")).content.decode()
+    assert '<option value="operator" selected>' in page
+    services.change_member_role(organization=firm, membership_id=engineer.pk,
+                                role=R.OPERATOR, by_user=boss.user)  # unchanged: no error
+    with pytest.raises(ValidationFailed):
+        services.change_member_role(organization=firm, membership_id=boss.pk,
+                                    role=R.OPERATOR, by_user=boss.user)
